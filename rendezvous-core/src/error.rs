@@ -1,0 +1,126 @@
+//! The one error type callers see.
+//!
+//! Each variant carries the facts needed to act (the name, the address tried,
+//! both fingerprints, the size and the limit) and its message says what to do.
+//! A procedure's own error type is not here: a procedure returning
+//! `Result<T, E>` delivers its `E` as part of its result.
+
+use crate::signature::Fingerprint;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a remote call or a matchmaker request failed.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No live server has registered the procedure.
+    #[error(
+        "no server has registered `{name}` with the matchmaker; start a server that exposes it, or check the name"
+    )]
+    NotFound { name: String },
+
+    /// Servers exist for the name, but none with the signature this caller expects.
+    #[error(
+        "`{name}`: this caller expects signature {expected}, but the servers offer {}; rebuild the caller against the servers' interface, or run a server of the matching version",
+        list(available)
+    )]
+    SignatureMismatch {
+        name: String,
+        expected: Fingerprint,
+        available: Vec<Fingerprint>,
+    },
+
+    /// No reply came before the deadline.
+    #[error(
+        "`{procedure}` got no reply from {endpoint} within its {deadline:?} deadline ({attempts} transmissions); the server may be down, overloaded or unreachable: check it, or give the call a longer deadline"
+    )]
+    DeadlineExceeded {
+        procedure: String,
+        endpoint: SocketAddr,
+        attempts: u32,
+        deadline: Duration,
+    },
+
+    /// The call may or may not have run, and the caller cannot find out.
+    #[error(
+        "`{procedure}` at {endpoint}: {reason}. Its outcome is unknown to this caller: retry only if running it twice is harmless (declare such procedures idempotent)"
+    )]
+    OutcomeUnknown {
+        procedure: String,
+        endpoint: SocketAddr,
+        reason: String,
+    },
+
+    /// The server refused the call without running it.
+    #[error("`{procedure}` at {endpoint} was refused: {reason}")]
+    Remote {
+        procedure: String,
+        endpoint: SocketAddr,
+        reason: String,
+    },
+
+    /// The procedure ran and panicked; the server kept serving.
+    #[error("`{procedure}` panicked on {endpoint}: {message}")]
+    ProcedurePanicked {
+        procedure: String,
+        endpoint: SocketAddr,
+        message: String,
+    },
+
+    /// Arguments or a result too large for one datagram.
+    #[error(
+        "the {what} is {size} bytes, over the {limit}-byte limit of one datagram; send less per call"
+    )]
+    PayloadTooLarge {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
+
+    /// The matchmaker did not answer.
+    #[error(
+        "the matchmaker at {address} did not answer; start `rendezvous-daemon --listen {address}`, or point --matchmaker / RENDEZVOUS_MATCHMAKER at a running one"
+    )]
+    MatchmakerUnreachable { address: SocketAddr },
+
+    /// The matchmaker does not know the lease: it expired, or the matchmaker restarted.
+    #[error(
+        "the matchmaker does not know this lease (it expired or the matchmaker restarted); register again"
+    )]
+    UnknownLease,
+
+    /// The matchmaker refused a request as invalid.
+    #[error("the matchmaker refused the request: {reason}")]
+    InvalidRequest { reason: String },
+
+    /// Bytes that should have decoded did not.
+    #[error("could not decode {what}: {reason}")]
+    Decode { what: String, reason: String },
+
+    /// A value could not be encoded (a serde `Serialize` impl failed).
+    #[error("could not encode {what}: {reason}")]
+    Encode { what: String, reason: String },
+
+    /// A socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source: Arc::new(source),
+        }
+    }
+}
+
+fn list(fingerprints: &[Fingerprint]) -> String {
+    let all: Vec<String> = fingerprints.iter().map(ToString::to_string).collect();
+    all.join(", ")
+}

@@ -1,0 +1,14 @@
+//! Unpredictable identifiers from the operating system's random source.
+
+/// A random u64 (client ids, incarnations). Falls back to fastrand, which is
+/// seeded from std's per-process random keys, only if the OS source fails.
+pub(crate) fn u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| fastrand::u64(..))
+}
+
+/// 16 bytes from the OS, for tokens that must not be guessed.
+pub(crate) fn token() -> Result<[u8; 16], getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes)
+}

@@ -1,0 +1,168 @@
+//! Procedures as the server runs them: a name, a signature and a handler
+//! from argument bytes to result bytes, with the types erased.
+
+use crate::signature::Fingerprint;
+use crate::wire::{self, ClientId, MAX_NAME_BYTES};
+use futures_lite::future::Boxed;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Who is calling, for handlers that care (the matchmaker does).
+#[derive(Clone, Copy, Debug)]
+pub struct CallContext {
+    /// The address the call came from.
+    pub peer: SocketAddr,
+    /// The calling client instance.
+    pub client: ClientId,
+}
+
+/// Why a handler produced no result.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The argument bytes are not the procedure's parameters; it did not run.
+    #[error("arguments do not match the procedure's parameters: {0}")]
+    BadArguments(String),
+    /// It ran, but its result could not be encoded.
+    #[error("the result could not be encoded: {0}")]
+    ResultUnencodable(String),
+}
+
+/// A type-erased handler: argument bytes in, result bytes out.
+pub type Handler =
+    Arc<dyn Fn(Vec<u8>, CallContext) -> Boxed<Result<Vec<u8>, HandlerError>> + Send + Sync>;
+
+/// One procedure a server exposes.
+#[derive(Clone)]
+pub struct Procedure {
+    name: String,
+    signature: Fingerprint,
+    handler: Handler,
+}
+
+impl Procedure {
+    /// A procedure from a raw handler over encoded bytes.
+    pub fn new<F, Fut>(name: impl Into<String>, signature: Fingerprint, handler: F) -> Procedure
+    where
+        F: Fn(Vec<u8>, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<u8>, HandlerError>> + Send + 'static,
+    {
+        Procedure {
+            name: name.into(),
+            signature,
+            handler: Arc::new(move |args, context| Box::pin(handler(args, context))),
+        }
+    }
+
+    /// A procedure from a typed async function: `A` is the argument tuple
+    /// (CBOR array on the wire), `R` the result.
+    pub fn typed<A, R, F, Fut>(name: impl Into<String>, signature: Fingerprint, f: F) -> Procedure
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize,
+        F: Fn(A, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        Procedure::new(name, signature, move |bytes: Vec<u8>, context| {
+            let f = f.clone();
+            async move {
+                let args: A = wire::decode_payload(&bytes)
+                    .map_err(|error| HandlerError::BadArguments(error.to_string()))?;
+                let result = f(args, context).await;
+                wire::encode_payload(&result)
+                    .map_err(|error| HandlerError::ResultUnencodable(error.to_string()))
+            }
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn signature(&self) -> Fingerprint {
+        self.signature
+    }
+
+    pub(crate) fn handler(&self) -> &Handler {
+        &self.handler
+    }
+}
+
+impl fmt::Debug for Procedure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Procedure")
+            .field("name", &self.name)
+            .field("signature", &self.signature)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a set of procedures cannot be served.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProcedureSetError {
+    #[error(
+        "two procedures are named `{name}` (signatures {first} and {second}); give one of them another name"
+    )]
+    DuplicateName {
+        name: String,
+        first: Fingerprint,
+        second: Fingerprint,
+    },
+    #[error("procedure name `{name}` is invalid: names are 1 to {MAX_NAME_BYTES} bytes long")]
+    InvalidName { name: String },
+}
+
+/// The procedures one socket serves, by name.
+#[derive(Clone, Debug, Default)]
+pub struct ProcedureSet {
+    by_name: HashMap<String, Arc<Procedure>>,
+}
+
+impl ProcedureSet {
+    pub fn new() -> ProcedureSet {
+        ProcedureSet::default()
+    }
+
+    /// Adds a procedure; a second one with the same name is an error naming both.
+    pub fn insert(&mut self, procedure: Procedure) -> Result<(), ProcedureSetError> {
+        if procedure.name.is_empty() || procedure.name.len() > MAX_NAME_BYTES {
+            return Err(ProcedureSetError::InvalidName {
+                name: procedure.name,
+            });
+        }
+        if let Some(existing) = self.by_name.get(&procedure.name) {
+            return Err(ProcedureSetError::DuplicateName {
+                name: procedure.name.clone(),
+                first: existing.signature,
+                second: procedure.signature,
+            });
+        }
+        self.by_name
+            .insert(procedure.name.clone(), Arc::new(procedure));
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Procedure>> {
+        self.by_name.get(name)
+    }
+
+    /// Every procedure, sorted by name.
+    pub fn procedures(&self) -> Vec<&Procedure> {
+        let mut all: Vec<&Procedure> = self.by_name.values().map(|p| &**p).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}

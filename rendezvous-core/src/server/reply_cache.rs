@@ -1,0 +1,361 @@
+//! The reply cache: what makes execution exactly-once while a server lives.
+//!
+//! Calls are named by (client id, xid). The first datagram of a call admits
+//! it ([`Admission::New`]) and it runs; a duplicate that arrives while it
+//! runs is told [`Admission::Running`] (the server answers with an ACK); a
+//! duplicate of a finished call gets the cached reply ([`Admission::Replay`]).
+//! Nothing here ever lets a call run twice.
+//!
+//! Entries leave in three ways:
+//! - **Confirmation.** A client's `done_below` watermark (carried by every
+//!   call) forgets every entry below it and drops late duplicates of them;
+//!   a `confirm` message frees one reply and leaves a small tombstone so a
+//!   late duplicate is still recognised.
+//! - **Retention.** An entry expires `retention` after its reply was made,
+//!   or at the call's own deadline if that is later: a client never
+//!   retransmits past its deadline.
+//! - **Memory cap.** When replies exceed `capacity` bytes, the oldest replies
+//!   (lowest xids, the calling client's first) are evicted to tombstones,
+//!   counted in [`ReplyCache::evictions`]. A duplicate of an evicted call is
+//!   told its reply was lost, never run again. Only if tombstones alone
+//!   exceed the cap are the oldest of them dropped (counted too).
+
+use crate::rt::Instant;
+use crate::wire::{ClientId, Xid};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Bookkeeping bytes charged per entry besides its reply.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// What to do with an arriving call.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// First sight: run it.
+    New,
+    /// It is running: acknowledge.
+    Running,
+    /// It finished: send this reply again.
+    Replay(Vec<u8>),
+    /// The client is done with it: ignore.
+    Stale,
+    /// It ran but its reply was evicted: say so.
+    Evicted,
+}
+
+#[derive(Debug)]
+enum State {
+    Running,
+    Done(Vec<u8>),
+    Confirmed,
+    Evicted,
+}
+
+#[derive(Debug)]
+struct Entry {
+    state: State,
+    /// For running calls: the call's deadline; for finished ones: when to forget.
+    expires: Instant,
+}
+
+#[derive(Debug)]
+struct ClientCalls {
+    done_below: Xid,
+    calls: BTreeMap<Xid, Entry>,
+    last_seen: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct ReplyCache {
+    clients: HashMap<ClientId, ClientCalls>,
+    bytes: usize,
+    capacity: usize,
+    retention: Duration,
+    evictions: u64,
+    tombstones_dropped: u64,
+}
+
+impl ReplyCache {
+    pub(crate) fn new(capacity: usize, retention: Duration) -> ReplyCache {
+        ReplyCache {
+            clients: HashMap::new(),
+            bytes: 0,
+            capacity,
+            retention,
+            evictions: 0,
+            tombstones_dropped: 0,
+        }
+    }
+
+    /// Decides what an arriving call gets, and records new ones as running.
+    pub(crate) fn admit(
+        &mut self,
+        client: ClientId,
+        xid: Xid,
+        done_below: Xid,
+        deadline: Duration,
+        now: Instant,
+    ) -> Admission {
+        let calls = self.clients.entry(client).or_insert_with(|| ClientCalls {
+            done_below: Xid(0),
+            calls: BTreeMap::new(),
+            last_seen: now,
+        });
+        calls.last_seen = now;
+        if done_below > calls.done_below {
+            self.bytes -= calls.advance(done_below);
+        }
+        let admission = match calls.calls.get(&xid) {
+            Some(entry) => match &entry.state {
+                State::Running => Admission::Running,
+                State::Done(reply) => Admission::Replay(reply.clone()),
+                State::Confirmed => Admission::Stale,
+                State::Evicted => Admission::Evicted,
+            },
+            None if xid < calls.done_below => Admission::Stale,
+            None => {
+                let entry = Entry {
+                    state: State::Running,
+                    expires: now + deadline,
+                };
+                calls.calls.insert(xid, entry);
+                self.bytes += ENTRY_OVERHEAD_BYTES;
+                Admission::New
+            }
+        };
+        if admission == Admission::New && self.bytes > self.capacity {
+            self.evict(client);
+        }
+        admission
+    }
+
+    /// Stores a finished call's reply.
+    pub(crate) fn complete(&mut self, client: ClientId, xid: Xid, reply: &[u8], now: Instant) {
+        let Some(calls) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let below_watermark = xid < calls.done_below;
+        let Some(entry) = calls.calls.get_mut(&xid) else {
+            return;
+        };
+        if below_watermark {
+            calls.calls.remove(&xid);
+            self.bytes -= ENTRY_OVERHEAD_BYTES;
+            return;
+        }
+        entry.state = State::Done(reply.to_vec());
+        entry.expires = entry.expires.max(now + self.retention);
+        self.bytes += reply.len();
+        if self.bytes > self.capacity {
+            self.evict(client);
+        }
+    }
+
+    /// The client has the reply to `xid`: free it, keep a tombstone.
+    pub(crate) fn confirm(&mut self, client: ClientId, xid: Xid) {
+        let entry = self
+            .clients
+            .get_mut(&client)
+            .and_then(|calls| calls.calls.get_mut(&xid));
+        if let Some(entry) = entry
+            && let State::Done(reply) = &entry.state
+        {
+            self.bytes -= reply.len();
+            entry.state = State::Confirmed;
+        }
+    }
+
+    /// Forgets expired entries and idle clients.
+    pub(crate) fn sweep(&mut self, now: Instant) {
+        let retention = self.retention;
+        let mut freed = 0;
+        self.clients.retain(|_, calls| {
+            calls.calls.retain(|_, entry| {
+                let keep = matches!(entry.state, State::Running) || entry.expires > now;
+                if !keep {
+                    freed += entry.charge();
+                }
+                keep
+            });
+            !calls.calls.is_empty() || calls.last_seen + retention > now
+        });
+        self.bytes -= freed;
+    }
+
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    pub(crate) fn tombstones_dropped(&self) -> u64 {
+        self.tombstones_dropped
+    }
+
+    /// Bytes charged: replies plus per-entry bookkeeping.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Brings memory down to 90% of the cap (hysteresis keeps this rare).
+    fn evict(&mut self, preferred: ClientId) {
+        let target = self.capacity / 10 * 9;
+        // Replies first, the offending client's oldest first, then everyone's.
+        let mut order: Vec<ClientId> = vec![preferred];
+        order.extend(self.clients.keys().copied().filter(|c| *c != preferred));
+        for client in &order {
+            let Some(calls) = self.clients.get_mut(client) else {
+                continue;
+            };
+            for entry in calls.calls.values_mut() {
+                if self.bytes <= target {
+                    return;
+                }
+                if let State::Done(reply) = &entry.state {
+                    self.bytes -= reply.len();
+                    entry.state = State::Evicted;
+                    self.evictions += 1;
+                }
+            }
+        }
+        // Then tombstones, oldest first, as a last resort.
+        for client in &order {
+            let Some(calls) = self.clients.get_mut(client) else {
+                continue;
+            };
+            while self.bytes > target {
+                let oldest = calls
+                    .calls
+                    .iter()
+                    .find(|(_, e)| matches!(e.state, State::Confirmed | State::Evicted))
+                    .map(|(xid, _)| *xid);
+                let Some(xid) = oldest else { break };
+                calls.calls.remove(&xid);
+                self.bytes -= ENTRY_OVERHEAD_BYTES;
+                self.tombstones_dropped += 1;
+            }
+        }
+    }
+}
+
+impl ClientCalls {
+    /// Raises the watermark; returns the bytes freed. Running calls stay
+    /// until they finish (their replies are then discarded).
+    fn advance(&mut self, done_below: Xid) -> usize {
+        self.done_below = done_below;
+        let mut kept = self.calls.split_off(&done_below);
+        let mut freed = 0;
+        for (xid, entry) in std::mem::take(&mut self.calls) {
+            if matches!(entry.state, State::Running) {
+                kept.insert(xid, entry);
+            } else {
+                freed += entry.charge();
+            }
+        }
+        self.calls = kept;
+        freed
+    }
+}
+
+impl Entry {
+    fn charge(&self) -> usize {
+        ENTRY_OVERHEAD_BYTES
+            + match &self.state {
+                State::Done(reply) => reply.len(),
+                _ => 0,
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: ClientId = ClientId(7);
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn cache() -> ReplyCache {
+        ReplyCache::new(1 << 20, Duration::from_secs(60))
+    }
+
+    #[test]
+    fn first_sight_runs_and_a_duplicate_while_running_is_acked() {
+        let mut cache = cache();
+        let now = Instant::now();
+        assert_eq!(cache.admit(C, Xid(1), Xid(1), DEADLINE, now), Admission::New);
+        assert_eq!(cache.admit(C, Xid(1), Xid(1), DEADLINE, now), Admission::Running);
+    }
+
+    #[test]
+    fn duplicate_of_finished_call_gets_the_cached_reply() {
+        let mut cache = cache();
+        let now = Instant::now();
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
+        cache.complete(C, Xid(1), b"reply", now);
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            Admission::Replay(b"reply".to_vec())
+        );
+    }
+
+    #[test]
+    fn watermark_forgets_replies_and_drops_late_duplicates() {
+        let mut cache = cache();
+        let now = Instant::now();
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
+        cache.complete(C, Xid(1), b"reply", now);
+        assert_eq!(cache.admit(C, Xid(2), Xid(2), DEADLINE, now), Admission::New);
+        assert_eq!(cache.admit(C, Xid(1), Xid(2), DEADLINE, now), Admission::Stale);
+        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn confirmed_reply_is_freed_and_its_duplicate_ignored() {
+        let mut cache = cache();
+        let now = Instant::now();
+        cache.admit(C, Xid(5), Xid(1), DEADLINE, now);
+        cache.complete(C, Xid(5), &[0; 1000], now);
+        cache.confirm(C, Xid(5));
+        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
+        assert_eq!(cache.admit(C, Xid(5), Xid(1), DEADLINE, now), Admission::Stale);
+    }
+
+    #[test]
+    fn memory_cap_evicts_to_tombstones_never_reruns() {
+        let mut cache = ReplyCache::new(10_000, Duration::from_secs(60));
+        let now = Instant::now();
+        for xid in 1..=100 {
+            assert_eq!(cache.admit(C, Xid(xid), Xid(1), DEADLINE, now), Admission::New);
+            cache.complete(C, Xid(xid), &[0; 500], now);
+            assert!(cache.bytes() <= 10_000, "{} bytes", cache.bytes());
+        }
+        assert!(cache.evictions() > 0);
+        assert_eq!(cache.admit(C, Xid(1), Xid(1), DEADLINE, now), Admission::Evicted);
+        assert_eq!(
+            cache.admit(C, Xid(100), Xid(1), DEADLINE, now),
+            Admission::Replay(vec![0; 500])
+        );
+    }
+
+    #[test]
+    fn entries_expire_after_retention_but_running_calls_stay() {
+        let mut cache = ReplyCache::new(1 << 20, Duration::from_secs(1));
+        let now = Instant::now();
+        let short = Duration::from_millis(10);
+        cache.admit(C, Xid(1), Xid(1), short, now);
+        cache.complete(C, Xid(1), b"reply", now);
+        cache.admit(C, Xid(2), Xid(1), short, now);
+        cache.sweep(now + Duration::from_secs(2));
+        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES, "only the running call remains");
+        assert_eq!(cache.admit(C, Xid(2), Xid(1), short, now), Admission::Running);
+    }
+
+    #[test]
+    fn a_call_finishing_below_the_watermark_is_not_kept() {
+        let mut cache = cache();
+        let now = Instant::now();
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
+        cache.admit(C, Xid(2), Xid(2), DEADLINE, now);
+        cache.complete(C, Xid(1), b"late", now);
+        assert_eq!(cache.admit(C, Xid(1), Xid(2), DEADLINE, now), Admission::Stale);
+        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
+    }
+}

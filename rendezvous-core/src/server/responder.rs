@@ -1,0 +1,362 @@
+//! The serving half of the request/response core: one socket, calls in,
+//! replies out, each call run exactly once.
+//!
+//! ```text
+//! socket -> decode -> incarnation? procedure? signature? -> reply cache
+//!        -> new: spawn a task -> handler -> encode reply -> cache -> socket
+//!        -> running: ACK | finished: cached reply | evicted: say so
+//! ```
+//!
+//! The reply is the acknowledgment: a separate ACK goes out only when a call
+//! has run longer than [`ResponderConfig::ack_delay`], or when a duplicate
+//! arrives while it runs. A procedure still running at its call's deadline is
+//! cancelled (the caller has given up), and a panic becomes an error reply.
+//!
+//! [`Responder`] is what the matchmaker runs as it is; a [`crate::Server`]
+//! runs one and keeps its procedures registered with the matchmaker.
+
+use super::procedure::{CallContext, HandlerError, Procedure, ProcedureSet};
+use super::reply_cache::{Admission, ReplyCache};
+use crate::rt::{self, Instant, UdpSocket};
+use crate::wire::{
+    Ack, Call, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Reply,
+};
+use futures_lite::FutureExt;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How a responder treats calls.
+#[derive(Clone, Debug)]
+pub struct ResponderConfig {
+    /// Memory the reply cache may hold, replies and bookkeeping.
+    pub reply_cache_bytes: usize,
+    /// How long a reply is kept for a client that never confirms it.
+    pub retention: Duration,
+    /// A call running longer than this is acknowledged without waiting for a duplicate.
+    pub ack_delay: Duration,
+    /// On shutdown, how long calls in flight may take to finish.
+    pub drain_timeout: Duration,
+}
+
+/// 8 MiB of replies: ~100k small replies, enough for a full retention window
+/// of a busy server, small enough not to matter on any host.
+pub const DEFAULT_REPLY_CACHE_BYTES: usize = 8 << 20;
+/// Longer than any default retry window (the default deadline is 10 s).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(60);
+/// Well above a loopback or LAN round trip, well below the first retransmission.
+pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(20);
+/// Calls in flight at shutdown get this long to finish.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often expired replies are swept out.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Default for ResponderConfig {
+    fn default() -> Self {
+        ResponderConfig {
+            reply_cache_bytes: DEFAULT_REPLY_CACHE_BYTES,
+            retention: DEFAULT_RETENTION,
+            ack_delay: DEFAULT_ACK_DELAY,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        }
+    }
+}
+
+/// Counters of what a responder has done, for tests, benchmarks and operators.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponderStats {
+    /// Calls whose procedure was started.
+    pub executed: u64,
+    /// Duplicates answered with the cached reply instead of running again.
+    pub replayed: u64,
+    /// Separate acknowledgments sent.
+    pub acks: u64,
+    /// Datagrams that did not decode.
+    pub malformed: u64,
+    /// Replies evicted from the reply cache by its memory cap.
+    pub evictions: u64,
+    /// Bytes the reply cache holds now.
+    pub reply_cache_bytes: u64,
+}
+
+/// A socket serving a set of procedures. Dropping it does not stop it; call
+/// [`Responder::shutdown`].
+#[derive(Debug)]
+pub struct Responder {
+    shared: Arc<Shared>,
+    task: Option<rt::JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    incarnation: Incarnation,
+    procedures: ProcedureSet,
+    config: ResponderConfig,
+    cache: Mutex<ReplyCache>,
+    in_flight: AtomicUsize,
+    executed: AtomicU64,
+    replayed: AtomicU64,
+    acks: AtomicU64,
+    malformed: AtomicU64,
+}
+
+impl Responder {
+    /// Binds `address` and starts serving `procedures` on it.
+    pub async fn bind(
+        address: SocketAddr,
+        procedures: ProcedureSet,
+        config: ResponderConfig,
+    ) -> io::Result<Responder> {
+        let socket = UdpSocket::bind(address).await?;
+        let local_addr = socket.local_addr()?;
+        let shared = Arc::new(Shared {
+            socket,
+            local_addr,
+            incarnation: Incarnation(crate::random::u64().max(1)),
+            procedures,
+            cache: Mutex::new(ReplyCache::new(config.reply_cache_bytes, config.retention)),
+            config,
+            in_flight: AtomicUsize::new(0),
+            executed: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            acks: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+        });
+        let task = rt::spawn(shared.clone().receive_loop());
+        Ok(Responder {
+            shared,
+            task: Some(task),
+        })
+    }
+
+    /// The address the socket is bound to (with the port the OS chose).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// This run's incarnation id.
+    pub fn incarnation(&self) -> Incarnation {
+        self.shared.incarnation
+    }
+
+    pub fn procedures(&self) -> &ProcedureSet {
+        &self.shared.procedures
+    }
+
+    pub fn stats(&self) -> ResponderStats {
+        let shared = &self.shared;
+        let cache = shared.cache();
+        ResponderStats {
+            executed: shared.executed.load(Ordering::Relaxed),
+            replayed: shared.replayed.load(Ordering::Relaxed),
+            acks: shared.acks.load(Ordering::Relaxed),
+            malformed: shared.malformed.load(Ordering::Relaxed),
+            evictions: cache.evictions() + cache.tombstones_dropped(),
+            reply_cache_bytes: cache.bytes() as u64,
+        }
+    }
+
+    /// Stops taking calls, then waits (up to the drain timeout) for calls in
+    /// flight to finish and send their replies.
+    pub async fn shutdown(mut self) {
+        if let Some(task) = self.task.take() {
+            task.cancel().await;
+        }
+        let deadline = Instant::now() + self.shared.config.drain_timeout;
+        while self.shared.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            rt::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Shared {
+    fn cache(&self) -> MutexGuard<'_, ReplyCache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn receive_loop(self: Arc<Self>) {
+        let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES + 1];
+        let mut next_sweep = Instant::now() + SWEEP_INTERVAL;
+        loop {
+            let (length, peer) = match self.socket.recv_from(&mut buffer).await {
+                Ok(received) => received,
+                Err(error) => {
+                    tracing::debug!(%error, "server socket receive error");
+                    rt::sleep(Duration::from_millis(1)).await;
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            match Message::decode(&buffer[..length]) {
+                Ok(Message::Call(call)) => self.on_call(call, peer, now).await,
+                Ok(Message::Confirm(confirm)) => self.cache().confirm(confirm.client, confirm.xid),
+                Ok(Message::Ack(_) | Message::Reply(_)) => {}
+                Err(undecodable) => {
+                    self.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, error = %undecodable.error, "undecodable datagram");
+                    if let Some(reply) = undecodable.error_reply(self.incarnation) {
+                        self.send(&Message::Reply(reply), peer).await;
+                    }
+                }
+            }
+            if now >= next_sweep {
+                self.cache().sweep(now);
+                next_sweep = now + SWEEP_INTERVAL;
+            }
+        }
+    }
+
+    async fn on_call(self: &Arc<Self>, call: Call, peer: SocketAddr, now: Instant) {
+        if call.incarnation != Incarnation::ANY && call.incarnation != self.incarnation {
+            return self.refuse(&call, Outcome::WrongIncarnation, peer).await;
+        }
+        let procedure = match self.procedures.get(&call.procedure) {
+            None => return self.refuse(&call, Outcome::NoSuchProcedure, peer).await,
+            Some(p) if p.signature() != call.signature => {
+                let outcome = Outcome::SignatureMismatch(p.signature());
+                return self.refuse(&call, outcome, peer).await;
+            }
+            Some(p) => p.clone(),
+        };
+        let admission =
+            self.cache()
+                .admit(call.client, call.xid, call.done_below, call.deadline, now);
+        match admission {
+            Admission::New => {
+                self.in_flight.fetch_add(1, Ordering::AcqRel);
+                self.executed.fetch_add(1, Ordering::Relaxed);
+                rt::spawn(self.clone().execute(call, procedure, peer));
+            }
+            Admission::Running => self.acknowledge(&call, peer).await,
+            Admission::Replay(reply) => {
+                self.replayed.fetch_add(1, Ordering::Relaxed);
+                if let Err(error) = self.socket.send_to(&reply, peer).await {
+                    tracing::debug!(%peer, %error, "could not resend reply");
+                }
+            }
+            Admission::Stale => {}
+            Admission::Evicted => self.refuse(&call, Outcome::ReplyEvicted, peer).await,
+        }
+    }
+
+    /// Runs one call in its own task and sends its reply.
+    async fn execute(self: Arc<Self>, mut call: Call, procedure: Arc<Procedure>, peer: SocketAddr) {
+        let context = CallContext {
+            peer,
+            client: call.client,
+        };
+        let handler = procedure.handler().clone();
+        let args = std::mem::take(&mut call.args);
+        let run = async move {
+            let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(args, context)));
+            let result = match started {
+                Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
+            match result {
+                Ok(Ok(bytes)) => Outcome::Return(bytes),
+                Ok(Err(HandlerError::BadArguments(reason))) => Outcome::BadArguments(reason),
+                Ok(Err(error @ HandlerError::ResultUnencodable(_))) => {
+                    Outcome::Panicked(error.to_string())
+                }
+                Err(panic) => Outcome::Panicked(panic_message(&*panic)),
+            }
+        };
+        // Polled only if `run` does not finish at once: quick calls never
+        // arm a timer.
+        let ack_then_cancel = async {
+            let ack_delay = self.config.ack_delay.min(call.deadline);
+            rt::sleep(ack_delay).await;
+            self.acknowledge(&call, peer).await;
+            rt::sleep(call.deadline.saturating_sub(ack_delay)).await;
+            Outcome::DeadlineExceeded
+        };
+        let outcome = run.or(ack_then_cancel).await;
+
+        let reply = self.encode_reply(&call, outcome);
+        self.cache()
+            .complete(call.client, call.xid, &reply, Instant::now());
+        if let Err(error) = self.socket.send_to(&reply, peer).await {
+            tracing::debug!(%peer, %error, "could not send reply");
+        }
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Encodes the reply; a result too large for a datagram becomes an error
+    /// outcome saying so.
+    fn encode_reply(&self, call: &Call, outcome: Outcome) -> Vec<u8> {
+        let reply = |outcome| {
+            Message::Reply(Reply {
+                client: call.client,
+                xid: call.xid,
+                incarnation: self.incarnation,
+                outcome,
+            })
+        };
+        let size = match &outcome {
+            Outcome::Return(bytes) => bytes.len(),
+            _ => 0,
+        };
+        match reply(outcome).encode() {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let limit = MAX_DATAGRAM_BYTES;
+                let outcome = match error {
+                    EncodeError::TooLarge { .. } => Outcome::ReplyTooLarge {
+                        size: size as u64,
+                        limit: limit as u64,
+                    },
+                    EncodeError::Unencodable { reason } => Outcome::Panicked(reason),
+                };
+                reply(outcome).encode().unwrap_or_default()
+            }
+        }
+    }
+
+    async fn acknowledge(&self, call: &Call, peer: SocketAddr) {
+        self.acks.fetch_add(1, Ordering::Relaxed);
+        let ack = Message::Ack(Ack {
+            client: call.client,
+            xid: call.xid,
+            incarnation: self.incarnation,
+        });
+        self.send(&ack, peer).await;
+    }
+
+    /// Answers a call that will not run (not cached: nothing ran).
+    async fn refuse(&self, call: &Call, outcome: Outcome, peer: SocketAddr) {
+        let reply = Message::Reply(Reply {
+            client: call.client,
+            xid: call.xid,
+            incarnation: self.incarnation,
+            outcome,
+        });
+        self.send(&reply, peer).await;
+    }
+
+    async fn send(&self, message: &Message, peer: SocketAddr) {
+        match message.encode() {
+            Ok(bytes) => {
+                if let Err(error) = self.socket.send_to(&bytes, peer).await {
+                    tracing::debug!(%peer, %error, "could not send");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not encode a reply"),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

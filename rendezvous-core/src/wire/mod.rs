@@ -1,0 +1,256 @@
+//! The wire protocol: message types and their CBOR codec.
+//!
+//! Every datagram is one CBOR array whose first four elements are frozen for
+//! all protocol versions: `[version, kind, client, xid, ...]`. A peer can
+//! therefore answer a message of a version it does not speak with an
+//! [`Outcome::UnsupportedVersion`] reply that the sender will match to its
+//! call. PROTOCOL.md specifies every field; this module is its executable
+//! form.
+//!
+//! Decoding is total and bounded: any byte string gives a [`Message`] or an
+//! [`Undecodable`] naming what was wrong, never a panic. Datagrams are capped
+//! at [`MAX_DATAGRAM_BYTES`], nesting at [`MAX_NESTING`], names at
+//! [`MAX_NAME_BYTES`]; the decoder never allocates more than the datagram's
+//! own length per element, so memory is bounded by the datagram size.
+//!
+//! Call arguments and results travel as opaque CBOR byte strings (payloads),
+//! encoded and decoded with [`encode_payload`] and [`decode_payload`].
+
+mod envelope;
+mod payload;
+
+pub use payload::{decode_payload, encode_payload};
+
+use crate::signature::Fingerprint;
+use std::fmt;
+use std::time::Duration;
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// The largest datagram rendezvous sends or accepts: the largest UDP payload
+/// over IPv4. Larger ones are refused before any decoding.
+pub const MAX_DATAGRAM_BYTES: usize = 65_507;
+
+/// The longest procedure name, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The deepest CBOR nesting any decoder accepts (arrays and maps).
+pub const MAX_NESTING: usize = 32;
+
+/// The longest deadline a call can carry (the wire field is in milliseconds).
+pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// Names one client instance; drawn at random when the client starts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct ClientId(pub u64);
+
+/// Transaction id: names one call of one client for the call's whole life.
+/// Clients number their calls upwards from 1; 0 never names a call.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Xid(pub u64);
+
+/// Names one run of a server process; drawn at random at start, so a server
+/// restarted on the same port is recognisably a different one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Incarnation(pub u64);
+
+impl Incarnation {
+    /// In a call: "whichever incarnation answers" (the caller knows only the address).
+    pub const ANY: Incarnation = Incarnation(0);
+}
+
+impl fmt::Display for Incarnation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// One datagram.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Message {
+    Call(Call),
+    Ack(Ack),
+    Reply(Reply),
+    Confirm(Confirm),
+}
+
+/// A request to run a procedure (kind 0).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Call {
+    pub client: ClientId,
+    pub xid: Xid,
+    /// The server incarnation the caller expects, or [`Incarnation::ANY`].
+    pub incarnation: Incarnation,
+    pub procedure: String,
+    pub signature: Fingerprint,
+    /// Time the caller will wait, from when it first sent the call.
+    pub deadline: Duration,
+    /// Every call of this client with a lower xid has finished at the client:
+    /// the server may forget those replies and drop late duplicates of them.
+    pub done_below: Xid,
+    /// The CBOR encoding of the argument tuple.
+    pub args: Vec<u8>,
+}
+
+/// "Your call is running; stop retransmitting at full rate" (kind 1).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Ack {
+    pub client: ClientId,
+    pub xid: Xid,
+    pub incarnation: Incarnation,
+}
+
+/// The result of a call, or why there is none (kind 2). The reply is the
+/// acknowledgment of the call.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Reply {
+    pub client: ClientId,
+    pub xid: Xid,
+    /// The incarnation of the server that answered.
+    pub incarnation: Incarnation,
+    pub outcome: Outcome,
+}
+
+/// "I have the reply to `xid`; forget it" (kind 3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Confirm {
+    pub client: ClientId,
+    pub xid: Xid,
+}
+
+/// What became of a call. Only [`Outcome::Return`] and
+/// [`Outcome::Panicked`] mean the procedure ran.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    /// It ran and returned this CBOR-encoded value.
+    Return(Vec<u8>),
+    /// It ran and panicked with this message.
+    Panicked(String),
+    /// This server has no procedure of that name; it did not run.
+    NoSuchProcedure,
+    /// This server's procedure has another signature (given); it did not run.
+    SignatureMismatch(Fingerprint),
+    /// The call named an incarnation other than the server's (in the reply
+    /// header); it did not run.
+    WrongIncarnation,
+    /// The message's protocol version is not spoken here; these are.
+    UnsupportedVersion(Vec<u64>),
+    /// The message could not be decoded; it did not run.
+    Malformed(String),
+    /// The arguments did not decode as the procedure's parameters; it did not run.
+    BadArguments(String),
+    /// It ran, but its encoded result (`size` bytes) exceeds the datagram limit.
+    ReplyTooLarge { size: u64, limit: u64 },
+    /// It ran, but its reply was evicted from the server's reply cache before
+    /// the caller received it.
+    ReplyEvicted,
+    /// It was cancelled at its deadline, possibly part-way through.
+    DeadlineExceeded,
+}
+
+/// The frozen first four elements of every message, all versions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Header {
+    pub version: u64,
+    pub kind: u64,
+    pub client: ClientId,
+    pub xid: Xid,
+}
+
+/// Why a byte string is not a [`Message`].
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("datagram of {size} bytes exceeds the {limit}-byte limit; send smaller arguments")]
+    TooLarge { size: usize, limit: usize },
+    #[error("message ends early: it was truncated or is incomplete")]
+    Truncated,
+    #[error("not a valid rendezvous message: {reason}")]
+    Malformed { reason: String },
+    #[error("CBOR nested deeper than the limit of {limit} levels")]
+    TooDeep { limit: usize },
+    #[error("{count} unexpected bytes after the end of the message")]
+    TrailingBytes { count: usize },
+    #[error("protocol version {version} is not supported; this peer speaks version {PROTOCOL_VERSION}")]
+    UnsupportedVersion { version: u64 },
+    #[error("field `{field}` is invalid: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+}
+
+/// A datagram that did not decode. When its frozen header did, `header` says
+/// who sent it, so the receiver can answer with an error reply.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Undecodable {
+    pub header: Option<Header>,
+    pub error: DecodeError,
+}
+
+/// Why a message could not be encoded.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("encoded message is {size} bytes, over the {limit}-byte datagram limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("value could not be encoded as CBOR: {reason}")]
+    Unencodable { reason: String },
+}
+
+impl Message {
+    /// Decodes one datagram.
+    pub fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
+        envelope::decode(datagram)
+    }
+
+    /// Encodes into `out` (cleared first), refusing what would not fit a datagram.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        envelope::encode_into(self, out)
+    }
+
+    /// Encodes into a new buffer.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    pub fn header(&self) -> Header {
+        let (kind, client, xid) = match self {
+            Message::Call(m) => (envelope::KIND_CALL, m.client, m.xid),
+            Message::Ack(m) => (envelope::KIND_ACK, m.client, m.xid),
+            Message::Reply(m) => (envelope::KIND_REPLY, m.client, m.xid),
+            Message::Confirm(m) => (envelope::KIND_CONFIRM, m.client, m.xid),
+        };
+        Header {
+            version: PROTOCOL_VERSION,
+            kind,
+            client,
+            xid,
+        }
+    }
+}
+
+impl Header {
+    /// True when the message was a call, the only kind that deserves an
+    /// error reply (answering anything else could start a reply loop).
+    pub fn is_call(&self) -> bool {
+        self.kind == envelope::KIND_CALL
+    }
+}
+
+impl Undecodable {
+    /// The reply a server sends to a call it cannot decode, if any.
+    pub fn error_reply(&self, incarnation: Incarnation) -> Option<Reply> {
+        let header = self.header.filter(Header::is_call)?;
+        let outcome = match &self.error {
+            DecodeError::UnsupportedVersion { .. } => {
+                Outcome::UnsupportedVersion(vec![PROTOCOL_VERSION])
+            }
+            other => Outcome::Malformed(other.to_string()),
+        };
+        Some(Reply {
+            client: header.client,
+            xid: header.xid,
+            incarnation,
+            outcome,
+        })
+    }
+}

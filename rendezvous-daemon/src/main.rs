@@ -1,0 +1,271 @@
+//! `rendezvous-daemon`: run the matchmaker, or ask a running one what it knows.
+
+use clap::{Args, Parser, Subcommand};
+use rendezvous_core::matchmaker::{self, DEFAULT_ADDRESS};
+use rendezvous_core::{Fingerprint, MatchmakerClient, rt};
+use rendezvous_daemon::{Matchmaker, MatchmakerConfig, TtlBounds};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The rendezvous matchmaker: maps procedure names to the servers that run them.
+///
+/// With no subcommand, runs the matchmaker on --listen. The subcommands ask a
+/// running matchmaker what it knows, in the spirit of `rpcinfo -p`.
+#[derive(Parser, Debug)]
+#[command(name = "rendezvous-daemon", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    serve: Serve,
+}
+
+#[derive(Args, Debug)]
+struct Serve {
+    /// Address to listen on (UDP). Clients and servers find the matchmaker here.
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_ADDRESS, value_parser = parse_address)]
+    listen: SocketAddr,
+
+    /// Lease TTL granted to servers that do not ask for one (e.g. 30s, 500ms, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    default_ttl: Duration,
+
+    /// Shortest lease TTL granted; shorter requests are raised to it.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    min_ttl: Duration,
+
+    /// Longest lease TTL granted; longer requests are cut to it.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    max_ttl: Duration,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print every registration as a table: name, endpoint, signature, incarnation, TTL left.
+    List(Target),
+    /// Print the endpoints of one procedure name.
+    Lookup {
+        /// The procedure name, e.g. math.add.
+        name: String,
+        /// Only endpoints with this signature fingerprint (hex, e.g. 0x1f2e...).
+        #[arg(long, value_name = "HEX", value_parser = parse_fingerprint)]
+        signature: Option<Fingerprint>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Args, Debug)]
+struct Target {
+    /// The matchmaker to ask [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
+    #[arg(long, value_name = "ADDR", value_parser = parse_address)]
+    matchmaker: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve),
+        Some(Command::List(target)) => with_matchmaker(target, list),
+        Some(Command::Lookup {
+            name,
+            signature,
+            target,
+        }) => with_matchmaker(target, |client| lookup(client, name, signature)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rendezvous-daemon: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(options: Serve) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    if options.min_ttl > options.max_ttl {
+        return Err(format!(
+            "--min-ttl ({:?}) is longer than --max-ttl ({:?})",
+            options.min_ttl, options.max_ttl
+        ));
+    }
+    let config = MatchmakerConfig {
+        ttl: TtlBounds {
+            default: options.default_ttl,
+            min: options.min_ttl,
+            max: options.max_ttl,
+        },
+        ..MatchmakerConfig::default()
+    };
+    let (stop, stopped) = async_std::channel::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = stop.try_send(());
+    })
+    .map_err(|error| format!("could not install the signal handler: {error}"))?;
+
+    rt::block_on(async {
+        let matchmaker = Matchmaker::bind_with(options.listen, config)
+            .await
+            .map_err(|error| format!("could not listen on {}: {error}", options.listen))?;
+        // The first line of stdout names the bound address, so scripts and
+        // tests that pass port 0 learn the port the OS chose.
+        println!("rendezvous-daemon listening on {}", matchmaker.local_addr());
+        tracing::info!(
+            address = %matchmaker.local_addr(),
+            default_ttl = ?options.default_ttl,
+            "matchmaker listening"
+        );
+        let _ = stopped.recv().await;
+        tracing::info!("shutting down");
+        matchmaker.shutdown().await;
+        Ok(())
+    })
+}
+
+fn with_matchmaker<F, Fut>(target: Target, run: F) -> Result<(), String>
+where
+    F: FnOnce(MatchmakerClient) -> Fut,
+    Fut: std::future::Future<Output = Result<(), rendezvous_core::Error>>,
+{
+    let address = match target.matchmaker {
+        Some(address) => address,
+        None => matchmaker::address_from_env().map_err(|e| e.to_string())?,
+    };
+    rt::block_on(async {
+        let client = MatchmakerClient::connect(address).await.map_err(|e| e.to_string())?;
+        run(client).await.map_err(|e| e.to_string())
+    })
+}
+
+async fn list(client: MatchmakerClient) -> Result<(), rendezvous_core::Error> {
+    let registrations = client.list().await?;
+    let rows: Vec<[String; 5]> = registrations
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.endpoint.to_string(),
+                r.signature.to_string(),
+                format!("{:016x}", r.incarnation),
+                format_ttl(r.ttl_ms),
+            ]
+        })
+        .collect();
+    print_table(["NAME", "ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"], &rows);
+    println!(
+        "{} registration{} at {}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        client.address()
+    );
+    Ok(())
+}
+
+async fn lookup(
+    client: MatchmakerClient,
+    name: String,
+    signature: Option<Fingerprint>,
+) -> Result<(), rendezvous_core::Error> {
+    let endpoints = client.lookup(&name, signature).await?;
+    let rows: Vec<[String; 4]> = endpoints
+        .iter()
+        .map(|e| {
+            [
+                e.address.to_string(),
+                e.signature.to_string(),
+                format!("{:016x}", e.incarnation),
+                format_ttl(e.ttl_ms),
+            ]
+        })
+        .collect();
+    print_table(["ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"], &rows);
+    Ok(())
+}
+
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+fn format_ttl(ms: u64) -> String {
+    format!("{}.{:01}s", ms / 1000, (ms % 1000) / 100)
+}
+
+fn parse_address(text: &str) -> Result<SocketAddr, String> {
+    matchmaker::parse_address(text)
+}
+
+fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
+    let digits = text.trim_start_matches("0x");
+    u64::from_str_radix(digits, 16)
+        .map(Fingerprint)
+        .map_err(|_| format!("expected a hex fingerprint such as 0x1f2e3d4c5b6a7988, got {text:?}"))
+}
+
+/// Parses `250ms`, `30s`, `2m`, `1h` (a bare number means seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 500ms, 30s or 2m, got {text:?}"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "" | "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(3600)),
+        other => return Err(format!("unknown unit {other:?}; use ms, s, m or h")),
+    };
+    if duration.is_zero() {
+        return Err("a duration must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("3 fortnights").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
