@@ -94,6 +94,10 @@ pub enum Error {
     #[error("the matchmaker refused the request: {reason}")]
     InvalidRequest { reason: String },
 
+    /// A server cannot start as configured.
+    #[error("the server cannot start: {reason}")]
+    Configuration { reason: String },
+
     /// Bytes that should have decoded did not.
     #[error("could not decode {what}: {reason}")]
     Decode { what: String, reason: String },

@@ -47,7 +47,9 @@ pub mod server;
 pub mod signature;
 pub mod wire;
 
+pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};
 pub use error::Error;
 pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
+pub use server::{Procedure, Server, ServerBuilder};
 pub use signature::Fingerprint;

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn first_timeout_is_the_initial_one_until_a_round_trip_is_measured() {
         let rtt = RttEstimator::default();
-        assert_eq!(no_jitter().timeout(&rtt, 0, false), Duration::from_millis(100));
+        assert_eq!(
+            no_jitter().timeout(&rtt, 0, false),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]
@@ -159,7 +162,10 @@ mod tests {
         let policy = RetryPolicy::default();
         for _ in 0..1000 {
             let t = policy.timeout(&rtt, 0, false);
-            assert!(t >= Duration::from_millis(80) && t <= Duration::from_millis(120), "{t:?}");
+            assert!(
+                t >= Duration::from_millis(80) && t <= Duration::from_millis(120),
+                "{t:?}"
+            );
         }
     }
 }

@@ -63,7 +63,10 @@ impl Matchmaker {
         Matchmaker::bind_with(address, MatchmakerConfig::default()).await
     }
 
-    pub async fn bind_with(address: SocketAddr, config: MatchmakerConfig) -> io::Result<Matchmaker> {
+    pub async fn bind_with(
+        address: SocketAddr,
+        config: MatchmakerConfig,
+    ) -> io::Result<Matchmaker> {
         let table: SharedTable = Arc::new(Mutex::new(LeaseTable::new(config.ttl)));
         let procedures = service::procedures(&table);
         let responder = Responder::bind(address, procedures, config.responder).await?;

@@ -99,6 +99,12 @@ fn serve(options: Serve) -> Result<(), String> {
             options.min_ttl, options.max_ttl
         ));
     }
+    if !(options.min_ttl..=options.max_ttl).contains(&options.default_ttl) {
+        return Err(format!(
+            "--default-ttl ({:?}) must lie between --min-ttl ({:?}) and --max-ttl ({:?})",
+            options.default_ttl, options.min_ttl, options.max_ttl
+        ));
+    }
     let config = MatchmakerConfig {
         ttl: TtlBounds {
             default: options.default_ttl,
@@ -142,7 +148,9 @@ where
         None => matchmaker::address_from_env().map_err(|e| e.to_string())?,
     };
     rt::block_on(async {
-        let client = MatchmakerClient::connect(address).await.map_err(|e| e.to_string())?;
+        let client = MatchmakerClient::connect(address)
+            .await
+            .map_err(|e| e.to_string())?;
         run(client).await.map_err(|e| e.to_string())
     })
 }
@@ -161,7 +169,10 @@ async fn list(client: MatchmakerClient) -> Result<(), rendezvous_core::Error> {
             ]
         })
         .collect();
-    print_table(["NAME", "ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"], &rows);
+    print_table(
+        ["NAME", "ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"],
+        &rows,
+    );
     println!(
         "{} registration{} at {}",
         rows.len(),
@@ -231,7 +242,9 @@ fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
 /// Parses `250ms`, `30s`, `2m`, `1h` (a bare number means seconds).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let value: u64 = number
         .parse()

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub(crate) type SharedTable = Arc<Mutex<LeaseTable>>;
 
 pub(crate) fn lock(table: &SharedTable) -> MutexGuard<'_, LeaseTable> {
-    table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    table
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The five matchmaker procedures over one table.
@@ -36,20 +38,22 @@ fn register(table: SharedTable) -> Procedure {
         move |(request,): (RegisterRequest,), context| {
             let table = table.clone();
             async move {
-                let token = LeaseToken::generate().map_err(|error| {
-                    MatchmakerError::InvalidRequest {
+                let token =
+                    LeaseToken::generate().map_err(|error| MatchmakerError::InvalidRequest {
                         reason: format!("the matchmaker's random source failed: {error}"),
-                    }
-                })?;
+                    })?;
                 let endpoint = request.endpoint;
-                let names: Vec<String> = request.procedures.iter().map(|p| p.name.clone()).collect();
+                let names: Vec<String> =
+                    request.procedures.iter().map(|p| p.name.clone()).collect();
                 let lease = lock(&table).register(request, token, Instant::now());
                 match &lease {
                     Ok(lease) => tracing::info!(
                         %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
                         "registered"
                     ),
-                    Err(error) => tracing::info!(%endpoint, from = %context.peer, ?error, "registration refused"),
+                    Err(error) => {
+                        tracing::info!(%endpoint, from = %context.peer, ?error, "registration refused")
+                    }
                 }
                 lease
             }
@@ -58,10 +62,14 @@ fn register(table: SharedTable) -> Procedure {
 }
 
 fn renew(table: SharedTable) -> Procedure {
-    Procedure::typed(RENEW, RENEW_SIGNATURE, move |(request,): (RenewRequest,), _| {
-        let table = table.clone();
-        async move { lock(&table).renew(request.token, Instant::now()) }
-    })
+    Procedure::typed(
+        RENEW,
+        RENEW_SIGNATURE,
+        move |(request,): (RenewRequest,), _| {
+            let table = table.clone();
+            async move { lock(&table).renew(request.token, Instant::now()) }
+        },
+    )
 }
 
 fn unregister(table: SharedTable) -> Procedure {
@@ -80,15 +88,25 @@ fn unregister(table: SharedTable) -> Procedure {
 }
 
 fn lookup(table: SharedTable) -> Procedure {
-    Procedure::typed(LOOKUP, LOOKUP_SIGNATURE, move |(request,): (LookupRequest,), _| {
-        let table = table.clone();
-        async move { lock(&table).lookup(&request.name, request.signature, Instant::now()) }
-    })
+    Procedure::typed(
+        LOOKUP,
+        LOOKUP_SIGNATURE,
+        move |(request,): (LookupRequest,), _| {
+            let table = table.clone();
+            async move { lock(&table).lookup(&request.name, request.signature, Instant::now()) }
+        },
+    )
 }
 
 fn list(table: SharedTable) -> Procedure {
-    Procedure::typed(LIST, LIST_SIGNATURE, move |(request,): (ListRequest,), _| {
-        let table = table.clone();
-        async move { Ok::<ListPage, MatchmakerError>(lock(&table).list(request.after, Instant::now())) }
-    })
+    Procedure::typed(
+        LIST,
+        LIST_SIGNATURE,
+        move |(request,): (ListRequest,), _| {
+            let table = table.clone();
+            async move {
+                Ok::<ListPage, MatchmakerError>(lock(&table).list(request.after, Instant::now()))
+            }
+        },
+    )
 }

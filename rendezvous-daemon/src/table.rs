@@ -46,6 +46,10 @@ impl TtlBounds {
 /// reply fits one Ethernet frame unfragmented.
 pub const LIST_PAGE_BYTES: usize = 1200;
 
+/// The page's own CBOR around its registrations and cursor: the map, its
+/// two keys, the array header.
+const PAGE_FRAMING_BYTES: usize = 32;
+
 /// Most procedures one lease may cover (the request must also fit a datagram).
 pub const MAX_PROCEDURES_PER_LEASE: usize = 1024;
 
@@ -143,7 +147,11 @@ impl LeaseTable {
         })
     }
 
-    pub fn unregister(&mut self, token: LeaseToken, now: Instant) -> Result<Expired, MatchmakerError> {
+    pub fn unregister(
+        &mut self,
+        token: LeaseToken,
+        now: Instant,
+    ) -> Result<Expired, MatchmakerError> {
         self.expire(now);
         self.remove_lease(token)
             .ok_or(MatchmakerError::UnknownLease)
@@ -191,6 +199,7 @@ impl LeaseTable {
     pub fn list(&mut self, after: Option<ListCursor>, now: Instant) -> ListPage {
         self.expire(now);
         let mut registrations = Vec::new();
+        let mut last_cursor = None;
         let mut bytes = 0;
         let start = after.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         for (name, endpoints) in self.names.range(start..) {
@@ -207,18 +216,22 @@ impl LeaseTable {
                     incarnation: binding.incarnation,
                     ttl_ms: self.ttl_left(binding.lease, now),
                 };
-                let size = wire::encode_payload(&registration).map_or(usize::MAX, |b| b.len());
-                if !registrations.is_empty() && bytes + size > LIST_PAGE_BYTES {
-                    let last: &Registration = registrations.last().unwrap_or(&registration);
-                    let next = Some(ListCursor {
-                        name: last.name.clone(),
-                        endpoint: last.endpoint,
-                    });
+                let cursor = ListCursor {
+                    name: name.clone(),
+                    endpoint: *endpoint,
+                };
+                // Room for this registration and, should it end the page,
+                // for the cursor naming it.
+                let size = encoded_len(&registration) + encoded_len(&cursor);
+                if !registrations.is_empty() && bytes + size + PAGE_FRAMING_BYTES > LIST_PAGE_BYTES
+                {
                     return ListPage {
                         registrations,
-                        next,
+                        next: last_cursor,
                     };
                 }
+                last_cursor = Some(cursor);
+                let size = encoded_len(&registration);
                 bytes += size;
                 registrations.push(registration);
             }
@@ -248,7 +261,10 @@ impl LeaseTable {
         self.expiries.remove(&(record.expires, token));
         for name in &record.names {
             if let Some(endpoints) = self.names.get_mut(name) {
-                if endpoints.get(&record.endpoint).is_some_and(|b| b.lease == token) {
+                if endpoints
+                    .get(&record.endpoint)
+                    .is_some_and(|b| b.lease == token)
+                {
                     endpoints.remove(&record.endpoint);
                 }
                 if endpoints.is_empty() {
@@ -277,9 +293,9 @@ impl LeaseTable {
     }
 
     fn ttl_left(&self, token: LeaseToken, now: Instant) -> u64 {
-        self.leases
-            .get(&token)
-            .map_or(0, |record| millis(record.expires.saturating_duration_since(now)))
+        self.leases.get(&token).map_or(0, |record| {
+            millis(record.expires.saturating_duration_since(now))
+        })
     }
 }
 
@@ -315,6 +331,10 @@ fn validate(request: &RegisterRequest) -> Result<(), MatchmakerError> {
     Ok(())
 }
 
+fn encoded_len<T: serde::Serialize>(value: &T) -> usize {
+    wire::encode_payload(value).map_or(LIST_PAGE_BYTES, |bytes| bytes.len())
+}
+
 fn millis(duration: Duration) -> u64 {
     duration.as_millis().min(u64::MAX as u128) as u64
 }
@@ -346,20 +366,33 @@ mod tests {
     fn reregistering_a_name_at_an_endpoint_replaces_it() {
         let mut table = LeaseTable::new(TtlBounds::default());
         let now = Instant::now();
-        table.register(request(&["a"], 1000, 1), token(1), now).unwrap();
-        table.register(request(&["a"], 1000, 1), token(2), now).unwrap();
+        table
+            .register(request(&["a"], 1000, 1), token(1), now)
+            .unwrap();
+        table
+            .register(request(&["a"], 1000, 1), token(2), now)
+            .unwrap();
         let found = table.lookup("a", None, now).unwrap();
         assert_eq!(found.endpoints.len(), 1);
         assert_eq!(table.lease_count(), 1, "the emptied lease ended");
-        assert_eq!(table.renew(token(1), now), Err(MatchmakerError::UnknownLease));
+        assert_eq!(
+            table.renew(token(1), now),
+            Err(MatchmakerError::UnknownLease)
+        );
     }
 
     #[test]
     fn leases_expire_exactly_at_their_ttl() {
         let mut table = LeaseTable::new(TtlBounds::default());
         let now = Instant::now();
-        table.register(request(&["a"], 1000, 1), token(1), now).unwrap();
-        assert!(table.lookup("a", None, now + Duration::from_millis(9_999)).is_ok());
+        table
+            .register(request(&["a"], 1000, 1), token(1), now)
+            .unwrap();
+        assert!(
+            table
+                .lookup("a", None, now + Duration::from_millis(9_999))
+                .is_ok()
+        );
         assert_eq!(
             table.lookup("a", None, now + Duration::from_secs(10)),
             Err(MatchmakerError::NotFound { name: "a".into() })
@@ -380,16 +413,22 @@ mod tests {
     fn list_pages_cover_everything_once_in_order() {
         let mut table = LeaseTable::new(TtlBounds::default());
         let now = Instant::now();
-        let names: Vec<String> = (0..200).map(|i| format!("service.procedure_{i:03}")).collect();
+        let names: Vec<String> = (0..200)
+            .map(|i| format!("service.procedure_{i:03}"))
+            .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        table.register(request(&refs, 1000, 1), token(1), now).unwrap();
-        table.register(request(&refs[..50], 2000, 1), token(2), now).unwrap();
+        table
+            .register(request(&refs, 1000, 1), token(1), now)
+            .unwrap();
+        table
+            .register(request(&refs[..50], 2000, 1), token(2), now)
+            .unwrap();
         let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
         loop {
             let page = table.list(after, now);
             pages += 1;
             let size = wire::encode_payload(&page).unwrap().len();
-            assert!(size <= LIST_PAGE_BYTES + 64, "page of {size} bytes");
+            assert!(size <= LIST_PAGE_BYTES, "page of {size} bytes");
             seen.extend(page.registrations.into_iter().map(|r| (r.name, r.endpoint)));
             match page.next {
                 Some(next) => after = Some(next),

@@ -1,1 +1,69 @@
-//! placeholder
+//! Support for rendezvous's end-to-end tests: the real daemon binary as a
+//! child process ([`Daemon`]), a lossy UDP relay to put between peers
+//! ([`Relay`]), and [`run`] to drive an async test body with an overall
+//! timeout, so that no test can hang.
+//!
+//! Everything here binds loopback addresses and ephemeral ports only.
+//!
+//! ```no_run
+//! use rendezvous_tests::{Daemon, run};
+//!
+//! let daemon = Daemon::start(&["--min-ttl", "1s"]);
+//! run(async {
+//!     let client = daemon.client().await;
+//!     assert!(client.lookup("math.add", None).await.is_err());
+//! });
+//! ```
+
+pub mod daemon;
+pub mod relay;
+
+pub use daemon::{CliOutput, Daemon};
+pub use relay::{Relay, RelayConfig, RelayStats};
+
+use rendezvous_core::rt;
+use std::future::Future;
+use std::time::Duration;
+
+/// The most an async test body may take under [`run`]; far beyond what any
+/// test needs, so reaching it means a hang, not a slow machine.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Drives `future` to completion on this thread, panicking if it takes longer
+/// than [`TEST_TIMEOUT`].
+pub fn run<F: Future>(future: F) -> F::Output {
+    run_with_timeout(TEST_TIMEOUT, future)
+}
+
+/// Like [`run`], with another overall limit.
+pub fn run_with_timeout<F: Future>(limit: Duration, future: F) -> F::Output {
+    rt::block_on(async {
+        match rt::timeout(limit, future).await {
+            Some(output) => output,
+            None => panic!(
+                "the test body did not finish within {limit:?}: something hangs \
+                 (a request that never completes, or a loop that never ends)"
+            ),
+        }
+    })
+}
+
+/// Calls `check` every `interval` until it yields `Some`, for at most `limit`;
+/// `None` if it never did. For conditions that become true eventually (an
+/// expiry, a restart), so a test asserts the outcome and never a duration.
+pub async fn eventually<T, F, Fut>(limit: Duration, interval: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = rt::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if rt::Instant::now() >= deadline {
+            return None;
+        }
+        rt::sleep(interval).await;
+    }
+}

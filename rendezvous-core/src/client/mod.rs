@@ -1,11 +1,347 @@
-//! The calling side: one socket per client, calls retransmitted under the
-//! retry policy until their reply or deadline.
+//! The calling side: resolve a name through the matchmaker (cached), call the
+//! endpoint directly, retransmit until the reply, fail over when an endpoint
+//! goes away.
+//!
+//! # What a caller can rely on
+//!
+//! * A call that returns `Ok` ran exactly once.
+//! * A call is only ever sent to another endpoint when nothing suggests it
+//!   reached the first one: no endpoint acknowledged it, and no endpoint
+//!   restarted while it was outstanding. Otherwise the caller gets
+//!   [`Error::OutcomeUnknown`], unless the procedure is declared idempotent,
+//!   in which case it is retried.
+//! * The one blind spot: a server that dies within its ACK delay of
+//!   receiving a call, before its reply gets out, looks exactly like a server
+//!   that never received it; the call may then run again elsewhere.
 
+mod endpoints;
 pub(crate) mod transport;
 
+pub use transport::TransportStats;
+
 use crate::error::Error;
-use crate::wire::{MAX_DATAGRAM_BYTES, Outcome};
+use crate::matchmaker::{self, MatchmakerClient};
+use crate::retry::RetryPolicy;
+use crate::rt::{self, Instant};
+use crate::signature::Fingerprint;
+use crate::wire::{self, MAX_DATAGRAM_BYTES, Outcome};
+use endpoints::{EndpointCache, Target};
+use once_cell::sync::OnceCell;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use transport::{Failure, Transport};
+
+/// Transmissions in a row an endpoint may leave unanswered before the
+/// client looks for another (about 300 ms at loopback timers, 1.5 s cold).
+pub const MAX_UNANSWERED: u32 = 4;
+
+/// A procedure as a caller names it. Generated proxies hold one as a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteProcedure {
+    pub name: &'static str,
+    pub signature: Fingerprint,
+    /// Running it twice is harmless: the client may retry it after a server
+    /// restart instead of reporting [`Error::OutcomeUnknown`].
+    pub idempotent: bool,
+}
+
+/// Calls remote procedures. Cheap to clone; clones share one socket and one
+/// endpoint cache.
+#[derive(Clone, Debug)]
+pub struct Client {
+    shared: Arc<Shared>,
+    policy: RetryPolicy,
+}
+
+#[derive(Debug)]
+struct Shared {
+    transport: Transport,
+    matchmaker: MatchmakerClient,
+    endpoints: EndpointCache,
+}
+
+/// Counters of one client (and its clones).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Matchmaker lookups made (cache misses).
+    pub lookups: u64,
+    /// Datagrams carrying calls, to servers and to the matchmaker.
+    pub transmissions: u64,
+    /// Of those, retransmissions.
+    pub retransmissions: u64,
+}
+
+/// Configures a [`Client`].
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    matchmaker: Option<SocketAddr>,
+    bind: Option<SocketAddr>,
+    policy: RetryPolicy,
+}
+
+impl ClientBuilder {
+    /// The matchmaker to ask (default: `RENDEZVOUS_MATCHMAKER`, else `127.0.0.1:5000`).
+    pub fn matchmaker(mut self, address: SocketAddr) -> Self {
+        self.matchmaker = Some(address);
+        self
+    }
+
+    /// The local address of the client socket (default: the unspecified
+    /// address of the matchmaker's family, port 0).
+    pub fn bind(mut self, address: SocketAddr) -> Self {
+        self.bind = Some(address);
+        self
+    }
+
+    /// How long each call may take, retransmissions and failover included
+    /// (default [`crate::retry::DEFAULT_DEADLINE`]).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.policy.deadline = deadline;
+        self
+    }
+
+    /// Retransmission timers and deadline, all at once.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn build(self) -> Result<Client, Error> {
+        let matchmaker_address = match self.matchmaker {
+            Some(address) => address,
+            None => matchmaker::address_from_env()?,
+        };
+        let bind = self
+            .bind
+            .unwrap_or_else(|| bind_address_for(matchmaker_address));
+        let transport = Transport::bind(bind)
+            .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
+        let matchmaker = MatchmakerClient::on(transport.clone(), matchmaker_address);
+        Ok(Client {
+            shared: Arc::new(Shared {
+                transport,
+                matchmaker,
+                endpoints: EndpointCache::default(),
+            }),
+            policy: self.policy,
+        })
+    }
+}
+
+static GLOBAL: OnceCell<Client> = OnceCell::new();
+
+impl Client {
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The process-wide default client, created on first use from the
+    /// environment (`RENDEZVOUS_MATCHMAKER`). Generated proxies' `remote`
+    /// functions use it.
+    pub fn global() -> Result<Client, Error> {
+        GLOBAL
+            .get_or_try_init(|| Client::builder().build())
+            .cloned()
+    }
+
+    /// The same client (sharing socket and cache) with another deadline per call.
+    pub fn with_deadline(&self, deadline: Duration) -> Client {
+        Client {
+            shared: self.shared.clone(),
+            policy: self.policy.with_deadline(deadline),
+        }
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The matchmaker client this client resolves names with.
+    pub fn matchmaker(&self) -> &MatchmakerClient {
+        &self.shared.matchmaker
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.shared
+            .transport
+            .local_addr()
+            .map_err(|e| Error::io("could not read the client socket's address", e))
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        let transport = self.shared.transport.stats();
+        ClientStats {
+            lookups: self.shared.endpoints.lookups(),
+            transmissions: transport.transmissions,
+            retransmissions: transport.retransmissions,
+        }
+    }
+
+    /// Calls `procedure` with an argument tuple and decodes its result.
+    pub async fn call<A, R>(&self, procedure: &RemoteProcedure, args: &A) -> Result<R, Error>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let args = encode_args(procedure.name, args)?;
+        let result = self.call_raw(procedure, args).await?;
+        decode_result(procedure.name, &result)
+    }
+
+    /// Calls a server at a known address, without the matchmaker.
+    pub async fn call_at<A, R>(
+        &self,
+        endpoint: SocketAddr,
+        procedure: &RemoteProcedure,
+        args: &A,
+    ) -> Result<R, Error>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let args = encode_args(procedure.name, args)?;
+        let (name, signature) = (procedure.name, procedure.signature);
+        let answer = self
+            .shared
+            .transport
+            .call(endpoint, name, signature, args, &self.policy)
+            .await;
+        let bytes = match answer {
+            Ok(Outcome::Return(bytes)) => bytes,
+            Ok(outcome) => return Err(refusal(name, endpoint, outcome)),
+            Err(failure) => return Err(self.failure(name, endpoint, failure, 0)),
+        };
+        decode_result(name, &bytes)
+    }
+
+    /// Calls `procedure` with encoded arguments; returns the encoded result.
+    /// This is what generated proxies call.
+    pub async fn call_raw(
+        &self,
+        procedure: &RemoteProcedure,
+        args: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        let shared = &*self.shared;
+        let (name, signature) = (procedure.name, procedure.signature);
+        let started = Instant::now();
+        let endpoints = shared
+            .endpoints
+            .resolve(name, signature, &shared.matchmaker)
+            .await?;
+        let mut current = shared
+            .endpoints
+            .pick(&endpoints, &[])
+            .ok_or_else(|| Error::NotFound { name: name.into() })?;
+        let remaining = self.policy.deadline.saturating_sub(started.elapsed());
+        let mut call = shared.transport.begin(name, signature, args, remaining);
+        let mut left_behind: Vec<Target> = Vec::new();
+        let mut pause = self.policy.min_timeout;
+        loop {
+            let before = call.transmissions();
+            let attempt = call
+                .attempt(
+                    current.address,
+                    current.incarnation,
+                    &self.policy,
+                    MAX_UNANSWERED,
+                )
+                .await;
+            // Whether an earlier transmission may have reached a server
+            // that has since been replaced at this address.
+            let unanswered_before = call.transmissions() - before > 1
+                || left_behind.iter().any(|t| t.address == current.address);
+            let restarted = match attempt {
+                Ok(Outcome::Return(bytes)) => return Ok(bytes),
+                Ok(Outcome::WrongIncarnation) => unanswered_before,
+                Ok(Outcome::NoSuchProcedure | Outcome::SignatureMismatch(_)) => false,
+                Ok(outcome) => return Err(refusal(name, current.address, outcome)),
+                Err(Failure::Silent) => false,
+                Err(failure) => {
+                    return Err(self.failure(name, current.address, failure, call.transmissions()));
+                }
+            };
+
+            // Move on from `current`: it went silent or is not (any longer)
+            // the server we looked up.
+            let failed_at = Instant::now();
+            shared.endpoints.suspect(current);
+            shared.endpoints.invalidate(name, signature, failed_at);
+            left_behind.push(current);
+            let delivered = restarted || call.acked_by().is_some();
+            if delivered && !procedure.idempotent {
+                let reason = if restarted {
+                    "the server restarted while the call was outstanding"
+                } else {
+                    "the server acknowledged the call, then stopped answering"
+                };
+                return Err(Error::OutcomeUnknown {
+                    procedure: name.into(),
+                    endpoint: current.address,
+                    reason: reason.into(),
+                });
+            }
+            let endpoints = shared
+                .endpoints
+                .resolve(name, signature, &shared.matchmaker)
+                .await?;
+            let next = shared
+                .endpoints
+                .pick(&endpoints, &left_behind)
+                .ok_or_else(|| Error::NotFound { name: name.into() })?;
+            if left_behind.contains(&next) {
+                // Nowhere new to go: try again after a pause, backing off.
+                rt::sleep(pause.min(call.remaining())).await;
+                pause = (pause * 2).min(self.policy.max_timeout);
+                left_behind.retain(|t| *t != next);
+            }
+            current = next;
+        }
+    }
+
+    fn failure(&self, name: &str, endpoint: SocketAddr, failure: Failure, attempts: u32) -> Error {
+        match failure {
+            Failure::Expired | Failure::Silent => Error::DeadlineExceeded {
+                procedure: name.into(),
+                endpoint,
+                attempts,
+                deadline: self.policy.deadline,
+            },
+            Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
+                what: "arguments",
+                size,
+                limit,
+            },
+            Failure::Io(error) => {
+                Error::io(format!("could not send `{name}` to {endpoint}"), error)
+            }
+        }
+    }
+}
+
+fn encode_args<A: Serialize + ?Sized>(procedure: &str, args: &A) -> Result<Vec<u8>, Error> {
+    wire::encode_payload(args).map_err(|error| match error {
+        wire::EncodeError::TooLarge { size, limit } => Error::PayloadTooLarge {
+            what: "arguments",
+            size,
+            limit,
+        },
+        other => Error::Encode {
+            what: format!("the arguments of `{procedure}`"),
+            reason: other.to_string(),
+        },
+    })
+}
+
+fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R, Error> {
+    wire::decode_payload(bytes).map_err(|error| Error::Decode {
+        what: format!("the result of `{procedure}`"),
+        reason: error.to_string(),
+    })
+}
 
 /// The unspecified address of the family of `target`, port 0, so one socket
 /// can reach it.
@@ -18,7 +354,7 @@ pub(crate) fn bind_address_for(target: SocketAddr) -> SocketAddr {
 }
 
 /// The error for an outcome in which the procedure returned nothing.
-pub(crate) fn refusal(procedure: &str, endpoint: std::net::SocketAddr, outcome: Outcome) -> Error {
+pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -> Error {
     let procedure = procedure.to_owned();
     let remote = |reason: String| Error::Remote {
         procedure: procedure.clone(),
@@ -42,7 +378,9 @@ pub(crate) fn refusal(procedure: &str, endpoint: std::net::SocketAddr, outcome: 
         Outcome::UnsupportedVersion(versions) => remote(format!(
             "the server speaks protocol versions {versions:?}, not this client's"
         )),
-        Outcome::Malformed(reason) => remote(format!("the server could not decode the call: {reason}")),
+        Outcome::Malformed(reason) => {
+            remote(format!("the server could not decode the call: {reason}"))
+        }
         Outcome::BadArguments(reason) => remote(format!("arguments rejected: {reason}")),
         Outcome::ReplyTooLarge { size, limit } => Error::PayloadTooLarge {
             what: "result",

@@ -1,11 +1,12 @@
 //! One socket, many calls in flight: send, retransmit, match replies by xid.
 //!
 //! This is the request half of the one request/response core: matchmaker
-//! requests and user calls both go through [`Transport::call`]. A background
-//! task reads the socket and routes each ACK or reply to the call waiting on
-//! its xid; each call retransmits under the [`RetryPolicy`] until its reply
-//! arrives or its deadline passes. The task ends when the last clone of the
-//! transport is dropped.
+//! requests and user calls both go through it. A background task reads the
+//! socket and routes each ACK or reply to the call waiting on its xid. A
+//! call ([`Outgoing`]) keeps one xid for its whole life, even when it moves
+//! between endpoints, and retransmits under the [`RetryPolicy`] until its
+//! reply arrives or its deadline passes. The receive task ends when the last
+//! clone of the transport is dropped.
 
 use crate::retry::{RetryPolicy, RttEstimator};
 use crate::rt::{self, Instant, UdpSocket};
@@ -23,8 +24,8 @@ use std::time::Duration;
 
 /// What the receive task hands a waiting call.
 enum Incoming {
-    Ack,
-    Reply(Incarnation, Outcome),
+    Ack(Incarnation),
+    Reply(Outcome),
 }
 
 type Pending = Mutex<BTreeMap<Xid, async_channel::Sender<Incoming>>>;
@@ -42,45 +43,49 @@ struct Inner {
     next_xid: AtomicU64,
     pending: Arc<Pending>,
     rtt: RttEstimator,
+    transmissions: AtomicU64,
+    retransmissions: AtomicU64,
     /// Dropping it (with the last transport) stops the receive task.
     _stop: async_channel::Sender<()>,
 }
 
-/// One call to make.
-pub(crate) struct Request<'a> {
-    pub endpoint: SocketAddr,
-    pub incarnation: Incarnation,
-    pub procedure: &'a str,
-    pub signature: Fingerprint,
-    pub args: Vec<u8>,
-    pub policy: &'a RetryPolicy,
-}
-
-/// The server's answer to a call.
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub incarnation: Incarnation,
-    pub outcome: Outcome,
-}
-
-/// Why a call got no answer.
+/// Why an attempt got no answer.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The deadline passed. `acked`: the server had acknowledged the call.
-    NoReply { attempts: u32, acked: bool },
+    /// The call's deadline passed.
+    Expired,
+    /// The endpoint left `max_unanswered` transmissions in a row unanswered.
+    Silent,
     /// The call does not fit a datagram.
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        size: usize,
+        limit: usize,
+    },
     Io(io::Error),
 }
 
+/// Datagram counts of one transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Calls sent, first transmissions and retransmissions alike.
+    pub transmissions: u64,
+    /// Of those, retransmissions.
+    pub retransmissions: u64,
+}
+
 impl Transport {
-    /// Binds a client socket (`0.0.0.0:0` unless told otherwise).
-    pub(crate) async fn bind(address: SocketAddr) -> io::Result<Transport> {
-        let socket = Arc::new(UdpSocket::bind(address).await?);
+    /// Binds a client socket.
+    pub(crate) fn bind(address: SocketAddr) -> io::Result<Transport> {
+        let socket = Arc::new(UdpSocket::from(std::net::UdpSocket::bind(address)?));
         let pending: Arc<Pending> = Arc::default();
         let (stop, stopped) = async_channel::bounded(1);
         let client = ClientId(crate::random::u64());
-        rt::spawn(receive_loop(socket.clone(), client, pending.clone(), stopped));
+        rt::spawn(receive_loop(
+            socket.clone(),
+            client,
+            pending.clone(),
+            stopped,
+        ));
         Ok(Transport {
             inner: Arc::new(Inner {
                 socket,
@@ -88,95 +93,80 @@ impl Transport {
                 next_xid: AtomicU64::new(1),
                 pending,
                 rtt: RttEstimator::default(),
+                transmissions: AtomicU64::new(0),
+                retransmissions: AtomicU64::new(0),
                 _stop: stop,
             }),
         })
-    }
-
-    pub(crate) fn client_id(&self) -> ClientId {
-        self.inner.client
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.socket.local_addr()
     }
 
-    /// Sends the call and retransmits it until its reply or its deadline.
-    pub(crate) async fn call(&self, request: Request<'_>) -> Result<Answer, Failure> {
-        let inner = &*self.inner;
-        let xid = Xid(inner.next_xid.fetch_add(1, Ordering::Relaxed));
-        let (sender, replies) = async_channel::bounded(2);
-        let done_below = {
-            let mut pending = lock(&inner.pending);
-            pending.insert(xid, sender);
-            *pending.keys().next().unwrap_or(&xid)
-        };
-        let _registered = Registered { pending: &inner.pending, xid };
-
-        let call = Message::Call(Call {
-            client: inner.client,
-            xid,
-            incarnation: request.incarnation,
-            procedure: request.procedure.to_owned(),
-            signature: request.signature,
-            deadline: request.policy.deadline,
-            done_below,
-            args: request.args,
-        });
-        let datagram = call.encode().map_err(|error| match error {
-            EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
-            EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
-        })?;
-
-        let policy = request.policy;
-        let started = Instant::now();
-        let deadline = started + policy.deadline;
-        let mut attempts = 0;
-        let mut acked = false;
-        let mut retry = 0;
-        loop {
-            inner
-                .socket
-                .send_to(&datagram, request.endpoint)
-                .await
-                .map_err(Failure::Io)?;
-            attempts += 1;
-            let mut wake_at = Instant::now() + policy.timeout(&inner.rtt, retry, acked);
-            // Wait for the reply; an ACK only stretches the wait.
-            loop {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(Failure::NoReply { attempts, acked });
-                }
-                let wait = wake_at.min(deadline) - now;
-                match rt::timeout(wait, replies.recv()).await {
-                    Some(Ok(Incoming::Reply(incarnation, outcome))) => {
-                        if attempts == 1 && !acked {
-                            inner.rtt.observe(started.elapsed());
-                        }
-                        if acked {
-                            self.confirm(request.endpoint, xid).await;
-                        }
-                        return Ok(Answer {
-                            incarnation,
-                            outcome,
-                        });
-                    }
-                    Some(Ok(Incoming::Ack)) if !acked => {
-                        acked = true;
-                        retry = 0;
-                        wake_at = Instant::now() + policy.timeout(&inner.rtt, 0, true);
-                    }
-                    Some(Ok(Incoming::Ack)) => {}
-                    Some(Err(_)) => {
-                        return Err(Failure::Io(io::Error::other("client transport stopped")));
-                    }
-                    None if Instant::now() >= wake_at => break,
-                    None => {}
-                }
-            }
-            retry += 1;
+    pub(crate) fn stats(&self) -> TransportStats {
+        TransportStats {
+            transmissions: self.inner.transmissions.load(Ordering::Relaxed),
+            retransmissions: self.inner.retransmissions.load(Ordering::Relaxed),
         }
+    }
+
+    /// Starts a call: draws its xid and listens for its answers.
+    pub(crate) fn begin(
+        &self,
+        procedure: &str,
+        signature: Fingerprint,
+        args: Vec<u8>,
+        deadline: Duration,
+    ) -> Outgoing<'_> {
+        let inner = &*self.inner;
+        let (sender, answers) = async_channel::bounded(2);
+        // The xid is drawn under the lock that registers it, so no call
+        // can compute a watermark above an xid not yet registered.
+        let (xid, done_below) = {
+            let mut pending = lock(&inner.pending);
+            let xid = Xid(inner.next_xid.fetch_add(1, Ordering::Relaxed));
+            pending.insert(xid, sender);
+            (xid, *pending.keys().next().unwrap_or(&xid))
+        };
+        let started = Instant::now();
+        Outgoing {
+            transport: self,
+            answers,
+            _registered: Registered {
+                pending: &inner.pending,
+                xid,
+            },
+            call: Call {
+                client: inner.client,
+                xid,
+                incarnation: Incarnation::ANY,
+                procedure: procedure.to_owned(),
+                signature,
+                deadline,
+                done_below,
+                args,
+            },
+            encoded: None,
+            started,
+            deadline: started + deadline,
+            transmissions: 0,
+            acked_by: None,
+        }
+    }
+
+    /// One call to one endpoint, retransmitted until its answer or deadline.
+    pub(crate) async fn call(
+        &self,
+        endpoint: SocketAddr,
+        procedure: &str,
+        signature: Fingerprint,
+        args: Vec<u8>,
+        policy: &RetryPolicy,
+    ) -> Result<Outcome, Failure> {
+        let mut call = self.begin(procedure, signature, args, policy.deadline);
+        call.attempt(endpoint, Incarnation::ANY, policy, u32::MAX)
+            .await
     }
 
     /// Tells the server it may forget the reply to `xid` (best effort).
@@ -187,6 +177,115 @@ impl Transport {
         });
         if let Ok(datagram) = confirm.encode() {
             let _ = self.inner.socket.send_to(&datagram, endpoint).await;
+        }
+    }
+}
+
+/// A call in progress. Dropping it abandons the call.
+pub(crate) struct Outgoing<'t> {
+    transport: &'t Transport,
+    answers: async_channel::Receiver<Incoming>,
+    _registered: Registered<'t>,
+    call: Call,
+    /// The call encoded for `call.incarnation`.
+    encoded: Option<Vec<u8>>,
+    started: Instant,
+    deadline: Instant,
+    transmissions: u32,
+    acked_by: Option<Incarnation>,
+}
+
+impl Outgoing<'_> {
+    /// Transmissions so far, to every endpoint.
+    pub(crate) fn transmissions(&self) -> u32 {
+        self.transmissions
+    }
+
+    /// The incarnation that acknowledged the call, if one did: proof that
+    /// the call reached it.
+    pub(crate) fn acked_by(&self) -> Option<Incarnation> {
+        self.acked_by
+    }
+
+    pub(crate) fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Sends the call to `endpoint` (expecting `incarnation`) and waits for
+    /// its answer, retransmitting; gives up on the endpoint after
+    /// `max_unanswered` transmissions in a row met silence, and on the call
+    /// at its deadline.
+    pub(crate) async fn attempt(
+        &mut self,
+        endpoint: SocketAddr,
+        incarnation: Incarnation,
+        policy: &RetryPolicy,
+        max_unanswered: u32,
+    ) -> Result<Outcome, Failure> {
+        let inner = &*self.transport.inner;
+        if self.encoded.is_none() || self.call.incarnation != incarnation {
+            self.call.incarnation = incarnation;
+            let datagram = Message::Call(self.call.clone()).encode();
+            self.encoded = Some(datagram.map_err(|error| match error {
+                EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
+                EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
+            })?);
+        }
+        let datagram = self.encoded.as_deref().unwrap_or_default();
+        let mut acked = false;
+        let mut unanswered = 0;
+        loop {
+            if Instant::now() >= self.deadline {
+                return Err(Failure::Expired);
+            }
+            if unanswered >= max_unanswered {
+                return Err(Failure::Silent);
+            }
+            inner
+                .socket
+                .send_to(datagram, endpoint)
+                .await
+                .map_err(Failure::Io)?;
+            if self.transmissions > 0 {
+                inner.retransmissions.fetch_add(1, Ordering::Relaxed);
+            }
+            inner.transmissions.fetch_add(1, Ordering::Relaxed);
+            self.transmissions += 1;
+            unanswered += 1;
+            let mut wake_at = Instant::now() + policy.timeout(&inner.rtt, unanswered - 1, acked);
+            // Wait for the answer; an ACK only stretches the wait.
+            loop {
+                let now = Instant::now();
+                if now >= wake_at || now >= self.deadline {
+                    break;
+                }
+                let wait = wake_at.min(self.deadline) - now;
+                match rt::timeout(wait, self.answers.recv()).await {
+                    Some(Ok(Incoming::Reply(outcome))) => {
+                        // Karn: only unambiguous samples, and none that
+                        // include a slow procedure's running time.
+                        if self.transmissions == 1 && !acked {
+                            inner.rtt.observe(self.started.elapsed());
+                        }
+                        if acked {
+                            self.transport.confirm(endpoint, self.call.xid).await;
+                        }
+                        return Ok(outcome);
+                    }
+                    Some(Ok(Incoming::Ack(incarnation))) => {
+                        self.acked_by = Some(incarnation);
+                        unanswered = 0;
+                        if !acked {
+                            acked = true;
+                            wake_at = Instant::now() + policy.timeout(&inner.rtt, 0, true);
+                        }
+                    }
+                    Some(Err(_)) => {
+                        return Err(Failure::Io(io::Error::other("client transport stopped")));
+                    }
+                    None => {}
+                }
+            }
         }
     }
 }
@@ -205,7 +304,9 @@ impl Drop for Registered<'_> {
 }
 
 fn lock(pending: &Pending) -> MutexGuard<'_, BTreeMap<Xid, async_channel::Sender<Incoming>>> {
-    pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pending
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn receive_loop(
@@ -217,14 +318,12 @@ async fn receive_loop(
     let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES + 1];
     let mut stop = pin!(stopped.recv());
     loop {
-        let received = futures_lite::future::or(
-            async { Some(socket.recv_from(&mut buffer).await) },
-            async {
+        let received =
+            futures_lite::future::or(async { Some(socket.recv_from(&mut buffer).await) }, async {
                 let _ = (&mut stop).await;
                 None
-            },
-        )
-        .await;
+            })
+            .await;
         let length = match received {
             None => return,
             Some(Ok((length, _from))) => length,
@@ -238,9 +337,11 @@ async fn receive_loop(
         };
         let (xid, incoming) = match Message::decode(&buffer[..length]) {
             Ok(Message::Reply(reply)) if reply.client == client => {
-                (reply.xid, Incoming::Reply(reply.incarnation, reply.outcome))
+                (reply.xid, Incoming::Reply(reply.outcome))
             }
-            Ok(Message::Ack(ack)) if ack.client == client => (ack.xid, Incoming::Ack),
+            Ok(Message::Ack(ack)) if ack.client == client => {
+                (ack.xid, Incoming::Ack(ack.incarnation))
+            }
             _ => continue,
         };
         let waiting = lock(&pending).get(&xid).cloned();

@@ -1,7 +1,7 @@
 //! A typed client of the matchmaker, on the one request/response core.
 
 use super::protocol::*;
-use crate::client::transport::{Failure, Request, Transport};
+use crate::client::transport::{Failure, Transport};
 use crate::client::{bind_address_for, refusal};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
@@ -29,7 +29,6 @@ impl MatchmakerClient {
     pub async fn connect(address: SocketAddr) -> Result<MatchmakerClient, Error> {
         let bind = bind_address_for(address);
         let transport = Transport::bind(bind)
-            .await
             .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
         Ok(MatchmakerClient::on(transport, address))
     }
@@ -129,26 +128,25 @@ impl MatchmakerClient {
             what: format!("the arguments of `{procedure}`"),
             reason: error.to_string(),
         })?;
-        let request = Request {
-            endpoint: self.address,
-            incarnation: Incarnation::ANY,
-            procedure,
-            signature,
-            args,
-            policy: &self.policy,
-        };
-        let answer = self.transport.call(request).await.map_err(|failure| match failure {
-            Failure::NoReply { .. } => Error::MatchmakerUnreachable {
-                address: self.address,
-            },
-            Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
-                what: "matchmaker request",
-                size,
-                limit,
-            },
-            Failure::Io(error) => Error::io(format!("could not reach the matchmaker at {}", self.address), error),
-        })?;
-        let bytes = match answer.outcome {
+        let answer = self
+            .transport
+            .call(self.address, procedure, signature, args, &self.policy)
+            .await
+            .map_err(|failure| match failure {
+                Failure::Expired | Failure::Silent => Error::MatchmakerUnreachable {
+                    address: self.address,
+                },
+                Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
+                    what: "matchmaker request",
+                    size,
+                    limit,
+                },
+                Failure::Io(error) => Error::io(
+                    format!("could not reach the matchmaker at {}", self.address),
+                    error,
+                ),
+            })?;
+        let bytes = match answer {
             Outcome::Return(bytes) => bytes,
             other => return Err(refusal(procedure, self.address, other)),
         };

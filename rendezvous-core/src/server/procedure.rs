@@ -30,6 +30,9 @@ pub enum HandlerError {
     /// It ran, but its result could not be encoded.
     #[error("the result could not be encoded: {0}")]
     ResultUnencodable(String),
+    /// It ran, but its encoded result exceeds a datagram.
+    #[error("the result is {size} bytes, over the {limit}-byte datagram limit")]
+    ResultTooLarge { size: usize, limit: usize },
 }
 
 /// A type-erased handler: argument bytes in, result bytes out.
@@ -74,8 +77,12 @@ impl Procedure {
                 let args: A = wire::decode_payload(&bytes)
                     .map_err(|error| HandlerError::BadArguments(error.to_string()))?;
                 let result = f(args, context).await;
-                wire::encode_payload(&result)
-                    .map_err(|error| HandlerError::ResultUnencodable(error.to_string()))
+                wire::encode_payload(&result).map_err(|error| match error {
+                    wire::EncodeError::TooLarge { size, limit } => {
+                        HandlerError::ResultTooLarge { size, limit }
+                    }
+                    other => HandlerError::ResultUnencodable(other.to_string()),
+                })
             }
         })
     }

@@ -4,7 +4,9 @@
 //! it ([`Admission::New`]) and it runs; a duplicate that arrives while it
 //! runs is told [`Admission::Running`] (the server answers with an ACK); a
 //! duplicate of a finished call gets the cached reply ([`Admission::Replay`]).
-//! Nothing here ever lets a call run twice.
+//! Within the retention window nothing lets a call run twice; past it, the
+//! caller has given up (its deadline passed), and a datagram delayed that long
+//! is refused by the client's watermark as soon as the client calls again.
 //!
 //! Entries leave in three ways:
 //! - **Confirmation.** A client's `done_below` watermark (carried by every
@@ -280,8 +282,14 @@ mod tests {
     fn first_sight_runs_and_a_duplicate_while_running_is_acked() {
         let mut cache = cache();
         let now = Instant::now();
-        assert_eq!(cache.admit(C, Xid(1), Xid(1), DEADLINE, now), Admission::New);
-        assert_eq!(cache.admit(C, Xid(1), Xid(1), DEADLINE, now), Admission::Running);
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            Admission::New
+        );
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            Admission::Running
+        );
     }
 
     #[test]
@@ -302,8 +310,14 @@ mod tests {
         let now = Instant::now();
         cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
         cache.complete(C, Xid(1), b"reply", now);
-        assert_eq!(cache.admit(C, Xid(2), Xid(2), DEADLINE, now), Admission::New);
-        assert_eq!(cache.admit(C, Xid(1), Xid(2), DEADLINE, now), Admission::Stale);
+        assert_eq!(
+            cache.admit(C, Xid(2), Xid(2), DEADLINE, now),
+            Admission::New
+        );
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(2), DEADLINE, now),
+            Admission::Stale
+        );
         assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
     }
 
@@ -315,7 +329,10 @@ mod tests {
         cache.complete(C, Xid(5), &[0; 1000], now);
         cache.confirm(C, Xid(5));
         assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
-        assert_eq!(cache.admit(C, Xid(5), Xid(1), DEADLINE, now), Admission::Stale);
+        assert_eq!(
+            cache.admit(C, Xid(5), Xid(1), DEADLINE, now),
+            Admission::Stale
+        );
     }
 
     #[test]
@@ -323,12 +340,18 @@ mod tests {
         let mut cache = ReplyCache::new(10_000, Duration::from_secs(60));
         let now = Instant::now();
         for xid in 1..=100 {
-            assert_eq!(cache.admit(C, Xid(xid), Xid(1), DEADLINE, now), Admission::New);
+            assert_eq!(
+                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now),
+                Admission::New
+            );
             cache.complete(C, Xid(xid), &[0; 500], now);
             assert!(cache.bytes() <= 10_000, "{} bytes", cache.bytes());
         }
         assert!(cache.evictions() > 0);
-        assert_eq!(cache.admit(C, Xid(1), Xid(1), DEADLINE, now), Admission::Evicted);
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            Admission::Evicted
+        );
         assert_eq!(
             cache.admit(C, Xid(100), Xid(1), DEADLINE, now),
             Admission::Replay(vec![0; 500])
@@ -344,8 +367,15 @@ mod tests {
         cache.complete(C, Xid(1), b"reply", now);
         cache.admit(C, Xid(2), Xid(1), short, now);
         cache.sweep(now + Duration::from_secs(2));
-        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES, "only the running call remains");
-        assert_eq!(cache.admit(C, Xid(2), Xid(1), short, now), Admission::Running);
+        assert_eq!(
+            cache.bytes(),
+            ENTRY_OVERHEAD_BYTES,
+            "only the running call remains"
+        );
+        assert_eq!(
+            cache.admit(C, Xid(2), Xid(1), short, now),
+            Admission::Running
+        );
     }
 
     #[test]
@@ -355,7 +385,10 @@ mod tests {
         cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
         cache.admit(C, Xid(2), Xid(2), DEADLINE, now);
         cache.complete(C, Xid(1), b"late", now);
-        assert_eq!(cache.admit(C, Xid(1), Xid(2), DEADLINE, now), Admission::Stale);
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(2), DEADLINE, now),
+            Admission::Stale
+        );
         assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
     }
 }

@@ -176,7 +176,9 @@ impl Responder {
 
 impl Shared {
     fn cache(&self) -> MutexGuard<'_, ReplyCache> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn receive_loop(self: Arc<Self>) {
@@ -264,6 +266,10 @@ impl Shared {
                 Ok(Err(error @ HandlerError::ResultUnencodable(_))) => {
                     Outcome::Panicked(error.to_string())
                 }
+                Ok(Err(HandlerError::ResultTooLarge { size, limit })) => Outcome::ReplyTooLarge {
+                    size: size as u64,
+                    limit: limit as u64,
+                },
                 Err(panic) => Outcome::Panicked(panic_message(&*panic)),
             }
         };

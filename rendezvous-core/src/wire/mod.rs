@@ -9,13 +9,18 @@
 //!
 //! Decoding is total and bounded: any byte string gives a [`Message`] or an
 //! [`Undecodable`] naming what was wrong, never a panic. Datagrams are capped
-//! at [`MAX_DATAGRAM_BYTES`], nesting at [`MAX_NESTING`], names at
-//! [`MAX_NAME_BYTES`]; the decoder never allocates more than the datagram's
-//! own length per element, so memory is bounded by the datagram size.
+//! at [`MAX_DATAGRAM_BYTES`], payload nesting at [`MAX_NESTING`], names at
+//! [`MAX_NAME_BYTES`]; no decoder allocates more than the input's own length,
+//! so memory is bounded by the datagram size.
+//!
+//! The envelope is a strict CBOR subset read and written by hand (`cbor`):
+//! definite lengths, unsigned integers, text, bytes, exact array lengths.
+//! Payloads go through serde and ciborium (`payload`).
 //!
 //! Call arguments and results travel as opaque CBOR byte strings (payloads),
 //! encoded and decoded with [`encode_payload`] and [`decode_payload`].
 
+mod cbor;
 mod envelope;
 mod payload;
 
@@ -165,13 +170,15 @@ pub enum DecodeError {
     TooLarge { size: usize, limit: usize },
     #[error("message ends early: it was truncated or is incomplete")]
     Truncated,
-    #[error("not a valid rendezvous message: {reason}")]
+    #[error("malformed: {reason}")]
     Malformed { reason: String },
     #[error("CBOR nested deeper than the limit of {limit} levels")]
     TooDeep { limit: usize },
     #[error("{count} unexpected bytes after the end of the message")]
     TrailingBytes { count: usize },
-    #[error("protocol version {version} is not supported; this peer speaks version {PROTOCOL_VERSION}")]
+    #[error(
+        "protocol version {version} is not supported; this peer speaks version {PROTOCOL_VERSION}"
+    )]
     UnsupportedVersion { version: u64 },
     #[error("field `{field}` is invalid: {reason}")]
     InvalidField { field: &'static str, reason: String },

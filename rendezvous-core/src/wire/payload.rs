@@ -1,10 +1,11 @@
-//! Payloads: the CBOR inside a call's `args` and a reply's result.
+//! Payloads: the CBOR inside a call's `args` and a reply's result, through
+//! serde and ciborium, so any `Serialize + DeserializeOwned` type travels.
 //!
 //! Arguments travel as the CBOR array of the argument tuple; results as the
 //! CBOR of the returned value. Decoding is bounded like the envelope: by the
-//! payload's own length (at most a datagram) and by [`MAX_NESTING`].
+//! payload's own length (at most a datagram; ciborium never preallocates from
+//! a declared length) and by [`MAX_NESTING`].
 
-use super::envelope::read_cbor;
 use super::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,8 +33,26 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeEr
             limit: MAX_DATAGRAM_BYTES,
         });
     }
-    match read_cbor(payload)? {
-        (value, 0) => Ok(value),
-        (_, count) => Err(DecodeError::TrailingBytes { count }),
+    let mut rest = payload;
+    let value =
+        ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_NESTING).map_err(classify)?;
+    match rest.len() {
+        0 => Ok(value),
+        count => Err(DecodeError::TrailingBytes { count }),
+    }
+}
+
+fn classify(error: ciborium::de::Error<std::io::Error>) -> DecodeError {
+    use ciborium::de::Error;
+    match error {
+        Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => DecodeError::Truncated,
+        Error::Io(io) => DecodeError::Malformed {
+            reason: io.to_string(),
+        },
+        Error::Syntax(offset) => DecodeError::Malformed {
+            reason: format!("invalid CBOR at byte {offset}"),
+        },
+        Error::Semantic(_, reason) => DecodeError::Malformed { reason },
+        Error::RecursionLimitExceeded => DecodeError::TooDeep { limit: MAX_NESTING },
     }
 }

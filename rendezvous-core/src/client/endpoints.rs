@@ -1,0 +1,239 @@
+//! The client's endpoint cache: where each procedure lives, as the
+//! matchmaker last said.
+//!
+//! Entries live for the shortest lease TTL the matchmaker reported, so a
+//! steady stream of calls costs no matchmaker traffic. Concurrent misses for
+//! one name share one lookup. An endpoint that went silent or refused a call
+//! is *suspect* for a while: calls prefer the others, and the entry that
+//! listed it is looked up again.
+
+use crate::error::Error;
+use crate::matchmaker::MatchmakerClient;
+use crate::matchmaker::protocol::EndpointInfo;
+use crate::rt::Instant;
+use crate::signature::Fingerprint;
+use crate::wire::Incarnation;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a suspect endpoint is passed over when others exist.
+const SUSPECT_FOR: Duration = Duration::from_secs(5);
+
+/// One endpoint as calls address it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Target {
+    pub address: SocketAddr,
+    pub incarnation: Incarnation,
+}
+
+type Key = (String, Fingerprint);
+type Endpoints = Arc<[Target]>;
+
+#[derive(Debug)]
+enum Slot {
+    Ready {
+        endpoints: Endpoints,
+        fetched: Instant,
+        expires: Instant,
+    },
+    Resolving(Arc<Resolution>),
+}
+
+enum Step {
+    Hit(Endpoints),
+    Wait(Arc<Resolution>),
+    Resolve(Arc<Resolution>, async_channel::Sender<()>),
+}
+
+/// A lookup in progress; waiters learn its result when `done` closes.
+#[derive(Debug)]
+struct Resolution {
+    result: Mutex<Option<Result<Endpoints, Error>>>,
+    done: async_channel::Receiver<()>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct EndpointCache {
+    slots: Mutex<HashMap<Key, Slot>>,
+    suspects: Mutex<HashMap<Target, Instant>>,
+    lookups: AtomicU64,
+    rotation: AtomicUsize,
+}
+
+impl EndpointCache {
+    /// Matchmaker lookups made so far.
+    pub(crate) fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
+    /// The endpoints of `name`, from the cache or from one shared lookup.
+    pub(crate) async fn resolve(
+        &self,
+        name: &str,
+        signature: Fingerprint,
+        matchmaker: &MatchmakerClient,
+    ) -> Result<Endpoints, Error> {
+        let key = (name.to_owned(), signature);
+        loop {
+            let waiting = match self.step(&key) {
+                Step::Hit(endpoints) => return Ok(endpoints),
+                Step::Wait(resolution) => resolution,
+                Step::Resolve(resolution, finished) => {
+                    let mut guard = ResolvingGuard {
+                        cache: self,
+                        key: &key,
+                        resolution: &resolution,
+                        _finished: finished,
+                        settled: false,
+                    };
+                    let result = self.lookup(name, signature, matchmaker).await;
+                    guard.settle(&result);
+                    return result.map(|(endpoints, _)| endpoints);
+                }
+            };
+            let _ = waiting.done.recv().await;
+            if let Some(result) = lock(&waiting.result).clone() {
+                return result;
+            }
+            // The resolver was cancelled before it finished: try again.
+        }
+    }
+
+    /// Under the lock: a fresh entry, a lookup to join, or one to make.
+    fn step(&self, key: &Key) -> Step {
+        let mut slots = lock(&self.slots);
+        match slots.get(key) {
+            Some(Slot::Ready {
+                endpoints, expires, ..
+            }) if *expires > Instant::now() => Step::Hit(endpoints.clone()),
+            Some(Slot::Resolving(resolution)) => Step::Wait(resolution.clone()),
+            _ => {
+                let (finished, done) = async_channel::bounded::<()>(1);
+                let resolution = Arc::new(Resolution {
+                    result: Mutex::new(None),
+                    done,
+                });
+                slots.insert(key.clone(), Slot::Resolving(resolution.clone()));
+                Step::Resolve(resolution, finished)
+            }
+        }
+    }
+
+    async fn lookup(
+        &self,
+        name: &str,
+        signature: Fingerprint,
+        matchmaker: &MatchmakerClient,
+    ) -> Result<(Endpoints, Duration), Error> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        let found = matchmaker.lookup(name, Some(signature)).await?;
+        if found.is_empty() {
+            return Err(Error::NotFound {
+                name: name.to_owned(),
+            });
+        }
+        let ttl = found.iter().map(|e| e.ttl_ms).min().unwrap_or(0);
+        let endpoints = found.iter().map(target).collect();
+        Ok((endpoints, Duration::from_millis(ttl)))
+    }
+
+    /// Forgets the endpoints of `name` if they were fetched before `failed_at`
+    /// (a later lookup already reflects the failure).
+    pub(crate) fn invalidate(&self, name: &str, signature: Fingerprint, failed_at: Instant) {
+        let key = (name.to_owned(), signature);
+        let mut slots = lock(&self.slots);
+        if let Some(Slot::Ready { fetched, .. }) = slots.get(&key)
+            && *fetched <= failed_at
+        {
+            slots.remove(&key);
+        }
+    }
+
+    /// Passes over `target` for a while when others exist.
+    pub(crate) fn suspect(&self, target: Target) {
+        let now = Instant::now();
+        let mut suspects = lock(&self.suspects);
+        suspects.retain(|_, until| *until > now);
+        suspects.insert(target, now + SUSPECT_FOR);
+    }
+
+    /// Picks an endpoint, rotating over the healthy ones; avoids `avoid`
+    /// and suspects while anything else remains.
+    pub(crate) fn pick(&self, endpoints: &[Target], avoid: &[Target]) -> Option<Target> {
+        let now = Instant::now();
+        let suspects = lock(&self.suspects);
+        let healthy = |t: &&Target| !avoid.contains(t) && suspects.get(t).is_none_or(|u| *u <= now);
+        let fresh = |t: &&Target| !avoid.contains(t);
+        let tiers: [&dyn Fn(&&Target) -> bool; 3] = [&healthy, &fresh, &|_| true];
+        let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
+        tiers.iter().find_map(|tier| {
+            let candidates: Vec<&Target> = endpoints.iter().filter(tier).collect();
+            (!candidates.is_empty()).then(|| *candidates[turn % candidates.len()])
+        })
+    }
+}
+
+fn target(endpoint: &EndpointInfo) -> Target {
+    Target {
+        address: endpoint.address,
+        incarnation: Incarnation(endpoint.incarnation),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Installs a lookup's result and wakes its waiters; if the resolving call
+/// is dropped first, clears the slot so the next caller looks up again.
+struct ResolvingGuard<'a> {
+    cache: &'a EndpointCache,
+    key: &'a Key,
+    resolution: &'a Arc<Resolution>,
+    /// Dropped with the guard, which closes the channel and wakes waiters.
+    _finished: async_channel::Sender<()>,
+    settled: bool,
+}
+
+impl ResolvingGuard<'_> {
+    fn settle(&mut self, result: &Result<(Endpoints, Duration), Error>) {
+        let now = Instant::now();
+        let mut slots = lock(&self.cache.slots);
+        match result {
+            Ok((endpoints, ttl)) => {
+                slots.insert(
+                    self.key.clone(),
+                    Slot::Ready {
+                        endpoints: endpoints.clone(),
+                        fetched: now,
+                        expires: now + *ttl,
+                    },
+                );
+            }
+            Err(_) => {
+                slots.remove(self.key);
+            }
+        }
+        *lock(&self.resolution.result) = Some(result.clone().map(|(endpoints, _)| endpoints));
+        self.settled = true;
+    }
+}
+
+impl Drop for ResolvingGuard<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let mut slots = lock(&self.cache.slots);
+        if let Some(Slot::Resolving(current)) = slots.get(self.key)
+            && Arc::ptr_eq(current, self.resolution)
+        {
+            slots.remove(self.key);
+        }
+    }
+}

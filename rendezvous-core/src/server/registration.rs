@@ -1,0 +1,148 @@
+//! Keeping a server registered: one lease for all its procedures, renewed at
+//! a third of its TTL; registered again when the matchmaker has forgotten it
+//! (it restarted); retried in the background while the matchmaker is
+//! unreachable. State changes are logged once, not on every attempt.
+
+use crate::error::Error;
+use crate::matchmaker::MatchmakerClient;
+use crate::matchmaker::protocol::{Lease, LeaseToken, ProcedureSpec};
+use crate::rt;
+use crate::wire::Incarnation;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// First pause before registering again after a failure; doubles up to a
+/// third of the TTL.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+pub(crate) struct Registration {
+    matchmaker: MatchmakerClient,
+    procedures: Vec<ProcedureSpec>,
+    endpoint: SocketAddr,
+    incarnation: Incarnation,
+    ttl: Duration,
+    /// The lease now held, for renewals and the final unregister.
+    lease: Mutex<Option<LeaseToken>>,
+}
+
+impl Registration {
+    pub(crate) fn new(
+        matchmaker: MatchmakerClient,
+        procedures: Vec<ProcedureSpec>,
+        endpoint: SocketAddr,
+        incarnation: Incarnation,
+        ttl: Duration,
+    ) -> Registration {
+        Registration {
+            matchmaker,
+            procedures,
+            endpoint,
+            incarnation,
+            ttl,
+            lease: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn is_registered(&self) -> bool {
+        self.lease().is_some()
+    }
+
+    pub(crate) fn matchmaker(&self) -> SocketAddr {
+        self.matchmaker.address()
+    }
+
+    fn lease(&self) -> MutexGuard<'_, Option<LeaseToken>> {
+        self.lease
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One registration attempt.
+    pub(crate) async fn register(&self) -> Result<Lease, Error> {
+        let lease = self
+            .matchmaker
+            .register(
+                self.procedures.clone(),
+                self.endpoint,
+                self.incarnation,
+                self.ttl,
+            )
+            .await?;
+        *self.lease() = Some(lease.token);
+        tracing::info!(
+            endpoint = %self.endpoint,
+            matchmaker = %self.matchmaker.address(),
+            procedures = self.procedures.len(),
+            ttl_ms = lease.ttl_ms,
+            "registered with the matchmaker"
+        );
+        Ok(lease)
+    }
+
+    /// Renews forever (until the task is cancelled), registering again
+    /// whenever the lease is lost. A failed renewal is retried with backoff
+    /// (not a full heartbeat later), so a lease survives a brief outage.
+    pub(crate) async fn keep(self: Arc<Self>, granted: Option<Duration>) {
+        let mut heartbeat = granted.unwrap_or(self.ttl) / 3;
+        let mut wait = heartbeat;
+        let mut retry = FIRST_RETRY;
+        let mut healthy = true;
+        loop {
+            let token = *self.lease();
+            let outcome = match token {
+                Some(token) => {
+                    rt::sleep(wait).await;
+                    match self.matchmaker.renew(token).await {
+                        Err(Error::UnknownLease) => {
+                            tracing::info!(
+                                matchmaker = %self.matchmaker.address(),
+                                "the matchmaker forgot this server's lease (it restarted?); registering again"
+                            );
+                            *self.lease() = None;
+                            continue;
+                        }
+                        renewed => renewed,
+                    }
+                }
+                None => self
+                    .register()
+                    .await
+                    .map(|lease| Duration::from_millis(lease.ttl_ms)),
+            };
+            match outcome {
+                Ok(ttl) => {
+                    heartbeat = ttl / 3;
+                    wait = heartbeat;
+                    retry = FIRST_RETRY;
+                    if !healthy {
+                        tracing::info!(matchmaker = %self.matchmaker.address(), "matchmaker reachable again");
+                        healthy = true;
+                    }
+                }
+                Err(error) => {
+                    if healthy {
+                        tracing::warn!(%error, "could not keep this server registered; retrying in the background");
+                        healthy = false;
+                    }
+                    if token.is_none() {
+                        rt::sleep(retry).await;
+                    }
+                    wait = retry;
+                    retry = (retry * 2).min(heartbeat.max(FIRST_RETRY));
+                }
+            }
+        }
+    }
+
+    /// Ends the lease, if one is held (best effort: the lease expires anyway).
+    pub(crate) async fn unregister(&self) {
+        let token = self.lease().take();
+        if let Some(token) = token
+            && let Err(error) = self.matchmaker.unregister(token).await
+        {
+            tracing::debug!(%error, "could not unregister; the lease will expire");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The worked example of PROTOCOL.md, checked against the real codec.
+//!
+//! The hex strings below are the ones PROTOCOL.md shows; the tests also
+//! assert that PROTOCOL.md still contains them, so the document cannot
+//! drift from the code.
+
+#![allow(clippy::unwrap_used)]
+
+use rendezvous_core::Fingerprint;
+use rendezvous_core::matchmaker::protocol::{
+    EndpointInfo, LIST_SIGNATURE, LOOKUP, LOOKUP_SIGNATURE, Lookup, LookupRequest, MatchmakerError,
+    REGISTER_SIGNATURE, RENEW_SIGNATURE, UNREGISTER_SIGNATURE,
+};
+use rendezvous_core::rt::{self, UdpSocket};
+use rendezvous_core::server::{Procedure, ProcedureSet, Responder, ResponderConfig};
+use rendezvous_core::wire::{
+    Call, ClientId, Incarnation, Message, Outcome, Reply, Xid, decode_payload, encode_payload,
+};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const PROTOCOL_MD: &str = include_str!("../../PROTOCOL.md");
+
+/// `rendezvous.lookup` of `math.add`, as the client sends it.
+const CALL_HEX: &str = "8a01001b0123456789abcdef01007172656e64657a766f75732e6c6f6f6b75701b6e8f5b08cde74257190bb801582381a2646e616d65686d6174682e616464697369676e61747572651b6b4cb1c577e85abb";
+
+/// Its args payload alone.
+const ARGS_HEX: &str = "81a2646e616d65686d6174682e616464697369676e61747572651b6b4cb1c577e85abb";
+
+/// The matchmaker's reply.
+const REPLY_HEX: &str = "8601021b0123456789abcdef011b59c4814f262531ac82005852a1624f6ba169656e64706f696e747381a46761646472657373a16256348284187f000001199c40697369676e61747572651b6b4cb1c577e85abb6b696e6361726e6174696f6e18ff6674746c5f6d73197148";
+
+/// Its result payload alone.
+const RESULT_HEX: &str = "a1624f6ba169656e64706f696e747381a46761646472657373a16256348284187f000001199c40697369676e61747572651b6b4cb1c577e85abb6b696e6361726e6174696f6e18ff6674746c5f6d73197148";
+
+/// The incarnation of the matchmaker that answered (captured from a run).
+const MATCHMAKER_INCARNATION: Incarnation = Incarnation(0x59c4_814f_2625_31ac);
+
+fn math_add() -> Fingerprint {
+    Fingerprint::of("math.add(i64,i64)->i64")
+}
+
+fn lookup_request() -> LookupRequest {
+    LookupRequest {
+        name: "math.add".to_owned(),
+        signature: Some(math_add()),
+    }
+}
+
+fn lookup_result() -> Result<Lookup, MatchmakerError> {
+    Ok(Lookup {
+        endpoints: vec![EndpointInfo {
+            address: "127.0.0.1:40000".parse().unwrap(),
+            signature: math_add(),
+            incarnation: 0x0000_0000_0000_00ff,
+            ttl_ms: 29_000,
+        }],
+    })
+}
+
+fn call() -> Message {
+    Message::Call(Call {
+        client: ClientId(0x0123_4567_89ab_cdef),
+        xid: Xid(1),
+        incarnation: Incarnation::ANY,
+        procedure: LOOKUP.to_owned(),
+        signature: LOOKUP_SIGNATURE,
+        deadline: Duration::from_millis(3000),
+        done_below: Xid(1),
+        args: encode_payload(&(lookup_request(),)).unwrap(),
+    })
+}
+
+fn reply(incarnation: Incarnation) -> Message {
+    Message::Reply(Reply {
+        client: ClientId(0x0123_4567_89ab_cdef),
+        xid: Xid(1),
+        incarnation,
+        outcome: Outcome::Return(encode_payload(&lookup_result()).unwrap()),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn assert_documented(text: &str) {
+    assert!(
+        PROTOCOL_MD.contains(text),
+        "PROTOCOL.md does not contain `{text}`; update its worked example"
+    );
+}
+
+#[test]
+fn the_lookup_call_encodes_as_documented() {
+    assert_eq!(hex(&call().encode().unwrap()), CALL_HEX);
+    assert_eq!(
+        hex(&encode_payload(&(lookup_request(),)).unwrap()),
+        ARGS_HEX
+    );
+    assert_documented(CALL_HEX);
+    assert_documented(ARGS_HEX);
+}
+
+#[test]
+fn the_lookup_call_decodes_back() {
+    assert_eq!(Message::decode(&unhex(CALL_HEX)).unwrap(), call());
+    let (request,): (LookupRequest,) = decode_payload(&unhex(ARGS_HEX)).unwrap();
+    assert_eq!(request, lookup_request());
+}
+
+#[test]
+fn the_lookup_reply_encodes_as_documented() {
+    assert_eq!(
+        hex(&reply(MATCHMAKER_INCARNATION).encode().unwrap()),
+        REPLY_HEX
+    );
+    assert_eq!(hex(&encode_payload(&lookup_result()).unwrap()), RESULT_HEX);
+    assert_documented(REPLY_HEX);
+    assert_documented(RESULT_HEX);
+}
+
+#[test]
+fn the_lookup_reply_decodes_back() {
+    let decoded = Message::decode(&unhex(REPLY_HEX)).unwrap();
+    assert_eq!(decoded, reply(MATCHMAKER_INCARNATION));
+    let Message::Reply(Reply {
+        outcome: Outcome::Return(result),
+        ..
+    }) = decoded
+    else {
+        panic!("not a returning reply: {decoded:?}");
+    };
+    let result: Result<Lookup, MatchmakerError> = decode_payload(&result).unwrap();
+    assert_eq!(result, lookup_result());
+}
+
+#[test]
+fn fingerprints_in_the_document_are_the_codes() {
+    let documented = [
+        Fingerprint::of(""),
+        Fingerprint::of("a"),
+        Fingerprint::of("foobar"),
+        math_add(),
+        REGISTER_SIGNATURE,
+        RENEW_SIGNATURE,
+        UNREGISTER_SIGNATURE,
+        LOOKUP_SIGNATURE,
+        LIST_SIGNATURE,
+    ];
+    for fingerprint in documented {
+        assert_documented(&fingerprint.to_string());
+    }
+}
+
+#[test]
+fn socket_addresses_are_maps_of_octets_and_port() {
+    // ciborium is not human-readable: no "ip:port" text.
+    let v4: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let v4_hex = "a16256348284187f000001199c40";
+    assert_eq!(hex(&encode_payload(&v4).unwrap()), v4_hex);
+    assert_documented(v4_hex);
+    let v6: SocketAddr = "[::1]:5000".parse().unwrap();
+    let v6_hex = "a1625636829000000000000000000000000000000001191388";
+    assert_eq!(hex(&encode_payload(&v6).unwrap()), v6_hex);
+    assert_documented(v6_hex);
+    assert_eq!(decode_payload::<SocketAddr>(&unhex(v6_hex)).unwrap(), v6);
+}
+
+#[test]
+fn a_version_it_does_not_speak_gets_unsupported_version() {
+    let mut datagram = unhex(CALL_HEX);
+    datagram[1] = 0x02;
+    let undecodable = Message::decode(&datagram).unwrap_err();
+    let reply = undecodable.error_reply(MATCHMAKER_INCARNATION).unwrap();
+    assert_eq!(reply.outcome, Outcome::UnsupportedVersion(vec![1]));
+    let encoded = hex(&Message::Reply(reply).encode().unwrap());
+    assert_eq!(
+        encoded,
+        "8601021b0123456789abcdef011b59c4814f262531ac82058101"
+    );
+    assert_documented(&encoded);
+}
+
+/// The documented call, sent to a real responder serving a `rendezvous.lookup`
+/// that returns the documented result, gets the documented reply (with the
+/// responder's own incarnation).
+#[test]
+fn a_real_responder_answers_the_documented_call_with_the_documented_reply() {
+    rt::block_on(async {
+        let mut procedures = ProcedureSet::new();
+        let lookup = Procedure::typed(
+            LOOKUP,
+            LOOKUP_SIGNATURE,
+            |(request,): (LookupRequest,), _| async move {
+                assert_eq!(request, lookup_request());
+                lookup_result()
+            },
+        );
+        procedures.insert(lookup).unwrap();
+        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let responder = Responder::bind(localhost, procedures, ResponderConfig::default())
+            .await
+            .unwrap();
+        let socket = UdpSocket::bind(localhost).await.unwrap();
+        socket
+            .send_to(&unhex(CALL_HEX), responder.local_addr())
+            .await
+            .unwrap();
+        let mut buffer = vec![0u8; 65_536];
+        let received = loop {
+            let (length, _) = rt::timeout(Duration::from_secs(5), socket.recv_from(&mut buffer))
+                .await
+                .expect("no reply within 5 s")
+                .unwrap();
+            match Message::decode(&buffer[..length]).unwrap() {
+                Message::Ack(_) => continue,
+                _ => break buffer[..length].to_vec(),
+            }
+        };
+        assert_eq!(received, reply(responder.incarnation()).encode().unwrap());
+        let Message::Reply(real) = Message::decode(&received).unwrap() else {
+            panic!("not a reply");
+        };
+        let as_documented = Message::Reply(Reply {
+            incarnation: MATCHMAKER_INCARNATION,
+            ..real
+        });
+        assert_eq!(hex(&as_documented.encode().unwrap()), REPLY_HEX);
+        responder.shutdown().await;
+    });
+}

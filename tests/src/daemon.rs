@@ -1,0 +1,461 @@
+//! The real `rendezvous-daemon` binary as a child process.
+//!
+//! [`Daemon::start`] runs it on `127.0.0.1:0` and learns the port the OS
+//! chose from the first line of its stdout; the child is killed when the
+//! [`Daemon`] is dropped, so a failing test leaks no process. [`cli`] runs
+//! the binary's query subcommands with a hang limit.
+//!
+//! The binary is `target/<profile>/rendezvous-daemon`, next to the `deps`
+//! folder holding the running test executable (or `$RENDEZVOUS_DAEMON_BIN`).
+//! `cargo test --workspace` builds it (the daemon package has integration
+//! tests, so cargo builds its binary). When it is missing, it is built once
+//! per test process with `cargo build -p rendezvous-daemon --bin
+//! rendezvous-daemon`. After editing the daemon, rebuild it (or test the
+//! whole workspace): a binary that exists is used as it is.
+
+use rendezvous_core::MatchmakerClient;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a starting daemon may take to print its address.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a daemon may take to exit after SIGTERM.
+pub const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a query subcommand may run before [`cli`] calls it a hang.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long building a missing binary may take.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What the daemon prints before its address.
+const LISTENING: &str = "rendezvous-daemon listening on ";
+
+/// The environment variable that overrides where the binary is.
+pub const BINARY_ENV_VAR: &str = "RENDEZVOUS_DAEMON_BIN";
+
+/// Most stderr kept per process (the tail), for panic messages.
+const STDERR_KEEP_BYTES: usize = 64 * 1024;
+
+/// A running `rendezvous-daemon`, killed on drop.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Child,
+    address: SocketAddr,
+    pid: u32,
+    stderr: Arc<Mutex<String>>,
+    /// Set once the child has been reaped.
+    status: Option<ExitStatus>,
+}
+
+/// Why one attempt to start a daemon failed.
+struct StartFailure {
+    reason: String,
+    stderr: String,
+}
+
+impl Daemon {
+    /// Starts the daemon on `127.0.0.1:0` with extra `args` (e.g.
+    /// `["--min-ttl", "1s"]`). Panics, with the daemon's stderr, if it does
+    /// not print its address within [`START_TIMEOUT`].
+    pub fn start(args: &[&str]) -> Daemon {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        Daemon::spawn(any_port, args).unwrap_or_else(|failure| failure.panic(any_port))
+    }
+
+    /// Starts the daemon on a fixed `address`, typically the one a killed or
+    /// terminated daemon had, to test restarts. Retries while the address is
+    /// still taken, up to [`START_TIMEOUT`].
+    pub fn start_on(address: SocketAddr) -> Daemon {
+        Daemon::start_on_with(address, &[])
+    }
+
+    /// [`Daemon::start_on`] with extra `args`.
+    pub fn start_on_with(address: SocketAddr, args: &[&str]) -> Daemon {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match Daemon::spawn(address, args) {
+                Ok(daemon) => return daemon,
+                Err(failure)
+                    if failure.stderr.contains("could not listen") && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(failure) => failure.panic(address),
+            }
+        }
+    }
+
+    fn spawn(listen: SocketAddr, args: &[&str]) -> Result<Daemon, StartFailure> {
+        let mut child = Command::new(binary())
+            .arg("--listen")
+            .arg(listen.to_string())
+            .args(args)
+            .env_remove(rendezvous_core::matchmaker::ENV_VAR)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("could not spawn the rendezvous-daemon binary");
+        let pid = child.id();
+        let (stderr, stderr_thread) = collect(child.stderr.take().expect("stderr is piped"));
+
+        // The first stdout line names the address; the rest is drained.
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (first_line, first_line_read) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let read = reader.read_line(&mut line).map(|_| line);
+            let _ = first_line.send(read);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+
+        let fail = |mut child: Child, reason: String| {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            let _ = stderr_thread.join();
+            let stderr = lock(&stderr).clone();
+            let reason = match status {
+                Some(status) => format!("{reason} (it exited with {status})"),
+                None => reason,
+            };
+            Err(StartFailure { reason, stderr })
+        };
+        let line = match first_line_read.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(line)) if line.is_empty() => {
+                return fail(
+                    child,
+                    "it closed stdout without printing its address".into(),
+                );
+            }
+            Ok(Ok(line)) => line,
+            Ok(Err(error)) => return fail(child, format!("reading its stdout failed: {error}")),
+            Err(_) => {
+                return fail(
+                    child,
+                    format!("it printed no address within {START_TIMEOUT:?}"),
+                );
+            }
+        };
+        let address = line
+            .trim()
+            .strip_prefix(LISTENING)
+            .and_then(|address| address.parse::<SocketAddr>().ok());
+        match address {
+            Some(address) => Ok(Daemon {
+                child,
+                address,
+                pid,
+                stderr,
+                status: None,
+            }),
+            None => fail(
+                child,
+                format!("its first stdout line is {line:?}, not `{LISTENING}ADDR`"),
+            ),
+        }
+    }
+
+    /// The address the daemon listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// A new [`MatchmakerClient`] of this daemon (its own socket).
+    pub async fn client(&self) -> MatchmakerClient {
+        MatchmakerClient::connect(self.address)
+            .await
+            .expect("could not bind a matchmaker client socket")
+    }
+
+    /// What the daemon has written to stderr so far (its log; the last
+    /// 64 KiB).
+    pub fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.status.is_none()
+            && match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.status = Some(status);
+                    false
+                }
+                Ok(None) => true,
+                Err(_) => false,
+            }
+    }
+
+    /// The daemon's resident memory (VmRSS from `/proc/<pid>/status`), in
+    /// bytes; `None` once it has exited or where `/proc` is absent.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// Kills the daemon with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the daemon to exit; asserts that it exits
+    /// within [`EXIT_TIMEOUT`] with status 0 (a clean shutdown).
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// Like [`Daemon::terminate`], with SIGINT (Ctrl-C).
+    pub fn interrupt(&mut self) -> ExitStatus {
+        self.stop_with("INT")
+    }
+
+    /// Sends `SIG<signal>` and asserts a clean exit within [`EXIT_TIMEOUT`].
+    fn stop_with(&mut self, signal: &str) -> ExitStatus {
+        assert!(
+            self.is_running(),
+            "the daemon had already exited: {:?}",
+            self.status
+        );
+        let pid = self.pid.to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("could not run `kill`");
+        assert!(sent.success(), "`kill -{signal} {pid}` failed: {sent}");
+        let status = match wait_with_limit(&mut self.child, EXIT_TIMEOUT) {
+            Some(status) => status,
+            None => {
+                self.status = self.child.try_wait().ok().flatten();
+                panic!(
+                    "the daemon did not exit within {EXIT_TIMEOUT:?} of SIG{signal}; it was killed. stderr:\n{}",
+                    self.stderr()
+                );
+            }
+        };
+        self.status = Some(status);
+        assert!(
+            status.success(),
+            "the daemon exited with {status} after SIG{signal}, not 0. stderr:\n{}",
+            self.stderr()
+        );
+        status
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl StartFailure {
+    fn panic(self, listen: SocketAddr) -> ! {
+        panic!(
+            "rendezvous-daemon --listen {listen} did not start: {}. Its stderr:\n{}",
+            self.reason, self.stderr
+        )
+    }
+}
+
+/// What a finished `rendezvous-daemon` subcommand printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `rendezvous-daemon ARGS` with `env` set (and `RENDEZVOUS_MATCHMAKER`
+/// unset unless `env` sets it) and waits for it to exit. Panics if it runs
+/// longer than [`CLI_TIMEOUT`]: a query must fail, not hang.
+pub fn cli(args: &[&str], env: &[(&str, &str)]) -> CliOutput {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env_remove(rendezvous_core::matchmaker::ENV_VAR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .spawn()
+        .expect("could not spawn the rendezvous-daemon binary");
+    let (stdout, stdout_thread) = collect(child.stdout.take().expect("stdout is piped"));
+    let (stderr, stderr_thread) = collect(child.stderr.take().expect("stderr is piped"));
+    let status = wait_with_limit(&mut child, CLI_TIMEOUT);
+    let _ = stdout_thread.join();
+    let _ = stderr_thread.join();
+    let (stdout, stderr) = (lock(&stdout).clone(), lock(&stderr).clone());
+    match status {
+        Some(status) => CliOutput {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "`rendezvous-daemon {}` did not exit within {CLI_TIMEOUT:?}; it was killed.\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            args.join(" ")
+        ),
+    }
+}
+
+/// Waits for `child` up to `limit`; kills and reaps it and returns `None`
+/// if it is still running then.
+fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child
+            .try_wait()
+            .expect("could not wait for a child process")
+        {
+            Some(status) => return Some(status),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Reads `pipe` to its end on a thread, keeping the last
+/// [`STDERR_KEEP_BYTES`] as text.
+fn collect(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    let thread = std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(count @ 1..) = pipe.read(&mut buffer) {
+            let mut text = lock(&sink);
+            text.push_str(&String::from_utf8_lossy(&buffer[..count]));
+            if text.len() > STDERR_KEEP_BYTES {
+                let mut cut = text.len() - STDERR_KEEP_BYTES;
+                while !text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                text.drain(..cut);
+            }
+        }
+    });
+    (text, thread)
+}
+
+fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    text.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The path of the `rendezvous-daemon` binary, built first if missing.
+pub fn binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(locate_or_build).clone()
+}
+
+fn locate_or_build() -> PathBuf {
+    if let Some(path) = std::env::var_os(BINARY_ENV_VAR) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "{BINARY_ENV_VAR}={} is not a file",
+            path.display()
+        );
+        return path;
+    }
+    let profile_dir = profile_dir();
+    let path = profile_dir.join(format!("rendezvous-daemon{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        build(&profile_dir);
+        assert!(
+            path.is_file(),
+            "cargo built rendezvous-daemon, but not at {}; run `cargo build -p rendezvous-daemon` \
+             with the options used for the tests, or set {BINARY_ENV_VAR}",
+            path.display()
+        );
+    }
+    path
+}
+
+/// `target/<profile>`: the folder above the `deps` folder holding this test
+/// executable.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test executable");
+    let mut dir = exe
+        .parent()
+        .expect("the test executable is in a folder")
+        .to_path_buf();
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// Builds the binary with cargo; panics with advice if that fails or waits
+/// too long (a build lock held by the cargo running the tests).
+fn build(profile_dir: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is inside the workspace");
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args([
+            "build",
+            "-p",
+            "rendezvous-daemon",
+            "--bin",
+            "rendezvous-daemon",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(profile) => {
+            command.args(["--profile", profile]);
+        }
+    }
+    let advice = "run `cargo build -p rendezvous-daemon` (or `cargo test --workspace`) first";
+    let mut child = command.spawn().unwrap_or_else(|error| {
+        panic!("could not run cargo to build rendezvous-daemon ({error}); {advice}")
+    });
+    let (stdout, stdout_thread) = collect(child.stdout.take().expect("stdout is piped"));
+    let (stderr, stderr_thread) = collect(child.stderr.take().expect("stderr is piped"));
+    let status = wait_with_limit(&mut child, BUILD_TIMEOUT);
+    let _ = stdout_thread.join();
+    let _ = stderr_thread.join();
+    let output = format!("{}{}", lock(&stdout), lock(&stderr));
+    match status {
+        Some(status) if status.success() => {}
+        Some(status) => panic!(
+            "`cargo build -p rendezvous-daemon` failed ({status}); {advice}. Its output:\n{output}"
+        ),
+        None => panic!(
+            "`cargo build -p rendezvous-daemon` did not finish within {BUILD_TIMEOUT:?} \
+             (waiting for cargo's build lock?); {advice}. Its output:\n{output}"
+        ),
+    }
+}
