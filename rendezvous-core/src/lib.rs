@@ -5,6 +5,22 @@
 //! well-known address (`127.0.0.1:5000` by default) that maps procedure names
 //! to the endpoints that run them.
 //!
+//! The whole interface is one attribute:
+//!
+//! ```
+//! use rendezvous_core::procedure;
+//!
+//! /// Adds two numbers, on whichever server runs it.
+//! #[procedure(name = "math.add")]
+//! pub async fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
+//! ```
+//!
+//! The function stays an ordinary function. A server binary that links it
+//! serves it with `Server::builder().serve().await`; any other crate calls it
+//! with `add::remote(2, 3).await?` (a `Result<i64, rendezvous_core::Error>`).
+//!
 //! ```text
 //! server: bind :0 ──register(name, signature, endpoint, TTL)──▶ matchmaker
 //! client: ──lookup(name, signature)──▶ matchmaker ──endpoints──▶ client (cached)
@@ -16,27 +32,21 @@
 //!   one [`RetryPolicy`] until its reply arrives or its deadline passes.
 //! * Servers run each call **once**: a duplicate of a running call gets an
 //!   ACK, a duplicate of a finished call gets the reply again from the
-//!   server's reply cache.
+//!   server's reply cache. What holds across crashes is spelled out in
+//!   [`client`] and PROTOCOL.md.
 //! * Signatures are fingerprinted ([`Fingerprint`]), so a caller built
 //!   against another version of a procedure gets
 //!   [`Error::SignatureMismatch`], not garbage.
 //!
-//! The matchmaker is itself a procedure server (its procedures are named
-//! `rendezvous.*`); [`MatchmakerClient`] speaks to it:
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), rendezvous_core::Error> {
-//! use rendezvous_core::MatchmakerClient;
-//!
-//! let matchmaker = MatchmakerClient::connect("127.0.0.1:5000".parse().unwrap()).await?;
-//! for endpoint in matchmaker.lookup("math.add", None).await? {
-//!     println!("math.add lives at {}", endpoint.address);
-//! }
-//! # Ok(()) }
-//! ```
-//!
-//! The wire protocol is specified in PROTOCOL.md at the repository root.
+//! The pieces, each usable on its own: [`Server`] (serve procedures, keep
+//! them registered), [`Client`] (resolve, call, retry, fail over),
+//! [`MatchmakerClient`] (talk to the matchmaker), [`wire`] (the protocol).
+//! The matchmaker itself is the `rendezvous-daemon` crate; the wire protocol
+//! is specified in PROTOCOL.md at the repository root.
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub mod client;
 mod error;
 pub mod matchmaker;
@@ -53,3 +63,65 @@ pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
 pub use server::{Procedure, Server, ServerBuilder};
 pub use signature::Fingerprint;
+
+/// Exposes an `async fn` to the network and derives its client proxy.
+///
+/// ```
+/// use rendezvous_core::procedure;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// pub struct MathError(String);
+///
+/// #[procedure]
+/// pub async fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// #[procedure(name = "math.div", idempotent)]
+/// pub async fn div(a: i64, b: i64) -> Result<i64, MathError> {
+///     a.checked_div(b).ok_or_else(|| MathError("division by zero".into()))
+/// }
+///
+/// # async fn caller() -> Result<(), rendezvous_core::Error> {
+/// assert_eq!(add(2, 3).await, 5); // still an ordinary function
+/// let sum: i64 = add::remote(2, 3).await?; // on whichever server runs it
+/// let quotient: Result<i64, MathError> = div::remote(7, 2).await?;
+/// # Ok(()) }
+/// ```
+///
+/// For each function it generates:
+/// - the function itself, unchanged;
+/// - a braced struct of the same name (types and functions live in separate
+///   namespaces) with `NAME`, `SIGNATURE`, `PROCEDURE` and the proxies
+///   `remote(args..)` (through [`Client::global`]) and
+///   `remote_with(&client, args..)`, returning `Result<R, Error>` — for a
+///   procedure returning `Result<T, E>`, `Result<Result<T, E>, Error>`;
+/// - a registration collected at program start, so `Server::builder()`
+///   serves every `#[procedure]` linked into the binary.
+///
+/// # Rules
+///
+/// - **Name.** The default name is the module path and the function name
+///   (`my_crate::math::add`); `name = "..."` sets another. Two procedures of
+///   one name in one binary are an error at server start naming both.
+/// - **Signature.** The fingerprint covers the name and the argument and
+///   return types *as written* (`i64` and `std::primitive::i64` differ). It
+///   travels in every lookup and call; a mismatch is
+///   [`Error::SignatureMismatch`].
+/// - **Types.** Arguments and results are owned types implementing serde's
+///   `Serialize` and `DeserializeOwned`: no references, no `impl Trait`, no
+///   generics or lifetimes, no `self`. Argument patterns are plain names.
+/// - **`idempotent`** tells the client that running the call twice is
+///   harmless, so it may retry it on another server after the first one died
+///   holding it, instead of returning [`Error::OutcomeUnknown`].
+/// - **Interface crates.** A body-less declaration,
+///   `#[procedure(name = "math.add")] pub async fn add(a: i64, b: i64) -> i64;`,
+///   generates only the struct with its constants and proxies, with the same
+///   fingerprint as the implementation of that name and types, so a client
+///   crate need not depend on the server's code. Give both the same `name`:
+///   default names contain the module path, which differs between crates.
+/// - **Linking.** A crate's procedures register only if the server binary
+///   links the crate: reference it (`use math_service as _;`). A server that
+///   finds no procedures at all refuses to start and says this.
+pub use rendezvous_macros::procedure;

@@ -278,8 +278,11 @@ impl StartFailure {
 /// What a finished `rendezvous-daemon` subcommand printed.
 #[derive(Debug)]
 pub struct CliOutput {
+    /// How it exited.
     pub status: ExitStatus,
+    /// Everything it printed to stdout.
     pub stdout: String,
+    /// What it printed to stderr (the last 64 KiB).
     pub stderr: String,
 }
 

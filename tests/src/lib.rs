@@ -16,6 +16,7 @@
 //! ```
 
 pub mod daemon;
+pub mod gate;
 pub mod relay;
 
 pub use daemon::{CliOutput, Daemon};

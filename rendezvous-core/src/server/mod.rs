@@ -1,12 +1,14 @@
 //! The serving side: procedures, the reply cache, the responder loop, and
 //! the server that keeps its procedures registered with the matchmaker.
 
+mod linked;
 mod procedure;
 mod registration;
 mod reply_cache;
 mod responder;
 mod serve;
 
+pub use linked::{LinkedProcedure, linked_procedures};
 pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
 };

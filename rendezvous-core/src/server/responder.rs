@@ -25,7 +25,7 @@ use futures_lite::FutureExt;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -99,6 +99,8 @@ struct Shared {
     config: ResponderConfig,
     cache: Mutex<ReplyCache>,
     in_flight: AtomicUsize,
+    /// Set by [`Responder::abort`]: nothing more leaves the socket.
+    aborted: AtomicBool,
     executed: AtomicU64,
     replayed: AtomicU64,
     acks: AtomicU64,
@@ -122,6 +124,7 @@ impl Responder {
             cache: Mutex::new(ReplyCache::new(config.reply_cache_bytes, config.retention)),
             config,
             in_flight: AtomicUsize::new(0),
+            aborted: AtomicBool::new(false),
             executed: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
             acks: AtomicU64::new(0),
@@ -158,6 +161,15 @@ impl Responder {
             malformed: shared.malformed.load(Ordering::Relaxed),
             evictions: cache.evictions() + cache.tombstones_dropped(),
             reply_cache_bytes: cache.bytes() as u64,
+        }
+    }
+
+    /// Stops at once, as a crash would: calls in flight run on but never
+    /// reply or acknowledge.
+    pub async fn abort(mut self) {
+        self.shared.aborted.store(true, Ordering::Release);
+        if let Some(task) = self.task.take() {
+            task.cancel().await;
         }
     }
 
@@ -237,9 +249,7 @@ impl Shared {
             Admission::Running => self.acknowledge(&call, peer).await,
             Admission::Replay(reply) => {
                 self.replayed.fetch_add(1, Ordering::Relaxed);
-                if let Err(error) = self.socket.send_to(&reply, peer).await {
-                    tracing::debug!(%peer, %error, "could not resend reply");
-                }
+                self.send_bytes(&reply, peer).await;
             }
             Admission::Stale => {}
             Admission::Evicted => self.refuse(&call, Outcome::ReplyEvicted, peer).await,
@@ -287,9 +297,7 @@ impl Shared {
         let reply = self.encode_reply(&call, outcome);
         self.cache()
             .complete(call.client, call.xid, &reply, Instant::now());
-        if let Err(error) = self.socket.send_to(&reply, peer).await {
-            tracing::debug!(%peer, %error, "could not send reply");
-        }
+        self.send_bytes(&reply, peer).await;
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -347,12 +355,17 @@ impl Shared {
 
     async fn send(&self, message: &Message, peer: SocketAddr) {
         match message.encode() {
-            Ok(bytes) => {
-                if let Err(error) = self.socket.send_to(&bytes, peer).await {
-                    tracing::debug!(%peer, %error, "could not send");
-                }
-            }
+            Ok(bytes) => self.send_bytes(&bytes, peer).await,
             Err(error) => tracing::warn!(%error, "could not encode a reply"),
+        }
+    }
+
+    async fn send_bytes(&self, datagram: &[u8], peer: SocketAddr) {
+        if self.aborted.load(Ordering::Acquire) {
+            return;
+        }
+        if let Err(error) = self.socket.send_to(datagram, peer).await {
+            tracing::debug!(%peer, %error, "could not send");
         }
     }
 }

@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+use super::linked::linked_procedures;
 use super::procedure::{Procedure, ProcedureSet};
 use super::registration::Registration;
 use super::responder::{Responder, ResponderConfig, ResponderStats};
@@ -25,6 +26,7 @@ use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec};
 use crate::matchmaker::{self, MatchmakerClient};
 use crate::rt;
 use crate::wire::Incarnation;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +48,7 @@ pub struct ServerBuilder {
     bind: SocketAddr,
     advertise: Option<SocketAddr>,
     procedures: Vec<Procedure>,
+    linked: bool,
     lease_ttl: Duration,
     config: ResponderConfig,
 }
@@ -57,6 +60,7 @@ impl Default for ServerBuilder {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             advertise: None,
             procedures: Vec::new(),
+            linked: true,
             lease_ttl: DEFAULT_LEASE_TTL,
             config: ResponderConfig::default(),
         }
@@ -85,9 +89,16 @@ impl ServerBuilder {
         self
     }
 
-    /// Adds a procedure.
+    /// Adds a procedure by hand (beside the `#[procedure]`s linked in).
     pub fn procedure(mut self, procedure: Procedure) -> Self {
         self.procedures.push(procedure);
+        self
+    }
+
+    /// Whether to serve every `#[procedure]` linked into the binary
+    /// (default `true`); `false` serves only those added by hand.
+    pub fn linked_procedures(mut self, serve_them: bool) -> Self {
+        self.linked = serve_them;
         self
     }
 
@@ -114,17 +125,7 @@ impl ServerBuilder {
     /// An unreachable matchmaker is not an error: the server says so, serves
     /// clients that know its address, and keeps registering in the background.
     pub async fn start(self) -> Result<Server, Error> {
-        let mut set = ProcedureSet::new();
-        for procedure in self.procedures {
-            set.insert(procedure).map_err(|e| Error::Configuration {
-                reason: e.to_string(),
-            })?;
-        }
-        if set.is_empty() {
-            return Err(Error::Configuration {
-                reason: "no procedures to serve; add them with ServerBuilder::procedure".into(),
-            });
-        }
+        let set = procedure_set(self.procedures, self.linked)?;
         let specs: Vec<ProcedureSpec> = set
             .procedures()
             .iter()
@@ -193,6 +194,40 @@ impl ServerBuilder {
     }
 }
 
+/// The procedures to serve: those added by hand and, if asked, every linked
+/// `#[procedure]`. Two with one name, or none at all, are errors saying what
+/// to do.
+fn procedure_set(by_hand: Vec<Procedure>, linked: bool) -> Result<ProcedureSet, Error> {
+    let configuration = |reason: String| Error::Configuration { reason };
+    let mut set = ProcedureSet::new();
+    let mut locations: HashMap<&str, &str> = HashMap::new();
+    let linked = if linked {
+        linked_procedures()
+    } else {
+        Vec::new()
+    };
+    for entry in &linked {
+        if let Some(first) = locations.insert(entry.name, entry.location) {
+            return Err(configuration(format!(
+                "two procedures are named `{}`: at {first} and at {}; give one of them `#[procedure(name = \"...\")]`",
+                entry.name, entry.location
+            )));
+        }
+        set.insert((entry.make)())
+            .map_err(|e| configuration(e.to_string()))?;
+    }
+    for procedure in by_hand {
+        set.insert(procedure)
+            .map_err(|e| configuration(e.to_string()))?;
+    }
+    if set.is_empty() {
+        return Err(configuration(
+            "no procedures to serve: no #[procedure] is linked into this binary. If they are defined in another crate, reference that crate from this binary (e.g. `use math_service as _;`) so the linker keeps it; or add procedures with ServerBuilder::procedure".into(),
+        ));
+    }
+    Ok(set)
+}
+
 impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
@@ -228,6 +263,14 @@ impl Server {
 
     pub fn stats(&self) -> ResponderStats {
         self.responder.stats()
+    }
+
+    /// Stops at once, as if the process had died: no unregister, no drain;
+    /// calls in flight never reply. The matchmaker forgets the server when
+    /// its lease expires. For demonstrations and fault tests.
+    pub async fn abort(self) {
+        self.keeper.cancel().await;
+        self.responder.abort().await;
     }
 
     /// Unregisters, stops taking calls, and lets calls in flight finish (for

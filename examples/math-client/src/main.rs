@@ -1,0 +1,85 @@
+//! Calls math_service's procedures wherever they run:
+//! `math-client add 2 3` prints `5`.
+
+use clap::{Parser, Subcommand};
+use math_service::{Document, add, checksum, div, slow_square};
+use rendezvous_core::{Client, Error, matchmaker, rt};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Calls math_service's procedures through the matchmaker.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Options {
+    /// The matchmaker to ask [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
+    #[arg(long, value_name = "ADDR", value_parser = matchmaker::parse_address)]
+    matchmaker: Option<SocketAddr>,
+    #[command(subcommand)]
+    call: Call,
+}
+
+#[derive(Subcommand, Debug)]
+enum Call {
+    /// Prints A + B.
+    Add {
+        #[arg(allow_negative_numbers = true)]
+        a: i64,
+        #[arg(allow_negative_numbers = true)]
+        b: i64,
+    },
+    /// Prints A / B, or the error.
+    Div {
+        #[arg(allow_negative_numbers = true)]
+        a: i64,
+        #[arg(allow_negative_numbers = true)]
+        b: i64,
+    },
+    /// Prints X squared, computed slowly.
+    Square {
+        #[arg(allow_negative_numbers = true)]
+        x: i64,
+        #[arg(long, default_value_t = 500)]
+        delay_ms: u64,
+    },
+    /// Prints the length and Adler-32 of TEXT.
+    Checksum { text: String },
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    match rt::block_on(run(options)) {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("math-client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> Result<String, Error> {
+    let client = match options.matchmaker {
+        Some(address) => Client::builder().matchmaker(address).build()?,
+        None => Client::global()?,
+    };
+    Ok(match options.call {
+        Call::Add { a, b } => add::remote_with(&client, a, b).await?.to_string(),
+        Call::Div { a, b } => match div::remote_with(&client, a, b).await? {
+            Ok(quotient) => quotient.to_string(),
+            Err(error) => format!("error: {error}"),
+        },
+        Call::Square { x, delay_ms } => slow_square::remote_with(&client, x, delay_ms)
+            .await?
+            .to_string(),
+        Call::Checksum { text } => {
+            let document = Document {
+                name: "argument".into(),
+                body: text.into_bytes(),
+            };
+            let digest = checksum::remote_with(&client, document).await?;
+            format!("{} bytes, adler32 {:08x}", digest.length, digest.adler32)
+        }
+    })
+}

@@ -1,0 +1,59 @@
+//! Serves every procedure of `math_service` on an OS-chosen port and keeps
+//! them registered with the matchmaker until Ctrl-C.
+
+use clap::Parser;
+use rendezvous_core::{Server, matchmaker, rt};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+// This binary is the service crate's own, so its procedures are linked. A
+// server in another crate would write `use math_service as _;`.
+
+/// Serves math_service's procedures.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Options {
+    /// The matchmaker to register with [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
+    #[arg(long, value_name = "ADDR", value_parser = matchmaker::parse_address)]
+    matchmaker: Option<SocketAddr>,
+    /// Where to listen; port 0 lets the OS choose.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    bind: SocketAddr,
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    if let Err(error) = ctrlc::set_handler(move || {
+        let _ = stop.try_send(());
+    }) {
+        eprintln!("math-server: could not install the signal handler: {error}");
+        return ExitCode::FAILURE;
+    }
+    rt::block_on(async {
+        let mut builder = Server::builder().bind(options.bind);
+        if let Some(address) = options.matchmaker {
+            builder = builder.matchmaker(address);
+        }
+        let server = match builder.start().await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("math-server: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("math-server listening on {}", server.local_addr());
+        for procedure in server.procedures() {
+            println!("  {}  {}", procedure.name(), procedure.signature());
+        }
+        if !server.is_registered() {
+            println!(
+                "  (not registered yet: the matchmaker at {} is not answering; retrying)",
+                server.matchmaker_addr()
+            );
+        }
+        let _ = stopped.recv().await;
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

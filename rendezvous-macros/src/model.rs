@@ -1,0 +1,250 @@
+//! The procedure as the macro sees it: parsed from the item, validated, and
+//! reduced to what expansion needs. Every misuse becomes a `syn::Error`
+//! spanned at the offending token; all of them are reported in one pass.
+
+use crate::attr::Options;
+use proc_macro2::TokenStream;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Block, FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType,
+    Signature, Token, Type, Visibility,
+};
+
+/// A validated `#[procedure]`.
+pub(crate) struct Procedure {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub sig: Signature,
+    /// `None` for a body-less declaration (an interface crate's proxy).
+    pub body: Option<Block>,
+    pub ident: Ident,
+    pub name: Option<LitStr>,
+    pub idempotent: bool,
+    pub args: Vec<Arg>,
+    /// The return type, `()` when none is written.
+    pub output: Type,
+}
+
+pub(crate) struct Arg {
+    pub ident: Ident,
+    pub ty: Type,
+}
+
+/// An `async fn` with a body, or a declaration ending in `;`.
+struct Item {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: Option<Block>,
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Item> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse().map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                "#[procedure] goes on an `async fn`, e.g. `pub async fn add(a: i64, b: i64) -> i64 { a + b }`",
+            )
+        })?;
+        let body = if input.peek(Token![;]) {
+            input.parse::<Token![;]>()?;
+            None
+        } else {
+            Some(input.parse()?)
+        };
+        Ok(Item {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+/// Accumulates errors so one pass reports them all.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: impl Spanned, message: &str) {
+        let error = syn::Error::new(span.span(), message);
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+}
+
+impl Procedure {
+    pub(crate) fn from_tokens(tokens: TokenStream, options: Options) -> syn::Result<Procedure> {
+        let Item {
+            attrs,
+            vis,
+            sig,
+            body,
+        } = syn::parse2(tokens)?;
+        let mut errors = Errors::default();
+        check_signature(&sig, &mut errors);
+        let args = arguments(&sig, &mut errors);
+        let output = match &sig.output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, ty) => {
+                check_owned(ty, "return type", &mut errors);
+                (**ty).clone()
+            }
+        };
+        if let Some(error) = errors.0 {
+            return Err(error);
+        }
+        Ok(Procedure {
+            attrs,
+            vis,
+            ident: sig.ident.clone(),
+            sig,
+            body,
+            name: options.name,
+            idempotent: options.idempotent,
+            args,
+            output,
+        })
+    }
+}
+
+fn check_signature(sig: &Signature, errors: &mut Errors) {
+    if let Some(constness) = &sig.constness {
+        errors.push(
+            constness,
+            "a #[procedure] cannot be `const`; remove `const`",
+        );
+    }
+    if sig.asyncness.is_none() {
+        errors.push(
+            sig.fn_token,
+            "the `async` keyword is missing from the function declaration: a #[procedure] is an `async fn`",
+        );
+    }
+    if let syn::Safety::Unsafe(token) = &sig.safety {
+        errors.push(
+            token,
+            "a #[procedure] cannot be `unsafe`: callers on the network cannot uphold its contract",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(abi, "a #[procedure] cannot declare an ABI; remove `extern`");
+    }
+    for param in &sig.generics.params {
+        let message = match param {
+            syn::GenericParam::Lifetime(_) => {
+                "lifetime parameters are not allowed: arguments and results cross the network, so they are owned values"
+            }
+            _ => {
+                "generic parameters are not allowed: a remote procedure has one concrete signature; write the concrete types"
+            }
+        };
+        errors.push(param, message);
+    }
+    if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push(
+            where_clause,
+            "a #[procedure] cannot have a `where` clause: write concrete types",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(
+            variadic,
+            "variadic arguments are not allowed; take a `Vec<T>`",
+        );
+    }
+}
+
+fn arguments(sig: &Signature, errors: &mut Errors) -> Vec<Arg> {
+    let mut args = Vec::new();
+    for input in &sig.inputs {
+        let typed = match input {
+            FnArg::Receiver(receiver) => {
+                errors.push(
+                    receiver,
+                    "a #[procedure] cannot take `self`: it is a free function; move it out of the `impl` block and pass the state it needs",
+                );
+                continue;
+            }
+            FnArg::Typed(typed) => typed,
+        };
+        check_owned(&typed.ty, "argument", errors);
+        match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => args.push(Arg {
+                ident: pat.ident.clone(),
+                ty: (*typed.ty).clone(),
+            }),
+            other => errors.push(
+                other,
+                "arguments must be plain identifiers: write `name: Type` and destructure inside the body",
+            ),
+        }
+    }
+    args
+}
+
+/// Arguments and results travel by value: no references, no `impl Trait`,
+/// no trait objects or raw pointers, at any depth.
+fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
+    match ty {
+        Type::Reference(reference) => errors.push(
+            reference.and_token,
+            &format!(
+                "a {what} cannot be a reference: values cross the network, so they are owned (e.g. `String` for `&str`, `Vec<T>` for `&[T]`)"
+            ),
+        ),
+        Type::ImplTrait(impl_trait) => errors.push(
+            impl_trait.impl_token,
+            &format!(
+                "a {what} cannot be `impl Trait`: name a concrete type that implements Serialize and Deserialize"
+            ),
+        ),
+        Type::TraitObject(object) => errors.push(
+            object,
+            &format!("a {what} cannot be a trait object: name a concrete type"),
+        ),
+        Type::Ptr(pointer) => errors.push(
+            pointer.star_token,
+            &format!("a {what} cannot be a raw pointer: pass the value itself"),
+        ),
+        Type::FnPtr(function) => errors.push(
+            function,
+            &format!("a {what} cannot be a function pointer: functions do not cross the network"),
+        ),
+        Type::Array(array) => check_owned(&array.elem, what, errors),
+        Type::Slice(slice) => check_owned(&slice.elem, what, errors),
+        Type::Paren(paren) => check_owned(&paren.elem, what, errors),
+        Type::Group(group) => check_owned(&group.elem, what, errors),
+        Type::Tuple(tuple) => {
+            for elem in &tuple.elems {
+                check_owned(elem, what, errors);
+            }
+        }
+        Type::Path(path) => {
+            if let Some(qself) = &path.qself {
+                check_owned(&qself.ty, what, errors);
+            }
+            for segment in &path.path.segments {
+                if let PathArguments::AngleBracketed(generics) = &segment.arguments {
+                    for arg in &generics.args {
+                        if let GenericArgument::Type(inner) = arg {
+                            check_owned(inner, what, errors);
+                        }
+                        if let GenericArgument::Lifetime(lifetime) = arg {
+                            errors.push(
+                                lifetime,
+                                &format!("a {what} cannot borrow: values cross the network, so they are owned"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
