@@ -38,6 +38,9 @@ pub fn run<F: Future>(future: F) -> F::Output {
 
 /// Like [`run`], with another overall limit.
 pub fn run_with_timeout<F: Future>(limit: Duration, future: F) -> F::Output {
+    // On the heap: test bodies are large futures in debug builds, and the
+    // test thread's stack is small.
+    let future = Box::pin(future);
     rt::block_on(async {
         match rt::timeout(limit, future).await {
             Some(output) => output,

@@ -265,33 +265,38 @@ impl Client {
                 }
             };
 
-            // Move on from `current`: it went silent or is not (any longer)
-            // the server we looked up.
+            // Look again: `current` went silent, or is not (any longer) the
+            // server we looked up.
             let failed_at = Instant::now();
             shared.endpoints.suspect(current);
             shared.endpoints.invalidate(name, signature, failed_at);
             left_behind.push(current);
             let delivered = restarted || call.acked_by().is_some();
-            if delivered && !procedure.idempotent {
-                let reason = if restarted {
-                    "the server restarted while the call was outstanding"
-                } else {
-                    "the server acknowledged the call, then stopped answering"
-                };
-                return Err(Error::OutcomeUnknown {
-                    procedure: name.into(),
-                    endpoint: current.address,
-                    reason: reason.into(),
-                });
-            }
-            let endpoints = shared
+            let unknown = |reason: &str| Error::OutcomeUnknown {
+                procedure: name.into(),
+                endpoint: current.address,
+                reason: reason.into(),
+            };
+            let why_unknown = if restarted {
+                "the server restarted while the call was outstanding"
+            } else {
+                "the server acknowledged the call, then stopped answering"
+            };
+            let next = match shared
                 .endpoints
                 .resolve(name, signature, &shared.matchmaker)
-                .await?;
-            let next = shared
-                .endpoints
-                .pick(&endpoints, &left_behind)
-                .ok_or_else(|| Error::NotFound { name: name.into() })?;
+                .await
+            {
+                Ok(endpoints) => shared.endpoints.pick(&endpoints, &left_behind),
+                Err(_) if delivered && !procedure.idempotent => return Err(unknown(why_unknown)),
+                Err(error) => return Err(error),
+            };
+            let next = next.ok_or_else(|| Error::NotFound { name: name.into() })?;
+            // Moving a call that reached one server to another could run it
+            // twice; staying with the same server cannot.
+            if next != current && delivered && !procedure.idempotent {
+                return Err(unknown(why_unknown));
+            }
             if left_behind.contains(&next) {
                 // Nowhere new to go: try again after a pause, backing off.
                 rt::sleep(pause.min(call.remaining())).await;

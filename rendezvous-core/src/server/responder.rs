@@ -82,8 +82,8 @@ pub struct ResponderStats {
     pub reply_cache_bytes: u64,
 }
 
-/// A socket serving a set of procedures. Dropping it does not stop it; call
-/// [`Responder::shutdown`].
+/// A socket serving a set of procedures. [`Responder::shutdown`] stops it
+/// gracefully; dropping it stops it at once, like [`Responder::abort`].
 #[derive(Debug)]
 pub struct Responder {
     shared: Arc<Shared>,
@@ -182,6 +182,15 @@ impl Responder {
         let deadline = Instant::now() + self.shared.config.drain_timeout;
         while self.shared.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
             rt::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            self.shared.aborted.store(true, Ordering::Release);
+            rt::spawn(task.cancel());
         }
     }
 }

@@ -31,13 +31,17 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Namespace for [`Server::builder`]; a started server is a [`Server`].
+/// A running server: its socket answers calls and its procedures stay
+/// registered. [`Server::shutdown`] stops it gracefully; dropping it stops
+/// it at once, like [`Server::abort`].
 #[derive(Debug)]
 pub struct Server {
     responder: Responder,
     registration: Arc<Registration>,
     keeper: rt::JoinHandle<()>,
     advertised: SocketAddr,
+    /// Dropped with the server, which ends the keeper task.
+    _keeper_stop: async_channel::Sender<()>,
 }
 
 /// Configures and starts a [`Server`].
@@ -178,12 +182,17 @@ impl ServerBuilder {
                 None
             }
         };
-        let keeper = rt::spawn(registration.clone().keep(granted));
+        let (keeper_stop, stopped) = async_channel::bounded::<()>(1);
+        let keep = registration.clone().keep(granted);
+        let keeper = rt::spawn(futures_lite::future::or(keep, async move {
+            let _ = stopped.recv().await;
+        }));
         Ok(Server {
             responder,
             registration,
             keeper,
             advertised,
+            _keeper_stop: keeper_stop,
         })
     }
 

@@ -1,0 +1,19 @@
+use rendezvous_core::procedure;
+
+/// Adds two numbers.
+#[procedure]
+pub async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+// Still an ordinary function: it can be called locally.
+async fn local() -> i64 {
+    add(2, 3).await
+}
+
+fn main() {
+    let _ = local;
+    let _: rendezvous_core::Procedure = add::__procedure();
+    let _: &'static str = add::NAME;
+    let _: rendezvous_core::Fingerprint = add::SIGNATURE;
+}
