@@ -7,7 +7,16 @@ pub use crate::server::{CallContext, LinkedProcedure, Procedure};
 pub use crate::signature::Fingerprint;
 pub use inventory;
 
+use crate::server::HandlerError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::marker::PhantomData;
+
 /// A type that can be an argument or a result: it crosses the network.
+///
+/// `do_not_recommend` makes a type that lacks several of the bounds one
+/// error naming the type, instead of one per missing bound.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross the network: it must implement serde's `Serialize` and `Deserialize`",
     label = "not `Serialize + DeserializeOwned + Send + 'static`",
@@ -15,7 +24,124 @@ pub use inventory;
 )]
 pub trait WireType {}
 
-impl<T> WireType for T where T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
+#[diagnostic::do_not_recommend]
+impl<T> WireType for T where T: Serialize + DeserializeOwned + Send + 'static {}
 
 /// Fails to compile, at the type's span, unless `T` can cross the network.
+/// This is the only place the generated code states the serde bounds.
 pub const fn assert_wire_type<T: WireType>() {}
+
+/// A procedure's argument tuple `A` and result `R`, to choose how the
+/// generated code encodes them (autoref specialization, on
+/// `(&Wire::<A, R>::new())`): through serde with [`Serde`] when both can
+/// cross the network, through [`Unencodable`] when not. The second exists
+/// only so that a type that cannot cross the network is one error, at the
+/// type, from [`assert_wire_type`], rather than one more in each generated
+/// function that encodes or decodes it; a program using it never builds.
+pub struct Wire<A, R>(PhantomData<fn(A) -> R>);
+
+impl<A, R> Wire<A, R> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Wire(PhantomData)
+    }
+}
+
+/// How a procedure whose types cross the network is called and served.
+pub trait Serde {
+    type Args;
+    type Output;
+
+    /// Calls the procedure through `client`.
+    fn call<'a>(
+        &'a self,
+        client: &'a Client,
+        procedure: &'a RemoteProcedure,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<Self::Output, Error>> + 'a;
+
+    /// The procedure as a server runs it.
+    fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure
+    where
+        F: Fn(Self::Args, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Self::Output> + Send + 'static;
+}
+
+impl<A, R> Serde for Wire<A, R>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Args = A;
+    type Output = R;
+
+    fn call<'a>(
+        &'a self,
+        client: &'a Client,
+        procedure: &'a RemoteProcedure,
+        args: A,
+    ) -> impl Future<Output = Result<R, Error>> + 'a {
+        async move { client.call(procedure, &args).await }
+    }
+
+    fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure
+    where
+        F: Fn(A, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        Procedure::typed(name, signature, f)
+    }
+}
+
+/// The same, for a procedure with a type that cannot cross the network:
+/// `assert_wire_type` has already failed the build, so these only need to
+/// type-check. Should one ever run, it fails rather than panics.
+pub trait Unencodable {
+    type Args;
+    type Output;
+
+    fn call<'a>(
+        &'a self,
+        client: &'a Client,
+        procedure: &'a RemoteProcedure,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<Self::Output, Error>> + 'a;
+
+    fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure
+    where
+        F: Fn(Self::Args, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Self::Output> + Send + 'static;
+}
+
+const UNENCODABLE: &str = "its argument or result types do not implement serde's traits";
+
+impl<A, R> Unencodable for &Wire<A, R> {
+    type Args = A;
+    type Output = R;
+
+    fn call<'a>(
+        &'a self,
+        _: &'a Client,
+        procedure: &'a RemoteProcedure,
+        args: A,
+    ) -> impl Future<Output = Result<R, Error>> + 'a {
+        drop(args);
+        async move {
+            Err(Error::Encode {
+                what: format!("the arguments of `{}`", procedure.name),
+                reason: UNENCODABLE.into(),
+            })
+        }
+    }
+
+    fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure
+    where
+        F: Fn(A, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        drop(f);
+        Procedure::new(name, signature, |_, _| async {
+            Err(HandlerError::BadArguments(UNENCODABLE.into()))
+        })
+    }
+}

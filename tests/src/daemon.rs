@@ -7,13 +7,13 @@
 //!
 //! The binary is `target/<profile>/rendezvous-daemon`, next to the `deps`
 //! folder holding the running test executable (or `$RENDEZVOUS_DAEMON_BIN`).
-//! `cargo test --workspace` builds it (the daemon package has integration
-//! tests, so cargo builds its binary). When it is missing, it is built once
-//! per test process with `cargo build -p rendezvous-daemon --bin
-//! rendezvous-daemon`. After editing the daemon, rebuild it (or test the
-//! whole workspace): a binary that exists is used as it is.
+//! Each test process brings it up to date once with `cargo build -p
+//! rendezvous-daemon --bin rendezvous-daemon` (a no-op when fresh), so an
+//! edited daemon is never tested as it was; [`workspace_binary`] does the
+//! same for the examples' binaries.
 
 use rendezvous_core::MatchmakerClient;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -370,11 +370,6 @@ fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
 
 /// The path of the `rendezvous-daemon` binary, built first if missing.
 pub fn binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(locate_or_build).clone()
-}
-
-fn locate_or_build() -> PathBuf {
     if let Some(path) = std::env::var_os(BINARY_ENV_VAR) {
         let path = PathBuf::from(path);
         assert!(
@@ -384,17 +379,35 @@ fn locate_or_build() -> PathBuf {
         );
         return path;
     }
+    workspace_binary("rendezvous-daemon", "rendezvous-daemon")
+}
+
+/// The path of binary `bin` of workspace package `package`, in the profile
+/// folder of the running tests; brought up to date once per test process.
+pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    built
+        .entry(bin.to_owned())
+        .or_insert_with(|| locate_or_build(package, bin))
+        .clone()
+}
+
+/// Builds (a no-op when it is fresh) and locates the binary: a binary left
+/// from before an edit would otherwise be tested as it was.
+fn locate_or_build(package: &str, bin: &str) -> PathBuf {
     let profile_dir = profile_dir();
-    let path = profile_dir.join(format!("rendezvous-daemon{}", std::env::consts::EXE_SUFFIX));
-    if !path.is_file() {
-        build(&profile_dir);
-        assert!(
-            path.is_file(),
-            "cargo built rendezvous-daemon, but not at {}; run `cargo build -p rendezvous-daemon` \
-             with the options used for the tests, or set {BINARY_ENV_VAR}",
-            path.display()
-        );
-    }
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    build(&profile_dir, package, bin);
+    assert!(
+        path.is_file(),
+        "cargo built {bin}, but not at {}; run `cargo build -p {package}` \
+         with the options used for the tests",
+        path.display()
+    );
     path
 }
 
@@ -414,7 +427,7 @@ fn profile_dir() -> PathBuf {
 
 /// Builds the binary with cargo; panics with advice if that fails or waits
 /// too long (a build lock held by the cargo running the tests).
-fn build(profile_dir: &Path) {
+fn build(profile_dir: &Path, package: &str, bin: &str) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -422,13 +435,7 @@ fn build(profile_dir: &Path) {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args([
-            "build",
-            "-p",
-            "rendezvous-daemon",
-            "--bin",
-            "rendezvous-daemon",
-        ])
+        .args(["build", "-p", package, "--bin", bin])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -441,10 +448,10 @@ fn build(profile_dir: &Path) {
             command.args(["--profile", profile]);
         }
     }
-    let advice = "run `cargo build -p rendezvous-daemon` (or `cargo test --workspace`) first";
-    let mut child = command.spawn().unwrap_or_else(|error| {
-        panic!("could not run cargo to build rendezvous-daemon ({error}); {advice}")
-    });
+    let advice = format!("run `cargo build -p {package}` (or `cargo test --workspace`) first");
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("could not run cargo to build {bin} ({error}); {advice}"));
     let (stdout, stdout_thread) = collect(child.stdout.take().expect("stdout is piped"));
     let (stderr, stderr_thread) = collect(child.stderr.take().expect("stderr is piped"));
     let status = wait_with_limit(&mut child, BUILD_TIMEOUT);
@@ -453,11 +460,11 @@ fn build(profile_dir: &Path) {
     let output = format!("{}{}", lock(&stdout), lock(&stderr));
     match status {
         Some(status) if status.success() => {}
-        Some(status) => panic!(
-            "`cargo build -p rendezvous-daemon` failed ({status}); {advice}. Its output:\n{output}"
-        ),
+        Some(status) => {
+            panic!("`cargo build -p {package}` failed ({status}); {advice}. Its output:\n{output}")
+        }
         None => panic!(
-            "`cargo build -p rendezvous-daemon` did not finish within {BUILD_TIMEOUT:?} \
+            "`cargo build -p {package}` did not finish within {BUILD_TIMEOUT:?} \
              (waiting for cargo's build lock?); {advice}. Its output:\n{output}"
         ),
     }

@@ -7,7 +7,8 @@
 //! at once with [`Gate::close`], or right after it has passed one
 //! acknowledgment from the server to a client with
 //! [`Gate::close_after_next_ack`] — the client then provably holds an ACK of
-//! its call, and never hears from that server again.
+//! its call, and hears nothing more from that server until the gate is
+//! [opened](Gate::open) again, if ever.
 //!
 //! Like the relay, the gate listens on `127.0.0.1:0`, gives each client
 //! source address its own upstream socket (so replies go back to the right
@@ -35,8 +36,10 @@ pub struct GateStats {
     pub to_clients: u64,
     /// Of those, acknowledgments (`wire::Message::Ack`).
     pub acks_to_clients: u64,
-    /// Datagrams refused because the gate was closed (both ways).
-    pub refused: u64,
+    /// Datagrams from clients refused because the gate was closed.
+    pub refused_from_clients: u64,
+    /// Datagrams from the target refused because the gate was closed.
+    pub refused_from_target: u64,
 }
 
 /// A running gate; stops when dropped.
@@ -56,7 +59,8 @@ struct Shared {
     to_target: AtomicU64,
     to_clients: AtomicU64,
     acks_to_clients: AtomicU64,
-    refused: AtomicU64,
+    refused_from_clients: AtomicU64,
+    refused_from_target: AtomicU64,
 }
 
 impl Gate {
@@ -79,7 +83,8 @@ impl Gate {
             to_target: AtomicU64::new(0),
             to_clients: AtomicU64::new(0),
             acks_to_clients: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
+            refused_from_clients: AtomicU64::new(0),
+            refused_from_target: AtomicU64::new(0),
         });
         let (stop, stopped) = async_std::channel::bounded(1);
         rt::spawn(front_loop(front, shared.clone(), stopped));
@@ -105,6 +110,11 @@ impl Gate {
         self.shared.open.store(false, Ordering::SeqCst);
     }
 
+    /// Opens the gate again: datagrams pass from now on.
+    pub fn open(&self) {
+        self.shared.open.store(true, Ordering::SeqCst);
+    }
+
     /// Lets the next acknowledgment from the target through to its client,
     /// then shuts the gate, before anything else passes back to that client.
     pub fn close_after_next_ack(&self) {
@@ -117,7 +127,8 @@ impl Gate {
             to_target: shared.to_target.load(Ordering::SeqCst),
             to_clients: shared.to_clients.load(Ordering::SeqCst),
             acks_to_clients: shared.acks_to_clients.load(Ordering::SeqCst),
-            refused: shared.refused.load(Ordering::SeqCst),
+            refused_from_clients: shared.refused_from_clients.load(Ordering::SeqCst),
+            refused_from_target: shared.refused_from_target.load(Ordering::SeqCst),
         }
     }
 }
@@ -164,7 +175,7 @@ async fn front_loop(
             continue;
         }
         if !shared.open.load(Ordering::SeqCst) {
-            shared.refused.fetch_add(1, Ordering::SeqCst);
+            shared.refused_from_clients.fetch_add(1, Ordering::SeqCst);
             continue;
         }
         let socket = match upstream.get(&client) {
@@ -209,7 +220,7 @@ async fn back_loop(
             continue;
         }
         if !shared.open.load(Ordering::SeqCst) {
-            shared.refused.fetch_add(1, Ordering::SeqCst);
+            shared.refused_from_target.fetch_add(1, Ordering::SeqCst);
             continue;
         }
         let datagram = &buffer[..length];

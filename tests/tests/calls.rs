@@ -13,6 +13,7 @@
 //! Every wait is bounded and generous; the tests assert outcomes and counts,
 //! never how long something took.
 
+use rendezvous_core::client::MAX_UNANSWERED;
 use rendezvous_core::rt::{self, UdpSocket};
 use rendezvous_core::wire::{
     self, Call, ClientId, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Xid,
@@ -87,9 +88,11 @@ const LENGTH: RemoteProcedure = RemoteProcedure {
 };
 
 fn length() -> Procedure {
-    Procedure::typed(LENGTH.name, LENGTH.signature, |(text,): (String,), _| async move {
-        text.len() as u64
-    })
+    Procedure::typed(
+        LENGTH.name,
+        LENGTH.signature,
+        |(text,): (String,), _| async move { text.len() as u64 },
+    )
 }
 
 /// `check(n)`: panics on odd numbers, returns even ones.
@@ -192,6 +195,19 @@ fn faithful_relay(target: SocketAddr) -> Relay {
 
 fn gate(target: SocketAddr) -> Gate {
     Gate::start(target).expect("start a gate")
+}
+
+/// Retransmission timers that give up on a silent endpoint within about
+/// two seconds instead of five, and never retransmit before 250 ms (so
+/// on loopback an ACK always comes before the first retransmission).
+fn quick_failover(deadline: Duration) -> RetryPolicy {
+    RetryPolicy {
+        min_timeout: Duration::from_millis(250),
+        acked_probe: Duration::from_millis(250),
+        max_timeout: Duration::from_millis(500),
+        deadline,
+        ..RetryPolicy::default()
+    }
 }
 
 /// Awaits `future`, failing the test if it takes longer than `limit`: for
@@ -418,7 +434,10 @@ fn server_restarted_on_the_same_port_is_called_at_its_new_incarnation() {
         let old = serve(matchmaker.local_addr(), &[add(&old_runs)]).await;
         let (address, old_incarnation) = (old.local_addr(), old.incarnation());
         let client = client(matchmaker.local_addr());
-        assert_eq!(client.call::<_, u64>(&ADD_AGAIN, &(1, 2)).await.unwrap(), 1_002);
+        assert_eq!(
+            client.call::<_, u64>(&ADD_AGAIN, &(1, 2)).await.unwrap(),
+            1_002
+        );
 
         old.shutdown().await;
         let new = Server::builder()
@@ -430,7 +449,10 @@ fn server_restarted_on_the_same_port_is_called_at_its_new_incarnation() {
             .expect("restart the server on the port it had");
         assert_ne!(new.incarnation(), old_incarnation);
 
-        assert_eq!(client.call::<_, u64>(&ADD_AGAIN, &(3, 4)).await.unwrap(), 3_004);
+        assert_eq!(
+            client.call::<_, u64>(&ADD_AGAIN, &(3, 4)).await.unwrap(),
+            3_004
+        );
         assert_eq!(old_runs.load(Ordering::SeqCst), 1);
         assert_eq!(new_runs.load(Ordering::SeqCst), 1);
         new.shutdown().await;
@@ -474,7 +496,11 @@ fn call_to_a_vanished_server_fails_with_deadline_exceeded() {
             }
             other => panic!("expected DeadlineExceeded, got {other:?}"),
         }
-        assert_eq!(server.stats().executed, 1, "only the first call got through");
+        assert_eq!(
+            server.stats().executed,
+            1,
+            "only the first call got through"
+        );
         server.shutdown().await;
         matchmaker.shutdown().await;
     });
@@ -485,22 +511,25 @@ fn call_to_a_vanished_server_fails_with_deadline_exceeded() {
 /// Returns the call's result and how many calls each server executed.
 async fn call_while_its_server_dies(procedure: RemoteProcedure) -> (Result<u64, Error>, u64, u64) {
     let matchmaker = matchmaker().await;
-    let (first, gate) = serve_behind(matchmaker.local_addr(), &[sleep()], gate, Gate::local_addr).await;
-    // Probes soon after an ack and gives up on a silent endpoint within
-    // about a second, instead of the default five.
-    let policy = RetryPolicy {
-        acked_probe: Duration::from_millis(100),
-        max_timeout: Duration::from_millis(400),
-        deadline: DEADLINE,
-        ..RetryPolicy::default()
+    let (first, gate) =
+        serve_behind(matchmaker.local_addr(), &[sleep()], gate, Gate::local_addr).await;
+    // Under the correct behaviour a non-idempotent call whose server died
+    // after acknowledging it ends at its deadline, so keep that short.
+    let deadline = if procedure.idempotent {
+        DEADLINE
+    } else {
+        Duration::from_secs(5)
     };
     let client = Client::builder()
         .matchmaker(matchmaker.local_addr())
-        .retry_policy(policy)
+        .retry_policy(quick_failover(deadline))
         .build()
         .expect("build a client");
     // The client caches the first server (the gate) as the only endpoint...
-    let quick: u64 = client.call(&procedure, &(0u64,)).await.expect("a quick call");
+    let quick: u64 = client
+        .call(&procedure, &(0u64,))
+        .await
+        .expect("a quick call");
     assert_eq!(quick, 0);
     // ... and the second one registers after that.
     let second = serve(matchmaker.local_addr(), &[sleep()]).await;
@@ -514,7 +543,10 @@ async fn call_while_its_server_dies(procedure: RemoteProcedure) -> (Result<u64, 
     .await;
 
     let passed = gate.stats();
-    assert!(!gate.is_open(), "the first server never acknowledged the call");
+    assert!(
+        !gate.is_open(),
+        "the first server never acknowledged the call"
+    );
     assert_eq!(passed.acks_to_clients, 1, "{passed:?}");
     let executed = (first.stats().executed, second.stats().executed);
     second.shutdown().await;
@@ -532,7 +564,10 @@ fn non_idempotent_call_in_flight_when_its_server_dies_is_outcome_unknown() {
             other => panic!("expected OutcomeUnknown, got {other:?}"),
         }
         assert_eq!(first, 2, "the quick call and the one in flight");
-        assert_eq!(second, 0, "a call that may have run must not be sent elsewhere");
+        assert_eq!(
+            second, 0,
+            "a call that may have run must not be sent elsewhere"
+        );
     });
 }
 
@@ -544,9 +579,52 @@ fn idempotent_call_in_flight_when_its_server_dies_completes_elsewhere() {
     };
     run(async {
         let (result, first, second) = call_while_its_server_dies(IDEMPOTENT_SLEEP).await;
-        assert_eq!(result.expect("the call completes at the other server"), 1_500);
+        assert_eq!(
+            result.expect("the call completes at the other server"),
+            1_500
+        );
         assert_eq!(first, 2, "the quick call and the one in flight");
         assert_eq!(second, 1, "the call was retried at the other server");
+    });
+}
+
+#[test]
+#[ignore = "bug: after an ACK, Client::call_raw gives up on the endpoint after MAX_UNANSWERED \
+            lost probes and reports OutcomeUnknown, though the deadline is far and only the \
+            acknowledging server may run the call"]
+fn acknowledged_call_outlasting_a_short_outage_of_its_server_completes() {
+    run(async {
+        let matchmaker = matchmaker().await;
+        let (server, gate) =
+            serve_behind(matchmaker.local_addr(), &[sleep()], gate, Gate::local_addr).await;
+        let client = Client::builder()
+            .matchmaker(matchmaker.local_addr())
+            .retry_policy(quick_failover(DEADLINE))
+            .build()
+            .expect("build a client");
+        let quick: u64 = client.call(&SLEEP, &(0u64,)).await.expect("a quick call");
+        assert_eq!(quick, 0);
+
+        // The server acknowledges the call, then is unreachable for as many
+        // probes as make the client give up on an endpoint; then it is back,
+        // with the reply in its reply cache, long before the deadline.
+        gate.close_after_next_ack();
+        let call = rt::spawn({
+            let client = client.clone();
+            async move { client.call::<_, u64>(&SLEEP, &(100u64,)).await }
+        });
+        let outage = eventually(Duration::from_secs(30), Duration::from_millis(5), || async {
+            (gate.stats().refused_from_clients >= u64::from(MAX_UNANSWERED)).then_some(())
+        })
+        .await;
+        assert!(outage.is_some(), "the client stopped probing: {:?}", gate.stats());
+        gate.open();
+
+        let result = within(Duration::from_secs(60), "the acknowledged call", call).await;
+        assert_eq!(result.expect("the call completes once its server is back"), 100);
+        assert_eq!(server.stats().executed, 2, "the quick call and this one, once");
+        server.shutdown().await;
+        matchmaker.shutdown().await;
     });
 }
 
@@ -615,13 +693,19 @@ fn matchmaker_restart_keeps_calls_working() {
                 .expect("a call to the cached endpoint while the matchmaker is down");
             assert_eq!(sum, add_result(2, n));
         }
-        assert_eq!(client.stats().lookups, lookups, "the calls needed the matchmaker");
+        assert_eq!(
+            client.stats().lookups,
+            lookups,
+            "the calls needed the matchmaker"
+        );
 
         let _restarted = Daemon::start_on(address);
         let newcomer = self::client(address);
-        let found = eventually(Duration::from_secs(30), Duration::from_millis(100), || async {
-            newcomer.call::<_, u64>(&ADD, &(3, 4)).await.ok()
-        })
+        let found = eventually(
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || async { newcomer.call::<_, u64>(&ADD, &(3, 4)).await.ok() },
+        )
         .await;
         assert_eq!(
             found,
@@ -655,9 +739,11 @@ fn server_starts_without_a_matchmaker_and_registers_when_it_appears() {
         let matchmaker = Matchmaker::bind(matchmaker_address)
             .await
             .expect("bind the matchmaker where the server looks for it");
-        let registered = eventually(Duration::from_secs(30), Duration::from_millis(50), || async {
-            server.is_registered().then_some(())
-        })
+        let registered = eventually(
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || async { server.is_registered().then_some(()) },
+        )
         .await;
         assert!(registered.is_some(), "the server never registered");
         assert_eq!(client.call::<_, u64>(&ADD, &(3, 4)).await.unwrap(), 3_004);
@@ -710,7 +796,10 @@ fn calls_spread_across_two_servers() {
         let two = serve(matchmaker.local_addr(), &[add(&Arc::default())]).await;
         let client = client(matchmaker.local_addr());
         for n in 0..CALLS {
-            assert_eq!(client.call::<_, u64>(&ADD, &(n, 1)).await.unwrap(), add_result(n, 1));
+            assert_eq!(
+                client.call::<_, u64>(&ADD, &(n, 1)).await.unwrap(),
+                add_result(n, 1)
+            );
         }
         let (at_one, at_two) = (one.stats().executed, two.stats().executed);
         assert_eq!(at_one + at_two, CALLS);
@@ -737,7 +826,9 @@ struct RawClient {
 impl RawClient {
     async fn new(server: SocketAddr) -> RawClient {
         RawClient {
-            socket: UdpSocket::bind(loopback(0)).await.expect("bind a raw client socket"),
+            socket: UdpSocket::bind(loopback(0))
+                .await
+                .expect("bind a raw client socket"),
             id: ClientId(fastrand::u64(1..)),
             server,
         }
@@ -801,7 +892,10 @@ async fn fill_reply_cache(cap: usize, calls: u64) -> (Server, RawClient, Matchma
             other => panic!("call {xid} got {other:?}"),
         }
         let held = server.stats().reply_cache_bytes;
-        assert!(held <= cap as u64, "after call {xid} the reply cache holds {held} bytes");
+        assert!(
+            held <= cap as u64,
+            "after call {xid} the reply cache holds {held} bytes"
+        );
     }
     (server, raw, matchmaker)
 }
@@ -900,7 +994,10 @@ fn panicking_procedure_is_reported_and_the_server_keeps_serving() {
             }) => {
                 assert_eq!(procedure, CHECK.name);
                 assert_eq!(endpoint, server.local_addr());
-                assert!(message.contains("check refuses odd number 3"), "{message:?}");
+                assert!(
+                    message.contains("check refuses odd number 3"),
+                    "{message:?}"
+                );
             }
             other => panic!("expected ProcedurePanicked, got {other:?}"),
         }
@@ -921,16 +1018,22 @@ fn shutdown_unregisters_and_finishes_calls_in_flight() {
             let client = client.clone();
             async move { client.call::<_, u64>(&SLEEP, &(1_000u64,)).await }
         });
-        let running = eventually(Duration::from_secs(30), Duration::from_millis(5), || async {
-            (server.stats().executed >= 1).then_some(())
-        })
+        let running = eventually(
+            Duration::from_secs(30),
+            Duration::from_millis(5),
+            || async { (server.stats().executed >= 1).then_some(()) },
+        )
         .await;
         assert!(running.is_some(), "the call never reached the server");
 
         server.shutdown().await;
         let result = within(Duration::from_secs(60), "the call in flight", in_flight).await;
         assert_eq!(result.expect("the call in flight completes"), 1_000);
-        match client.matchmaker().lookup(SLEEP.name, Some(SLEEP.signature)).await {
+        match client
+            .matchmaker()
+            .lookup(SLEEP.name, Some(SLEEP.signature))
+            .await
+        {
             Err(Error::NotFound { name }) => assert_eq!(name, SLEEP.name),
             other => panic!("expected NotFound after shutdown, got {other:?}"),
         }
@@ -1025,7 +1128,10 @@ async fn call_with_oversized_argument(size: usize) {
     let matchmaker = matchmaker().await;
     let server = serve(matchmaker.local_addr(), &[length()]).await;
     let client = client(matchmaker.local_addr());
-    let short: u64 = client.call(&LENGTH, &("short",)).await.expect("a warm-up call");
+    let short: u64 = client
+        .call(&LENGTH, &("short",))
+        .await
+        .expect("a warm-up call");
     assert_eq!(short, 5);
 
     let before = client.stats();

@@ -6,8 +6,9 @@ use rendezvous_core::{Server, matchmaker, rt};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-// This binary is the service crate's own, so its procedures are linked. A
-// server in another crate would write `use math_service as _;`.
+// Link the service crate, so its #[procedure]s register. Without a use of
+// the crate, the linker drops it, even from the crate's own binaries.
+use math_service as _;
 
 /// Serves math_service's procedures.
 #[derive(Parser, Debug)]
