@@ -1,4 +1,5 @@
-//! The one module that names the async runtime.
+//! The one module that names the async runtime (async-std, and async-io,
+//! the reactor under it).
 //!
 //! Everything else in rendezvous spawns tasks, sleeps and opens sockets
 //! through these items. async-std is the runtime today; it is discontinued
@@ -11,6 +12,8 @@
 //! global executor, both of which start on first use.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub use async_std::net::UdpSocket;
@@ -28,7 +31,7 @@ where
 
 /// Completes after `duration`.
 pub async fn sleep(duration: Duration) {
-    async_std::task::sleep(duration).await
+    async_io::Timer::after(duration).await;
 }
 
 /// Drives `future` to completion on the current thread.
@@ -37,10 +40,45 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// Runs `future` for at most `duration`; `None` when time ran out first.
-pub async fn timeout<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
-    futures_lite::future::or(async { Some(future.await) }, async {
-        sleep(duration).await;
-        None
-    })
-    .await
+///
+/// A plain struct rather than an `async` block: it adds only a timer to the
+/// size of the future it wraps, and it polls the future first, so a future
+/// that is already ready never arms the timer.
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        duration,
+        timer: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`timeout`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        duration: Duration,
+        timer: Option<async_io::Timer>,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let duration = *this.duration;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| async_io::Timer::after(duration));
+        match Pin::new(timer).poll(cx) {
+            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }

@@ -179,8 +179,8 @@ fn a_caller_built_against_a_changed_signature_gets_signature_mismatch() {
 
 #[test]
 fn idempotence_is_carried_in_the_procedure_constant() {
-    assert!(div::PROCEDURE.idempotent);
-    assert!(!add::PROCEDURE.idempotent);
+    let idempotent = [div::PROCEDURE, add::PROCEDURE].map(|p| p.idempotent);
+    assert_eq!(idempotent, [true, false]);
 }
 
 #[test]

@@ -260,6 +260,15 @@ impl Client {
                 Ok(Outcome::NoSuchProcedure | Outcome::SignatureMismatch(_)) => false,
                 Ok(outcome) => return Err(refusal(name, current.address, outcome)),
                 Err(Failure::Silent) => false,
+                Err(Failure::Expired) if call.acked_by().is_some() => {
+                    return Err(Error::OutcomeUnknown {
+                        procedure: name.into(),
+                        endpoint: current.address,
+                        reason:
+                            "the server acknowledged the call but sent no reply before its deadline"
+                                .into(),
+                    });
+                }
                 Err(failure) => {
                     return Err(self.failure(name, current.address, failure, call.transmissions()));
                 }
@@ -395,7 +404,7 @@ pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -
         Outcome::ReplyEvicted => Error::OutcomeUnknown {
             procedure,
             endpoint,
-            reason: "it ran, but the server evicted its reply from its reply cache before this client received it".into(),
+            reason: "the server's full reply cache evicted this call's reply before this client received it".into(),
         },
         Outcome::DeadlineExceeded => Error::OutcomeUnknown {
             procedure,

@@ -20,7 +20,11 @@
 //!   (lowest xids, the calling client's first) are evicted to tombstones,
 //!   counted in [`ReplyCache::evictions`]. A duplicate of an evicted call is
 //!   told its reply was lost, never run again. Only if tombstones alone
-//!   exceed the cap are the oldest of them dropped (counted too).
+//!   exceed the cap are the oldest of them dropped (counted too); the client
+//!   then keeps a floor below which every call it sends is refused as
+//!   evicted, so even then nothing runs twice (a call below the floor that
+//!   never arrived before is refused unrun, and its caller told the outcome
+//!   is unknown).
 
 use crate::rt::Instant;
 use crate::wire::{ClientId, Xid};
@@ -63,6 +67,8 @@ struct Entry {
 #[derive(Debug)]
 struct ClientCalls {
     done_below: Xid,
+    /// Tombstones below this xid were dropped: calls below it are refused.
+    forgotten_below: Xid,
     calls: BTreeMap<Xid, Entry>,
     last_seen: Instant,
 }
@@ -100,6 +106,7 @@ impl ReplyCache {
     ) -> Admission {
         let calls = self.clients.entry(client).or_insert_with(|| ClientCalls {
             done_below: Xid(0),
+            forgotten_below: Xid(0),
             calls: BTreeMap::new(),
             last_seen: now,
         });
@@ -115,6 +122,7 @@ impl ReplyCache {
                 State::Evicted => Admission::Evicted,
             },
             None if xid < calls.done_below => Admission::Stale,
+            None if xid < calls.forgotten_below => Admission::Evicted,
             None => {
                 let entry = Entry {
                     state: State::Running,
@@ -231,6 +239,7 @@ impl ReplyCache {
                     .map(|(xid, _)| *xid);
                 let Some(xid) = oldest else { break };
                 calls.calls.remove(&xid);
+                calls.forgotten_below = calls.forgotten_below.max(Xid(xid.0.saturating_add(1)));
                 self.bytes -= ENTRY_OVERHEAD_BYTES;
                 self.tombstones_dropped += 1;
             }
@@ -356,6 +365,25 @@ mod tests {
             cache.admit(C, Xid(100), Xid(1), DEADLINE, now),
             Admission::Replay(vec![0; 500])
         );
+    }
+
+    #[test]
+    fn calls_below_dropped_tombstones_are_refused_not_rerun() {
+        // A cap so small that even tombstones overflow it.
+        let mut cache = ReplyCache::new(4 * ENTRY_OVERHEAD_BYTES, Duration::from_secs(60));
+        let now = Instant::now();
+        for xid in 1..=20 {
+            cache.admit(C, Xid(xid), Xid(1), DEADLINE, now);
+            cache.complete(C, Xid(xid), b"r", now);
+        }
+        assert!(cache.tombstones_dropped() > 0);
+        for xid in 1..=10 {
+            assert_ne!(
+                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now),
+                Admission::New,
+                "xid {xid}"
+            );
+        }
     }
 
     #[test]

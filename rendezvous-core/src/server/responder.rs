@@ -321,16 +321,11 @@ impl Shared {
                 outcome,
             })
         };
-        let size = match &outcome {
-            Outcome::Return(bytes) => bytes.len(),
-            _ => 0,
-        };
         match reply(outcome).encode() {
             Ok(bytes) => bytes,
             Err(error) => {
-                let limit = MAX_DATAGRAM_BYTES;
                 let outcome = match error {
-                    EncodeError::TooLarge { .. } => Outcome::ReplyTooLarge {
+                    EncodeError::TooLarge { size, limit } => Outcome::ReplyTooLarge {
                         size: size as u64,
                         limit: limit as u64,
                     },

@@ -145,10 +145,11 @@ pub enum Outcome {
     Malformed(String),
     /// The arguments did not decode as the procedure's parameters; it did not run.
     BadArguments(String),
-    /// It ran, but its encoded result (`size` bytes) exceeds the datagram limit.
+    /// It ran, but its reply (`size` bytes with the result) exceeds the datagram limit.
     ReplyTooLarge { size: u64, limit: u64 },
-    /// It ran, but its reply was evicted from the server's reply cache before
-    /// the caller received it.
+    /// The server's reply cache, full, evicted its record of this call before
+    /// the caller received the reply: it ran, or (rarely) it was forgotten
+    /// unrun. It will not run now.
     ReplyEvicted,
     /// It was cancelled at its deadline, possibly part-way through.
     DeadlineExceeded,
