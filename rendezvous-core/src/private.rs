@@ -20,7 +20,7 @@ use std::marker::PhantomData;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross the network: it must implement serde's `Serialize` and `Deserialize`",
     label = "not `Serialize + DeserializeOwned + Send + 'static`",
-    note = "derive them: `#[derive(serde::Serialize, serde::Deserialize)]`, and pass owned values"
+    note = "derive them, on the type or on the types inside it: `#[derive(serde::Serialize, serde::Deserialize)]`; and pass owned values"
 )]
 pub trait WireType {}
 
@@ -38,6 +38,7 @@ pub const fn assert_wire_type<T: WireType>() {}
 /// only so that a type that cannot cross the network is one error, at the
 /// type, from [`assert_wire_type`], rather than one more in each generated
 /// function that encodes or decodes it; a program using it never builds.
+#[derive(Debug)]
 pub struct Wire<A, R>(PhantomData<fn(A) -> R>);
 
 impl<A, R> Wire<A, R> {
@@ -75,13 +76,13 @@ where
     type Args = A;
     type Output = R;
 
-    fn call<'a>(
+    async fn call<'a>(
         &'a self,
         client: &'a Client,
         procedure: &'a RemoteProcedure,
         args: A,
-    ) -> impl Future<Output = Result<R, Error>> + 'a {
-        async move { client.call(procedure, &args).await }
+    ) -> Result<R, Error> {
+        client.call(procedure, &args).await
     }
 
     fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure
@@ -119,19 +120,16 @@ impl<A, R> Unencodable for &Wire<A, R> {
     type Args = A;
     type Output = R;
 
-    fn call<'a>(
+    async fn call<'a>(
         &'a self,
         _: &'a Client,
         procedure: &'a RemoteProcedure,
-        args: A,
-    ) -> impl Future<Output = Result<R, Error>> + 'a {
-        drop(args);
-        async move {
-            Err(Error::Encode {
-                what: format!("the arguments of `{}`", procedure.name),
-                reason: UNENCODABLE.into(),
-            })
-        }
+        _: A,
+    ) -> Result<R, Error> {
+        Err(Error::Encode {
+            what: format!("the arguments of `{}`", procedure.name),
+            reason: UNENCODABLE.into(),
+        })
     }
 
     fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure

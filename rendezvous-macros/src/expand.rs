@@ -54,18 +54,34 @@ pub(crate) fn expand(procedure: &Procedure) -> TokenStream {
         quote_spanned! {ty.span()=> #rt::assert_wire_type::<#ty>(); }
     });
 
+    // Encoding goes through `Wire`, which picks serde when every type can
+    // cross the network and an inert stand-in when one cannot, so that such
+    // a type is one error, from its bound check, not one per proxy.
+    let wire = quote! {
+        (&#rt::Wire::<(#(#arg_types,)*), #output>::new())
+    };
+    let use_wire = quote! {
+        use #rt::{Serde as _, Unencodable as _};
+    };
+
     let (function, server_side) = match body {
         Some(body) => {
+            // Bindings of the macro's own: an argument named like the
+            // function must not shadow it.
+            let bindings: Vec<Ident> = (0..args.len())
+                .map(|i| Ident::new(&format!("arg{i}"), Span::mixed_site()))
+                .collect();
             let server_side = quote! {
                 impl #ident {
                     #[doc(hidden)]
                     pub fn __procedure() -> #rt::Procedure {
-                        #rt::Procedure::typed(
+                        #use_wire
+                        #wire.procedure(
                             Self::NAME,
                             Self::SIGNATURE,
-                            |(#(#arg_idents,)*): (#(#arg_types,)*), #context: #rt::CallContext| {
+                            |(#(#bindings,)*): (#(#arg_types,)*), #context: #rt::CallContext| {
                                 let _ = #context;
-                                #ident(#(#arg_idents),*)
+                                #ident(#(#bindings),*)
                             },
                         )
                     }
@@ -128,7 +144,8 @@ pub(crate) fn expand(procedure: &Procedure) -> TokenStream {
             pub async fn remote_with(#client: &#rt::Client, #(#arg_idents: #arg_types),*)
                 -> ::core::result::Result<#output, #rt::Error>
             {
-                #client.call(&Self::PROCEDURE, &(#(#arg_idents,)*)).await
+                #use_wire
+                #wire.call(#client, &Self::PROCEDURE, (#(#arg_idents,)*)).await
             }
         }
 

@@ -19,10 +19,20 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn procedure(args: TokenStream, input: TokenStream) -> TokenStream {
     let input = proc_macro2::TokenStream::from(input);
-    match attr::parse(args.into())
-        .and_then(|options| model::Procedure::from_tokens(input.clone(), options))
-    {
-        Ok(procedure) => expand::expand(&procedure).into(),
-        Err(errors) => fallback::fallback(input, errors).into(),
+    // Mistakes in the options and in the function are reported together.
+    let (options, options_error) = match attr::parse(args.into()) {
+        Ok(options) => (options, None),
+        Err(error) => (attr::Options::default(), Some(error)),
+    };
+    match (
+        options_error,
+        model::Procedure::from_tokens(input.clone(), options),
+    ) {
+        (None, Ok(procedure)) => expand::expand(&procedure).into(),
+        (Some(error), Ok(_)) | (None, Err(error)) => fallback::fallback(input, error).into(),
+        (Some(mut error), Err(more)) => {
+            error.combine(more);
+            fallback::fallback(input, error).into()
+        }
     }
 }

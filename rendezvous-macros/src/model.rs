@@ -4,8 +4,8 @@
 
 use crate::attr::Options;
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
 use syn::{
     Attribute, Block, FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType,
     Signature, Token, Type, Visibility,
@@ -69,8 +69,9 @@ impl Parse for Item {
 struct Errors(Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, span: impl Spanned, message: &str) {
-        let error = syn::Error::new(span.span(), message);
+    /// An error underlining all of `tokens`.
+    fn push(&mut self, tokens: impl ToTokens, message: &str) {
+        let error = syn::Error::new_spanned(tokens, message);
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
@@ -92,7 +93,7 @@ impl Procedure {
         let output = match &sig.output {
             ReturnType::Default => syn::parse_quote!(()),
             ReturnType::Type(_, ty) => {
-                check_owned(ty, "return type", &mut errors);
+                check_owned(ty, "the return type", &mut errors);
                 (**ty).clone()
             }
         };
@@ -117,19 +118,22 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
     if let Some(constness) = &sig.constness {
         errors.push(
             constness,
-            "a #[procedure] cannot be `const`; remove `const`",
+            "a #[procedure] cannot be `const`: it runs when called over the network; remove `const`",
         );
     }
     if sig.asyncness.is_none() {
         errors.push(
             sig.fn_token,
-            "the `async` keyword is missing from the function declaration: a #[procedure] is an `async fn`",
+            &format!(
+                "a #[procedure] is an `async fn`: write `async fn {}`",
+                sig.ident
+            ),
         );
     }
     if let syn::Safety::Unsafe(token) = &sig.safety {
         errors.push(
             token,
-            "a #[procedure] cannot be `unsafe`: callers on the network cannot uphold its contract",
+            "a #[procedure] cannot be `unsafe`: callers on the network cannot uphold its contract; remove `unsafe` and check what it requires inside the body",
         );
     }
     if let Some(abi) = &sig.abi {
@@ -138,10 +142,10 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
     for param in &sig.generics.params {
         let message = match param {
             syn::GenericParam::Lifetime(_) => {
-                "lifetime parameters are not allowed: arguments and results cross the network, so they are owned values"
+                "a #[procedure] cannot have lifetime parameters: arguments and results cross the network as owned values; remove it and take owned types"
             }
             _ => {
-                "generic parameters are not allowed: a remote procedure has one concrete signature; write the concrete types"
+                "a #[procedure] cannot be generic: it has one signature on the network; remove the parameter and write a concrete type"
             }
         };
         errors.push(param, message);
@@ -149,7 +153,7 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
     if let Some(where_clause) = &sig.generics.where_clause {
         errors.push(
             where_clause,
-            "a #[procedure] cannot have a `where` clause: write concrete types",
+            "a #[procedure] cannot have a `where` clause: it has one concrete signature; remove the clause",
         );
     }
     if let Some(variadic) = &sig.variadic {
@@ -173,48 +177,77 @@ fn arguments(sig: &Signature, errors: &mut Errors) -> Vec<Arg> {
             }
             FnArg::Typed(typed) => typed,
         };
-        check_owned(&typed.ty, "argument", errors);
+        for attr in &typed.attrs {
+            if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
+                errors.push(
+                    attr,
+                    "an argument of a #[procedure] cannot be conditional: the function and its proxy would disagree on the arguments; remove the attribute, or put the `#[cfg]` on the whole function",
+                );
+            }
+        }
+        check_owned(&typed.ty, "an argument", errors);
         match &*typed.pat {
             Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => args.push(Arg {
                 ident: pat.ident.clone(),
                 ty: (*typed.ty).clone(),
             }),
+            Pat::Wild(wild) => errors.push(
+                wild,
+                &format!(
+                    "an argument of a #[procedure] needs a name, as the proxy takes it by that name: write `_name: {}`",
+                    tidy(&typed.ty)
+                ),
+            ),
             other => errors.push(
                 other,
                 "arguments must be plain identifiers: write `name: Type` and destructure inside the body",
             ),
         }
     }
+    if let Some(extra) = sig.inputs.iter().nth(MAX_ARGS) {
+        errors.push(
+            extra,
+            &format!(
+                "a #[procedure] takes at most {MAX_ARGS} arguments (the longest tuple serde encodes), and this is argument {}: gather them in a struct",
+                MAX_ARGS + 1
+            ),
+        );
+    }
     args
 }
+
+/// Arguments travel as one tuple; serde implements its traits for tuples
+/// of up to 16 elements.
+const MAX_ARGS: usize = 16;
 
 /// Arguments and results travel by value: no references, no `impl Trait`,
 /// no trait objects or raw pointers, at any depth.
 fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
     match ty {
         Type::Reference(reference) => errors.push(
-            reference.and_token,
+            reference,
             &format!(
-                "a {what} cannot be a reference: values cross the network, so they are owned (e.g. `String` for `&str`, `Vec<T>` for `&[T]`)"
+                "{what} cannot be a reference: values cross the network, so they are owned; write `{}`",
+                owned(&reference.elem)
             ),
         ),
         Type::ImplTrait(impl_trait) => errors.push(
-            impl_trait.impl_token,
+            impl_trait,
             &format!(
-                "a {what} cannot be `impl Trait`: name a concrete type that implements Serialize and Deserialize"
+                "{what} cannot be `impl Trait`: name a concrete type that implements Serialize and Deserialize"
             ),
         ),
         Type::TraitObject(object) => errors.push(
             object,
-            &format!("a {what} cannot be a trait object: name a concrete type"),
+            &format!("{what} cannot be a trait object: name a concrete type"),
         ),
         Type::Ptr(pointer) => errors.push(
-            pointer.star_token,
-            &format!("a {what} cannot be a raw pointer: pass the value itself"),
+            pointer,
+            &format!("{what} cannot be a raw pointer: pass the value itself"),
         ),
         Type::FnPtr(function) => errors.push(
             function,
-            &format!("a {what} cannot be a function pointer: functions do not cross the network"),
+            &format!("{what} cannot be a function pointer: functions do not cross the network"),
         ),
         Type::Array(array) => check_owned(&array.elem, what, errors),
         Type::Slice(slice) => check_owned(&slice.elem, what, errors),
@@ -238,7 +271,7 @@ fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
                         if let GenericArgument::Lifetime(lifetime) = arg {
                             errors.push(
                                 lifetime,
-                                &format!("a {what} cannot borrow: values cross the network, so they are owned"),
+                                &format!("{what} cannot borrow: values cross the network, so they are owned"),
                             );
                         }
                     }
@@ -247,4 +280,34 @@ fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
         }
         _ => {}
     }
+}
+
+/// The owned type to write instead of a reference to `elem`.
+fn owned(elem: &Type) -> String {
+    match elem {
+        Type::Path(path) if path.qself.is_none() && path.path.is_ident("str") => "String".into(),
+        Type::Slice(slice) => format!("Vec<{}>", tidy(&slice.elem)),
+        Type::Reference(reference) => owned(&reference.elem),
+        other => tidy(other),
+    }
+}
+
+/// A type as a person writes it (`Vec<u8>`), not as its tokens print
+/// (`Vec < u8 >`): a space only between words and after `,` or `;`.
+fn tidy(ty: &Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '\'';
+    let mut tidy = String::with_capacity(text.len());
+    let mut previous = ' ';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let keep = c != ' '
+            || matches!(previous, ',' | ';')
+            || (word(previous) && chars.peek().is_some_and(|&next| word(next)));
+        if keep {
+            tidy.push(c);
+        }
+        previous = c;
+    }
+    tidy
 }

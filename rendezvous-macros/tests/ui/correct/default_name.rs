@@ -27,7 +27,11 @@ const fn same(a: &str, b: &str) -> bool {
     true
 }
 
-const _: () = assert!(same(math::add::NAME, "default_name::math::add"));
-const _: () = assert!(same(top::NAME, "default_name::top"));
+// The default name is the module path and the function name.
+const _: () = assert!(same(
+    math::add::NAME,
+    concat!(module_path!(), "::math::add")
+));
+const _: () = assert!(same(top::NAME, concat!(module_path!(), "::top")));
 
 fn main() {}

@@ -53,17 +53,11 @@ pub mod outer {
 }
 
 async fn call_them(client: &rendezvous_core::Client) -> Result<(), rendezvous_core::Error> {
-    let _: outer::Point = outer::inner::from_parent::remote_with(
-        client,
-        outer::Point { x: 1.0, y: 2.0 },
-    )
-    .await?;
-    let _: Point = outer::inner::from_root::remote_with(
-        client,
-        Point { x: 1, y: 2 },
-        outer::inner::Scale(3),
-    )
-    .await?;
+    let _: outer::Point =
+        outer::inner::from_parent::remote_with(client, outer::Point { x: 1.0, y: 2.0 }).await?;
+    let _: Point =
+        outer::inner::from_root::remote_with(client, Point { x: 1, y: 2 }, outer::inner::Scale(3))
+            .await?;
     let _: outer::deeper::deepest::Meters =
         outer::deeper::deepest::up_two::remote(outer::Point { x: 1.0, y: 2.0 }).await?;
     Ok(())

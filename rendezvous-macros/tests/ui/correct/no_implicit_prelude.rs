@@ -31,9 +31,7 @@ pub async fn concat(a: ::std::string::String, b: ::std::vec::Vec<u8>) -> ::std::
 }
 
 #[some_other_name::procedure(name = "hygiene.len", idempotent)]
-pub async fn len(
-    bytes: ::std::vec::Vec<u8>,
-) -> ::std::result::Result<u64, ::std::string::String> {
+pub async fn len(bytes: ::std::vec::Vec<u8>) -> ::std::result::Result<u64, ::std::string::String> {
     ::std::result::Result::Ok(bytes.len() as u64)
 }
 

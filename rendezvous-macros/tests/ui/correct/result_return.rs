@@ -12,9 +12,7 @@ pub async fn div(a: i64, b: i64) -> Result<i64, MathError> {
 }
 
 // The proxy nests the procedure's own `Result` inside the transport's.
-fn remote_div(
-    client: &Client,
-) -> impl Future<Output = Result<Result<i64, MathError>, Error>> + '_ {
+fn remote_div(client: &Client) -> impl Future<Output = Result<Result<i64, MathError>, Error>> + '_ {
     div::remote_with(client, 7, 2)
 }
 

@@ -1,0 +1,143 @@
+//! `rendezvous-bench`: what rendezvous's convenience costs over a raw socket.
+//!
+//! In one run and one process layout (server and client tasks on the same
+//! async-std executor), it measures a raw async-std UDP ping-pong and the
+//! equivalent rendezvous call, and prints each rendezvous figure beside its
+//! baseline as a ratio. Machines are noisy: every figure is the median of
+//! several rounds, baseline and rendezvous interleaved, and only the ratios
+//! are meant to be compared across runs. Pin to one CPU for stable figures:
+//!
+//! ```text
+//! taskset -c 0 cargo run --release -p rendezvous-bench
+//! ```
+
+mod baseline;
+mod measure;
+mod report;
+mod subject;
+
+use clap::Parser;
+use measure::{Latency, Throughput};
+use rendezvous_core::rt;
+use report::{Report, Row};
+use std::time::Duration;
+use subject::Kind;
+
+/// Measures rendezvous against raw UDP sockets; prints ratios.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Options {
+    /// Time per measurement, split over the rounds (e.g. 2s).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    duration: f64,
+    /// Rounds per measurement; figures are medians over rounds.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// The small payload, in bytes (arguments of the first call kind).
+    #[arg(long, value_name = "BYTES", default_value_t = 32)]
+    small: usize,
+    /// The large payload, in bytes (a byte buffer).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    large: usize,
+    /// Calls in flight for the throughput figures.
+    #[arg(long, default_value_t = 64)]
+    in_flight: usize,
+    /// Calls made between the two memory readings.
+    #[arg(long, default_value_t = 1_000_000)]
+    memory_calls: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    let options = Options::parse();
+    if let Err(error) = rt::block_on(run(&options)) {
+        eprintln!("rendezvous-bench: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: &Options) -> Result<(), measure::BenchError> {
+    let per_round = Duration::from_secs_f64(options.duration / options.rounds.max(1) as f64);
+    let rounds = options.rounds.max(1);
+    let subject = subject::Subject::start().await?;
+    let raw = baseline::Echo::start().await?;
+    let mut report = Report::new(std::thread::available_parallelism().map_or(0, |n| n.get()));
+
+    let server = raw.address();
+    for (kind, size) in [
+        (Kind::Small, options.small),
+        (Kind::Large(options.large), options.large),
+    ] {
+        let raw_latency =
+            Latency::median(rounds, per_round, |end| baseline::sample(server, size, end)).await?;
+        let call_latency = Latency::median(rounds, per_round, |end| {
+            subject::sample(subject.client(), kind, end)
+        })
+        .await?;
+        let what = match kind {
+            Kind::Small => format!("call, {size} B of integers"),
+            Kind::Large(_) => format!("call, {size} B byte buffer"),
+        };
+        report.push(Row::latency(
+            &format!("{what}, 1 in flight"),
+            &raw_latency,
+            &call_latency,
+        ));
+        let raw_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
+            baseline::count(server, size, end)
+        })
+        .await?;
+        let call_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
+            subject::count(subject.client(), kind, end)
+        })
+        .await?;
+        report.push(Row::throughput(
+            &format!("calls/s, {what}, {} in flight", options.in_flight),
+            &raw_rate,
+            &call_rate,
+        ));
+    }
+
+    let raw_latency =
+        Latency::median(rounds, per_round, |end| baseline::sample(server, 32, end)).await?;
+    let lookup_latency = Latency::median(rounds, per_round, |end| {
+        subject::lookups(subject.client(), end)
+    })
+    .await?;
+    report.push(Row::latency(
+        "matchmaker lookup (no cache), 32 B raw",
+        &raw_latency,
+        &lookup_latency,
+    ));
+    let raw_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
+        baseline::count(server, 32, end)
+    })
+    .await?;
+    let lookup_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
+        let client = subject.client();
+        async move { Ok(subject::lookups(client, end).await?.len() as u64) }
+    })
+    .await?;
+    report.push(Row::throughput(
+        &format!("lookups/s, {} in flight", options.in_flight),
+        &raw_rate,
+        &lookup_rate,
+    ));
+
+    let memory = subject
+        .memory_over(options.memory_calls, options.in_flight)
+        .await?;
+    report.memory = Some(memory);
+    report.matchmaker_datagrams_per_call = Some(subject.matchmaker_datagrams_per_call());
+
+    if options.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.table());
+    }
+    subject.stop().await;
+    raw.stop().await;
+    Ok(())
+}
