@@ -189,6 +189,35 @@ fn a_version_it_does_not_speak_gets_unsupported_version() {
     assert_documented(&encoded);
 }
 
+#[test]
+fn a_call_with_xid_0_gets_the_documented_malformed_reason() {
+    let mut datagram = unhex(CALL_HEX);
+    // `8a 01 00 1b <8 bytes of client id>`, then the xid.
+    assert_eq!(datagram[12], 0x01);
+    datagram[12] = 0x00;
+    let undecodable = Message::decode(&datagram).unwrap_err();
+    let reply = undecodable.error_reply(MATCHMAKER_INCARNATION).unwrap();
+    assert_eq!(reply.xid, Xid(0));
+    let Outcome::Malformed(reason) = reply.outcome else {
+        panic!("not Malformed: {reply:?}");
+    };
+    assert_documented(&format!("[6, \"{reason}\"]"));
+}
+
+#[test]
+fn non_shortest_integers_are_accepted_and_long_deadlines_clamped() {
+    // The version as `18 01` instead of `01`.
+    let mut datagram = vec![0x8a, 0x18, 0x01];
+    datagram.extend_from_slice(&unhex(CALL_HEX)[2..]);
+    assert_eq!(Message::decode(&datagram).unwrap(), call());
+    // deadline_ms `19 0bb8` (3000) replaced by `1b` u64::MAX.
+    let hex_call = CALL_HEX.replace("190bb8", "1bffffffffffffffff");
+    let Message::Call(decoded) = Message::decode(&unhex(&hex_call)).unwrap() else {
+        panic!("not a call");
+    };
+    assert_eq!(decoded.deadline, rendezvous_core::wire::MAX_DEADLINE);
+}
+
 /// The documented call, sent to a real responder serving a `rendezvous.lookup`
 /// that returns the documented result, gets the documented reply (with the
 /// responder's own incarnation).

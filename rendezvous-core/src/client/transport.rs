@@ -5,8 +5,13 @@
 //! socket and routes each ACK or reply to the call waiting on its xid. A
 //! call ([`Outgoing`]) keeps one xid for its whole life, even when it moves
 //! between endpoints, and retransmits under the [`RetryPolicy`] until its
-//! reply arrives or its deadline passes. The receive task ends when the last
-//! clone of the transport is dropped.
+//! reply arrives or its deadline passes.
+//!
+//! Calls arm no timer of their own: each records when it next wants to
+//! wake, and one ticker task per transport wakes the calls whose time has
+//! come, every [`TICK`] while any call is waiting. A timer per call would
+//! cost two reactor round trips per call; the ticker costs one per tick.
+//! Both background tasks end when the last clone of the transport is dropped.
 
 use crate::retry::{RetryPolicy, RttEstimator};
 use crate::rt::{self, Instant, UdpSocket};
@@ -22,13 +27,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// What the receive task hands a waiting call.
+/// Granularity of retransmission timers and deadlines.
+pub(crate) const TICK: Duration = Duration::from_millis(5);
+
+/// What a waiting call is handed.
+#[derive(Debug)]
 enum Incoming {
     Ack(Incarnation),
     Reply(Outcome),
+    /// From the ticker: the time the call asked to be woken has come.
+    Tick,
 }
 
-type Pending = Mutex<BTreeMap<Xid, async_channel::Sender<Incoming>>>;
+/// A call waiting for its answer.
+#[derive(Debug)]
+struct Waiting {
+    answers: async_channel::Sender<Incoming>,
+    wake_at: Instant,
+}
+
+type Pending = Mutex<BTreeMap<Xid, Waiting>>;
 
 /// A client socket shared by every call of one client.
 #[derive(Clone, Debug)]
@@ -45,7 +63,9 @@ struct Inner {
     rtt: RttEstimator,
     transmissions: AtomicU64,
     retransmissions: AtomicU64,
-    /// Dropping it (with the last transport) stops the receive task.
+    /// Tells the idle ticker that a call is waiting.
+    ticker: async_channel::Sender<()>,
+    /// Dropping it (with the last transport) stops the background tasks.
     _stop: async_channel::Sender<()>,
 }
 
@@ -79,13 +99,15 @@ impl Transport {
         let socket = Arc::new(UdpSocket::from(std::net::UdpSocket::bind(address)?));
         let pending: Arc<Pending> = Arc::default();
         let (stop, stopped) = async_channel::bounded(1);
+        let (ticker, wakeups) = async_channel::bounded(1);
         let client = ClientId(crate::random::u64());
         rt::spawn(receive_loop(
             socket.clone(),
             client,
             pending.clone(),
-            stopped,
+            stopped.clone(),
         ));
+        rt::spawn(tick_loop(pending.clone(), wakeups, stopped));
         Ok(Transport {
             inner: Arc::new(Inner {
                 socket,
@@ -95,6 +117,7 @@ impl Transport {
                 rtt: RttEstimator::default(),
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
+                ticker,
                 _stop: stop,
             }),
         })
@@ -123,13 +146,21 @@ impl Transport {
         let (sender, answers) = async_channel::bounded(2);
         // The xid is drawn under the lock that registers it, so no call
         // can compute a watermark above an xid not yet registered.
-        let (xid, done_below) = {
+        let started = Instant::now();
+        let (xid, done_below, was_idle) = {
             let mut pending = lock(&inner.pending);
             let xid = Xid(inner.next_xid.fetch_add(1, Ordering::Relaxed));
-            pending.insert(xid, sender);
-            (xid, *pending.keys().next().unwrap_or(&xid))
+            let was_idle = pending.is_empty();
+            let waiting = Waiting {
+                answers: sender,
+                wake_at: started + deadline,
+            };
+            pending.insert(xid, waiting);
+            (xid, *pending.keys().next().unwrap_or(&xid), was_idle)
         };
-        let started = Instant::now();
+        if was_idle {
+            let _ = inner.ticker.try_send(());
+        }
         Outgoing {
             transport: self,
             answers,
@@ -225,7 +256,7 @@ impl Outgoing<'_> {
         let inner = &*self.transport.inner;
         if self.encoded.is_none() || self.call.incarnation != incarnation {
             self.call.incarnation = incarnation;
-            let datagram = Message::Call(self.call.clone()).encode();
+            let datagram = self.call.encode();
             self.encoded = Some(datagram.map_err(|error| match error {
                 EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
                 EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
@@ -253,15 +284,16 @@ impl Outgoing<'_> {
             self.transmissions += 1;
             unanswered += 1;
             let mut wake_at = Instant::now() + policy.timeout(&inner.rtt, unanswered - 1, acked);
+            self.wake_at(wake_at.min(self.deadline));
             // Wait for the answer; an ACK only stretches the wait.
             loop {
-                let now = Instant::now();
-                if now >= wake_at || now >= self.deadline {
-                    break;
-                }
-                let wait = wake_at.min(self.deadline) - now;
-                match rt::timeout(wait, self.answers.recv()).await {
-                    Some(Ok(Incoming::Reply(outcome))) => {
+                let incoming = self
+                    .answers
+                    .recv()
+                    .await
+                    .map_err(|_| Failure::Io(io::Error::other("client transport stopped")))?;
+                match incoming {
+                    Incoming::Reply(outcome) => {
                         // Karn: only unambiguous samples, and none that
                         // include a slow procedure's running time.
                         if self.transmissions == 1 && !acked {
@@ -272,20 +304,33 @@ impl Outgoing<'_> {
                         }
                         return Ok(outcome);
                     }
-                    Some(Ok(Incoming::Ack(incarnation))) => {
+                    Incoming::Ack(incarnation) => {
                         self.acked_by = Some(incarnation);
                         unanswered = 0;
                         if !acked {
                             acked = true;
                             wake_at = Instant::now() + policy.timeout(&inner.rtt, 0, true);
+                            self.wake_at(wake_at.min(self.deadline));
                         }
                     }
-                    Some(Err(_)) => {
-                        return Err(Failure::Io(io::Error::other("client transport stopped")));
+                    Incoming::Tick => {
+                        let now = Instant::now();
+                        if now >= self.deadline {
+                            return Err(Failure::Expired);
+                        }
+                        if now >= wake_at {
+                            break;
+                        }
                     }
-                    None => {}
                 }
             }
+        }
+    }
+
+    /// Asks the ticker to wake this call at `at`.
+    fn wake_at(&self, at: Instant) {
+        if let Some(waiting) = lock(&self.transport.inner.pending).get_mut(&self.call.xid) {
+            waiting.wake_at = at;
         }
     }
 }
@@ -303,7 +348,7 @@ impl Drop for Registered<'_> {
     }
 }
 
-fn lock(pending: &Pending) -> MutexGuard<'_, BTreeMap<Xid, async_channel::Sender<Incoming>>> {
+fn lock(pending: &Pending) -> MutexGuard<'_, BTreeMap<Xid, Waiting>> {
     pending
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -344,7 +389,7 @@ async fn receive_loop(
             }
             _ => continue,
         };
-        let waiting = lock(&pending).get(&xid).cloned();
+        let waiting = lock(&pending).get(&xid).map(|w| w.answers.clone());
         if let Some(waiting) = waiting {
             match incoming {
                 reply @ Incoming::Reply(..) => {
@@ -356,4 +401,31 @@ async fn receive_loop(
             }
         }
     }
+}
+
+/// Wakes the calls whose retransmission time or deadline has come, every
+/// [`TICK`] while any call waits; sleeps on `wakeups` while none does.
+async fn tick_loop(
+    pending: Arc<Pending>,
+    wakeups: async_channel::Receiver<()>,
+    stopped: async_channel::Receiver<()>,
+) {
+    let ticking = async {
+        loop {
+            if lock(&pending).is_empty() && wakeups.recv().await.is_err() {
+                return;
+            }
+            rt::sleep(TICK).await;
+            let now = Instant::now();
+            for waiting in lock(&pending).values() {
+                if waiting.wake_at <= now {
+                    let _ = waiting.answers.try_send(Incoming::Tick);
+                }
+            }
+        }
+    };
+    futures_lite::future::or(ticking, async {
+        let _ = stopped.recv().await;
+    })
+    .await;
 }

@@ -37,35 +37,56 @@ const OUTCOME_DEADLINE_EXCEEDED: u64 = 10;
 const MAX_VERSIONS_LISTED: u64 = 16;
 
 pub(super) fn encode_into(message: &Message, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    out.clear();
-    let header = message.header();
-    let mut w = Writer::new(out);
-    w.array(match message {
-        Message::Call(_) => 10,
-        Message::Ack(_) => 5,
-        Message::Reply(_) => 6,
-        Message::Confirm(_) => 4,
-    });
-    w.uint(header.version);
-    w.uint(header.kind);
-    w.uint(header.client.0);
-    w.uint(header.xid.0);
     match message {
-        Message::Call(call) => {
-            w.uint(call.incarnation.0);
-            w.text(&call.procedure);
-            w.uint(call.signature.0);
-            w.uint(deadline_millis(call.deadline));
-            w.uint(call.done_below.0);
-            w.bytes(&call.args);
-        }
-        Message::Ack(ack) => w.uint(ack.incarnation.0),
-        Message::Reply(reply) => {
-            w.uint(reply.incarnation.0);
-            write_outcome(&mut w, &reply.outcome);
-        }
-        Message::Confirm(_) => {}
+        Message::Call(call) => encode_call(call, out),
+        Message::Ack(ack) => encode_ack(ack, out),
+        Message::Reply(reply) => encode_reply(reply, out),
+        Message::Confirm(confirm) => encode_confirm(confirm, out),
     }
+}
+
+pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let mut w = header(out, 10, KIND_CALL, call.client, call.xid);
+    w.uint(call.incarnation.0);
+    w.text(&call.procedure);
+    w.uint(call.signature.0);
+    w.uint(deadline_millis(call.deadline));
+    w.uint(call.done_below.0);
+    w.bytes(&call.args);
+    fits(out)
+}
+
+pub(super) fn encode_ack(ack: &Ack, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let mut w = header(out, 5, KIND_ACK, ack.client, ack.xid);
+    w.uint(ack.incarnation.0);
+    fits(out)
+}
+
+pub(super) fn encode_reply(reply: &Reply, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let mut w = header(out, 6, KIND_REPLY, reply.client, reply.xid);
+    w.uint(reply.incarnation.0);
+    write_outcome(&mut w, &reply.outcome);
+    fits(out)
+}
+
+pub(super) fn encode_confirm(confirm: &Confirm, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    header(out, 4, KIND_CONFIRM, confirm.client, confirm.xid);
+    fits(out)
+}
+
+/// Clears `out` and writes the array header and the frozen header.
+fn header(out: &mut Vec<u8>, length: usize, kind: u64, client: ClientId, xid: Xid) -> Writer<'_> {
+    out.clear();
+    let mut w = Writer::new(out);
+    w.array(length);
+    w.uint(PROTOCOL_VERSION);
+    w.uint(kind);
+    w.uint(client.0);
+    w.uint(xid.0);
+    w
+}
+
+fn fits(out: &[u8]) -> Result<(), EncodeError> {
     if out.len() > MAX_DATAGRAM_BYTES {
         return Err(EncodeError::TooLarge {
             size: out.len(),

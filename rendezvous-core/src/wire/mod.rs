@@ -236,6 +236,27 @@ impl Message {
     }
 }
 
+macro_rules! encode_by_reference {
+    ($($kind:ident => $encode:ident),*) => {$(
+        impl $kind {
+            /// Encodes into `out` (cleared first), refusing what would not
+            /// fit a datagram; no copy of the message is made.
+            pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+                envelope::$encode(self, out)
+            }
+
+            /// Encodes into a new buffer.
+            pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+                let mut out = Vec::new();
+                self.encode_into(&mut out)?;
+                Ok(out)
+            }
+        }
+    )*};
+}
+
+encode_by_reference!(Call => encode_call, Ack => encode_ack, Reply => encode_reply, Confirm => encode_confirm);
+
 impl Header {
     /// True when the message was a call, the only kind that deserves an
     /// error reply (answering anything else could start a reply loop).
