@@ -1435,7 +1435,8 @@ fn invalid_utf8_in_an_indefinite_length_procedure_name_is_malformed() {
 
 #[test]
 fn deadline_above_max_deadline_is_accepted() {
-    // PROTOCOL.md: encoders cap deadline_ms at MAX_DEADLINE; decoders accept any u64.
+    // PROTOCOL.md: encoders cap deadline_ms at MAX_DEADLINE; decoders accept
+    // any u64 and clamp it to MAX_DEADLINE.
     for deadline_ms in [MAX_DEADLINE.as_millis() as u64 + 1, u64::MAX] {
         let datagram = call_with(DEADLINE_MS, cbor(&deadline_ms));
         assert!(

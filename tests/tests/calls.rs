@@ -914,9 +914,9 @@ fn reply_cache_stays_under_its_cap_when_confirmations_are_lost() {
 #[test]
 fn duplicate_of_a_call_whose_reply_was_evicted_is_not_run_again() {
     // 2,000 unconfirmed calls leave 2,000 tombstones of 64 bytes each: the
-    // cap must hold them (plus some replies), or the cache drops the oldest
-    // tombstones and a late copy of such a call would run again, as
-    // PROTOCOL.md says.
+    // cap must hold them (plus some replies) for this test to see
+    // ReplyEvicted for the call itself; past that the cache drops the oldest
+    // tombstones and refuses calls below them (the forgotten floor).
     const CAP: usize = 256 * 1024;
     const CALLS: u64 = 2_000;
     run(async {

@@ -5,9 +5,12 @@
 //! # What a caller can rely on
 //!
 //! * A call that returns `Ok` ran exactly once.
-//! * A call is only ever sent to another endpoint when nothing suggests it
+//! * A call keeps its xid to the end, so going back to an endpoint that was
+//!   only slow is always safe: its reply cache recognises the call.
+//! * A call is only ever sent to *another* endpoint when nothing suggests it
 //!   reached the first one: no endpoint acknowledged it, and no endpoint
-//!   restarted while it was outstanding. Otherwise the caller gets
+//!   restarted while it was outstanding. Otherwise — and when an
+//!   acknowledged call reaches its deadline — the caller gets
 //!   [`Error::OutcomeUnknown`], unless the procedure is declared idempotent,
 //!   in which case it is retried.
 //! * The one blind spot: a server that dies within its ACK delay of

@@ -83,7 +83,8 @@ pub struct ResponderStats {
     pub acks: u64,
     /// Datagrams that did not decode.
     pub malformed: u64,
-    /// Replies evicted from the reply cache by its memory cap.
+    /// Replies (and, under extreme pressure, their tombstones) evicted from
+    /// the reply cache by its memory cap.
     pub evictions: u64,
     /// Bytes the reply cache holds now.
     pub reply_cache_bytes: u64,

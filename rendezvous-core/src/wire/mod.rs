@@ -124,8 +124,9 @@ pub struct Confirm {
     pub xid: Xid,
 }
 
-/// What became of a call. Only [`Outcome::Return`] and
-/// [`Outcome::Panicked`] mean the procedure ran.
+/// What became of a call. `NoSuchProcedure`, `SignatureMismatch`,
+/// `WrongIncarnation`, `UnsupportedVersion`, `Malformed` and `BadArguments`
+/// mean it did not run; the others say how far it got.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Outcome {
     /// It ran and returned this CBOR-encoded value.
@@ -145,7 +146,8 @@ pub enum Outcome {
     Malformed(String),
     /// The arguments did not decode as the procedure's parameters; it did not run.
     BadArguments(String),
-    /// It ran, but its reply (`size` bytes with the result) exceeds the datagram limit.
+    /// It ran, but its result, or the reply carrying it, is `size` bytes:
+    /// over the datagram limit.
     ReplyTooLarge { size: u64, limit: u64 },
     /// The server's reply cache, full, evicted its record of this call before
     /// the caller received the reply: it ran, or (rarely) it was forgotten
