@@ -94,6 +94,37 @@ pub enum Error {
     #[error("the matchmaker refused the request: {reason}")]
     InvalidRequest { reason: String },
 
+    /// The matchmaker refused a register, renew or unregister as not
+    /// authenticated: no MAC, a MAC made with another secret, a timestamp
+    /// outside its window, a replayed nonce, or no secret on a matchmaker
+    /// reached from off the host.
+    #[error("the matchmaker refused the request as unauthenticated: {reason}")]
+    Unauthenticated { reason: String },
+
+    /// The matchmaker is at one of its limits.
+    #[error(
+        "the matchmaker refused the request: it would exceed its limit of {limit} {what}; unregister servers that are gone, or raise the limit"
+    )]
+    LimitReached { what: String, limit: u64 },
+
+    /// The matchmaker's answer needs a larger request (it never replies with
+    /// more than three times a request's size); the matchmaker client pads
+    /// and asks again by itself.
+    #[error(
+        "the matchmaker's answer needs a request of at least {needed_bytes} bytes; pad the request (the `padding` field)"
+    )]
+    RequestTooSmall { needed_bytes: usize },
+
+    /// The server was running as many calls as it allows until the deadline;
+    /// the call did not run there.
+    #[error(
+        "`{procedure}` at {endpoint} was refused as overloaded (the server was running as many calls as it allows) until the call's deadline; it did not run. Retry later, run more servers, or raise ServerBuilder::max_calls_in_flight"
+    )]
+    Overloaded {
+        procedure: String,
+        endpoint: SocketAddr,
+    },
+
     /// A server cannot start as configured.
     #[error("the server cannot start: {reason}")]
     Configuration { reason: String },

@@ -44,6 +44,7 @@ fn lookup_request() -> LookupRequest {
     LookupRequest {
         name: "math.add".to_owned(),
         signature: Some(math_add()),
+        padding: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn lookup_result() -> Result<Lookup, MatchmakerError> {
             incarnation: 0x0000_0000_0000_00ff,
             ttl_ms: 29_000,
         }],
+        truncated: false,
     })
 }
 

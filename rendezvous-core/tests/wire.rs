@@ -15,9 +15,9 @@
 use ciborium::Value;
 use rendezvous_core::Fingerprint;
 use rendezvous_core::matchmaker::protocol::{
-    EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup, LookupRequest,
-    MatchmakerError, ProcedureSpec, RegisterRequest, Registration, RenewRequest, Renewed,
-    UnregisterRequest,
+    Auth, EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup,
+    LookupRequest, MatchmakerError, ProcedureSpec, RegisterRequest, Registration, RenewRequest,
+    Renewed, UnregisterRequest,
 };
 use rendezvous_core::wire::{
     Ack, Call, ClientId, Confirm, DecodeError, EncodeError, Header, Incarnation,
@@ -245,6 +245,7 @@ fn every_outcome() -> Vec<Outcome> {
         },
         Outcome::ReplyEvicted,
         Outcome::DeadlineExceeded,
+        Outcome::Overloaded,
     ]
 }
 
@@ -263,9 +264,10 @@ fn outcome_variant(outcome: &Outcome) -> &'static str {
         Outcome::ReplyTooLarge { .. } => "ReplyTooLarge",
         Outcome::ReplyEvicted => "ReplyEvicted",
         Outcome::DeadlineExceeded => "DeadlineExceeded",
+        Outcome::Overloaded => "Overloaded",
     }
 }
-const OUTCOME_VARIANTS: usize = 11;
+const OUTCOME_VARIANTS: usize = 12;
 
 /// One message of every kind, the reply with every outcome.
 fn sample_messages() -> Vec<Message> {
@@ -309,6 +311,15 @@ fn sample_register_request() -> RegisterRequest {
         endpoint: v6(),
         incarnation: u64::MAX,
         ttl_ms: 30_000,
+        auth: Some(sample_auth()),
+    }
+}
+
+fn sample_auth() -> Auth {
+    Auth {
+        timestamp_ms: 1_700_000_000_000,
+        nonce: *b"nonce, 16 bytes.",
+        mac: [0xa5; 32],
     }
 }
 
@@ -328,6 +339,7 @@ fn sample_lookup() -> Lookup {
                 ttl_ms: 0,
             },
         ],
+        truncated: true,
     }
 }
 
@@ -345,6 +357,7 @@ fn sample_cursor() -> ListCursor {
     ListCursor {
         name: "math.add".into(),
         endpoint: v4(),
+        lease: 42,
     }
 }
 
@@ -363,6 +376,21 @@ fn every_matchmaker_error() -> Vec<MatchmakerError> {
         MatchmakerError::InvalidRequest {
             reason: "empty name".into(),
         },
+        MatchmakerError::Unauthenticated {
+            reason: "the MAC does not match".into(),
+        },
+        MatchmakerError::StaleRequest {
+            request_ms: 1,
+            matchmaker_ms: u64::MAX,
+            window_ms: 30_000,
+        },
+        MatchmakerError::Replayed,
+        MatchmakerError::SecretRequired { peer: v6() },
+        MatchmakerError::LimitReached {
+            what: "registrations".into(),
+            limit: 65_536,
+        },
+        MatchmakerError::RequestTooSmall { needed_bytes: 420 },
     ]
 }
 
@@ -373,9 +401,15 @@ fn matchmaker_error_variant(error: &MatchmakerError) -> &'static str {
         MatchmakerError::SignatureMismatch { .. } => "SignatureMismatch",
         MatchmakerError::UnknownLease => "UnknownLease",
         MatchmakerError::InvalidRequest { .. } => "InvalidRequest",
+        MatchmakerError::Unauthenticated { .. } => "Unauthenticated",
+        MatchmakerError::StaleRequest { .. } => "StaleRequest",
+        MatchmakerError::Replayed => "Replayed",
+        MatchmakerError::SecretRequired { .. } => "SecretRequired",
+        MatchmakerError::LimitReached { .. } => "LimitReached",
+        MatchmakerError::RequestTooSmall { .. } => "RequestTooSmall",
     }
 }
-const MATCHMAKER_ERROR_VARIANTS: usize = 4;
+const MATCHMAKER_ERROR_VARIANTS: usize = 10;
 
 /// Encodings of matchmaker values, as payloads and as one-element argument tuples.
 fn sample_payloads() -> Vec<Vec<u8>> {
@@ -387,22 +421,33 @@ fn sample_payloads() -> Vec<Vec<u8>> {
             ttl_ms: 30_000,
         })
         .unwrap(),
-        encode_payload(&(RenewRequest { token: token() },)).unwrap(),
+        encode_payload(&(RenewRequest {
+            token: token(),
+            auth: Some(sample_auth()),
+        },))
+        .unwrap(),
         encode_payload(&Renewed { ttl_ms: 1 }).unwrap(),
-        encode_payload(&(UnregisterRequest { token: token() },)).unwrap(),
+        encode_payload(&(UnregisterRequest {
+            token: token(),
+            auth: None,
+        },))
+        .unwrap(),
         encode_payload(&(LookupRequest {
             name: "math.add".into(),
             signature: Some(Fingerprint(7)),
+            padding: Some(vec![0; 40].into()),
         },))
         .unwrap(),
         encode_payload(&LookupRequest {
             name: "math.add".into(),
             signature: None,
+            padding: None,
         })
         .unwrap(),
         encode_payload(&Ok::<_, MatchmakerError>(sample_lookup())).unwrap(),
         encode_payload(&(ListRequest {
             after: Some(sample_cursor()),
+            padding: Some(vec![0; 300].into()),
         },))
         .unwrap(),
         encode_payload(&Ok::<_, MatchmakerError>(ListPage {
@@ -565,7 +610,10 @@ fn lease_round_trips() {
 
 #[test]
 fn renew_request_round_trips() {
-    assert_payload_round_trips(RenewRequest { token: token() });
+    assert_payload_round_trips(RenewRequest {
+        token: token(),
+        auth: Some(sample_auth()),
+    });
 }
 
 #[test]
@@ -575,7 +623,10 @@ fn renewed_round_trips() {
 
 #[test]
 fn unregister_request_round_trips() {
-    assert_payload_round_trips(UnregisterRequest { token: token() });
+    assert_payload_round_trips(UnregisterRequest {
+        token: token(),
+        auth: None,
+    });
 }
 
 #[test]
@@ -583,6 +634,7 @@ fn lookup_request_with_signature_round_trips() {
     assert_payload_round_trips(LookupRequest {
         name: "math.add".into(),
         signature: Some(Fingerprint::of("math.add(i64,i64)->i64")),
+        padding: None,
     });
 }
 
@@ -591,6 +643,7 @@ fn lookup_request_without_signature_round_trips() {
     assert_payload_round_trips(LookupRequest {
         name: "math.add".into(),
         signature: None,
+        padding: Some(vec![0; 300].into()),
     });
 }
 
@@ -605,13 +658,18 @@ fn list_request_with_cursor_round_trips() {
         after: Some(ListCursor {
             name: "math.add".into(),
             endpoint: v6(),
+            lease: 7,
         }),
+        padding: None,
     });
 }
 
 #[test]
 fn list_request_without_cursor_round_trips() {
-    assert_payload_round_trips(ListRequest { after: None });
+    assert_payload_round_trips(ListRequest {
+        after: None,
+        padding: None,
+    });
 }
 
 #[test]
@@ -668,6 +726,7 @@ fn matchmaker_argument_tuple_round_trips() {
     assert_payload_round_trips((LookupRequest {
         name: "math.add".into(),
         signature: None,
+        padding: None,
     },));
 }
 
@@ -712,6 +771,7 @@ fn struct_fields_decode_in_any_order() {
         Ok(LookupRequest {
             name: "math.add".into(),
             signature: Some(Fingerprint(7)),
+            padding: None,
         })
     );
 }
@@ -728,6 +788,7 @@ fn unknown_struct_fields_are_ignored() {
         Ok(LookupRequest {
             name: "math.add".into(),
             signature: None,
+            padding: None,
         })
     );
 }
@@ -740,6 +801,7 @@ fn missing_option_field_reads_as_none() {
         Ok(LookupRequest {
             name: "math.add".into(),
             signature: None,
+            padding: None,
         })
     );
 }
@@ -1293,7 +1355,7 @@ fn unknown_outcome_code_is_malformed() {
         reply.client.0,
         reply.xid.0,
         reply.incarnation.0,
-        (11u64,),
+        (12u64,),
     ));
     let undecodable = decode_err(&datagram);
     assert!(

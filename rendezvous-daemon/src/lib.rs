@@ -24,18 +24,32 @@
 //! The table lives in memory: a restarted matchmaker starts empty and
 //! servers register again when their next renewal is refused as an unknown
 //! lease (within one heartbeat).
+//!
+//! It is safe to expose (SECURITY.md at the repository root has the threat
+//! model): registrations need the shared secret, or come from loopback when
+//! there is none ([`gatekeeper`]); no answer is more than three times the
+//! size of its request; everything that grows has a limit
+//! ([`MatchmakerConfig`]); refusals are logged at most once a second per
+//! kind ([`refusal_log`]).
 
+mod budget;
+pub mod gatekeeper;
+pub mod refusal_log;
 mod service;
 pub mod table;
 
-pub use table::{LIST_PAGE_BYTES, MAX_PROCEDURES_PER_LEASE, TtlBounds};
+pub use gatekeeper::{DEFAULT_AUTH_WINDOW, DEFAULT_MAX_NONCES, Gatekeeper};
+pub use table::{
+    DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_SOURCE, LIST_PAGE_BYTES, Limits,
+    MAX_PROCEDURES_PER_LEASE, TtlBounds,
+};
 
+use rendezvous_core::matchmaker::Secret;
 use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::server::{Responder, ResponderConfig, ResponderStats};
-use service::SharedTable;
+use service::{Shared, State, lock};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use table::LeaseTable;
 
@@ -43,17 +57,41 @@ use table::LeaseTable;
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How a matchmaker runs.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MatchmakerConfig {
     pub ttl: TtlBounds,
+    /// How requests are answered. The matchmaker always sets
+    /// `bound_replies`: it answers anyone.
     pub responder: ResponderConfig,
+    /// How many registrations it holds, in all and per source address.
+    pub limits: Limits,
+    /// The secret registrations must be signed with; without one, only
+    /// loopback peers may register.
+    pub secret: Option<Secret>,
+    /// How far a signed request's timestamp may be from this host's clock.
+    pub auth_window: Duration,
+    /// How many nonces of signed requests it remembers at most.
+    pub max_nonces: usize,
+}
+
+impl Default for MatchmakerConfig {
+    fn default() -> Self {
+        MatchmakerConfig {
+            ttl: TtlBounds::default(),
+            responder: ResponderConfig::default(),
+            limits: Limits::default(),
+            secret: None,
+            auth_window: DEFAULT_AUTH_WINDOW,
+            max_nonces: DEFAULT_MAX_NONCES,
+        }
+    }
 }
 
 /// A running matchmaker.
 #[derive(Debug)]
 pub struct Matchmaker {
     responder: Responder,
-    table: SharedTable,
+    state: Shared,
     sweeper: rt::JoinHandle<()>,
 }
 
@@ -67,13 +105,30 @@ impl Matchmaker {
         address: SocketAddr,
         config: MatchmakerConfig,
     ) -> io::Result<Matchmaker> {
-        let table: SharedTable = Arc::new(Mutex::new(LeaseTable::new(config.ttl)));
-        let procedures = service::procedures(&table);
-        let responder = Responder::bind(address, procedures, config.responder).await?;
-        let sweeper = rt::spawn(sweep_expired(table.clone()));
+        let table = LeaseTable::new(config.ttl, config.limits);
+        let signed = config.secret.is_some();
+        let gate = Gatekeeper::new(config.secret, config.auth_window, config.max_nonces);
+        let state = State::new(table, gate);
+        let procedures = service::procedures(&state);
+        let responder_config = ResponderConfig {
+            bound_replies: true,
+            ..config.responder
+        };
+        let responder = Responder::bind(address, procedures, responder_config).await?;
+        if signed {
+            tracing::info!(
+                window = ?config.auth_window,
+                "register, renew and unregister must carry an HMAC under the shared secret, from any address"
+            );
+        } else {
+            tracing::warn!(
+                "no shared secret (--secret-file): registrations are accepted only from loopback, i.e. from servers on this host"
+            );
+        }
+        let sweeper = rt::spawn(sweep(state.clone()));
         Ok(Matchmaker {
             responder,
-            table,
+            state,
             sweeper,
         })
     }
@@ -85,7 +140,12 @@ impl Matchmaker {
 
     /// Number of live leases (servers registered).
     pub fn lease_count(&self) -> usize {
-        service::lock(&self.table).lease_count()
+        lock(&self.state.table).lease_count()
+    }
+
+    /// Number of registrations held (rows of `list`).
+    pub fn registration_count(&self) -> usize {
+        lock(&self.state.table).registration_count()
     }
 
     pub fn stats(&self) -> ResponderStats {
@@ -99,11 +159,21 @@ impl Matchmaker {
     }
 }
 
-async fn sweep_expired(table: SharedTable) {
+/// Expires leases nobody asked about, and writes the counts of refusals
+/// whose log lines were suppressed.
+async fn sweep(state: Shared) {
     loop {
         rt::sleep(EXPIRY_SWEEP_INTERVAL).await;
-        for gone in service::lock(&table).expire(Instant::now()) {
+        let now = Instant::now();
+        for gone in lock(&state.table).expire(now) {
             tracing::info!(endpoint = %gone.endpoint, procedures = ?gone.names, "lease expired");
+        }
+        for (kind, suppressed) in lock(&state.log).flush(now) {
+            tracing::warn!(
+                suppressed,
+                "{suppressed} more requests refused: {}",
+                kind.describe()
+            );
         }
     }
 }

@@ -1,10 +1,19 @@
 //! `rendezvous-daemon`: run the matchmaker, or ask a running one what it knows.
 
 use clap::{Args, Parser, Subcommand};
-use rendezvous_core::matchmaker::{self, DEFAULT_ADDRESS};
+use rendezvous_core::matchmaker::{self, DEFAULT_ADDRESS, SECRET_FILE_ENV_VAR, Secret};
+#[cfg(test)]
+use rendezvous_core::server::DEFAULT_REPLY_CACHE_BYTES;
+use rendezvous_core::server::ResponderConfig;
 use rendezvous_core::{Fingerprint, MatchmakerClient, rt};
-use rendezvous_daemon::{Matchmaker, MatchmakerConfig, TtlBounds};
+#[cfg(test)]
+use rendezvous_daemon::DEFAULT_AUTH_WINDOW;
+use rendezvous_daemon::{
+    DEFAULT_MAX_NONCES, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_SOURCE, Limits,
+    Matchmaker, MatchmakerConfig, TtlBounds,
+};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -39,6 +48,37 @@ struct Serve {
     /// Longest lease TTL granted; longer requests are cut to it.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     max_ttl: Duration,
+
+    /// File holding the secret shared with servers (at least 16 bytes;
+    /// trailing whitespace is ignored). With it, register, renew and
+    /// unregister must carry an HMAC under it, from any address. Without it,
+    /// only servers on this host (loopback) may register.
+    #[arg(long, value_name = "PATH", env = SECRET_FILE_ENV_VAR)]
+    secret_file: Option<PathBuf>,
+
+    /// How far a signed request's timestamp may be from this host's clock,
+    /// either way; older or newer requests are refused as stale.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    auth_window: Duration,
+
+    /// Nonces of signed requests remembered, to refuse replays (only signed
+    /// requests are remembered; when full, the oldest go and requests as old
+    /// as them are refused).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_NONCES)]
+    max_nonces: usize,
+
+    /// Registrations held at once, from all servers (one registration is
+    /// one procedure at one endpoint); beyond it, register is refused.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_REGISTRATIONS)]
+    max_registrations: usize,
+
+    /// Registrations held at once that came from one IP address.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_REGISTRATIONS_PER_SOURCE)]
+    max_registrations_per_source: usize,
+
+    /// Memory for the matchmaker's own reply cache (e.g. 8MiB, 512KiB, 1048576).
+    #[arg(long, value_name = "BYTES", default_value = "8MiB", value_parser = parse_bytes)]
+    reply_cache_bytes: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,13 +145,30 @@ fn serve(options: Serve) -> Result<(), String> {
             options.default_ttl, options.min_ttl, options.max_ttl
         ));
     }
+    let secret = match &options.secret_file {
+        Some(path) => Some(
+            Secret::from_file(path)
+                .map_err(|error| format!("--secret-file {}: {error}", path.display()))?,
+        ),
+        None => None,
+    };
     let config = MatchmakerConfig {
         ttl: TtlBounds {
             default: options.default_ttl,
             min: options.min_ttl,
             max: options.max_ttl,
         },
-        ..MatchmakerConfig::default()
+        responder: ResponderConfig {
+            reply_cache_bytes: options.reply_cache_bytes,
+            ..ResponderConfig::default()
+        },
+        limits: Limits {
+            max_registrations: options.max_registrations,
+            max_registrations_per_source: options.max_registrations_per_source,
+        },
+        secret,
+        auth_window: options.auth_window,
+        max_nonces: options.max_nonces,
     };
     let (stop, stopped) = async_std::channel::bounded::<()>(1);
     ctrlc::set_handler(move || {
@@ -129,6 +186,9 @@ fn serve(options: Serve) -> Result<(), String> {
         tracing::info!(
             address = %matchmaker.local_addr(),
             default_ttl = ?options.default_ttl,
+            max_registrations = options.max_registrations,
+            max_registrations_per_source = options.max_registrations_per_source,
+            reply_cache_bytes = options.reply_cache_bytes,
             "matchmaker listening"
         );
         let _ = stopped.recv().await;
@@ -239,6 +299,28 @@ fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
         .map_err(|_| format!("expected a hex fingerprint such as 0x1f2e3d4c5b6a7988, got {text:?}"))
 }
 
+/// Parses `1048576`, `512KiB`, `8MiB`, `1GiB` (also `K`, `M`, `G`: powers of 1024).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: usize = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 8MiB, 512KiB or 1048576, got {text:?}"))?;
+    let scale: usize = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?}; use KiB, MiB or GiB")),
+    };
+    value
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text} is too large"))
+}
+
 /// Parses `250ms`, `30s`, `2m`, `1h` (a bare number means seconds).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -274,6 +356,21 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("3 fortnights").is_err());
         assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_bytes("8M"), Ok(8 << 20));
+        assert!(parse_bytes("8 parsecs").is_err());
+    }
+
+    #[test]
+    fn textual_defaults_agree_with_the_constants() {
+        assert_eq!(parse_duration("30s"), Ok(DEFAULT_AUTH_WINDOW));
+        assert_eq!(parse_bytes("8MiB"), Ok(DEFAULT_REPLY_CACHE_BYTES));
     }
 
     #[test]

@@ -1,28 +1,90 @@
-//! The matchmaker's procedures: the `rendezvous.*` names bound to the lease table.
+//! The matchmaker's procedures: the `rendezvous.*` names bound to the lease
+//! table, behind the gatekeeper (who may register) and the budget (how
+//! large an answer may be).
 
-use crate::table::LeaseTable;
+use crate::budget::{self, fit_lookup};
+use crate::gatekeeper::Gatekeeper;
+use crate::refusal_log::{RefusalLog, Refused};
+use crate::table::{LIST_PAGE_BYTES, LeaseTable};
+use rendezvous_core::matchmaker::auth::Authenticated;
 use rendezvous_core::matchmaker::protocol::*;
 use rendezvous_core::rt::Instant;
-use rendezvous_core::server::{Procedure, ProcedureSet};
+use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
-pub(crate) type SharedTable = Arc<Mutex<LeaseTable>>;
+/// What the procedures share.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) table: Mutex<LeaseTable>,
+    pub(crate) gate: Mutex<Gatekeeper>,
+    pub(crate) log: Mutex<RefusalLog>,
+    /// Where the next truncated lookup starts, so all endpoints get clients.
+    turn: AtomicUsize,
+}
 
-pub(crate) fn lock(table: &SharedTable) -> MutexGuard<'_, LeaseTable> {
-    table
+pub(crate) type Shared = Arc<State>;
+
+impl State {
+    pub(crate) fn new(table: LeaseTable, gate: Gatekeeper) -> Shared {
+        Arc::new(State {
+            table: Mutex::new(table),
+            gate: Mutex::new(gate),
+            log: Mutex::new(RefusalLog::default()),
+            turn: AtomicUsize::new(0),
+        })
+    }
+
+    /// Lets `request` through the gatekeeper, or logs (rate-limited) and
+    /// returns the refusal.
+    fn admit<R: Authenticated>(
+        &self,
+        request: &R,
+        context: &CallContext,
+    ) -> Result<(), MatchmakerError> {
+        let checked = lock(&self.gate).check(request, context, SystemTime::now());
+        checked.map_err(|(kind, refusal)| {
+            self.refused(Refused::Auth(kind), R::PROCEDURE, context, &refusal);
+            refusal
+        })
+    }
+
+    fn refused(
+        &self,
+        kind: Refused,
+        procedure: &str,
+        context: &CallContext,
+        refusal: &MatchmakerError,
+    ) {
+        if let Some(suppressed) = lock(&self.log).note(kind, Instant::now()) {
+            tracing::warn!(
+                peer = %context.peer,
+                procedure,
+                ?refusal,
+                suppressed,
+                "refused a request: {} ({suppressed} more like it suppressed since the last such line)",
+                kind.describe()
+            );
+        }
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The five matchmaker procedures over one table.
-pub(crate) fn procedures(table: &SharedTable) -> ProcedureSet {
+/// The five matchmaker procedures over one state.
+pub(crate) fn procedures(state: &Shared) -> ProcedureSet {
     let mut set = ProcedureSet::new();
     let all = [
-        register(table.clone()),
-        renew(table.clone()),
-        unregister(table.clone()),
-        lookup(table.clone()),
-        list(table.clone()),
+        register(state.clone()),
+        renew(state.clone()),
+        unregister(state.clone()),
+        lookup(state.clone()),
+        list(state.clone()),
     ];
     for procedure in all {
         // Five distinct constant names: insertion cannot collide.
@@ -31,13 +93,14 @@ pub(crate) fn procedures(table: &SharedTable) -> ProcedureSet {
     set
 }
 
-fn register(table: SharedTable) -> Procedure {
+fn register(state: Shared) -> Procedure {
     Procedure::typed(
         REGISTER,
         REGISTER_SIGNATURE,
         move |(request,): (RegisterRequest,), context| {
-            let table = table.clone();
+            let state = state.clone();
             async move {
+                state.admit(&request, &context)?;
                 let token =
                     LeaseToken::generate().map_err(|error| MatchmakerError::InvalidRequest {
                         reason: format!("the matchmaker's random source failed: {error}"),
@@ -45,12 +108,16 @@ fn register(table: SharedTable) -> Procedure {
                 let endpoint = request.endpoint;
                 let names: Vec<String> =
                     request.procedures.iter().map(|p| p.name.clone()).collect();
-                let lease = lock(&table).register(request, token, Instant::now());
+                let lease =
+                    lock(&state.table).register(request, token, context.peer.ip(), Instant::now());
                 match &lease {
                     Ok(lease) => tracing::info!(
                         %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
                         "registered"
                     ),
+                    Err(refusal @ MatchmakerError::LimitReached { .. }) => {
+                        state.refused(Refused::Limit, REGISTER, &context, refusal);
+                    }
                     Err(error) => {
                         tracing::info!(%endpoint, from = %context.peer, ?error, "registration refused")
                     }
@@ -61,25 +128,29 @@ fn register(table: SharedTable) -> Procedure {
     )
 }
 
-fn renew(table: SharedTable) -> Procedure {
+fn renew(state: Shared) -> Procedure {
     Procedure::typed(
         RENEW,
         RENEW_SIGNATURE,
-        move |(request,): (RenewRequest,), _| {
-            let table = table.clone();
-            async move { lock(&table).renew(request.token, Instant::now()) }
+        move |(request,): (RenewRequest,), context| {
+            let state = state.clone();
+            async move {
+                state.admit(&request, &context)?;
+                lock(&state.table).renew(request.token, Instant::now())
+            }
         },
     )
 }
 
-fn unregister(table: SharedTable) -> Procedure {
+fn unregister(state: Shared) -> Procedure {
     Procedure::typed(
         UNREGISTER,
         UNREGISTER_SIGNATURE,
-        move |(request,): (UnregisterRequest,), _| {
-            let table = table.clone();
+        move |(request,): (UnregisterRequest,), context| {
+            let state = state.clone();
             async move {
-                let gone = lock(&table).unregister(request.token, Instant::now())?;
+                state.admit(&request, &context)?;
+                let gone = lock(&state.table).unregister(request.token, Instant::now())?;
                 tracing::info!(endpoint = %gone.endpoint, procedures = ?gone.names, "unregistered");
                 Ok::<(), MatchmakerError>(())
             }
@@ -87,25 +158,35 @@ fn unregister(table: SharedTable) -> Procedure {
     )
 }
 
-fn lookup(table: SharedTable) -> Procedure {
+fn lookup(state: Shared) -> Procedure {
     Procedure::typed(
         LOOKUP,
         LOOKUP_SIGNATURE,
-        move |(request,): (LookupRequest,), _| {
-            let table = table.clone();
-            async move { lock(&table).lookup(&request.name, request.signature, Instant::now()) }
+        move |(request,): (LookupRequest,), context| {
+            let state = state.clone();
+            async move {
+                let answer =
+                    lock(&state.table).lookup(&request.name, request.signature, Instant::now());
+                let turn = state.turn.fetch_add(1, Ordering::Relaxed);
+                fit_lookup(answer, context.result_budget(), turn)
+            }
         },
     )
 }
 
-fn list(table: SharedTable) -> Procedure {
+fn list(state: Shared) -> Procedure {
     Procedure::typed(
         LIST,
         LIST_SIGNATURE,
-        move |(request,): (ListRequest,), _| {
-            let table = table.clone();
+        move |(request,): (ListRequest,), context| {
+            let state = state.clone();
             async move {
-                Ok::<ListPage, MatchmakerError>(lock(&table).list(request.after, Instant::now()))
+                let page_bytes = LIST_PAGE_BYTES.min(context.result_budget());
+                lock(&state.table)
+                    .list(request.after, page_bytes, Instant::now())
+                    .map_err(|needed| MatchmakerError::RequestTooSmall {
+                        needed_bytes: budget::request_bytes_for(needed),
+                    })
             }
         },
     )

@@ -1,17 +1,24 @@
 //! The lease table: what the matchmaker knows, in memory.
 //!
 //! A lease belongs to one server (one endpoint, one incarnation) and covers
-//! all the procedures it registered. Bindings map a name to endpoints; each
-//! (name, endpoint) pair is bound at most once, and a new registration of the
-//! same pair replaces the old binding. Expiry is exact: every operation first
-//! drops the leases whose time has passed, so an expired endpoint is never
-//! returned, and a periodic sweep frees their memory when nobody asks.
+//! all the procedures it registered. Bindings map a name to the endpoints
+//! that serve it, one per (endpoint, lease): a new registration is added
+//! beside the existing ones, never over them, so no request can replace or
+//! remove another server's registration. A binding leaves only with its own
+//! lease (unregister, which needs the token, or expiry); a server restarted
+//! on the same port therefore appears twice until its predecessor's lease
+//! expires, and clients tell the two apart by incarnation.
+//!
+//! Expiry is exact: every operation first drops the leases whose time has
+//! passed, so an expired endpoint is never returned, and a periodic sweep
+//! frees their memory when nobody asks. Registrations are counted in total
+//! and per source address, each against its [`Limits`].
 
 use rendezvous_core::matchmaker::protocol::*;
 use rendezvous_core::wire::{self, MAX_NAME_BYTES};
 use rendezvous_core::{Fingerprint, rt::Instant};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// The TTLs the matchmaker grants.
@@ -42,12 +49,40 @@ impl TtlBounds {
     }
 }
 
-/// One registration list page stays under this many bytes of CBOR, so a
-/// reply fits one Ethernet frame unfragmented.
+/// How much the table may hold. A registration is one procedure bound at one
+/// endpoint under one lease (one row of `list`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Registrations held at once, from everyone.
+    pub max_registrations: usize,
+    /// Registrations held at once that were registered from one IP address.
+    pub max_registrations_per_source: usize,
+}
+
+/// About 20 MiB of table at worst (255-byte names): far more than any one
+/// deployment registers, far less than a host has.
+pub const DEFAULT_MAX_REGISTRATIONS: usize = 65_536;
+
+/// Eight servers of a full 1 024 procedures each, from one address (with no
+/// secret, every registration comes from loopback: one address).
+pub const DEFAULT_MAX_REGISTRATIONS_PER_SOURCE: usize = 8_192;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_registrations: DEFAULT_MAX_REGISTRATIONS,
+            max_registrations_per_source: DEFAULT_MAX_REGISTRATIONS_PER_SOURCE,
+        }
+    }
+}
+
+/// The largest list page, in bytes of CBOR result, so a reply fits one
+/// Ethernet frame unfragmented. A page is smaller when the request is: no
+/// reply exceeds [`wire::AMPLIFICATION_FACTOR`] times its request.
 pub const LIST_PAGE_BYTES: usize = 1200;
 
 /// The page's own CBOR around its registrations and cursor: the map, its
-/// two keys, the array header.
+/// two keys, the array header, the `{"Ok": ...}` around it.
 const PAGE_FRAMING_BYTES: usize = 32;
 
 /// Most procedures one lease may cover (the request must also fit a datagram).
@@ -55,7 +90,11 @@ pub const MAX_PROCEDURES_PER_LEASE: usize = 1024;
 
 #[derive(Debug)]
 struct LeaseRecord {
+    /// Orders the bindings of one (name, endpoint); never reused.
+    number: u64,
     endpoint: SocketAddr,
+    /// The address the registration came from, for the per-source limit.
+    source: IpAddr,
     ttl: Duration,
     expires: Instant,
     names: Vec<String>,
@@ -68,6 +107,9 @@ struct Binding {
     lease: LeaseToken,
 }
 
+/// Bindings of one name, by (endpoint, lease number).
+type Bindings = BTreeMap<(SocketAddr, u64), Binding>;
+
 /// What an expiry sweep removed, for the log.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Expired {
@@ -78,15 +120,21 @@ pub struct Expired {
 #[derive(Debug, Default)]
 pub struct LeaseTable {
     ttl: TtlBounds,
+    limits: Limits,
     leases: HashMap<LeaseToken, LeaseRecord>,
     expiries: BTreeSet<(Instant, LeaseToken)>,
-    names: BTreeMap<String, BTreeMap<SocketAddr, Binding>>,
+    names: BTreeMap<String, Bindings>,
+    /// Registrations held, in total and by source address.
+    registrations: usize,
+    per_source: HashMap<IpAddr, usize>,
+    next_lease_number: u64,
 }
 
 impl LeaseTable {
-    pub fn new(ttl: TtlBounds) -> LeaseTable {
+    pub fn new(ttl: TtlBounds, limits: Limits) -> LeaseTable {
         LeaseTable {
             ttl,
+            limits,
             ..LeaseTable::default()
         }
     }
@@ -96,31 +144,66 @@ impl LeaseTable {
         self.leases.len()
     }
 
+    /// Number of registrations held (rows of `list`).
+    pub fn registration_count(&self) -> usize {
+        self.registrations
+    }
+
+    /// Adds the request's procedures at its endpoint under a new lease,
+    /// beside any registrations already there; `source` is the address the
+    /// request came from.
     pub fn register(
         &mut self,
         request: RegisterRequest,
         token: LeaseToken,
+        source: IpAddr,
         now: Instant,
     ) -> Result<Lease, MatchmakerError> {
         self.expire(now);
         validate(&request)?;
+        let source = source.to_canonical();
+        let count = request.procedures.len();
+        let from_source = self.per_source.get(&source).copied().unwrap_or(0);
+        if self.registrations + count > self.limits.max_registrations {
+            return Err(MatchmakerError::LimitReached {
+                what: format!(
+                    "registrations in all (it holds {}, this request adds {count}; --max-registrations)",
+                    self.registrations
+                ),
+                limit: self.limits.max_registrations as u64,
+            });
+        }
+        if from_source + count > self.limits.max_registrations_per_source {
+            return Err(MatchmakerError::LimitReached {
+                what: format!(
+                    "registrations from {source} (it holds {from_source}, this request adds {count}; --max-registrations-per-source)"
+                ),
+                limit: self.limits.max_registrations_per_source as u64,
+            });
+        }
         let ttl = self.ttl.grant(Duration::from_millis(request.ttl_ms));
-        let mut names = Vec::with_capacity(request.procedures.len());
+        self.next_lease_number += 1;
+        let number = self.next_lease_number;
+        let mut names = Vec::with_capacity(count);
         for spec in request.procedures {
             let binding = Binding {
                 signature: spec.signature,
                 incarnation: request.incarnation,
                 lease: token,
             };
-            let endpoints = self.names.entry(spec.name.clone()).or_default();
-            if let Some(replaced) = endpoints.insert(request.endpoint, binding) {
-                self.release(replaced.lease, &spec.name);
-            }
+            self.names
+                .entry(spec.name.clone())
+                .or_default()
+                .insert((request.endpoint, number), binding);
             names.push(spec.name);
         }
+        self.registrations += count;
+        *self.per_source.entry(source).or_default() += count;
         let expires = now + ttl;
         let record = LeaseRecord {
+            number,
             endpoint: request.endpoint,
+            source,
             ttl,
             expires,
             names,
@@ -157,6 +240,8 @@ impl LeaseTable {
             .ok_or(MatchmakerError::UnknownLease)
     }
 
+    /// Every live endpoint of `name` with `signature` (any, if `None`),
+    /// ordered by address, then by lease (older first).
     pub fn lookup(
         &mut self,
         name: &str,
@@ -171,7 +256,7 @@ impl LeaseTable {
         let matching: Vec<EndpointInfo> = endpoints
             .iter()
             .filter(|(_, binding)| signature.is_none_or(|s| s == binding.signature))
-            .map(|(address, binding)| EndpointInfo {
+            .map(|((address, _), binding)| EndpointInfo {
                 address: *address,
                 signature: binding.signature,
                 incarnation: binding.incarnation,
@@ -190,22 +275,30 @@ impl LeaseTable {
             }
             _ => Ok(Lookup {
                 endpoints: matching,
+                truncated: false,
             }),
         }
     }
 
-    /// One page of registrations after `after`, at most [`LIST_PAGE_BYTES`]
-    /// of CBOR (and always at least one registration, if any remain).
-    pub fn list(&mut self, after: Option<ListCursor>, now: Instant) -> ListPage {
+    /// One page of registrations after `after`, at most `page_bytes` of
+    /// CBOR result. `Err(bytes)` when the next registration alone needs a
+    /// page of `bytes`, more than `page_bytes`.
+    pub fn list(
+        &mut self,
+        after: Option<ListCursor>,
+        page_bytes: usize,
+        now: Instant,
+    ) -> Result<ListPage, usize> {
         self.expire(now);
         let mut registrations = Vec::new();
         let mut last_cursor = None;
-        let mut bytes = 0;
+        let mut bytes = PAGE_FRAMING_BYTES;
         let start = after.as_ref().map(|c| c.name.clone()).unwrap_or_default();
         for (name, endpoints) in self.names.range(start..) {
-            for (endpoint, binding) in endpoints {
+            for ((endpoint, lease), binding) in endpoints {
                 if let Some(cursor) = &after
-                    && (name.as_str(), *endpoint) <= (cursor.name.as_str(), cursor.endpoint)
+                    && (name.as_str(), *endpoint, *lease)
+                        <= (cursor.name.as_str(), cursor.endpoint, cursor.lease)
                 {
                     continue;
                 }
@@ -219,27 +312,30 @@ impl LeaseTable {
                 let cursor = ListCursor {
                     name: name.clone(),
                     endpoint: *endpoint,
+                    lease: *lease,
                 };
                 // Room for this registration and, should it end the page,
                 // for the cursor naming it.
-                let size = encoded_len(&registration) + encoded_len(&cursor);
-                if !registrations.is_empty() && bytes + size + PAGE_FRAMING_BYTES > LIST_PAGE_BYTES
-                {
-                    return ListPage {
+                let size = encoded_len(&registration);
+                let needed = bytes + size + encoded_len(&cursor);
+                if needed > page_bytes {
+                    if registrations.is_empty() {
+                        return Err(needed);
+                    }
+                    return Ok(ListPage {
                         registrations,
                         next: last_cursor,
-                    };
+                    });
                 }
                 last_cursor = Some(cursor);
-                let size = encoded_len(&registration);
                 bytes += size;
                 registrations.push(registration);
             }
         }
-        ListPage {
+        Ok(ListPage {
             registrations,
             next: None,
-        }
+        })
     }
 
     /// Drops every lease whose time has passed; returns what went.
@@ -256,40 +352,30 @@ impl LeaseTable {
         expired
     }
 
+    /// Removes a lease and exactly the bindings it made.
     fn remove_lease(&mut self, token: LeaseToken) -> Option<Expired> {
         let record = self.leases.remove(&token)?;
         self.expiries.remove(&(record.expires, token));
         for name in &record.names {
             if let Some(endpoints) = self.names.get_mut(name) {
-                if endpoints
-                    .get(&record.endpoint)
-                    .is_some_and(|b| b.lease == token)
-                {
-                    endpoints.remove(&record.endpoint);
-                }
+                endpoints.remove(&(record.endpoint, record.number));
                 if endpoints.is_empty() {
                     self.names.remove(name);
                 }
+            }
+        }
+        let count = record.names.len();
+        self.registrations -= count;
+        if let Some(held) = self.per_source.get_mut(&record.source) {
+            *held -= count;
+            if *held == 0 {
+                self.per_source.remove(&record.source);
             }
         }
         Some(Expired {
             endpoint: record.endpoint,
             names: record.names,
         })
-    }
-
-    /// A binding of `name` moved to another lease: the old lease no longer
-    /// covers it, and a lease left covering nothing ends.
-    fn release(&mut self, token: LeaseToken, name: &str) {
-        let Some(record) = self.leases.get_mut(&token) else {
-            return;
-        };
-        record.names.retain(|n| n != name);
-        if record.names.is_empty() {
-            let expires = record.expires;
-            self.leases.remove(&token);
-            self.expiries.remove(&(expires, token));
-        }
     }
 
     fn ttl_left(&self, token: LeaseToken, now: Instant) -> u64 {
@@ -332,7 +418,7 @@ fn validate(request: &RegisterRequest) -> Result<(), MatchmakerError> {
 }
 
 fn encoded_len<T: serde::Serialize>(value: &T) -> usize {
-    wire::encode_payload(value).map_or(LIST_PAGE_BYTES, |bytes| bytes.len())
+    wire::encode_payload(value).map_or(wire::MAX_DATAGRAM_BYTES, |bytes| bytes.len())
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -342,6 +428,9 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     fn request(names: &[&str], port: u16, signature: u64) -> RegisterRequest {
         RegisterRequest {
@@ -355,6 +444,7 @@ mod tests {
             endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
             incarnation: 9,
             ttl_ms: 10_000,
+            auth: None,
         }
     }
 
@@ -362,31 +452,52 @@ mod tests {
         LeaseToken([n; 16])
     }
 
+    fn table() -> LeaseTable {
+        LeaseTable::new(TtlBounds::default(), Limits::default())
+    }
+
     #[test]
-    fn reregistering_a_name_at_an_endpoint_replaces_it() {
-        let mut table = LeaseTable::new(TtlBounds::default());
+    fn registering_a_name_again_at_an_endpoint_adds_a_binding_beside_the_first() {
+        let mut table = table();
         let now = Instant::now();
         table
-            .register(request(&["a"], 1000, 1), token(1), now)
+            .register(request(&["a"], 1000, 1), token(1), LOCAL, now)
             .unwrap();
-        table
-            .register(request(&["a"], 1000, 1), token(2), now)
-            .unwrap();
+        let mut restarted = request(&["a"], 1000, 1);
+        restarted.incarnation = 10;
+        table.register(restarted, token(2), LOCAL, now).unwrap();
         let found = table.lookup("a", None, now).unwrap();
-        assert_eq!(found.endpoints.len(), 1);
-        assert_eq!(table.lease_count(), 1, "the emptied lease ended");
-        assert_eq!(
-            table.renew(token(1), now),
-            Err(MatchmakerError::UnknownLease)
+        let incarnations: Vec<u64> = found.endpoints.iter().map(|e| e.incarnation).collect();
+        assert_eq!(incarnations, [9, 10], "older lease first");
+        assert_eq!(table.lease_count(), 2);
+        assert!(
+            table.renew(token(1), now).is_ok(),
+            "the first lease lives on"
         );
     }
 
     #[test]
-    fn leases_expire_exactly_at_their_ttl() {
-        let mut table = LeaseTable::new(TtlBounds::default());
+    fn unregistering_one_lease_leaves_the_other_at_the_same_endpoint() {
+        let mut table = table();
         let now = Instant::now();
         table
-            .register(request(&["a"], 1000, 1), token(1), now)
+            .register(request(&["a"], 1000, 1), token(1), LOCAL, now)
+            .unwrap();
+        table
+            .register(request(&["a"], 1000, 1), token(2), LOCAL, now)
+            .unwrap();
+        table.unregister(token(2), now).unwrap();
+        let found = table.lookup("a", None, now).unwrap();
+        assert_eq!(found.endpoints.len(), 1);
+        assert_eq!(table.registration_count(), 1);
+    }
+
+    #[test]
+    fn leases_expire_exactly_at_their_ttl() {
+        let mut table = table();
+        let now = Instant::now();
+        table
+            .register(request(&["a"], 1000, 1), token(1), LOCAL, now)
             .unwrap();
         assert!(
             table
@@ -397,49 +508,113 @@ mod tests {
             table.lookup("a", None, now + Duration::from_secs(10)),
             Err(MatchmakerError::NotFound { name: "a".into() })
         );
+        assert_eq!(table.registration_count(), 0);
     }
 
     #[test]
     fn requested_ttls_are_clamped() {
-        let mut table = LeaseTable::new(TtlBounds::default());
+        let mut table = table();
         let now = Instant::now();
         let mut huge = request(&["a"], 1000, 1);
         huge.ttl_ms = u64::MAX;
-        let lease = table.register(huge, token(1), now).unwrap();
+        let lease = table.register(huge, token(1), LOCAL, now).unwrap();
         assert_eq!(lease.ttl_ms, 300_000);
     }
 
     #[test]
+    fn registrations_beyond_the_total_limit_are_refused() {
+        let limits = Limits {
+            max_registrations: 3,
+            max_registrations_per_source: 100,
+        };
+        let mut table = LeaseTable::new(TtlBounds::default(), limits);
+        let now = Instant::now();
+        table
+            .register(request(&["a", "b"], 1000, 1), token(1), LOCAL, now)
+            .unwrap();
+        let refused = table.register(request(&["c", "d"], 1001, 1), token(2), LOCAL, now);
+        assert!(
+            matches!(refused, Err(MatchmakerError::LimitReached { limit: 3, .. })),
+            "{refused:?}"
+        );
+        table
+            .register(request(&["c"], 1001, 1), token(3), LOCAL, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn registrations_beyond_the_per_source_limit_are_refused_for_that_source_only() {
+        let limits = Limits {
+            max_registrations: 100,
+            max_registrations_per_source: 2,
+        };
+        let mut table = LeaseTable::new(TtlBounds::default(), limits);
+        let now = Instant::now();
+        let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
+        table
+            .register(request(&["a", "b"], 1000, 1), token(1), LOCAL, now)
+            .unwrap();
+        let refused = table.register(request(&["c"], 1001, 1), token(2), LOCAL, now);
+        assert!(
+            matches!(refused, Err(MatchmakerError::LimitReached { limit: 2, .. })),
+            "{refused:?}"
+        );
+        table
+            .register(request(&["c"], 1001, 1), token(3), other, now)
+            .unwrap();
+        table.unregister(token(1), now).unwrap();
+        table
+            .register(request(&["c"], 1002, 1), token(4), LOCAL, now)
+            .unwrap();
+    }
+
+    #[test]
     fn list_pages_cover_everything_once_in_order() {
-        let mut table = LeaseTable::new(TtlBounds::default());
+        let mut table = table();
         let now = Instant::now();
         let names: Vec<String> = (0..200)
             .map(|i| format!("service.procedure_{i:03}"))
             .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         table
-            .register(request(&refs, 1000, 1), token(1), now)
+            .register(request(&refs, 1000, 1), token(1), LOCAL, now)
             .unwrap();
         table
-            .register(request(&refs[..50], 2000, 1), token(2), now)
+            .register(request(&refs[..50], 2000, 1), token(2), LOCAL, now)
+            .unwrap();
+        table
+            .register(request(&refs[..50], 2000, 1), token(3), LOCAL, now)
             .unwrap();
         let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
         loop {
-            let page = table.list(after, now);
+            let page = table.list(after, LIST_PAGE_BYTES, now).unwrap();
             pages += 1;
-            let size = wire::encode_payload(&page).unwrap().len();
+            let size = wire::encode_payload(&Ok::<_, ()>(&page)).unwrap().len();
             assert!(size <= LIST_PAGE_BYTES, "page of {size} bytes");
-            seen.extend(page.registrations.into_iter().map(|r| (r.name, r.endpoint)));
+            seen.extend(
+                page.registrations
+                    .into_iter()
+                    .map(|r| (r.name, r.endpoint, r.incarnation)),
+            );
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
             }
         }
         assert!(pages > 1);
-        assert_eq!(seen.len(), 250);
-        let mut sorted = seen.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted, seen);
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn a_page_too_small_for_one_registration_says_what_it_needs() {
+        let mut table = table();
+        let now = Instant::now();
+        table
+            .register(request(&["a"], 1000, 1), token(1), LOCAL, now)
+            .unwrap();
+        let needed = table.list(None, 40, now).unwrap_err();
+        assert!(needed > 40);
+        let page = table.list(None, needed, now).unwrap();
+        assert_eq!(page.registrations.len(), 1);
     }
 }

@@ -66,7 +66,19 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn help_documents_every_serve_flag() {
     let text = help(&["--help"]);
-    for flag in ["--listen", "--default-ttl", "--min-ttl", "--max-ttl"] {
+    for flag in [
+        "--listen",
+        "--default-ttl",
+        "--min-ttl",
+        "--max-ttl",
+        "--secret-file",
+        "RENDEZVOUS_SECRET_FILE",
+        "--auth-window",
+        "--max-nonces",
+        "--max-registrations",
+        "--max-registrations-per-source",
+        "--reply-cache-bytes",
+    ] {
         assert!(
             text.contains(flag),
             "--help does not mention {flag}:\n{text}"
@@ -123,6 +135,23 @@ fn list_against_an_unreachable_matchmaker_fails_with_one_line_naming_it() {
         "stdout: {:?}",
         String::from_utf8_lossy(&output.stdout)
     );
+}
+
+#[test]
+fn a_secret_file_too_short_is_refused_naming_the_flag() {
+    let path = std::env::temp_dir().join(format!("rendezvous-cli-secret-{}", std::process::id()));
+    std::fs::write(&path, b"short\n").expect("write a secret file");
+    let output = daemon(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--secret-file",
+        path.to_str().expect("a UTF-8 temp path"),
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--secret-file"), "{stderr}");
+    assert!(stderr.contains("at least 16"), "{stderr}");
 }
 
 #[test]

@@ -341,24 +341,28 @@ fn unregister_removes_at_once_and_a_second_unregister_is_an_unknown_lease() {
 }
 
 #[test]
-fn registering_the_same_name_and_endpoint_again_replaces_it() {
+fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_first() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
         let at = endpoint(40_001);
-        register(&client, "math.add", ADD_V1, at, 1, LONG_TTL).await;
-        // The server restarted on the same port: a new incarnation, a new lease.
+        let first = register(&client, "math.add", ADD_V1, at, 1, LONG_TTL).await;
+        // The server restarted on the same port: a new incarnation, a new
+        // lease, beside the old one until that one ends by itself.
         register(&client, "math.add", ADD_V1, at, 2, LONG_TTL).await;
 
         let found = client.lookup("math.add", None).await.unwrap();
-        assert_eq!(
-            addresses(&found),
-            vec![at],
-            "one binding, not two: {found:?}"
-        );
-        assert_eq!(found[0].incarnation, 2, "the newer registration wins");
+        assert_eq!(addresses(&found), vec![at, at], "two bindings: {found:?}");
+        let incarnations: Vec<u64> = found.iter().map(|e| e.incarnation).collect();
+        assert_eq!(incarnations, vec![1, 2], "the older lease first");
         let listed: Vec<Registration> = client.list().await.unwrap();
-        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed.len(), 2, "{listed:?}");
+
+        // The old lease leaves by its own unregister, taking only its binding.
+        client.unregister(first.token).await.unwrap();
+        let found = client.lookup("math.add", None).await.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].incarnation, 2);
     });
 }
 
@@ -633,6 +637,7 @@ fn lookup_call(client: u64, xid: u64, name: &str) -> Vec<u8> {
     let request = LookupRequest {
         name: name.to_owned(),
         signature: None,
+        padding: None,
     };
     let args = wire::encode_payload(&(request,)).expect("encode lookup arguments");
     Message::Call(Call {

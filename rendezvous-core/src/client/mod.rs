@@ -16,6 +16,12 @@
 //! * The one blind spot: a server that dies within its ACK delay of
 //!   receiving a call, before its reply gets out, looks exactly like a server
 //!   that never received it; the call may then run again elsewhere.
+//! * A server at its limit of calls in flight answers `Overloaded`: the call
+//!   did not run and was not recorded. The client waits (20 ms, doubling up
+//!   to 2 s, jittered) and sends the same call to the same server again,
+//!   until it runs or the deadline passes ([`Error::Overloaded`]). It does
+//!   not move the call elsewhere: an earlier copy still in the network might
+//!   yet run where it was sent.
 
 mod endpoints;
 pub(crate) mod transport;
@@ -27,7 +33,7 @@ use crate::matchmaker::{self, MatchmakerClient};
 use crate::retry::RetryPolicy;
 use crate::rt::{self, Instant};
 use crate::signature::Fingerprint;
-use crate::wire::{self, MAX_DATAGRAM_BYTES, Outcome};
+use crate::wire::{self, Incarnation, MAX_DATAGRAM_BYTES, Outcome};
 use endpoints::{EndpointCache, Target};
 use once_cell::sync::OnceCell;
 use serde::Serialize;
@@ -35,7 +41,7 @@ use serde::de::DeserializeOwned;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use transport::{Failure, Transport};
+use transport::{Failure, Outgoing, Transport};
 
 /// Transmissions in a row an endpoint may leave unanswered before the
 /// client looks for another (about 300 ms at loopback timers, 1.5 s cold).
@@ -208,11 +214,15 @@ impl Client {
     {
         let args = encode_args(procedure.name, args)?;
         let (name, signature) = (procedure.name, procedure.signature);
-        let answer = self
+        let mut call = self
             .shared
             .transport
-            .call(endpoint, name, signature, args, &self.policy)
-            .await;
+            .begin(name, signature, args, self.policy.deadline);
+        let anywhere = Target {
+            address: endpoint,
+            incarnation: Incarnation::ANY,
+        };
+        let answer = riding_out_overload(&mut call, anywhere, &self.policy, u32::MAX).await;
         let bytes = match answer {
             Ok(Outcome::Return(bytes)) => bytes,
             Ok(outcome) => return Err(refusal(name, endpoint, outcome)),
@@ -245,14 +255,8 @@ impl Client {
         let mut pause = self.policy.min_timeout;
         loop {
             let before = call.transmissions();
-            let attempt = call
-                .attempt(
-                    current.address,
-                    current.incarnation,
-                    &self.policy,
-                    MAX_UNANSWERED,
-                )
-                .await;
+            let attempt =
+                riding_out_overload(&mut call, current, &self.policy, MAX_UNANSWERED).await;
             // Whether an earlier transmission may have reached a server
             // that has since been replaced at this address.
             let unanswered_before = call.transmissions() - before > 1
@@ -360,6 +364,51 @@ fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R
     })
 }
 
+/// One attempt at `target`, repeated while it ends in `Overloaded`, with a
+/// pause before each repeat (the policy's floor, doubling up to its cap,
+/// jittered). The same call, with its xid, goes back to the same server:
+/// one that answered `Overloaded` neither ran nor recorded it. If the
+/// deadline passes while the server is still overloaded, the answer is
+/// `Overloaded`.
+async fn riding_out_overload(
+    call: &mut Outgoing<'_>,
+    target: Target,
+    policy: &RetryPolicy,
+    max_unanswered: u32,
+) -> Result<Outcome, Failure> {
+    let mut refusals = 0u32;
+    loop {
+        let attempt = call
+            .attempt(target.address, target.incarnation, policy, max_unanswered)
+            .await;
+        match attempt {
+            Ok(Outcome::Overloaded) => {
+                let remaining = call.remaining();
+                if remaining.is_zero() {
+                    return Ok(Outcome::Overloaded);
+                }
+                rt::sleep(overload_pause(policy, refusals).min(remaining)).await;
+                refusals += 1;
+            }
+            Err(Failure::Expired) if refusals > 0 && call.acked_by().is_none() => {
+                return Ok(Outcome::Overloaded);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The pause after the `refusals`-th consecutive `Overloaded` (from 0).
+fn overload_pause(policy: &RetryPolicy, refusals: u32) -> Duration {
+    let factor = policy.backoff.max(1).saturating_pow(refusals.min(16));
+    let pause = policy
+        .min_timeout
+        .saturating_mul(factor)
+        .min(policy.max_timeout);
+    let jitter = policy.jitter.clamp(0.0, 1.0);
+    pause.mul_f64(1.0 + jitter * (2.0 * fastrand::f64() - 1.0))
+}
+
 /// The unspecified address of the family of `target`, port 0, so one socket
 /// can reach it.
 pub(crate) fn bind_address_for(target: SocketAddr) -> SocketAddr {
@@ -413,6 +462,10 @@ pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -
             procedure,
             endpoint,
             reason: "the server cancelled it at its deadline, possibly part-way through".into(),
+        },
+        Outcome::Overloaded => Error::Overloaded {
+            procedure,
+            endpoint,
         },
     }
 }

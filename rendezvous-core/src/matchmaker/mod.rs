@@ -1,10 +1,12 @@
 //! The matchmaker as clients and servers see it: where it is, what it
 //! answers, and a typed client. The daemon itself is `rendezvous-daemon`.
 
+pub mod auth;
 mod client;
 pub mod protocol;
 
-pub use client::{MATCHMAKER_DEADLINE, MatchmakerClient};
+pub use auth::{SECRET_FILE_ENV_VAR, Secret};
+pub use client::{MATCHMAKER_DEADLINE, MatchmakerClient, PADDED_REQUEST_BYTES};
 
 use crate::error::Error;
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -8,8 +8,10 @@
 //! (`{"Ok": ...}` or `{"Err": ...}`). Struct fields are CBOR maps with text
 //! keys, so a peer in another language can read them without a schema.
 
+pub use super::auth::Auth;
 use crate::signature::Fingerprint;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 use std::net::SocketAddr;
 
 /// Lease TTL a server asks for unless told otherwise.
@@ -69,6 +71,9 @@ pub struct RegisterRequest {
     pub incarnation: u64,
     /// Requested lease TTL; 0 asks for the matchmaker's default.
     pub ttl_ms: u64,
+    /// The MAC, when the matchmaker has a shared secret (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
 }
 
 /// A granted lease.
@@ -83,6 +88,9 @@ pub struct Lease {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenewRequest {
     pub token: LeaseToken,
+    /// The MAC, when the matchmaker has a shared secret (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +102,9 @@ pub struct Renewed {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnregisterRequest {
     pub token: LeaseToken,
+    /// The MAC, when the matchmaker has a shared secret (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
 }
 
 /// `rendezvous.lookup`: where does `name` live?
@@ -102,12 +113,26 @@ pub struct LookupRequest {
     pub name: String,
     /// The signature the caller expects; `None` accepts any (for tools).
     pub signature: Option<Fingerprint>,
+    /// Ignored bytes that make the request larger, and so the answer the
+    /// matchmaker may send: its replies are at most
+    /// [`crate::wire::AMPLIFICATION_FACTOR`] times the request's datagram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<ByteBuf>,
 }
 
-/// Every live endpoint of a name whose signature matched.
+/// Live endpoints of a name whose signature matched: all of them, or as
+/// many as fit the reply's size limit, with `truncated` set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lookup {
     pub endpoints: Vec<EndpointInfo>,
+    /// Other matching endpoints exist that did not fit; pad the request for
+    /// more, or `list` them. Absent (false) when all are here.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,13 +149,23 @@ pub struct EndpointInfo {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRequest {
     pub after: Option<ListCursor>,
+    /// Ignored bytes that make the request larger, and so the page the
+    /// matchmaker may send (up to its page cap), as for lookups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<ByteBuf>,
 }
 
-/// Where a page ended: the last (name, endpoint) it held.
+/// Where a page ended: the last registration it held, by (name, endpoint,
+/// lease number).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ListCursor {
     pub name: String,
     pub endpoint: SocketAddr,
+    /// The matchmaker's number for the lease, which orders registrations of
+    /// one name at one endpoint (a restarted server's next to its
+    /// predecessor's until that one expires).
+    #[serde(default)]
+    pub lease: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,4 +199,24 @@ pub enum MatchmakerError {
     UnknownLease,
     /// The request breaks a rule (empty name, too many procedures, ...).
     InvalidRequest { reason: String },
+    /// register/renew/unregister without a valid MAC under the matchmaker's
+    /// shared secret (missing, or made with another secret).
+    Unauthenticated { reason: String },
+    /// The request's timestamp is outside the matchmaker's window: the
+    /// clocks differ, or it is an old request replayed.
+    StaleRequest {
+        request_ms: u64,
+        matchmaker_ms: u64,
+        window_ms: u64,
+    },
+    /// The request's nonce was used before (within the window): a replay.
+    Replayed,
+    /// This matchmaker has no shared secret, so it accepts registrations
+    /// only from loopback; this one came from `peer`.
+    SecretRequired { peer: SocketAddr },
+    /// Accepting the request would exceed one of the matchmaker's limits.
+    LimitReached { what: String, limit: u64 },
+    /// The answer does not fit the size allowed for a reply to a request
+    /// this small: send the request again padded to `needed_bytes`.
+    RequestTooSmall { needed_bytes: u64 },
 }

@@ -15,10 +15,22 @@ use std::sync::Arc;
 /// Who is calling, for handlers that care (the matchmaker does).
 #[derive(Clone, Copy, Debug)]
 pub struct CallContext {
-    /// The address the call came from.
+    /// The address the call came from (as UDP says: it can be forged).
     pub peer: SocketAddr,
     /// The calling client instance.
     pub client: ClientId,
+    /// The size of the call's datagram: what a reply bounded by
+    /// [`crate::wire::AMPLIFICATION_FACTOR`] is measured against.
+    pub datagram_bytes: usize,
+}
+
+impl CallContext {
+    /// The most bytes of result that fit a reply within
+    /// [`crate::wire::AMPLIFICATION_FACTOR`] of this call's datagram: what a
+    /// procedure of a responder with `bound_replies` must stay within.
+    pub fn result_budget(&self) -> usize {
+        wire::result_budget(self.datagram_bytes)
+    }
 }
 
 /// Why a handler produced no result.

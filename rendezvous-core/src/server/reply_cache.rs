@@ -139,6 +139,19 @@ impl ReplyCache {
         admission
     }
 
+    /// Takes back a call just admitted as new that will not run after all
+    /// (the server is overloaded): as if it had never arrived, so a later
+    /// copy is admitted afresh.
+    pub(crate) fn withdraw(&mut self, client: ClientId, xid: Xid) {
+        let removed = self
+            .clients
+            .get_mut(&client)
+            .and_then(|calls| calls.calls.remove(&xid));
+        if let Some(entry) = removed {
+            self.bytes -= entry.charge();
+        }
+    }
+
     /// Stores a finished call's reply.
     pub(crate) fn complete(&mut self, client: ClientId, xid: Xid, reply: &[u8], now: Instant) {
         let Some(calls) = self.clients.get_mut(&client) else {

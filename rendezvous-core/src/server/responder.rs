@@ -26,7 +26,8 @@ use super::procedure::{CallContext, HandlerError, Procedure, ProcedureSet};
 use super::reply_cache::{Admission, ReplyCache};
 use crate::rt::{self, Instant, UdpSocket};
 use crate::wire::{
-    Ack, Call, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Reply,
+    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message,
+    Outcome, Reply, reply_limit,
 };
 use futures_lite::FutureExt;
 use std::io;
@@ -47,6 +48,13 @@ pub struct ResponderConfig {
     pub ack_delay: Duration,
     /// On shutdown, how long calls in flight may take to finish.
     pub drain_timeout: Duration,
+    /// Calls that may run at once; a new call beyond them is answered
+    /// `Overloaded` without running.
+    pub max_calls_in_flight: usize,
+    /// Hold every reply, not only errors, to [`AMPLIFICATION_FACTOR`] times
+    /// its call's datagram. For services that answer anyone (the
+    /// matchmaker); off for user servers, whose results are theirs to size.
+    pub bound_replies: bool,
 }
 
 /// 8 MiB of replies: ~100k small replies, enough for a full retention window
@@ -58,6 +66,9 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(60);
 pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(20);
 /// Calls in flight at shutdown get this long to finish.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Enough concurrency for any one host's worth of clients; at most this
+/// many argument buffers (each at most a datagram) and tasks held at once.
+pub const DEFAULT_MAX_CALLS_IN_FLIGHT: usize = 1024;
 /// How often expired replies are swept out.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -68,6 +79,8 @@ impl Default for ResponderConfig {
             retention: DEFAULT_RETENTION,
             ack_delay: DEFAULT_ACK_DELAY,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            max_calls_in_flight: DEFAULT_MAX_CALLS_IN_FLIGHT,
+            bound_replies: false,
         }
     }
 }
@@ -88,6 +101,11 @@ pub struct ResponderStats {
     pub evictions: u64,
     /// Bytes the reply cache holds now.
     pub reply_cache_bytes: u64,
+    /// New calls refused as `Overloaded` (at the calls-in-flight limit).
+    pub overloaded: u64,
+    /// Answers withheld or cut because they would have exceeded
+    /// [`AMPLIFICATION_FACTOR`] times the datagram that asked for them.
+    pub amplification_refused: u64,
 }
 
 /// A socket serving a set of procedures. [`Responder::shutdown`] stops it
@@ -113,6 +131,8 @@ struct Shared {
     replayed: AtomicU64,
     acks: AtomicU64,
     malformed: AtomicU64,
+    overloaded: AtomicU64,
+    amplification_refused: AtomicU64,
 }
 
 impl Responder {
@@ -137,6 +157,8 @@ impl Responder {
             replayed: AtomicU64::new(0),
             acks: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
+            overloaded: AtomicU64::new(0),
+            amplification_refused: AtomicU64::new(0),
         });
         let task = rt::spawn(shared.clone().receive_loop());
         Ok(Responder {
@@ -169,6 +191,8 @@ impl Responder {
             malformed: shared.malformed.load(Ordering::Relaxed),
             evictions: cache.evictions() + cache.tombstones_dropped(),
             reply_cache_bytes: cache.bytes() as u64,
+            overloaded: shared.overloaded.load(Ordering::Relaxed),
+            amplification_refused: shared.amplification_refused.load(Ordering::Relaxed),
         }
     }
 
@@ -223,15 +247,23 @@ impl Shared {
                 }
             };
             let now = Instant::now();
+            let from = Peer {
+                address: peer,
+                datagram_bytes: length,
+            };
             match Message::decode(&buffer[..length]) {
-                Ok(Message::Call(call)) => self.on_call(call, peer, now).await,
+                Ok(Message::Call(call)) => self.on_call(call, from, now).await,
                 Ok(Message::Confirm(confirm)) => self.cache().confirm(confirm.client, confirm.xid),
                 Ok(Message::Ack(_) | Message::Reply(_)) => {}
                 Err(undecodable) => {
                     self.malformed.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%peer, error = %undecodable.error, "undecodable datagram");
-                    if let Some(reply) = undecodable.error_reply(self.incarnation) {
-                        self.send(&Message::Reply(reply), peer).await;
+                    match undecodable.error_reply_within(self.incarnation, length) {
+                        Some(reply) => self.send(&Message::Reply(reply), from).await,
+                        None if undecodable.header.is_some_and(|h| h.is_call()) => {
+                            self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None => {}
                     }
                 }
             }
@@ -242,7 +274,7 @@ impl Shared {
         }
     }
 
-    async fn on_call(self: &Arc<Self>, call: Call, peer: SocketAddr, now: Instant) {
+    async fn on_call(self: &Arc<Self>, call: Call, peer: Peer, now: Instant) {
         if call.incarnation != Incarnation::ANY && call.incarnation != self.incarnation {
             return self.refuse(&call, Outcome::WrongIncarnation, peer).await;
         }
@@ -254,9 +286,22 @@ impl Shared {
             }
             Some(p) => p.clone(),
         };
-        let admission =
-            self.cache()
-                .admit(call.client, call.xid, call.done_below, call.deadline, now);
+        let admission = {
+            let mut cache = self.cache();
+            let admission = cache.admit(call.client, call.xid, call.done_below, call.deadline, now);
+            if admission == Admission::New
+                && self.in_flight.load(Ordering::Acquire) >= self.config.max_calls_in_flight
+            {
+                cache.withdraw(call.client, call.xid);
+                None
+            } else {
+                Some(admission)
+            }
+        };
+        let Some(admission) = admission else {
+            self.overloaded.fetch_add(1, Ordering::Relaxed);
+            return self.refuse(&call, Outcome::Overloaded, peer).await;
+        };
         match admission {
             Admission::New => {
                 self.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -269,7 +314,13 @@ impl Shared {
             Admission::Running => self.acknowledge(&call, peer).await,
             Admission::Replay(reply) => {
                 self.replayed.fetch_add(1, Ordering::Relaxed);
-                self.send_bytes(&reply, peer).await;
+                // A legitimate retransmission is the same bytes as the call
+                // that made the reply; a shorter copy is someone else's.
+                if self.config.bound_replies && reply.len() > reply_limit(peer.datagram_bytes) {
+                    self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                self.send_bytes(&reply, peer.address).await;
             }
             Admission::Stale => {}
             Admission::Evicted => self.refuse(&call, Outcome::ReplyEvicted, peer).await,
@@ -277,10 +328,11 @@ impl Shared {
     }
 
     /// Runs one call in its own task and sends its reply.
-    async fn execute(self: Arc<Self>, mut call: Call, procedure: Arc<Procedure>, peer: SocketAddr) {
+    async fn execute(self: Arc<Self>, mut call: Call, procedure: Arc<Procedure>, peer: Peer) {
         let context = CallContext {
-            peer,
+            peer: peer.address,
             client: call.client,
+            datagram_bytes: peer.datagram_bytes,
         };
         let handler = procedure.handler().clone();
         let args = std::mem::take(&mut call.args);
@@ -314,16 +366,21 @@ impl Shared {
         };
         let outcome = run.or(ack_then_cancel).await;
 
-        let reply = self.encode_reply(&call, outcome);
+        let limit = if self.config.bound_replies {
+            reply_limit(peer.datagram_bytes)
+        } else {
+            MAX_DATAGRAM_BYTES
+        };
+        let reply = self.encode_reply(&call, outcome, limit);
         self.cache()
             .complete(call.client, call.xid, &reply, Instant::now());
-        self.send_bytes(&reply, peer).await;
+        self.send_bytes(&reply, peer.address).await;
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Encodes the reply; a result too large for a datagram becomes an error
-    /// outcome saying so.
-    fn encode_reply(&self, call: &Call, outcome: Outcome) -> Vec<u8> {
+    /// Encodes the reply; a result too large for a datagram, or for `limit`,
+    /// becomes an error outcome saying so.
+    fn encode_reply(&self, call: &Call, outcome: Outcome, limit: usize) -> Vec<u8> {
         let reply = |outcome| {
             Message::Reply(Reply {
                 client: call.client,
@@ -333,7 +390,21 @@ impl Shared {
             })
         };
         match reply(outcome).encode() {
-            Ok(bytes) => bytes,
+            Ok(bytes) if bytes.len() <= limit => bytes,
+            Ok(bytes) => {
+                self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    procedure = %call.procedure,
+                    size = bytes.len(),
+                    limit,
+                    "a reply exceeded {AMPLIFICATION_FACTOR} times its call's datagram; sent ReplyTooLarge instead"
+                );
+                let outcome = Outcome::ReplyTooLarge {
+                    size: bytes.len() as u64,
+                    limit: limit as u64,
+                };
+                reply(outcome).encode().unwrap_or_default()
+            }
             Err(error) => {
                 let outcome = match error {
                     EncodeError::TooLarge { size, limit } => Outcome::ReplyTooLarge {
@@ -347,7 +418,7 @@ impl Shared {
         }
     }
 
-    async fn acknowledge(&self, call: &Call, peer: SocketAddr) {
+    async fn acknowledge(&self, call: &Call, peer: Peer) {
         self.acks.fetch_add(1, Ordering::Relaxed);
         let ack = Message::Ack(Ack {
             client: call.client,
@@ -358,7 +429,7 @@ impl Shared {
     }
 
     /// Answers a call that will not run (not cached: nothing ran).
-    async fn refuse(&self, call: &Call, outcome: Outcome, peer: SocketAddr) {
+    async fn refuse(&self, call: &Call, outcome: Outcome, peer: Peer) {
         let reply = Message::Reply(Reply {
             client: call.client,
             xid: call.xid,
@@ -368,9 +439,17 @@ impl Shared {
         self.send(&reply, peer).await;
     }
 
-    async fn send(&self, message: &Message, peer: SocketAddr) {
+    /// Sends an ack or a refusal, unless it would exceed
+    /// [`AMPLIFICATION_FACTOR`] times the datagram it answers (no real call
+    /// is that short: these are at most 40 bytes).
+    async fn send(&self, message: &Message, peer: Peer) {
         match message.encode() {
-            Ok(bytes) => self.send_bytes(&bytes, peer).await,
+            Ok(bytes) if bytes.len() <= reply_limit(peer.datagram_bytes) => {
+                self.send_bytes(&bytes, peer.address).await
+            }
+            Ok(_) => {
+                self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+            }
             Err(error) => tracing::warn!(%error, "could not encode a reply"),
         }
     }
@@ -383,6 +462,14 @@ impl Shared {
             tracing::debug!(%peer, %error, "could not send");
         }
     }
+}
+
+/// Where a datagram came from, and how large it was: what its answers go
+/// to and are measured against.
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    address: SocketAddr,
+    datagram_bytes: usize,
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -23,11 +23,12 @@ use super::registration::Registration;
 use super::responder::{Responder, ResponderConfig, ResponderStats};
 use crate::error::Error;
 use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec};
-use crate::matchmaker::{self, MatchmakerClient};
+use crate::matchmaker::{self, MatchmakerClient, Secret};
 use crate::rt;
 use crate::wire::Incarnation;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +56,16 @@ pub struct ServerBuilder {
     linked: bool,
     lease_ttl: Duration,
     config: ResponderConfig,
+    secret: SecretSource,
+}
+
+/// Where the secret that signs registrations comes from.
+#[derive(Debug)]
+enum SecretSource {
+    /// `RENDEZVOUS_SECRET_FILE`, if set; else none.
+    Environment,
+    Given(Secret),
+    File(PathBuf),
 }
 
 impl Default for ServerBuilder {
@@ -67,6 +78,7 @@ impl Default for ServerBuilder {
             linked: true,
             lease_ttl: DEFAULT_LEASE_TTL,
             config: ResponderConfig::default(),
+            secret: SecretSource::Environment,
         }
     }
 }
@@ -118,6 +130,29 @@ impl ServerBuilder {
         self
     }
 
+    /// Calls that may run at once (default 1024); a new call beyond them is
+    /// answered `Overloaded` without running, and the client retries it
+    /// after a pause.
+    pub fn max_calls_in_flight(mut self, calls: usize) -> Self {
+        self.config.max_calls_in_flight = calls;
+        self
+    }
+
+    /// The secret shared with the matchmaker, to sign registrations
+    /// (default: the file `RENDEZVOUS_SECRET_FILE` names, else none, which
+    /// a matchmaker accepts only from its own host).
+    pub fn secret(mut self, secret: Secret) -> Self {
+        self.secret = SecretSource::Given(secret);
+        self
+    }
+
+    /// Like [`ServerBuilder::secret`], read from a file when the server
+    /// starts (its bytes less trailing whitespace; at least 16).
+    pub fn secret_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.secret = SecretSource::File(path.into());
+        self
+    }
+
     /// Everything about how calls are answered.
     pub fn responder_config(mut self, config: ResponderConfig) -> Self {
         self.config = config;
@@ -128,6 +163,9 @@ impl ServerBuilder {
     ///
     /// An unreachable matchmaker is not an error: the server says so, serves
     /// clients that know its address, and keeps registering in the background.
+    /// A refusal that retrying cannot mend is: an invalid registration, or
+    /// one refused as unauthenticated (no secret, or another secret, or
+    /// clocks too far apart).
     pub async fn start(self) -> Result<Server, Error> {
         let set = procedure_set(self.procedures, self.linked)?;
         let specs: Vec<ProcedureSpec> = set
@@ -141,6 +179,11 @@ impl ServerBuilder {
         let matchmaker_address = match self.matchmaker {
             Some(address) => address,
             None => matchmaker::address_from_env()?,
+        };
+        let secret = match self.secret {
+            SecretSource::Environment => Secret::from_env()?,
+            SecretSource::Given(secret) => Some(secret),
+            SecretSource::File(path) => Some(Secret::from_file(path)?),
         };
         let responder = Responder::bind(self.bind, set, self.config)
             .await
@@ -159,7 +202,9 @@ impl ServerBuilder {
                 ),
             });
         }
-        let matchmaker = MatchmakerClient::connect(matchmaker_address).await?;
+        let matchmaker = MatchmakerClient::connect(matchmaker_address)
+            .await?
+            .with_secret(secret);
         let registration = Arc::new(Registration::new(
             matchmaker,
             specs,
@@ -169,7 +214,8 @@ impl ServerBuilder {
         ));
         let granted = match registration.register().await {
             Ok(lease) => Some(Duration::from_millis(lease.ttl_ms)),
-            Err(error @ Error::InvalidRequest { .. }) => {
+            // Mistakes of configuration, which retrying cannot mend.
+            Err(error @ (Error::InvalidRequest { .. } | Error::Unauthenticated { .. })) => {
                 responder.shutdown().await;
                 return Err(error);
             }

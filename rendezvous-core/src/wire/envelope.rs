@@ -10,7 +10,7 @@
 //! reply   [1, 2, client, xid, incarnation, outcome]
 //! confirm [1, 3, client, xid]
 //! outcome [0, bytes] | [1, text] | [2] | [3, uint] | [4] | [5, [uint]] | [6, text]
-//!         | [7, text] | [8, uint, uint] | [9] | [10]
+//!         | [7, text] | [8, uint, uint] | [9] | [10] | [11]
 //! ```
 
 use super::cbor::{Reader, Writer};
@@ -32,6 +32,7 @@ const OUTCOME_BAD_ARGUMENTS: u64 = 7;
 const OUTCOME_REPLY_TOO_LARGE: u64 = 8;
 const OUTCOME_REPLY_EVICTED: u64 = 9;
 const OUTCOME_DEADLINE_EXCEEDED: u64 = 10;
+const OUTCOME_OVERLOADED: u64 = 11;
 
 /// Most protocol versions an UnsupportedVersion outcome may list.
 const MAX_VERSIONS_LISTED: u64 = 16;
@@ -152,6 +153,10 @@ fn write_outcome(w: &mut Writer<'_>, outcome: &Outcome) {
         Outcome::DeadlineExceeded => {
             w.array(1);
             w.uint(OUTCOME_DEADLINE_EXCEEDED);
+        }
+        Outcome::Overloaded => {
+            w.array(1);
+            w.uint(OUTCOME_OVERLOADED);
         }
     }
 }
@@ -295,6 +300,7 @@ fn read_outcome(r: &mut Reader<'_>) -> Result<Outcome, DecodeError> {
         ),
         OUTCOME_REPLY_EVICTED => (1, Outcome::ReplyEvicted),
         OUTCOME_DEADLINE_EXCEEDED => (1, Outcome::DeadlineExceeded),
+        OUTCOME_OVERLOADED => (1, Outcome::Overloaded),
         other => {
             return Err(DecodeError::Malformed {
                 reason: format!("unknown outcome code {other}"),

@@ -46,6 +46,35 @@ pub const MAX_NESTING: usize = 32;
 /// The longest deadline a call can carry (the wire field is in milliseconds).
 pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
 
+/// An unauthenticated reply is at most this many times the size of the call
+/// datagram that caused it. UDP source addresses can be forged, so a reply
+/// much larger than its call would let anyone aim traffic at a third party
+/// (rpcbind answers 7 to 28 times its query). Error replies to undecodable
+/// calls and refusals always respect it; so does every reply of a responder
+/// with [`crate::server::ResponderConfig::bound_replies`] set (the
+/// matchmaker's).
+pub const AMPLIFICATION_FACTOR: usize = 3;
+
+/// The most bytes a reply's envelope adds around its result payload:
+/// `[1, 2, client, xid, incarnation, [0, bytes]]` with every integer at its
+/// widest (9 bytes) and the byte string's header at 3 (a datagram's payload
+/// is under 65 536 bytes).
+pub const MAX_REPLY_ENVELOPE_BYTES: usize = 35;
+
+/// The most bytes a reply to a call datagram of `call_bytes` may have under
+/// [`AMPLIFICATION_FACTOR`].
+pub fn reply_limit(call_bytes: usize) -> usize {
+    AMPLIFICATION_FACTOR
+        .saturating_mul(call_bytes)
+        .min(MAX_DATAGRAM_BYTES)
+}
+
+/// The most bytes a result payload may have so that the reply carrying it
+/// stays within [`reply_limit`] of a call datagram of `call_bytes`.
+pub fn result_budget(call_bytes: usize) -> usize {
+    reply_limit(call_bytes).saturating_sub(MAX_REPLY_ENVELOPE_BYTES)
+}
+
 /// Names one client instance; drawn at random when the client starts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ClientId(pub u64);
@@ -125,8 +154,8 @@ pub struct Confirm {
 }
 
 /// What became of a call. `NoSuchProcedure`, `SignatureMismatch`,
-/// `WrongIncarnation`, `UnsupportedVersion`, `Malformed` and `BadArguments`
-/// mean it did not run; the others say how far it got.
+/// `WrongIncarnation`, `UnsupportedVersion`, `Malformed`, `BadArguments`
+/// and `Overloaded` mean it did not run; the others say how far it got.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Outcome {
     /// It ran and returned this CBOR-encoded value.
@@ -155,6 +184,9 @@ pub enum Outcome {
     ReplyEvicted,
     /// It was cancelled at its deadline, possibly part-way through.
     DeadlineExceeded,
+    /// The server was running as many calls as it allows; this one did not
+    /// run and was not recorded. Send the same call again after a pause.
+    Overloaded,
 }
 
 /// The frozen first four elements of every message, all versions.
@@ -268,20 +300,45 @@ impl Header {
 }
 
 impl Undecodable {
-    /// The reply a server sends to a call it cannot decode, if any.
+    /// The reply to a call that did not decode, if it deserves one, with
+    /// the whole reason. Servers send [`Undecodable::error_reply_within`].
     pub fn error_reply(&self, incarnation: Incarnation) -> Option<Reply> {
+        self.error_reply_within(incarnation, MAX_DATAGRAM_BYTES)
+    }
+
+    /// The reply a server sends to a call of `datagram_bytes` that it cannot
+    /// decode, if any, within [`reply_limit`] of it: a reason that does not
+    /// fit is cut (at a character boundary), and a datagram too short for
+    /// even the shortest reply to fit gets none (no real call is that short).
+    pub fn error_reply_within(
+        &self,
+        incarnation: Incarnation,
+        datagram_bytes: usize,
+    ) -> Option<Reply> {
         let header = self.header.filter(Header::is_call)?;
-        let outcome = match &self.error {
-            DecodeError::UnsupportedVersion { .. } => {
-                Outcome::UnsupportedVersion(vec![PROTOCOL_VERSION])
-            }
-            other => Outcome::Malformed(other.to_string()),
-        };
-        Some(Reply {
+        let limit = reply_limit(datagram_bytes);
+        let reply = |outcome| Reply {
             client: header.client,
             xid: header.xid,
             incarnation,
             outcome,
-        })
+        };
+        let fits = |reply: &Reply| reply.encode().is_ok_and(|bytes| bytes.len() <= limit);
+        let reason = match &self.error {
+            DecodeError::UnsupportedVersion { .. } => {
+                let answer = reply(Outcome::UnsupportedVersion(vec![PROTOCOL_VERSION]));
+                return fits(&answer).then_some(answer);
+            }
+            other => other.to_string(),
+        };
+        let shortest = reply(Outcome::Malformed(String::new())).encode().ok()?;
+        let room = limit.checked_sub(shortest.len())?;
+        // A text header grows by at most 2 bytes with its length (< 65 536).
+        let mut cut = reason.len().min(room.saturating_sub(2));
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let answer = reply(Outcome::Malformed(reason[..cut].to_owned()));
+        fits(&answer).then_some(answer)
     }
 }
