@@ -1,17 +1,24 @@
 //! One socket, many calls in flight: send, retransmit, match replies by xid.
 //!
 //! This is the request half of the one request/response core: matchmaker
-//! requests and user calls both go through it. A background task reads the
-//! socket and routes each ACK or reply to the call waiting on its xid. A
-//! call ([`Outgoing`]) keeps one xid for its whole life, even when it moves
-//! between endpoints, and retransmits under the [`RetryPolicy`] until its
-//! reply arrives or its deadline passes.
+//! requests and user calls both go through it. A call ([`Outgoing`]) keeps
+//! one xid for its whole life, even when it moves between endpoints, and
+//! retransmits under the [`RetryPolicy`] until its reply arrives or its
+//! deadline passes.
+//!
+//! There is no receive task. One of the waiting calls at a time is the
+//! *reader*: it reads the socket and hands each ACK or reply to the call
+//! waiting on its xid; when it leaves, it nudges another waiting call to
+//! take over. With one call in flight the caller reads its own reply, with
+//! no hop through another task; with many, the reader dispatches to the rest.
 //!
 //! Calls arm no timer of their own: each records when it next wants to
 //! wake, and one ticker task per transport wakes the calls whose time has
 //! come, every [`TICK`] while any call is waiting. A timer per call would
 //! cost two reactor round trips per call; the ticker costs one per tick.
-//! Both background tasks end when the last clone of the transport is dropped.
+//! The ticker also nudges a waiting call if none is reading (a safety net
+//! for a hand-over lost to a call finishing at that moment). It ends when
+//! the last clone of the transport is dropped.
 
 use crate::retry::{RetryPolicy, RttEstimator};
 use crate::rt::{self, Instant, UdpSocket};
@@ -22,8 +29,7 @@ use crate::wire::{
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -37,6 +43,8 @@ enum Incoming {
     Reply(Outcome),
     /// From the ticker: the time the call asked to be woken has come.
     Tick,
+    /// Nobody is reading the socket: try to become the reader.
+    Nudge,
 }
 
 /// A call waiting for its answer.
@@ -60,12 +68,16 @@ struct Inner {
     client: ClientId,
     next_xid: AtomicU64,
     pending: Arc<Pending>,
+    /// Whether a call is reading the socket now.
+    reading: Arc<AtomicBool>,
+    /// The reader's receive buffer, lent to each reader in turn.
+    buffer: Mutex<Option<Vec<u8>>>,
     rtt: RttEstimator,
     transmissions: AtomicU64,
     retransmissions: AtomicU64,
     /// Tells the idle ticker that a call is waiting.
     ticker: async_channel::Sender<()>,
-    /// Dropping it (with the last transport) stops the background tasks.
+    /// Dropping it (with the last transport) stops the ticker.
     _stop: async_channel::Sender<()>,
 }
 
@@ -101,19 +113,21 @@ impl Transport {
         let (stop, stopped) = async_channel::bounded(1);
         let (ticker, wakeups) = async_channel::bounded(1);
         let client = ClientId(crate::random::u64());
-        rt::spawn(receive_loop(
-            socket.clone(),
-            client,
+        let reading = Arc::new(AtomicBool::new(false));
+        rt::spawn(tick_loop(
             pending.clone(),
-            stopped.clone(),
+            reading.clone(),
+            wakeups,
+            stopped,
         ));
-        rt::spawn(tick_loop(pending.clone(), wakeups, stopped));
         Ok(Transport {
             inner: Arc::new(Inner {
                 socket,
                 client,
                 next_xid: AtomicU64::new(1),
                 pending,
+                reading,
+                buffer: Mutex::new(None),
                 rtt: RttEstimator::default(),
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
@@ -287,12 +301,7 @@ impl Outgoing<'_> {
             self.wake_at(wake_at.min(self.deadline));
             // Wait for the answer; an ACK only stretches the wait.
             loop {
-                let incoming = self
-                    .answers
-                    .recv()
-                    .await
-                    .map_err(|_| Failure::Io(io::Error::other("client transport stopped")))?;
-                match incoming {
+                match self.next_incoming().await? {
                     Incoming::Reply(outcome) => {
                         // Karn: only unambiguous samples, and none that
                         // include a slow procedure's running time.
@@ -313,6 +322,7 @@ impl Outgoing<'_> {
                             self.wake_at(wake_at.min(self.deadline));
                         }
                     }
+                    Incoming::Nudge => {}
                     Incoming::Tick => {
                         let now = Instant::now();
                         if now >= self.deadline {
@@ -322,6 +332,44 @@ impl Outgoing<'_> {
                             break;
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The next thing for this call: read from the socket as the reader, or
+    /// handed over by the reader (or the ticker).
+    async fn next_incoming(&self) -> Result<Incoming, Failure> {
+        let inner = &*self.transport.inner;
+        let stopped = || Failure::Io(io::Error::other("client transport stopped"));
+        loop {
+            match self.answers.try_recv() {
+                Ok(Incoming::Nudge) | Err(async_channel::TryRecvError::Empty) => {}
+                Ok(incoming) => return Ok(incoming),
+                Err(async_channel::TryRecvError::Closed) => return Err(stopped()),
+            }
+            let Some(mut reader) = Reader::acquire(inner, self.call.xid) else {
+                match self.answers.recv().await {
+                    Ok(Incoming::Nudge) => continue,
+                    Ok(incoming) => return Ok(incoming),
+                    Err(_) => return Err(stopped()),
+                }
+            };
+            loop {
+                let next =
+                    futures_lite::future::or(async { Some(reader.receive().await) }, async {
+                        self.answers.recv().await.ok().map(Ok)
+                    })
+                    .await;
+                match next {
+                    None => return Err(stopped()),
+                    Some(Ok(Incoming::Nudge)) => {}
+                    Some(Ok(incoming)) => return Ok(incoming),
+                    Some(Err(Some((xid, incoming)))) if xid == self.call.xid => {
+                        return Ok(incoming);
+                    }
+                    Some(Err(Some((xid, incoming)))) => deliver(inner, xid, incoming),
+                    Some(Err(None)) => {}
                 }
             }
         }
@@ -354,51 +402,87 @@ fn lock(pending: &Pending) -> MutexGuard<'_, BTreeMap<Xid, Waiting>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn receive_loop(
-    socket: Arc<UdpSocket>,
-    client: ClientId,
-    pending: Arc<Pending>,
-    stopped: async_channel::Receiver<()>,
-) {
-    let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES + 1];
-    let mut stop = pin!(stopped.recv());
-    loop {
-        let received =
-            futures_lite::future::or(async { Some(socket.recv_from(&mut buffer).await) }, async {
-                let _ = (&mut stop).await;
-                None
-            })
-            .await;
-        let length = match received {
-            None => return,
-            Some(Ok((length, _from))) => length,
-            Some(Err(error)) => {
-                // ICMP errors surface here on some platforms; the call's own
-                // timer deals with the silence.
+/// The reading role, held by one waiting call at a time. Dropping it hands
+/// the role to another waiting call.
+struct Reader<'a> {
+    inner: &'a Inner,
+    xid: Xid,
+    buffer: Vec<u8>,
+}
+
+impl<'a> Reader<'a> {
+    fn acquire(inner: &'a Inner, xid: Xid) -> Option<Reader<'a>> {
+        inner
+            .reading
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        let buffer = lock_buffer(inner)
+            .take()
+            .unwrap_or_else(|| vec![0u8; MAX_DATAGRAM_BYTES + 1]);
+        Some(Reader { inner, xid, buffer })
+    }
+
+    /// Reads one datagram: `Err(Some(..))` for an ACK or a reply to one of
+    /// this client's calls, `Err(None)` for anything else. (Never `Ok`: the
+    /// type matches the call's own channel so that `or` can race the two.)
+    async fn receive(&mut self) -> Result<Incoming, Option<(Xid, Incoming)>> {
+        let length = match self.inner.socket.recv_from(&mut self.buffer).await {
+            Ok((length, _from)) => length,
+            Err(error) => {
+                // ICMP errors surface here on some platforms; the calls' own
+                // timers deal with the silence.
                 tracing::debug!(%error, "client socket receive error");
                 rt::sleep(Duration::from_millis(1)).await;
-                continue;
+                return Err(None);
             }
         };
-        let (xid, incoming) = match Message::decode(&buffer[..length]) {
-            Ok(Message::Reply(reply)) if reply.client == client => {
-                (reply.xid, Incoming::Reply(reply.outcome))
+        Err(match Message::decode(&self.buffer[..length]) {
+            Ok(Message::Reply(reply)) if reply.client == self.inner.client => {
+                Some((reply.xid, Incoming::Reply(reply.outcome)))
             }
-            Ok(Message::Ack(ack)) if ack.client == client => {
-                (ack.xid, Incoming::Ack(ack.incarnation))
+            Ok(Message::Ack(ack)) if ack.client == self.inner.client => {
+                Some((ack.xid, Incoming::Ack(ack.incarnation)))
             }
-            _ => continue,
-        };
-        let waiting = lock(&pending).get(&xid).map(|w| w.answers.clone());
-        if let Some(waiting) = waiting {
-            match incoming {
-                reply @ Incoming::Reply(..) => {
-                    let _ = waiting.force_send(reply);
-                }
-                ack => {
-                    let _ = waiting.try_send(ack);
-                }
+            _ => None,
+        })
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        *lock_buffer(self.inner) = Some(std::mem::take(&mut self.buffer));
+        self.inner.reading.store(false, Ordering::Release);
+        nudge(&self.inner.pending, Some(self.xid));
+    }
+}
+
+fn lock_buffer(inner: &Inner) -> MutexGuard<'_, Option<Vec<u8>>> {
+    inner
+        .buffer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Hands an ACK or a reply to the call waiting on `xid`, if any.
+fn deliver(inner: &Inner, xid: Xid, incoming: Incoming) {
+    let waiting = lock(&inner.pending).get(&xid).map(|w| w.answers.clone());
+    if let Some(waiting) = waiting {
+        match incoming {
+            reply @ Incoming::Reply(..) => {
+                let _ = waiting.force_send(reply);
             }
+            other => {
+                let _ = waiting.try_send(other);
+            }
+        }
+    }
+}
+
+/// Asks one waiting call (other than `except`) to become the reader.
+fn nudge(pending: &Pending, except: Option<Xid>) {
+    for (xid, waiting) in lock(pending).iter() {
+        if Some(*xid) != except && waiting.answers.try_send(Incoming::Nudge).is_ok() {
+            return;
         }
     }
 }
@@ -407,6 +491,7 @@ async fn receive_loop(
 /// [`TICK`] while any call waits; sleeps on `wakeups` while none does.
 async fn tick_loop(
     pending: Arc<Pending>,
+    reading: Arc<AtomicBool>,
     wakeups: async_channel::Receiver<()>,
     stopped: async_channel::Receiver<()>,
 ) {
@@ -421,6 +506,9 @@ async fn tick_loop(
                 if waiting.wake_at <= now {
                     let _ = waiting.answers.try_send(Incoming::Tick);
                 }
+            }
+            if !reading.load(Ordering::Acquire) {
+                nudge(&pending, None);
             }
         }
     };
