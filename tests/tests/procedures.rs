@@ -141,6 +141,25 @@ fn proxies_call_the_procedures_through_the_matchmaker() {
 }
 
 #[test]
+fn steady_state_calls_send_nothing_to_the_matchmaker() {
+    run(async {
+        let (_matchmaker, _server, client) = setup().await;
+        add::remote_with(&client, 0, 0).await.unwrap();
+        let warm = client.stats();
+        for i in 0..200 {
+            assert_eq!(add::remote_with(&client, i, 1).await.unwrap(), i + 1);
+        }
+        let after = client.stats();
+        assert_eq!(after.lookups, warm.lookups, "no lookup once the endpoint is cached");
+        // Every datagram sent went to the server: one per call, bar retransmissions.
+        assert_eq!(
+            after.transmissions - warm.transmissions,
+            200 + (after.retransmissions - warm.retransmissions)
+        );
+    });
+}
+
+#[test]
 fn a_declaration_has_the_implementations_fingerprint() {
     assert_eq!(interface::add::SIGNATURE, add::SIGNATURE);
     assert_eq!(interface::add::NAME, add::NAME);
