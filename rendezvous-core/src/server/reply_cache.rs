@@ -25,6 +25,14 @@
 //!   evicted, so even then nothing runs twice (a call below the floor that
 //!   never arrived before is refused unrun, and its caller told the outcome
 //!   is unknown).
+//!
+//! Client records (watermark, floor) are charged to the cap too, since
+//! client ids cost an attacker nothing to invent. A call from a client the
+//! cache holds no record of, arriving when even evictions leave no room for
+//! a record, is refused ([`Admission::Full`]: the server answers
+//! `Overloaded`, and the client retries later), rather than growing memory
+//! or dropping the records that keep other calls from running twice. Idle
+//! records leave after the retention period.
 
 use crate::rt::Instant;
 use crate::wire::{ClientId, Xid};
@@ -33,6 +41,10 @@ use std::time::Duration;
 
 /// Bookkeeping bytes charged per entry besides its reply.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// Bytes charged per client record (the map slot, watermark, floor and the
+/// empty map of its calls).
+const CLIENT_RECORD_BYTES: usize = 96;
 
 /// What to do with an arriving call.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,6 +59,8 @@ pub(crate) enum Admission {
     Stale,
     /// It ran but its reply was evicted: say so.
     Evicted,
+    /// A new client, and no room to record it: refuse without running.
+    Full,
 }
 
 #[derive(Debug)]
@@ -104,6 +118,19 @@ impl ReplyCache {
         deadline: Duration,
         now: Instant,
     ) -> Admission {
+        if !self.clients.contains_key(&client) {
+            // Evicting walks every client: only worth it if entries, not
+            // records alone, hold the memory (else a flood of new client
+            // ids would cost a walk per datagram and free nothing).
+            let records = self.clients.len() * CLIENT_RECORD_BYTES;
+            if self.bytes + CLIENT_RECORD_BYTES > self.capacity && self.bytes > records {
+                self.evict(client);
+            }
+            if self.bytes + CLIENT_RECORD_BYTES > self.capacity {
+                return Admission::Full;
+            }
+            self.bytes += CLIENT_RECORD_BYTES;
+        }
         let calls = self.clients.entry(client).or_insert_with(|| ClientCalls {
             done_below: Xid(0),
             forgotten_below: Xid(0),
@@ -200,7 +227,11 @@ impl ReplyCache {
                 }
                 keep
             });
-            !calls.calls.is_empty() || calls.last_seen + retention > now
+            let keep = !calls.calls.is_empty() || calls.last_seen + retention > now;
+            if !keep {
+                freed += CLIENT_RECORD_BYTES;
+            }
+            keep
         });
         self.bytes -= freed;
     }
@@ -340,7 +371,7 @@ mod tests {
             cache.admit(C, Xid(1), Xid(2), DEADLINE, now),
             Admission::Stale
         );
-        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
+        assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
     }
 
     #[test]
@@ -350,7 +381,7 @@ mod tests {
         cache.admit(C, Xid(5), Xid(1), DEADLINE, now);
         cache.complete(C, Xid(5), &[0; 1000], now);
         cache.confirm(C, Xid(5));
-        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
+        assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
         assert_eq!(
             cache.admit(C, Xid(5), Xid(1), DEADLINE, now),
             Admission::Stale
@@ -383,7 +414,10 @@ mod tests {
     #[test]
     fn calls_below_dropped_tombstones_are_refused_not_rerun() {
         // A cap so small that even tombstones overflow it.
-        let mut cache = ReplyCache::new(4 * ENTRY_OVERHEAD_BYTES, Duration::from_secs(60));
+        let mut cache = ReplyCache::new(
+            CLIENT_RECORD_BYTES + 4 * ENTRY_OVERHEAD_BYTES,
+            Duration::from_secs(60),
+        );
         let now = Instant::now();
         for xid in 1..=20 {
             cache.admit(C, Xid(xid), Xid(1), DEADLINE, now);
@@ -410,7 +444,7 @@ mod tests {
         cache.sweep(now + Duration::from_secs(2));
         assert_eq!(
             cache.bytes(),
-            ENTRY_OVERHEAD_BYTES,
+            CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES,
             "only the running call remains"
         );
         assert_eq!(
@@ -430,6 +464,34 @@ mod tests {
             cache.admit(C, Xid(1), Xid(2), DEADLINE, now),
             Admission::Stale
         );
-        assert_eq!(cache.bytes(), ENTRY_OVERHEAD_BYTES);
+        assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn new_clients_beyond_the_cap_are_refused_and_memory_stays_bounded() {
+        let capacity = 100 * CLIENT_RECORD_BYTES;
+        let mut cache = ReplyCache::new(capacity, Duration::from_secs(60));
+        let now = Instant::now();
+        let mut full = 0;
+        for client in 0..10_000 {
+            match cache.admit(ClientId(client), Xid(1), Xid(1), DEADLINE, now) {
+                Admission::New => cache.complete(ClientId(client), Xid(1), b"r", now),
+                Admission::Full => full += 1,
+                other => panic!("{other:?}"),
+            }
+            assert!(cache.bytes() <= capacity, "{} bytes", cache.bytes());
+        }
+        assert!(full > 9_000, "{full} refused");
+        // Known clients still get their answers; idle records age out.
+        assert_eq!(
+            cache.admit(ClientId(0), Xid(1), Xid(1), DEADLINE, now),
+            Admission::Evicted
+        );
+        cache.sweep(now + Duration::from_secs(120));
+        assert_eq!(cache.bytes(), 0);
+        assert_eq!(
+            cache.admit(ClientId(20_000), Xid(1), Xid(1), DEADLINE, now),
+            Admission::New
+        );
     }
 }

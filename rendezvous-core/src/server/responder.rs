@@ -288,14 +288,17 @@ impl Shared {
         };
         let admission = {
             let mut cache = self.cache();
-            let admission = cache.admit(call.client, call.xid, call.done_below, call.deadline, now);
-            if admission == Admission::New
-                && self.in_flight.load(Ordering::Acquire) >= self.config.max_calls_in_flight
-            {
-                cache.withdraw(call.client, call.xid);
-                None
-            } else {
-                Some(admission)
+            match cache.admit(call.client, call.xid, call.done_below, call.deadline, now) {
+                Admission::New
+                    if self.in_flight.load(Ordering::Acquire)
+                        >= self.config.max_calls_in_flight =>
+                {
+                    cache.withdraw(call.client, call.xid);
+                    None
+                }
+                // No room to record a new client: as overloaded.
+                Admission::Full => None,
+                admission => Some(admission),
             }
         };
         let Some(admission) = admission else {
@@ -322,7 +325,7 @@ impl Shared {
                 }
                 self.send_bytes(&reply, peer.address).await;
             }
-            Admission::Stale => {}
+            Admission::Stale | Admission::Full => {}
             Admission::Evicted => self.refuse(&call, Outcome::ReplyEvicted, peer).await,
         }
     }
