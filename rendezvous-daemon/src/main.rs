@@ -247,8 +247,9 @@ async fn lookup(
     name: String,
     signature: Option<Fingerprint>,
 ) -> Result<(), rendezvous_core::Error> {
-    let endpoints = client.lookup(&name, signature).await?;
-    let rows: Vec<[String; 4]> = endpoints
+    let answer = client.lookup_answer(&name, signature).await?;
+    let rows: Vec<[String; 4]> = answer
+        .endpoints
         .iter()
         .map(|e| {
             [
@@ -260,6 +261,11 @@ async fn lookup(
         })
         .collect();
     print_table(["ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"], &rows);
+    if answer.truncated {
+        println!(
+            "(more endpoints exist than fit one answer; `rendezvous-daemon list` shows them all)"
+        );
+    }
     Ok(())
 }
 

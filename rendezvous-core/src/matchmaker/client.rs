@@ -26,7 +26,7 @@ pub const MATCHMAKER_DEADLINE: Duration = Duration::from_secs(3);
 
 /// Lookups and list requests are padded to about this many bytes of
 /// datagram, so that the matchmaker may answer with a full list page
-/// (`3 × 420 − 35 ≥ 1 200` bytes of result) or about a dozen endpoints.
+/// (`3 × 420 − 35 ≥ 1 200` bytes of result) or 18 IPv4 endpoints.
 pub const PADDED_REQUEST_BYTES: usize = 420;
 
 /// Talks to one matchmaker.
@@ -134,7 +134,7 @@ impl MatchmakerClient {
 
     /// Live endpoints of `name` whose signature is `signature` (any, if
     /// `None`): all of them, or as many as fit a reply to a padded request
-    /// (about a dozen; [`MatchmakerClient::lookup_answer`] says whether
+    /// (18 IPv4 ones; [`MatchmakerClient::lookup_answer`] says whether
     /// others exist).
     pub async fn lookup(
         &self,
