@@ -150,7 +150,10 @@ fn steady_state_calls_send_nothing_to_the_matchmaker() {
             assert_eq!(add::remote_with(&client, i, 1).await.unwrap(), i + 1);
         }
         let after = client.stats();
-        assert_eq!(after.lookups, warm.lookups, "no lookup once the endpoint is cached");
+        assert_eq!(
+            after.lookups, warm.lookups,
+            "no lookup once the endpoint is cached"
+        );
         // Every datagram sent went to the server: one per call, bar retransmissions.
         assert_eq!(
             after.transmissions - warm.transmissions,
