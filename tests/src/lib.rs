@@ -16,6 +16,7 @@
 //! ```
 
 pub mod daemon;
+pub mod fault_server;
 pub mod gate;
 pub mod relay;
 

@@ -1,0 +1,405 @@
+//! The `fault-server` test binary as a child process, and the interface of
+//! the procedures it serves.
+//!
+//! `fault-server` (`src/bin/fault-server.rs`) is a real server process for
+//! fault tests: it can be killed with SIGKILL at any moment, and it leaves
+//! behind an **execution log** that says exactly what ran. Each procedure
+//! appends one line per execution to the file given by `--log`, with one
+//! unbuffered `write` per line, so a line is in the file (the kernel's page
+//! cache) before the procedure returns, and SIGKILL loses none:
+//!
+//! ```text
+//! count 17 run                      fault.count(17)
+//! slow 3 start                      fault.slow(3, ms) began ...
+//! slow 3 done                       ... and finished
+//! slow_idempotent 4 start
+//! slow_idempotent 4 done
+//! ```
+//!
+//! [`FaultServer::start`] runs it, learns its address and incarnation from
+//! its first two stdout lines, and kills it when dropped. The server also
+//! exits by itself when its stdin closes, so not even a test process killed
+//! before its destructors ran leaves one behind.
+//!
+//! The procedures are declared here without bodies (interface
+//! declarations): the library links no `#[procedure]`, so servers started by
+//! other tests do not serve these, and the fingerprints match the binary's.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// How long a starting server may take to print its address.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `fault-server` prints before its address.
+pub const LISTENING: &str = "fault-server listening on ";
+
+/// What `fault-server` prints before its incarnation.
+pub const INCARNATION: &str = "incarnation ";
+
+/// The procedures `fault-server` serves, as its callers see them.
+pub mod procedures {
+    use rendezvous_core::procedure;
+
+    /// Logs `count ID run` and returns `id`. Not idempotent.
+    #[procedure(name = "fault.count")]
+    pub async fn count(id: u64) -> u64;
+
+    /// Logs `slow ID start`, sleeps `ms` milliseconds, logs `slow ID done`
+    /// and returns `id`. Not idempotent.
+    #[procedure(name = "fault.slow")]
+    pub async fn slow(id: u64, ms: u64) -> u64;
+
+    /// Like `slow`, logged as `slow_idempotent`; declared idempotent.
+    #[procedure(name = "fault.slow_idempotent", idempotent)]
+    pub async fn slow_idempotent(id: u64, ms: u64) -> u64;
+
+    /// The server's own counters: (calls executed, duplicates answered
+    /// from the reply cache, acknowledgments sent).
+    #[procedure(name = "fault.stats")]
+    pub async fn stats() -> (u64, u64, u64);
+}
+
+/// Every procedure name `fault-server` registers.
+pub const PROCEDURE_NAMES: [&str; 4] = [
+    "fault.count",
+    "fault.slow",
+    "fault.slow_idempotent",
+    "fault.stats",
+];
+
+/// The path of the `fault-server` binary of this workspace, built first if
+/// it is missing or stale. Integration tests of this package can use
+/// `env!("CARGO_BIN_EXE_fault-server")` instead.
+pub fn binary() -> PathBuf {
+    crate::daemon::workspace_binary("rendezvous-tests", "fault-server")
+}
+
+/// How to start a [`FaultServer`].
+#[derive(Clone, Debug)]
+pub struct FaultServerConfig {
+    /// The `fault-server` binary.
+    pub binary: PathBuf,
+    /// The matchmaker to register with.
+    pub matchmaker: SocketAddr,
+    /// Where to listen (`127.0.0.1:0` for an OS-chosen port).
+    pub bind: SocketAddr,
+    /// The address to register instead of the bound one (a relay's, say).
+    pub advertise: Option<SocketAddr>,
+    /// The lease TTL to ask for; renewed every third of it.
+    pub lease_ttl: Duration,
+    /// The execution log to append to.
+    pub log: PathBuf,
+}
+
+/// A running `fault-server`, killed (SIGKILL) on drop.
+#[derive(Debug)]
+pub struct FaultServer {
+    child: Child,
+    /// Held open: the server exits when it closes.
+    _stdin: Option<ChildStdin>,
+    address: SocketAddr,
+    incarnation: u64,
+    log: PathBuf,
+    stderr: Arc<Mutex<String>>,
+    exited: bool,
+}
+
+impl FaultServer {
+    /// Starts a server; panics, with its stderr, if it does not print its
+    /// address and incarnation within [`START_TIMEOUT`].
+    pub fn start(config: &FaultServerConfig) -> FaultServer {
+        let mut command = Command::new(&config.binary);
+        if let Some(advertise) = config.advertise {
+            command.arg("--advertise").arg(advertise.to_string());
+        }
+        let mut child = command
+            .arg("--matchmaker")
+            .arg(config.matchmaker.to_string())
+            .arg("--bind")
+            .arg(config.bind.to_string())
+            .arg("--lease-ttl")
+            .arg(format!("{}ms", config.lease_ttl.as_millis()))
+            .arg("--log")
+            .arg(&config.log)
+            .env_remove(rendezvous_core::matchmaker::ENV_VAR)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("could not spawn {}: {error}", config.binary.display()));
+        let stdin = child.stdin.take();
+        let stderr = collect(child.stderr.take().expect("stderr is piped"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            for _ in 0..2 {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(1..) => {
+                        if lines.send(line).is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let mut server = FaultServer {
+            child,
+            _stdin: stdin,
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+            incarnation: 0,
+            log: config.log.clone(),
+            stderr,
+            exited: false,
+        };
+        let mut line = || match received.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                server.kill();
+                panic!(
+                    "fault-server did not print its address and incarnation within {START_TIMEOUT:?}; stderr:\n{}",
+                    server.stderr()
+                )
+            }
+        };
+        let (first, second) = (line(), line());
+        let address = first
+            .trim()
+            .strip_prefix(LISTENING)
+            .and_then(|a| a.parse().ok());
+        let incarnation = second
+            .trim()
+            .strip_prefix(INCARNATION)
+            .and_then(|i| i.parse().ok());
+        match (address, incarnation) {
+            (Some(address), Some(incarnation)) => {
+                server.address = address;
+                server.incarnation = incarnation;
+                server
+            }
+            _ => {
+                server.kill();
+                panic!(
+                    "fault-server printed {first:?} and {second:?}, not its address and incarnation; stderr:\n{}",
+                    server.stderr()
+                )
+            }
+        }
+    }
+
+    /// The address the server listens on (and registered, unless it
+    /// advertises another).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The server's incarnation, as it registered it.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The execution log this server appends to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// What the server has written to stderr so far (the last 64 KiB).
+    pub fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        !self.exited && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the server with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        if !self.exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.exited = true;
+        }
+    }
+
+    /// Stops the process with SIGSTOP: it holds its socket (datagrams queue
+    /// in the kernel) but does nothing until [`FaultServer::resume`], like a
+    /// server stalled by a long pause.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Continues a [paused](FaultServer::pause) process (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("could not run `kill`");
+        assert!(sent.success(), "`kill -{signal} {pid}` failed: {sent}");
+    }
+
+    /// The executions this server's log records so far.
+    pub fn executions(&self) -> ExecutionLog {
+        ExecutionLog::read(&self.log)
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One line of an execution log.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Execution {
+    /// `count`, `slow` or `slow_idempotent`.
+    pub procedure: String,
+    /// The procedure's `id` argument.
+    pub id: u64,
+    /// `run` for `count`; `start` or `done` for the slow ones.
+    pub phase: String,
+}
+
+/// An execution log as read back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionLog {
+    pub entries: Vec<Execution>,
+}
+
+impl ExecutionLog {
+    /// Reads the log at `path` (empty if the file does not exist). Panics
+    /// on a line that is not `PROCEDURE ID PHASE`: a torn line would mean
+    /// the log cannot be trusted.
+    pub fn read(path: &Path) -> ExecutionLog {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(error) => panic!("could not read {}: {error}", path.display()),
+        };
+        let entries = text
+            .lines()
+            .map(|line| {
+                let mut fields = line.split(' ');
+                let parsed = match (fields.next(), fields.next(), fields.next(), fields.next()) {
+                    (Some(procedure), Some(id), Some(phase), None) => {
+                        id.parse().ok().map(|id| Execution {
+                            procedure: procedure.to_owned(),
+                            id,
+                            phase: phase.to_owned(),
+                        })
+                    }
+                    _ => None,
+                };
+                parsed.unwrap_or_else(|| {
+                    panic!("{}: malformed execution line {line:?}", path.display())
+                })
+            })
+            .collect();
+        ExecutionLog { entries }
+    }
+
+    /// How many times each id of `procedure` logged `phase`.
+    pub fn counts(&self, procedure: &str, phase: &str) -> BTreeMap<u64, u64> {
+        let mut counts = BTreeMap::new();
+        for entry in &self.entries {
+            if entry.procedure == procedure && entry.phase == phase {
+                *counts.entry(entry.id).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// How many lines of `procedure` with `phase` the log holds.
+    pub fn total(&self, procedure: &str, phase: &str) -> u64 {
+        self.counts(procedure, phase).values().sum()
+    }
+
+    /// Whether the log holds `procedure ID phase`.
+    pub fn contains(&self, procedure: &str, id: u64, phase: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.procedure == procedure && e.id == id && e.phase == phase)
+    }
+}
+
+/// A scratch directory for execution logs, removed when dropped.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    /// Creates a fresh directory named after `label` under `parent`.
+    pub fn new(parent: &Path, label: &str) -> ScratchDir {
+        let path = parent.join(format!(
+            "{label}-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|error| panic!("could not create {}: {error}", path.display()));
+        ScratchDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Most stderr kept per process (the tail).
+const STDERR_KEEP_BYTES: usize = 64 * 1024;
+
+/// Reads `pipe` to its end on a thread, keeping the tail as text.
+fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(count @ 1..) = pipe.read(&mut buffer) {
+            let mut text = lock(&sink);
+            text.push_str(&String::from_utf8_lossy(&buffer[..count]));
+            if text.len() > STDERR_KEEP_BYTES {
+                let mut cut = text.len() - STDERR_KEEP_BYTES;
+                while !text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                text.drain(..cut);
+            }
+        }
+    });
+    text
+}
+
+fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    text.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
