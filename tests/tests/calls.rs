@@ -395,10 +395,30 @@ fn crashed_server_replaced_on_a_new_port_is_found_again() {
             "{listed:?}"
         );
 
-        assert_eq!(client.call::<_, u64>(&ADD, &(3, 4)).await.unwrap(), 3_004);
+        // The first call meets the silent, still-listed endpoint: it may
+        // have reached it, so a non-idempotent call is not moved but
+        // reported; the endpoint is then avoided, and the next call reaches
+        // the replacement.
+        match client.call::<_, u64>(&ADD, &(3, 4)).await {
+            Err(Error::OutcomeUnknown { endpoint, .. }) => assert_eq!(endpoint, old_address),
+            other => panic!("expected OutcomeUnknown from the crashed server, got {other:?}"),
+        }
+        assert_eq!(client.call::<_, u64>(&ADD, &(5, 6)).await.unwrap(), 5_006);
         assert!(client.stats().lookups > lookups);
         assert_eq!(old_runs.load(Ordering::SeqCst), 1);
         assert_eq!(new_runs.load(Ordering::SeqCst), 1);
+
+        // An idempotent call is moved to the replacement instead.
+        let client = self::client(matchmaker.local_addr());
+        const ADD_IDEMPOTENT: RemoteProcedure = RemoteProcedure {
+            idempotent: true,
+            ..ADD
+        };
+        for (a, b) in [(7, 8), (9, 10)] {
+            let sum: u64 = client.call(&ADD_IDEMPOTENT, &(a, b)).await.unwrap();
+            assert_eq!(sum, a * 1_000 + b);
+        }
+        assert_eq!(new_runs.load(Ordering::SeqCst), 3);
         new.shutdown().await;
         matchmaker.shutdown().await;
     });

@@ -11,8 +11,9 @@ use rendezvous_daemon::Matchmaker;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Adds two numbers.
-#[procedure(name = "quickstart.add")]
+/// Adds two numbers; running it twice is harmless, so the client may move
+/// it to another server when its first one goes silent.
+#[procedure(name = "quickstart.add", idempotent)]
 pub async fn add(a: i64, b: i64) -> i64 {
     a + b
 }

@@ -6,22 +6,20 @@
 //!
 //! * A call that returns `Ok` ran exactly once.
 //! * A call keeps its xid to the end, so going back to an endpoint that was
-//!   only slow is always safe: its reply cache recognises the call.
-//! * A call is only ever sent to *another* endpoint when nothing suggests it
-//!   reached the first one: no endpoint acknowledged it, and no endpoint
-//!   restarted while it was outstanding. Otherwise — and when an
-//!   acknowledged call reaches its deadline — the caller gets
-//!   [`Error::OutcomeUnknown`], unless the procedure is declared idempotent,
-//!   in which case it is retried.
-//! * The one blind spot: a server that dies within its ACK delay of
-//!   receiving a call, before its reply gets out, looks exactly like a server
-//!   that never received it; the call may then run again elsewhere.
-//! * A server at its limit of calls in flight answers `Overloaded`: the call
-//!   did not run and was not recorded. The client waits (20 ms, doubling up
-//!   to 2 s, jittered) and sends the same call to the same server again,
-//!   until it runs or the deadline passes ([`Error::Overloaded`]). It does
-//!   not move the call elsewhere: an earlier copy still in the network might
-//!   yet run where it was sent.
+//!   only slow or lossy is always safe: its reply cache recognises the call.
+//! * A call moves to *another* endpoint only when the first one cannot have
+//!   run it: it refused the call (no such procedure, another signature, a
+//!   new incarnation answering the first copy), or it went silent and the
+//!   matchmaker no longer lists it (it left gracefully). When the first
+//!   endpoint went silent while still listed, acknowledged the call, or
+//!   restarted while it was outstanding, the caller gets
+//!   [`Error::OutcomeUnknown`] — unless the procedure is declared
+//!   idempotent, in which case the call moves on — and later calls avoid
+//!   that endpoint. An acknowledged call that reaches its deadline is
+//!   `OutcomeUnknown` too.
+//! * The residual risk: a server that shuts down gracefully while the reply
+//!   to a call it ran is being lost on the network; the client then takes
+//!   its silence for non-delivery.
 
 mod endpoints;
 pub(crate) mod transport;
@@ -42,6 +40,37 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use transport::{Failure, Outgoing, Transport};
+
+/// Why a call may have reached an endpoint it is leaving.
+#[derive(Clone, Copy, Debug)]
+enum Doubt {
+    /// It went silent: the call, or only its reply, may have been lost.
+    Silent,
+    /// It acknowledged the call, then went silent.
+    Acknowledged,
+    /// It acknowledged the call and sent no reply before the deadline.
+    AcknowledgedThenExpired,
+    /// A new incarnation answered after earlier copies went unanswered.
+    Restarted,
+}
+
+impl Doubt {
+    fn error(self, procedure: &str, endpoint: Target) -> Error {
+        let reason = match self {
+            Doubt::Silent => "the server stopped answering, and the call may have reached it",
+            Doubt::Acknowledged => "the server acknowledged the call, then stopped answering",
+            Doubt::AcknowledgedThenExpired => {
+                "the server acknowledged the call but sent no reply before its deadline"
+            }
+            Doubt::Restarted => "the server restarted while the call was outstanding",
+        };
+        Error::OutcomeUnknown {
+            procedure: procedure.into(),
+            endpoint: endpoint.address,
+            reason: reason.into(),
+        }
+    }
+}
 
 /// Transmissions in a row an endpoint may leave unanswered before the
 /// client looks for another (about 300 ms at loopback timers, 1.5 s cold).
@@ -261,24 +290,24 @@ impl Client {
             // that has since been replaced at this address.
             let unanswered_before = call.transmissions() - before > 1
                 || left_behind.iter().any(|t| t.address == current.address);
-            let restarted = match attempt {
+            // Why the call may have reached `current`, if it may have.
+            let doubt = match attempt {
                 Ok(Outcome::Return(bytes)) => return Ok(bytes),
-                Ok(Outcome::WrongIncarnation) => unanswered_before,
-                Ok(Outcome::NoSuchProcedure | Outcome::SignatureMismatch(_)) => false,
+                Ok(Outcome::WrongIncarnation) if unanswered_before => Some(Doubt::Restarted),
+                Ok(Outcome::WrongIncarnation) => None,
+                Ok(Outcome::NoSuchProcedure | Outcome::SignatureMismatch(_)) => None,
                 Ok(outcome) => return Err(refusal(name, current.address, outcome)),
-                Err(Failure::Silent) => false,
+                Err(Failure::Silent) => Some(Doubt::Silent),
                 Err(Failure::Expired) if call.acked_by().is_some() => {
-                    return Err(Error::OutcomeUnknown {
-                        procedure: name.into(),
-                        endpoint: current.address,
-                        reason:
-                            "the server acknowledged the call but sent no reply before its deadline"
-                                .into(),
-                    });
+                    return Err(Doubt::AcknowledgedThenExpired.error(name, current));
                 }
                 Err(failure) => {
                     return Err(self.failure(name, current.address, failure, call.transmissions()));
                 }
+            };
+            let doubt = match call.acked_by() {
+                Some(_) => Some(Doubt::Acknowledged),
+                None => doubt,
             };
 
             // Look again: `current` went silent, or is not (any longer) the
@@ -287,31 +316,36 @@ impl Client {
             shared.endpoints.suspect(current);
             shared.endpoints.invalidate(name, signature, failed_at);
             left_behind.push(current);
-            let delivered = restarted || call.acked_by().is_some();
-            let unknown = |reason: &str| Error::OutcomeUnknown {
-                procedure: name.into(),
-                endpoint: current.address,
-                reason: reason.into(),
-            };
-            let why_unknown = if restarted {
-                "the server restarted while the call was outstanding"
-            } else {
-                "the server acknowledged the call, then stopped answering"
-            };
-            let next = match shared
+            let endpoints = match shared
                 .endpoints
                 .resolve(name, signature, &shared.matchmaker)
                 .await
             {
-                Ok(endpoints) => shared.endpoints.pick(&endpoints, &left_behind),
-                Err(_) if delivered && !procedure.idempotent => return Err(unknown(why_unknown)),
+                Ok(endpoints) => endpoints,
+                Err(_) if doubt.is_some() && !procedure.idempotent => {
+                    return Err(doubt.unwrap_or(Doubt::Silent).error(name, current));
+                }
                 Err(error) => return Err(error),
             };
-            let next = next.ok_or_else(|| Error::NotFound { name: name.into() })?;
-            // Moving a call that reached one server to another could run it
-            // twice; staying with the same server cannot.
-            if next != current && delivered && !procedure.idempotent {
-                return Err(unknown(why_unknown));
+            // A silent server that the matchmaker no longer lists left it
+            // gracefully (it unregisters before it stops taking calls, then
+            // answers what it took) or let its lease run out: its silence is
+            // not taken as delivery.
+            let doubt = match doubt {
+                Some(Doubt::Silent) if !endpoints.contains(&current) => None,
+                other => other,
+            };
+            let next = shared
+                .endpoints
+                .pick(&endpoints, &left_behind)
+                .ok_or_else(|| Error::NotFound { name: name.into() })?;
+            // Moving a call that may have reached one server to another
+            // could run it twice; staying with the same server cannot.
+            if let Some(doubt) = doubt
+                && next != current
+                && !procedure.idempotent
+            {
+                return Err(doubt.error(name, current));
             }
             if left_behind.contains(&next) {
                 // Nowhere new to go: try again after a pause, backing off.
