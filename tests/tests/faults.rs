@@ -9,10 +9,6 @@
 //! Every wait is bounded and generous; the tests assert outcomes and
 //! counts, never how long something took. The durations they measure are
 //! printed (`-- --nocapture` shows them).
-//!
-//! The `#[ignore]`d tests assert what issue 5 requires and the library does
-//! not do yet; each reason names the bug. `cargo test -p rendezvous-tests
-//! --test faults -- --ignored` runs them.
 
 use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::{Client, Error, MatchmakerClient};
@@ -379,14 +375,11 @@ fn matchmaker_killed_and_restarted_loses_nothing() {
 /// steady state it expires just as a server renews). The client looks the
 /// name up at the restarted matchmaker a few milliseconds before the
 /// server's renewal registers it again: the issue requires that "clients
-/// with cached endpoints keep calling throughout", but today these calls
-/// fail with `NotFound`. With a random restart time this happens to about
-/// one restart in four (two servers, 2 s lease); here the restart is timed
-/// into that heartbeat, three times.
+/// with cached endpoints keep calling throughout": the client falls back on
+/// its expired entry when the refresh finds nothing. (Before that fallback,
+/// these calls failed with `NotFound` in about one restart in four.) Here
+/// the restart is timed into that heartbeat, three times.
 #[test]
-#[ignore = "bug: a cached entry expires with the lease even while the restarted matchmaker \
-            does not know the servers yet; the looping client's calls fail with NotFound \
-            until the servers' next heartbeat (EndpointCache keeps no stale entry to fall back on)"]
 fn matchmaker_restarted_as_a_cached_entry_expires_loses_nothing() {
     const RESTARTS: usize = 3;
     let logs = scratch("matchmaker-restart-steady");
@@ -880,11 +873,10 @@ fn kill_one_of_two_mid_load(label: &str) -> (Tally, u64) {
 /// may legitimately end `OutcomeUnknown` (PROTOCOL.md); it is counted, and
 /// must have run at most once.
 ///
-/// Today about one run in twenty fails: the killed server had just run a
-/// call (its log's last line) and died before its reply got out; the
-/// client, with no ACK (the call was quick), took the silence for
-/// non-delivery and ran the call again at the survivor. PROTOCOL.md calls
-/// this its "blind spot"; the issue's requirement rules it out.
+/// This once failed about one run in twenty: the killed server had just run
+/// a call and died before its reply got out, and the client took the
+/// silence for non-delivery. Silence from a still-listed server now counts
+/// as possible delivery.
 #[test]
 fn two_servers_one_killed_mid_load_lose_and_duplicate_no_call() {
     let (tally, _) = kill_one_of_two_mid_load("failover-strict");
@@ -892,47 +884,11 @@ fn two_servers_one_killed_mid_load_lose_and_duplicate_no_call() {
     tally.assert_none_ran_twice();
 }
 
-/// The same fault, asserting what the library guarantees today (PROTOCOL.md
-/// as written): no call is lost, every call that returns Ok ran, and a call
-/// runs twice only in the documented blind spot: it ran at the killed
-/// server among the last calls it took before dying (one of those in
-/// flight) and once more at the survivor.
-#[test]
-fn two_servers_one_killed_mid_load_lose_no_call() {
-    let (tally, _) = kill_one_of_two_mid_load("failover");
-    tally.assert_none_lost(LOAD_CALLS);
-    let outside_blind_spot: Vec<&Repeat> = tally
-        .twice
-        .iter()
-        .filter(|repeat| {
-            let in_flight_when_killed = repeat
-                .runs
-                .iter()
-                .any(|&(server, n, from_end)| server == "killed" && n == 1 && from_end < IN_FLIGHT);
-            let once_more = repeat
-                .runs
-                .iter()
-                .any(|&(server, n, _)| server == "survivor" && n == 1);
-            !(repeat.runs.len() == 2 && in_flight_when_killed && once_more)
-        })
-        .collect();
-    assert!(
-        outside_blind_spot.is_empty(),
-        "{}; calls ran twice other than in PROTOCOL.md's blind spot: {:#?}",
-        tally.summary(),
-        describe(&outside_blind_spot)
-    );
-}
-
 /// A server that stalls instead of dying: SIGSTOP mid-load (its socket stays
 /// open and calls queue in it), SIGCONT once the survivor has taken over.
-/// The client takes the silence for non-delivery and moves every queued,
-/// unacknowledged call to the survivor, and when the stalled server wakes
-/// it runs them all from its socket buffer: every call that was queued
-/// there runs twice (14-16 of 16 in flight, every run). Issue 5 requires
-/// that no call run twice; PROTOCOL.md's blind spot speaks of servers that
-/// die, but a stalled (paused, overloaded, swapped out) server is the same
-/// case for far longer than 20 ms.
+/// When the stalled server wakes it runs every call queued in its socket
+/// buffer, so the client must not have moved them: it reports them
+/// `OutcomeUnknown` instead (before, 14-16 of 16 in flight ran twice).
 #[test]
 fn two_servers_one_stalled_mid_load_run_no_call_twice() {
     const PAUSE_AFTER: u64 = 600;
@@ -970,11 +926,9 @@ fn two_servers_one_stalled_mid_load_run_no_call_twice() {
 /// that drops 20 % of the datagrams both ways. An attempt ends after 4
 /// copies in a row go unanswered (about 1 call in 60 at this loss), and in
 /// 9 of 10 such cases a copy did reach the server, which ran the call; the
-/// replies were lost. With no ACK (quick calls are not acknowledged), the
-/// client moves the call to the other server, which runs it again: about
-/// 1.5 % of calls run twice, every run, and all of them return Ok. The
-/// client's documented guarantee "a call that returns Ok ran exactly once"
-/// does not hold.
+/// replies were lost. The client must not move such a call to the other
+/// server (it once did, and about 1.5 % of calls ran twice): it reports
+/// `OutcomeUnknown`, and "a call that returns Ok ran exactly once" holds.
 #[test]
 fn two_servers_behind_lossy_links_run_no_call_twice() {
     let logs = scratch("lossy");

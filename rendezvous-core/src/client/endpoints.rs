@@ -2,7 +2,10 @@
 //! matchmaker last said.
 //!
 //! Entries live for the shortest lease TTL the matchmaker reported, so a
-//! steady stream of calls costs no matchmaker traffic. Concurrent misses for
+//! steady stream of calls costs no matchmaker traffic. An expired entry
+//! whose refresh finds nothing, or gets no answer, is used again for a
+//! moment: a restarted matchmaker forgets servers until their next renewal,
+//! and calls should not fail in between. Concurrent misses for
 //! one name share one lookup. An endpoint that went silent or refused a call
 //! is *suspect* for a while: calls prefer the others, and the entry that
 //! listed it is looked up again.
@@ -18,6 +21,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+/// How long an expired entry is used again when its refresh finds nothing
+/// or gets no answer; then the client looks again.
+const STALE_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a suspect endpoint is passed over when others exist.
 const SUSPECT_FOR: Duration = Duration::from_secs(5);
@@ -45,7 +52,12 @@ enum Slot {
 enum Step {
     Hit(Endpoints),
     Wait(Arc<Resolution>),
-    Resolve(Arc<Resolution>, async_channel::Sender<()>),
+    /// Look up; the expired endpoints, if any, to fall back on.
+    Resolve(
+        Arc<Resolution>,
+        async_channel::Sender<()>,
+        Option<Endpoints>,
+    ),
 }
 
 /// A lookup in progress; waiters learn its result when `done` closes.
@@ -81,7 +93,7 @@ impl EndpointCache {
             let waiting = match self.step(&key) {
                 Step::Hit(endpoints) => return Ok(endpoints),
                 Step::Wait(resolution) => resolution,
-                Step::Resolve(resolution, finished) => {
+                Step::Resolve(resolution, finished, stale) => {
                     let mut guard = ResolvingGuard {
                         cache: self,
                         key: &key,
@@ -89,7 +101,17 @@ impl EndpointCache {
                         _finished: finished,
                         settled: false,
                     };
-                    let result = self.lookup(name, signature, matchmaker).await;
+                    let result = match (self.lookup(name, signature, matchmaker).await, stale) {
+                        // A restarted matchmaker that servers have not yet
+                        // registered with again, or one that does not
+                        // answer: the endpoints it named before are still
+                        // the best guess (calls carry their incarnation).
+                        (
+                            Err(Error::NotFound { .. } | Error::MatchmakerUnreachable { .. }),
+                            Some(stale),
+                        ) => Ok((stale, STALE_GRACE)),
+                        (result, _) => result,
+                    };
                     guard.settle(&result);
                     return result.map(|(endpoints, _)| endpoints);
                 }
@@ -110,14 +132,18 @@ impl EndpointCache {
                 endpoints, expires, ..
             }) if *expires > Instant::now() => Step::Hit(endpoints.clone()),
             Some(Slot::Resolving(resolution)) => Step::Wait(resolution.clone()),
-            _ => {
+            previous => {
+                let stale = match previous {
+                    Some(Slot::Ready { endpoints, .. }) => Some(endpoints.clone()),
+                    _ => None,
+                };
                 let (finished, done) = async_channel::bounded::<()>(1);
                 let resolution = Arc::new(Resolution {
                     result: Mutex::new(None),
                     done,
                 });
                 slots.insert(key.clone(), Slot::Resolving(resolution.clone()));
-                Step::Resolve(resolution, finished)
+                Step::Resolve(resolution, finished, stale)
             }
         }
     }
