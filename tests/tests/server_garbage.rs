@@ -3,7 +3,7 @@
 //! memory bounds.
 
 use rendezvous_core::rt::UdpSocket;
-use rendezvous_core::wire::{Call, ClientId, Incarnation, MAX_DATAGRAM_BYTES, Message, Xid};
+use rendezvous_core::wire::{Call, ClientId, Incarnation, MAX_DATAGRAM_BYTES, Xid};
 use rendezvous_core::{Client, Fingerprint, Procedure, RemoteProcedure, Server};
 use rendezvous_daemon::Matchmaker;
 use rendezvous_tests::run;
