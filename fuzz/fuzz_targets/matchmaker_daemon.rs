@@ -1,0 +1,107 @@
+//! The matchmaker's full request path: a real `Matchmaker` on loopback.
+//! A first byte of 0 to 4 calls register, renew, unregister, lookup or list
+//! with the rest as its argument bytes, and the answer must be a decodable
+//! `Result<_, MatchmakerError>` or BadArguments; any other first byte sends
+//! the rest as a raw datagram, after which a valid lookup must still be
+//! answered.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rendezvous_core::matchmaker::protocol::*;
+use rendezvous_core::rt;
+use rendezvous_core::wire::{Message, Outcome, decode_payload};
+use rendezvous_daemon::{Matchmaker, MatchmakerConfig, TtlBounds};
+use rendezvous_fuzz::checks::hex;
+use rendezvous_fuzz::remote::{Peer, assert_no_panic};
+use rendezvous_fuzz::seeds::{MATCHMAKER_PROCEDURES, lookup_args};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+fn peer() -> &'static Mutex<Peer> {
+    static PEER: OnceLock<Mutex<Peer>> = OnceLock::new();
+    PEER.get_or_init(|| {
+        // Short leases, so registrations made by the fuzzer do not pile up.
+        let second = Duration::from_secs(1);
+        let config = MatchmakerConfig {
+            ttl: TtlBounds {
+                default: second,
+                min: second,
+                max: second,
+            },
+            ..MatchmakerConfig::default()
+        };
+        let address = "127.0.0.1:0".parse().expect("an address");
+        let matchmaker =
+            rt::block_on(Matchmaker::bind_with(address, config)).expect("bind the matchmaker");
+        let peer = Peer::new(matchmaker.local_addr());
+        // Serves until the process ends.
+        std::mem::forget(matchmaker);
+        Mutex::new(peer)
+    })
+}
+
+/// The answer is a `Result<T, MatchmakerError>`, or a refusal of the
+/// arguments or of the answer's size.
+fn answered<T: DeserializeOwned + Debug>(name: &str, outcome: &Outcome, args: &[u8]) {
+    assert_no_panic(name, outcome, args);
+    match outcome {
+        Outcome::Return(bytes) => {
+            if let Err(error) = decode_payload::<Result<T, MatchmakerError>>(bytes) {
+                panic!(
+                    "{name}: the answer {} does not decode: {error}; args {}",
+                    hex(bytes),
+                    hex(args)
+                );
+            }
+        }
+        // A well-formed call to a procedure the matchmaker has.
+        Outcome::NoSuchProcedure
+        | Outcome::SignatureMismatch(_)
+        | Outcome::WrongIncarnation
+        | Outcome::UnsupportedVersion(_)
+        | Outcome::Malformed(_)
+        | Outcome::ReplyEvicted => {
+            panic!("{name}: unexpected outcome {outcome:?}; args {}", hex(args))
+        }
+        // BadArguments, ReplyTooLarge (an answer over the reply size bound),
+        // and refusals to run it now.
+        _ => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let mut peer = peer().lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&(name, signature)) = MATCHMAKER_PROCEDURES.get(usize::from(selector)) {
+        let Some(outcome) = peer.call(name, signature, rest) else {
+            return;
+        };
+        match selector {
+            0 => answered::<Lease>(name, &outcome, rest),
+            1 => answered::<Renewed>(name, &outcome, rest),
+            2 => answered::<()>(name, &outcome, rest),
+            3 => answered::<Lookup>(name, &outcome, rest),
+            _ => answered::<ListPage>(name, &outcome, rest),
+        }
+        return;
+    }
+    // A datagram claiming to come from the probing peer could make its
+    // later calls look stale; anything else goes out as it is.
+    let ours = match Message::decode(rest) {
+        Ok(Message::Call(call)) => call.client == peer.client(),
+        Ok(Message::Confirm(confirm)) => confirm.client == peer.client(),
+        _ => false,
+    };
+    if !ours {
+        peer.send_raw(rest);
+    }
+    let probe = lookup_args("fuzz.probe");
+    let outcome = peer
+        .call(LOOKUP, LOOKUP_SIGNATURE, &probe)
+        .expect("the probe fits");
+    answered::<Lookup>(LOOKUP, &outcome, &probe);
+});
