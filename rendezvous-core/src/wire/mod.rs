@@ -10,8 +10,11 @@
 //! Decoding is total and bounded: any byte string gives a [`Message`] or an
 //! [`Undecodable`] naming what was wrong, never a panic. Datagrams are capped
 //! at [`MAX_DATAGRAM_BYTES`], payload nesting at [`MAX_NESTING`], names at
-//! [`MAX_NAME_BYTES`]; no decoder allocates more than the input's own length,
-//! so memory is bounded by the datagram size.
+//! [`MAX_NAME_BYTES`]. The envelope decoder allocates no more than the
+//! input's own length. The payload decoder can transiently allocate up to
+//! 1 MiB per nested collection whose declared length exceeds the input (serde
+//! preallocates from the declared length, capped at 1 MiB): bounded, freed
+//! at once, and a known item to remove (fuzz/README.md).
 //!
 //! The envelope is a strict CBOR subset read and written by hand (`cbor`):
 //! definite lengths, unsigned integers, text, bytes, exact array lengths.

@@ -2,9 +2,11 @@
 //! serde and ciborium, so any `Serialize + DeserializeOwned` type travels.
 //!
 //! Arguments travel as the CBOR array of the argument tuple; results as the
-//! CBOR of the returned value. Decoding is bounded like the envelope: by the
-//! payload's own length (at most a datagram; ciborium never preallocates from
-//! a declared length) and by [`MAX_NESTING`].
+//! CBOR of the returned value. Decoding is bounded by the payload's own length
+//! (at most a datagram), by [`MAX_NESTING`], and by serde's cap on
+//! preallocation: a collection declaring more elements than the input holds
+//! makes serde reserve up to 1 MiB before the decode fails (found by fuzzing;
+//! a size-hint-free adapter would remove it).
 
 use super::*;
 use serde::Serialize;
