@@ -167,3 +167,23 @@ fn math_client_without_a_server_says_the_procedure_is_not_found() {
     assert!(stderr.contains("math.add"), "{stderr}");
     assert!(stderr.contains("no server has registered"), "{stderr}");
 }
+
+#[test]
+fn the_quickstart_demo_runs_to_the_end() {
+    let output = Command::new(workspace_binary("quickstart", "quickstart"))
+        .env_remove("RENDEZVOUS_MATCHMAKER")
+        .stdin(Stdio::null())
+        .output()
+        .expect("quickstart runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    for step in [
+        "where is quickstart.add?",
+        "(the reply is the ACK)",
+        "endpoint cached, no matchmaker traffic",
+        "ACK: running, probe slowly",
+        "(found again)",
+    ] {
+        assert!(printed.contains(step), "`{step}` missing from:\n{printed}");
+    }
+}
