@@ -15,6 +15,7 @@
 //! client), forwards to loopback targets only, and stops its tasks when
 //! dropped.
 
+use crate::relay::receive;
 use rendezvous_core::rt::{self, UdpSocket};
 use rendezvous_core::wire::Message;
 use std::collections::HashMap;
@@ -22,7 +23,6 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 /// The largest datagram forwarded (the largest UDP payload).
 const MAX_DATAGRAM: usize = 65_535;
@@ -137,27 +137,6 @@ impl Drop for Gate {
     fn drop(&mut self) {
         self.close();
         self.stop.close();
-    }
-}
-
-/// Receives from `socket` until the gate stops; `None` then.
-async fn receive(
-    socket: &UdpSocket,
-    buffer: &mut [u8],
-    stopped: &async_std::channel::Receiver<()>,
-) -> Option<(usize, SocketAddr)> {
-    loop {
-        let received =
-            futures_lite::future::or(async { Some(socket.recv_from(buffer).await) }, async {
-                let _ = stopped.recv().await;
-                None
-            })
-            .await?;
-        match received {
-            Ok(received) => return Some(received),
-            // ICMP errors (a peer's port closed) surface here; keep going.
-            Err(_) => rt::sleep(Duration::from_millis(1)).await,
-        }
     }
 }
 

@@ -183,8 +183,9 @@ impl Drop for Relay {
     }
 }
 
-/// Receives from `socket` until the relay stops; `None` then.
-async fn receive(
+/// Receives from `socket` until `stopped` closes; `None` then. Shared with
+/// the gate.
+pub(crate) async fn receive(
     socket: &UdpSocket,
     buffer: &mut [u8],
     stopped: &async_std::channel::Receiver<()>,
