@@ -115,6 +115,15 @@ pub enum Error {
     )]
     RequestTooSmall { needed_bytes: usize },
 
+    /// The matchmaker cannot reach the store it shares with other
+    /// matchmakers (etcd): registrations and renewals wait until it can.
+    /// Servers keep retrying by themselves, through every matchmaker they
+    /// were given.
+    #[error(
+        "the matchmaker cannot reach its shared store, so it cannot register or renew now ({reason}); check that etcd is running and reachable from the matchmaker, or use another matchmaker"
+    )]
+    StoreUnavailable { reason: String },
+
     /// The server was running as many calls as it allows until the deadline;
     /// the call did not run there.
     #[error(

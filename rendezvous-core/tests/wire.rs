@@ -391,6 +391,9 @@ fn every_matchmaker_error() -> Vec<MatchmakerError> {
             limit: 65_536,
         },
         MatchmakerError::RequestTooSmall { needed_bytes: 420 },
+        MatchmakerError::StoreUnavailable {
+            reason: "etcd at http://127.0.0.1:2379 did not answer".into(),
+        },
     ]
 }
 
@@ -407,9 +410,10 @@ fn matchmaker_error_variant(error: &MatchmakerError) -> &'static str {
         MatchmakerError::SecretRequired { .. } => "SecretRequired",
         MatchmakerError::LimitReached { .. } => "LimitReached",
         MatchmakerError::RequestTooSmall { .. } => "RequestTooSmall",
+        MatchmakerError::StoreUnavailable { .. } => "StoreUnavailable",
     }
 }
-const MATCHMAKER_ERROR_VARIANTS: usize = 10;
+const MATCHMAKER_ERROR_VARIANTS: usize = 11;
 
 /// Encodings of matchmaker values, as payloads and as one-element argument tuples.
 fn sample_payloads() -> Vec<Vec<u8>> {
@@ -453,6 +457,7 @@ fn sample_payloads() -> Vec<Vec<u8>> {
         encode_payload(&Ok::<_, MatchmakerError>(ListPage {
             registrations: vec![sample_registration(), sample_registration()],
             next: Some(sample_cursor()),
+            stale: false,
         }))
         .unwrap(),
         encode_payload(&Ok::<(), MatchmakerError>(())).unwrap(),
@@ -677,6 +682,16 @@ fn list_page_round_trips() {
     assert_payload_round_trips(ListPage {
         registrations: vec![sample_registration()],
         next: Some(sample_cursor()),
+        stale: false,
+    });
+}
+
+#[test]
+fn stale_list_page_round_trips() {
+    assert_payload_round_trips(ListPage {
+        registrations: vec![sample_registration()],
+        next: None,
+        stale: true,
     });
 }
 
@@ -685,6 +700,7 @@ fn last_list_page_round_trips() {
     assert_payload_round_trips(ListPage {
         registrations: Vec::new(),
         next: None,
+        stale: false,
     });
 }
 

@@ -328,6 +328,7 @@ impl LeaseTable {
                     return Ok(ListPage {
                         registrations,
                         next: last_cursor,
+                        stale: false,
                     });
                 }
                 last_cursor = Some(cursor);
@@ -338,6 +339,7 @@ impl LeaseTable {
         Ok(ListPage {
             registrations,
             next: None,
+            stale: false,
         })
     }
 

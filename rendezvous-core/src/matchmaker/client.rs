@@ -319,6 +319,7 @@ impl From<MatchmakerError> for Error {
             MatchmakerError::RequestTooSmall { needed_bytes } => Error::RequestTooSmall {
                 needed_bytes: needed_bytes.min(usize::MAX as u64) as usize,
             },
+            MatchmakerError::StoreUnavailable { reason } => Error::StoreUnavailable { reason },
         }
     }
 }

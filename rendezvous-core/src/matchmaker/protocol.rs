@@ -173,6 +173,11 @@ pub struct ListPage {
     pub registrations: Vec<Registration>,
     /// Pass this as `after` for the next page; `None` on the last page.
     pub next: Option<ListCursor>,
+    /// The matchmaker cannot reach its shared store (etcd), so this page
+    /// comes from its cache and may miss recent changes. Absent (false)
+    /// when the data is current, and always from a single in-memory daemon.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,4 +224,9 @@ pub enum MatchmakerError {
     /// The answer does not fit the size allowed for a reply to a request
     /// this small: send the request again padded to `needed_bytes`.
     RequestTooSmall { needed_bytes: u64 },
+    /// The matchmaker cannot reach the store it shares with other
+    /// matchmakers (etcd), so it cannot register, renew or unregister now.
+    /// Lookups still answer from its cache. Retry later, or through another
+    /// matchmaker.
+    StoreUnavailable { reason: String },
 }
