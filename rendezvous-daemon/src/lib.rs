@@ -21,9 +21,11 @@
 //!
 //! or run the binary: `rendezvous-daemon --listen 127.0.0.1:5000`.
 //!
-//! The table lives in memory: a restarted matchmaker starts empty and
-//! servers register again when their next renewal is refused as an unknown
-//! lease (within one heartbeat).
+//! By default the table lives in memory: a restarted matchmaker starts empty
+//! and servers register again when their next renewal is refused as an
+//! unknown lease (within one heartbeat). With the cargo feature `etcd`,
+//! several matchmakers can share one etcd cluster instead
+//! ([`Matchmaker::bind_with_store`], [`store`]).
 //!
 //! It is safe to expose (SECURITY.md at the repository root has the threat
 //! model): registrations need the shared secret, or come from loopback when
@@ -36,12 +38,12 @@ mod budget;
 pub mod gatekeeper;
 pub mod refusal_log;
 mod service;
-pub mod table;
+pub mod store;
 
 pub use gatekeeper::{DEFAULT_AUTH_WINDOW, DEFAULT_MAX_NONCES, Gatekeeper};
-pub use table::{
+pub use store::{
     DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_SOURCE, LIST_PAGE_BYTES, Limits,
-    MAX_PROCEDURES_PER_LEASE, TtlBounds,
+    MAX_PROCEDURES_PER_LEASE, Store, TtlBounds,
 };
 
 use rendezvous_core::matchmaker::Secret;
@@ -50,8 +52,9 @@ use rendezvous_core::server::{Responder, ResponderConfig, ResponderStats};
 use service::{Shared, State, lock};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use table::LeaseTable;
+use store::MemoryStore;
 
 /// How often leases past their TTL are swept out when nobody asks.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
@@ -59,11 +62,13 @@ const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 /// How a matchmaker runs.
 #[derive(Clone, Debug)]
 pub struct MatchmakerConfig {
+    /// The lease TTLs granted (by the in-memory store).
     pub ttl: TtlBounds,
     /// How requests are answered. The matchmaker always sets
     /// `bound_replies`: it answers anyone.
     pub responder: ResponderConfig,
-    /// How many registrations it holds, in all and per source address.
+    /// How many registrations it holds, in all and per source address (in
+    /// the in-memory store).
     pub limits: Limits,
     /// The secret registrations must be signed with; without one, only
     /// loopback peers may register.
@@ -101,14 +106,27 @@ impl Matchmaker {
         Matchmaker::bind_with(address, MatchmakerConfig::default()).await
     }
 
+    /// Binds `address` and serves as `config` says, keeping the table in
+    /// memory.
     pub async fn bind_with(
         address: SocketAddr,
         config: MatchmakerConfig,
     ) -> io::Result<Matchmaker> {
-        let table = LeaseTable::new(config.ttl, config.limits);
+        let store = Arc::new(MemoryStore::new(config.ttl, config.limits));
+        Matchmaker::bind_with_store(address, config, store).await
+    }
+
+    /// Binds `address` and serves from `store`, which applies its own TTL
+    /// bounds and limits (`config.ttl` and `config.limits` are for the
+    /// in-memory store of [`Matchmaker::bind_with`]).
+    pub async fn bind_with_store(
+        address: SocketAddr,
+        config: MatchmakerConfig,
+        store: Arc<dyn Store>,
+    ) -> io::Result<Matchmaker> {
         let signed = config.secret.is_some();
         let gate = Gatekeeper::new(config.secret, config.auth_window, config.max_nonces);
-        let state = State::new(table, gate);
+        let state = State::new(store, gate);
         let procedures = service::procedures(&state);
         let responder_config = ResponderConfig {
             bound_replies: true,
@@ -140,12 +158,12 @@ impl Matchmaker {
 
     /// Number of live leases (servers registered).
     pub fn lease_count(&self) -> usize {
-        lock(&self.state.table).lease_count()
+        self.state.store.counts().leases
     }
 
     /// Number of registrations held (rows of `list`).
     pub fn registration_count(&self) -> usize {
-        lock(&self.state.table).registration_count()
+        self.state.store.counts().registrations
     }
 
     pub fn stats(&self) -> ResponderStats {
@@ -165,7 +183,7 @@ async fn sweep(state: Shared) {
     loop {
         rt::sleep(EXPIRY_SWEEP_INTERVAL).await;
         let now = Instant::now();
-        for gone in lock(&state.table).expire(now) {
+        for gone in state.store.expire() {
             tracing::info!(endpoint = %gone.endpoint, procedures = ?gone.names, "lease expired");
         }
         for (kind, suppressed) in lock(&state.log).flush(now) {

@@ -8,13 +8,15 @@ use rendezvous_core::server::ResponderConfig;
 use rendezvous_core::{Fingerprint, MatchmakerClient, rt};
 #[cfg(test)]
 use rendezvous_daemon::DEFAULT_AUTH_WINDOW;
+use rendezvous_daemon::store::MemoryStore;
 use rendezvous_daemon::{
     DEFAULT_MAX_NONCES, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_SOURCE, Limits,
-    Matchmaker, MatchmakerConfig, TtlBounds,
+    Matchmaker, MatchmakerConfig, Store, TtlBounds,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The rendezvous matchmaker: maps procedure names to the servers that run them.
@@ -79,6 +81,56 @@ struct Serve {
     /// Memory for the matchmaker's own reply cache (e.g. 8MiB, 512KiB, 1048576).
     #[arg(long, value_name = "BYTES", default_value = "8MiB", value_parser = parse_bytes)]
     reply_cache_bytes: usize,
+
+    #[command(flatten)]
+    etcd: EtcdOptions,
+}
+
+/// Where the table lives when several matchmakers share it.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Shared store (etcd; a daemon built with --features etcd)")]
+struct EtcdOptions {
+    /// Keep the table in this etcd cluster instead of in memory, shared with
+    /// every matchmaker given the same cluster and prefix (client URLs,
+    /// comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379).
+    #[arg(
+        long,
+        value_name = "URL[,URL...]",
+        env = "RENDEZVOUS_ETCD",
+        value_delimiter = ','
+    )]
+    etcd: Vec<String>,
+
+    /// Key prefix in etcd; matchmakers with the same prefix share a table.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "/rendezvous/",
+        env = "RENDEZVOUS_ETCD_PREFIX"
+    )]
+    etcd_prefix: String,
+
+    /// etcd user, for a cluster with authentication enabled (with --etcd-password-file).
+    #[arg(long, value_name = "NAME", env = "RENDEZVOUS_ETCD_USER")]
+    etcd_user: Option<String>,
+
+    /// File holding the etcd user's password (trailing newline ignored);
+    /// a file, so the password never shows in the process list.
+    #[arg(long, value_name = "PATH", env = "RENDEZVOUS_ETCD_PASSWORD_FILE")]
+    etcd_password_file: Option<PathBuf>,
+
+    /// PEM file of the CA that signed etcd's certificate (TLS: https:// URLs).
+    #[arg(long, value_name = "PATH")]
+    etcd_ca_file: Option<PathBuf>,
+
+    /// PEM certificate this matchmaker presents to etcd (with --etcd-key-file),
+    /// for an etcd started with --client-cert-auth.
+    #[arg(long, value_name = "PATH", requires = "etcd_key_file")]
+    etcd_cert_file: Option<PathBuf>,
+
+    /// PEM private key of --etcd-cert-file.
+    #[arg(long, value_name = "PATH", requires = "etcd_cert_file")]
+    etcd_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,20 +204,22 @@ fn serve(options: Serve) -> Result<(), String> {
         ),
         None => None,
     };
+    let ttl = TtlBounds {
+        default: options.default_ttl,
+        min: options.min_ttl,
+        max: options.max_ttl,
+    };
+    let limits = Limits {
+        max_registrations: options.max_registrations,
+        max_registrations_per_source: options.max_registrations_per_source,
+    };
     let config = MatchmakerConfig {
-        ttl: TtlBounds {
-            default: options.default_ttl,
-            min: options.min_ttl,
-            max: options.max_ttl,
-        },
+        ttl,
         responder: ResponderConfig {
             reply_cache_bytes: options.reply_cache_bytes,
             ..ResponderConfig::default()
         },
-        limits: Limits {
-            max_registrations: options.max_registrations,
-            max_registrations_per_source: options.max_registrations_per_source,
-        },
+        limits,
         secret,
         auth_window: options.auth_window,
         max_nonces: options.max_nonces,
@@ -177,7 +231,12 @@ fn serve(options: Serve) -> Result<(), String> {
     .map_err(|error| format!("could not install the signal handler: {error}"))?;
 
     rt::block_on(async {
-        let matchmaker = Matchmaker::bind_with(options.listen, config)
+        let store: Arc<dyn Store> = if options.etcd.etcd.is_empty() {
+            Arc::new(MemoryStore::new(ttl, limits))
+        } else {
+            etcd_store(&options.etcd, ttl, limits).await?
+        };
+        let matchmaker = Matchmaker::bind_with_store(options.listen, config, store)
             .await
             .map_err(|error| format!("could not listen on {}: {error}", options.listen))?;
         // The first line of stdout names the bound address, so scripts and
@@ -198,6 +257,68 @@ fn serve(options: Serve) -> Result<(), String> {
     })
 }
 
+/// The etcd store the options describe, connected and loaded.
+#[cfg(feature = "etcd")]
+async fn etcd_store(
+    options: &EtcdOptions,
+    ttl: TtlBounds,
+    limits: Limits,
+) -> Result<Arc<dyn Store>, String> {
+    use rendezvous_daemon::store::etcd::{EtcdConfig, EtcdStore, EtcdTls};
+    let read = |flag: &str, path: &PathBuf| {
+        std::fs::read(path).map_err(|error| format!("{flag} {}: {error}", path.display()))
+    };
+    let user = match (&options.etcd_user, &options.etcd_password_file) {
+        (Some(user), Some(path)) => {
+            let password = String::from_utf8(read("--etcd-password-file", path)?)
+                .map_err(|_| format!("--etcd-password-file {}: not UTF-8 text", path.display()))?;
+            Some((
+                user.clone(),
+                password.trim_end_matches(['\r', '\n']).to_owned(),
+            ))
+        }
+        (None, None) => None,
+        _ => return Err("--etcd-user and --etcd-password-file go together".into()),
+    };
+    let ca = options
+        .etcd_ca_file
+        .as_ref()
+        .map(|path| read("--etcd-ca-file", path))
+        .transpose()?;
+    let identity = match (&options.etcd_cert_file, &options.etcd_key_file) {
+        (Some(certificate), Some(key)) => Some((
+            read("--etcd-cert-file", certificate)?,
+            read("--etcd-key-file", key)?,
+        )),
+        _ => None,
+    };
+    let tls = (ca.is_some() || identity.is_some()).then_some(EtcdTls { ca, identity });
+    let config = EtcdConfig {
+        endpoints: options.etcd.clone(),
+        prefix: options.etcd_prefix.clone(),
+        user,
+        tls,
+    };
+    let store = EtcdStore::connect(config, ttl, limits)
+        .await
+        .map_err(|error| format!("could not use etcd: {error}"))?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "etcd"))]
+async fn etcd_store(
+    _options: &EtcdOptions,
+    _ttl: TtlBounds,
+    _limits: Limits,
+) -> Result<Arc<dyn Store>, String> {
+    Err(
+        "this rendezvous-daemon was built without etcd support; build it with \
+         `cargo build --release -p rendezvous-daemon --features etcd` \
+         (which needs protoc: `apt-get install protobuf-compiler`)"
+            .into(),
+    )
+}
+
 fn with_matchmaker<F, Fut>(target: Target, run: F) -> Result<(), String>
 where
     F: FnOnce(MatchmakerClient) -> Fut,
@@ -216,7 +337,16 @@ where
 }
 
 async fn list(client: MatchmakerClient) -> Result<(), rendezvous_core::Error> {
-    let registrations = client.list().await?;
+    let (mut registrations, mut after, mut stale) = (Vec::new(), None, false);
+    loop {
+        let page = client.list_page(after).await?;
+        stale |= page.stale;
+        registrations.extend(page.registrations);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
     let rows: Vec<[String; 5]> = registrations
         .iter()
         .map(|r| {
@@ -239,6 +369,9 @@ async fn list(client: MatchmakerClient) -> Result<(), rendezvous_core::Error> {
         if rows.len() == 1 { "" } else { "s" },
         client.address()
     );
+    if stale {
+        println!("(the matchmaker cannot reach its shared store: this may miss recent changes)");
+    }
     Ok(())
 }
 

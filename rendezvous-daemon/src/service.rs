@@ -1,11 +1,11 @@
-//! The matchmaker's procedures: the `rendezvous.*` names bound to the lease
-//! table, behind the gatekeeper (who may register) and the budget (how
+//! The matchmaker's procedures: the `rendezvous.*` names bound to the
+//! store, behind the gatekeeper (who may register) and the budget (how
 //! large an answer may be).
 
 use crate::budget::{self, fit_lookup};
 use crate::gatekeeper::Gatekeeper;
 use crate::refusal_log::{RefusalLog, Refused};
-use crate::table::{LIST_PAGE_BYTES, LeaseTable};
+use crate::store::{LIST_PAGE_BYTES, Store};
 use rendezvous_core::matchmaker::auth::Authenticated;
 use rendezvous_core::matchmaker::protocol::*;
 use rendezvous_core::rt::Instant;
@@ -17,7 +17,7 @@ use std::time::SystemTime;
 /// What the procedures share.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) table: Mutex<LeaseTable>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) gate: Mutex<Gatekeeper>,
     pub(crate) log: Mutex<RefusalLog>,
     /// Where the next truncated lookup starts, so all endpoints get clients.
@@ -27,9 +27,9 @@ pub(crate) struct State {
 pub(crate) type Shared = Arc<State>;
 
 impl State {
-    pub(crate) fn new(table: LeaseTable, gate: Gatekeeper) -> Shared {
+    pub(crate) fn new(store: Arc<dyn Store>, gate: Gatekeeper) -> Shared {
         Arc::new(State {
-            table: Mutex::new(table),
+            store,
             gate: Mutex::new(gate),
             log: Mutex::new(RefusalLog::default()),
             turn: AtomicUsize::new(0),
@@ -108,8 +108,10 @@ fn register(state: Shared) -> Procedure {
                 let endpoint = request.endpoint;
                 let names: Vec<String> =
                     request.procedures.iter().map(|p| p.name.clone()).collect();
-                let lease =
-                    lock(&state.table).register(request, token, context.peer.ip(), Instant::now());
+                let lease = state
+                    .store
+                    .register(request, token, context.peer.ip())
+                    .await;
                 match &lease {
                     Ok(lease) => tracing::info!(
                         %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
@@ -118,6 +120,8 @@ fn register(state: Shared) -> Procedure {
                     Err(refusal @ MatchmakerError::LimitReached { .. }) => {
                         state.refused(Refused::Limit, REGISTER, &context, refusal);
                     }
+                    // The store logs its own outages, once per change.
+                    Err(MatchmakerError::StoreUnavailable { .. }) => {}
                     Err(error) => {
                         tracing::info!(%endpoint, from = %context.peer, ?error, "registration refused")
                     }
@@ -136,7 +140,7 @@ fn renew(state: Shared) -> Procedure {
             let state = state.clone();
             async move {
                 state.admit(&request, &context)?;
-                lock(&state.table).renew(request.token, Instant::now())
+                state.store.renew(request.token).await
             }
         },
     )
@@ -150,7 +154,7 @@ fn unregister(state: Shared) -> Procedure {
             let state = state.clone();
             async move {
                 state.admit(&request, &context)?;
-                let gone = lock(&state.table).unregister(request.token, Instant::now())?;
+                let gone = state.store.unregister(request.token).await?;
                 tracing::info!(endpoint = %gone.endpoint, procedures = ?gone.names, "unregistered");
                 Ok::<(), MatchmakerError>(())
             }
@@ -165,8 +169,7 @@ fn lookup(state: Shared) -> Procedure {
         move |(request,): (LookupRequest,), context| {
             let state = state.clone();
             async move {
-                let answer =
-                    lock(&state.table).lookup(&request.name, request.signature, Instant::now());
+                let answer = state.store.lookup(&request.name, request.signature);
                 let turn = state.turn.fetch_add(1, Ordering::Relaxed);
                 fit_lookup(answer, context.result_budget(), turn)
             }
@@ -182,8 +185,9 @@ fn list(state: Shared) -> Procedure {
             let state = state.clone();
             async move {
                 let page_bytes = LIST_PAGE_BYTES.min(context.result_budget());
-                lock(&state.table)
-                    .list(request.after, page_bytes, Instant::now())
+                state
+                    .store
+                    .list(request.after, page_bytes)
                     .map_err(|needed| MatchmakerError::RequestTooSmall {
                         needed_bytes: budget::request_bytes_for(needed),
                     })

@@ -1,4 +1,5 @@
-//! The lease table: what the matchmaker knows, in memory.
+//! The in-memory store: the default, one daemon's table and nothing else to
+//! install.
 //!
 //! A lease belongs to one server (one endpoint, one incarnation) and covers
 //! all the procedures it registered. Bindings map a name to the endpoints
@@ -14,82 +15,84 @@
 //! frees their memory when nobody asks. Registrations are counted in total
 //! and per source address, each against its [`Limits`].
 
+use super::directory::{Binding, Directory};
+use super::policy::{Limits, TtlBounds, millis, validate};
+use super::{Counts, Expired, Pending, Store};
 use rendezvous_core::matchmaker::protocol::*;
-use rendezvous_core::wire::{self, MAX_NAME_BYTES};
 use rendezvous_core::{Fingerprint, rt::Instant};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-/// The TTLs the matchmaker grants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TtlBounds {
-    /// Granted when a server asks for 0.
-    pub default: Duration,
-    pub min: Duration,
-    pub max: Duration,
+/// The in-memory [`Store`]: a [`LeaseTable`] behind a lock held for no
+/// more than one operation, never across an `.await`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    table: Mutex<LeaseTable>,
 }
 
-impl Default for TtlBounds {
-    fn default() -> Self {
-        TtlBounds {
-            default: DEFAULT_LEASE_TTL,
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(300),
+impl MemoryStore {
+    pub fn new(ttl: TtlBounds, limits: Limits) -> MemoryStore {
+        MemoryStore {
+            table: Mutex::new(LeaseTable::new(ttl, limits)),
         }
+    }
+
+    fn table(&self) -> MutexGuard<'_, LeaseTable> {
+        self.table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-impl TtlBounds {
-    fn grant(&self, requested: Duration) -> Duration {
-        if requested.is_zero() {
-            return self.default.clamp(self.min, self.max);
+impl Store for MemoryStore {
+    fn register(
+        &self,
+        request: RegisterRequest,
+        token: LeaseToken,
+        source: IpAddr,
+    ) -> Pending<Result<Lease, MatchmakerError>> {
+        let granted = self
+            .table()
+            .register(request, token, source, Instant::now());
+        Box::pin(std::future::ready(granted))
+    }
+
+    fn renew(&self, token: LeaseToken) -> Pending<Result<Renewed, MatchmakerError>> {
+        let renewed = self.table().renew(token, Instant::now());
+        Box::pin(std::future::ready(renewed))
+    }
+
+    fn unregister(&self, token: LeaseToken) -> Pending<Result<Expired, MatchmakerError>> {
+        let gone = self.table().unregister(token, Instant::now());
+        Box::pin(std::future::ready(gone))
+    }
+
+    fn lookup(
+        &self,
+        name: &str,
+        signature: Option<Fingerprint>,
+    ) -> Result<Lookup, MatchmakerError> {
+        self.table().lookup(name, signature, Instant::now())
+    }
+
+    fn list(&self, after: Option<ListCursor>, page_bytes: usize) -> Result<ListPage, usize> {
+        self.table().list(after, page_bytes, Instant::now())
+    }
+
+    fn expire(&self) -> Vec<Expired> {
+        self.table().expire(Instant::now())
+    }
+
+    fn counts(&self) -> Counts {
+        let table = self.table();
+        Counts {
+            leases: table.lease_count(),
+            registrations: table.registration_count(),
         }
-        requested.clamp(self.min, self.max)
     }
 }
-
-/// How much the table may hold. A registration is one procedure bound at one
-/// endpoint under one lease (one row of `list`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Registrations held at once, from everyone.
-    pub max_registrations: usize,
-    /// Registrations held at once that were registered from one IP address.
-    pub max_registrations_per_source: usize,
-}
-
-/// A registration costs about 1.5 KiB at worst (measured: 65 536 of them,
-/// with 255-byte names, grew the daemon by 93 MiB), so this default caps
-/// the table near 25 MiB: more than most deployments register (160
-/// servers of 100 procedures), less than any host minds.
-pub const DEFAULT_MAX_REGISTRATIONS: usize = 16_384;
-
-/// Four servers of a full 1 024 procedures each from one address, a quarter
-/// of the total, so one host cannot take the whole table (with no secret,
-/// every registration comes from loopback: one address).
-pub const DEFAULT_MAX_REGISTRATIONS_PER_SOURCE: usize = 4_096;
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_registrations: DEFAULT_MAX_REGISTRATIONS,
-            max_registrations_per_source: DEFAULT_MAX_REGISTRATIONS_PER_SOURCE,
-        }
-    }
-}
-
-/// The largest list page, in bytes of CBOR result, so a reply fits one
-/// Ethernet frame unfragmented. A page is smaller when the request is: no
-/// reply exceeds [`wire::AMPLIFICATION_FACTOR`] times its request.
-pub const LIST_PAGE_BYTES: usize = 1200;
-
-/// The page's own CBOR around its registrations and cursor: the map, its
-/// two keys, the array header, the `{"Ok": ...}` around it.
-const PAGE_FRAMING_BYTES: usize = 32;
-
-/// Most procedures one lease may cover (the request must also fit a datagram).
-pub const MAX_PROCEDURES_PER_LEASE: usize = 1024;
 
 #[derive(Debug)]
 struct LeaseRecord {
@@ -103,32 +106,15 @@ struct LeaseRecord {
     names: Vec<String>,
 }
 
-#[derive(Debug)]
-struct Binding {
-    signature: Fingerprint,
-    incarnation: u64,
-    lease: LeaseToken,
-}
-
-/// Bindings of one name, by (endpoint, lease number).
-type Bindings = BTreeMap<(SocketAddr, u64), Binding>;
-
-/// What an expiry sweep removed, for the log.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Expired {
-    pub endpoint: SocketAddr,
-    pub names: Vec<String>,
-}
-
+/// The leases and their bindings, with exact expiry.
 #[derive(Debug, Default)]
 pub struct LeaseTable {
     ttl: TtlBounds,
     limits: Limits,
     leases: HashMap<LeaseToken, LeaseRecord>,
     expiries: BTreeSet<(Instant, LeaseToken)>,
-    names: BTreeMap<String, Bindings>,
-    /// Registrations held, in total and by source address.
-    registrations: usize,
+    directory: Directory<LeaseToken>,
+    /// Registrations held by source address.
     per_source: HashMap<IpAddr, usize>,
     next_lease_number: u64,
 }
@@ -149,7 +135,7 @@ impl LeaseTable {
 
     /// Number of registrations held (rows of `list`).
     pub fn registration_count(&self) -> usize {
-        self.registrations
+        self.directory.len()
     }
 
     /// Adds the request's procedures at its endpoint under a new lease,
@@ -167,23 +153,8 @@ impl LeaseTable {
         let source = source.to_canonical();
         let count = request.procedures.len();
         let from_source = self.per_source.get(&source).copied().unwrap_or(0);
-        if self.registrations + count > self.limits.max_registrations {
-            return Err(MatchmakerError::LimitReached {
-                what: format!(
-                    "registrations in all (it holds {}, this request adds {count}; --max-registrations)",
-                    self.registrations
-                ),
-                limit: self.limits.max_registrations as u64,
-            });
-        }
-        if from_source + count > self.limits.max_registrations_per_source {
-            return Err(MatchmakerError::LimitReached {
-                what: format!(
-                    "registrations from {source} (it holds {from_source}, this request adds {count}; --max-registrations-per-source)"
-                ),
-                limit: self.limits.max_registrations_per_source as u64,
-            });
-        }
+        self.limits
+            .admit(count, source, self.directory.len(), from_source)?;
         let ttl = self.ttl.grant(Duration::from_millis(request.ttl_ms));
         self.next_lease_number += 1;
         let number = self.next_lease_number;
@@ -194,13 +165,10 @@ impl LeaseTable {
                 incarnation: request.incarnation,
                 lease: token,
             };
-            self.names
-                .entry(spec.name.clone())
-                .or_default()
-                .insert((request.endpoint, number), binding);
+            self.directory
+                .insert(&spec.name, request.endpoint, number, binding);
             names.push(spec.name);
         }
-        self.registrations += count;
         *self.per_source.entry(source).or_default() += count;
         let expires = now + ttl;
         let record = LeaseRecord {
@@ -252,35 +220,8 @@ impl LeaseTable {
         now: Instant,
     ) -> Result<Lookup, MatchmakerError> {
         self.expire(now);
-        let not_found = || MatchmakerError::NotFound {
-            name: name.to_owned(),
-        };
-        let endpoints = self.names.get(name).ok_or_else(not_found)?;
-        let matching: Vec<EndpointInfo> = endpoints
-            .iter()
-            .filter(|(_, binding)| signature.is_none_or(|s| s == binding.signature))
-            .map(|((address, _), binding)| EndpointInfo {
-                address: *address,
-                signature: binding.signature,
-                incarnation: binding.incarnation,
-                ttl_ms: self.ttl_left(binding.lease, now),
-            })
-            .collect();
-        match signature {
-            Some(expected) if matching.is_empty() => {
-                let available: BTreeSet<Fingerprint> =
-                    endpoints.values().map(|b| b.signature).collect();
-                Err(MatchmakerError::SignatureMismatch {
-                    name: name.to_owned(),
-                    expected,
-                    available: available.into_iter().collect(),
-                })
-            }
-            _ => Ok(Lookup {
-                endpoints: matching,
-                truncated: false,
-            }),
-        }
+        self.directory
+            .lookup(name, signature, |token| self.ttl_left(token, now))
     }
 
     /// One page of registrations after `after`, at most `page_bytes` of
@@ -293,54 +234,8 @@ impl LeaseTable {
         now: Instant,
     ) -> Result<ListPage, usize> {
         self.expire(now);
-        let mut registrations = Vec::new();
-        let mut last_cursor = None;
-        let mut bytes = PAGE_FRAMING_BYTES;
-        let start = after.as_ref().map(|c| c.name.clone()).unwrap_or_default();
-        for (name, endpoints) in self.names.range(start..) {
-            for ((endpoint, lease), binding) in endpoints {
-                if let Some(cursor) = &after
-                    && (name.as_str(), *endpoint, *lease)
-                        <= (cursor.name.as_str(), cursor.endpoint, cursor.lease)
-                {
-                    continue;
-                }
-                let registration = Registration {
-                    name: name.clone(),
-                    endpoint: *endpoint,
-                    signature: binding.signature,
-                    incarnation: binding.incarnation,
-                    ttl_ms: self.ttl_left(binding.lease, now),
-                };
-                let cursor = ListCursor {
-                    name: name.clone(),
-                    endpoint: *endpoint,
-                    lease: *lease,
-                };
-                // Room for this registration and, should it end the page,
-                // for the cursor naming it.
-                let size = encoded_len(&registration);
-                let needed = bytes + size + encoded_len(&cursor);
-                if needed > page_bytes {
-                    if registrations.is_empty() {
-                        return Err(needed);
-                    }
-                    return Ok(ListPage {
-                        registrations,
-                        next: last_cursor,
-                        stale: false,
-                    });
-                }
-                last_cursor = Some(cursor);
-                bytes += size;
-                registrations.push(registration);
-            }
-        }
-        Ok(ListPage {
-            registrations,
-            next: None,
-            stale: false,
-        })
+        self.directory
+            .list(after, page_bytes, |token| self.ttl_left(token, now))
     }
 
     /// Drops every lease whose time has passed; returns what went.
@@ -362,15 +257,9 @@ impl LeaseTable {
         let record = self.leases.remove(&token)?;
         self.expiries.remove(&(record.expires, token));
         for name in &record.names {
-            if let Some(endpoints) = self.names.get_mut(name) {
-                endpoints.remove(&(record.endpoint, record.number));
-                if endpoints.is_empty() {
-                    self.names.remove(name);
-                }
-            }
+            self.directory.remove(name, record.endpoint, record.number);
         }
         let count = record.names.len();
-        self.registrations -= count;
         if let Some(held) = self.per_source.get_mut(&record.source) {
             *held -= count;
             if *held == 0 {
@@ -383,56 +272,18 @@ impl LeaseTable {
         })
     }
 
-    fn ttl_left(&self, token: LeaseToken, now: Instant) -> u64 {
-        self.leases.get(&token).map_or(0, |record| {
+    fn ttl_left(&self, token: &LeaseToken, now: Instant) -> u64 {
+        self.leases.get(token).map_or(0, |record| {
             millis(record.expires.saturating_duration_since(now))
         })
     }
 }
 
-fn validate(request: &RegisterRequest) -> Result<(), MatchmakerError> {
-    let invalid = |reason: String| Err(MatchmakerError::InvalidRequest { reason });
-    if request.procedures.is_empty() {
-        return invalid("a registration must name at least one procedure".into());
-    }
-    if request.procedures.len() > MAX_PROCEDURES_PER_LEASE {
-        return invalid(format!(
-            "{} procedures in one registration; the limit is {MAX_PROCEDURES_PER_LEASE}",
-            request.procedures.len()
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for spec in &request.procedures {
-        if spec.name.is_empty() || spec.name.len() > MAX_NAME_BYTES {
-            return invalid(format!(
-                "procedure name {:?} must be 1 to {MAX_NAME_BYTES} bytes long",
-                spec.name
-            ));
-        }
-        if !seen.insert(spec.name.as_str()) {
-            return invalid(format!("procedure `{}` is named twice", spec.name));
-        }
-    }
-    if request.endpoint.port() == 0 || request.endpoint.ip().is_unspecified() {
-        return invalid(format!(
-            "endpoint {} is not an address clients can reach; advertise the address clients should use",
-            request.endpoint
-        ));
-    }
-    Ok(())
-}
-
-fn encoded_len<T: serde::Serialize>(value: &T) -> usize {
-    wire::encode_payload(value).map_or(wire::MAX_DATAGRAM_BYTES, |bytes| bytes.len())
-}
-
-fn millis(duration: Duration) -> u64 {
-    duration.as_millis().min(u64::MAX as u128) as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::LIST_PAGE_BYTES;
+    use rendezvous_core::wire;
     use std::net::Ipv4Addr;
 
     const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
