@@ -12,6 +12,8 @@
 //! ```
 
 mod baseline;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod measure;
 mod report;
 mod subject;
@@ -48,6 +50,11 @@ struct Options {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// The etcd to measure the etcd store against (default: start one, with
+    /// `etcd` from PATH). Only with `--features etcd`.
+    #[cfg(feature = "etcd")]
+    #[arg(long, value_name = "URL")]
+    etcd: Option<String>,
 }
 
 fn main() {
@@ -131,6 +138,9 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
         .await?;
     report.memory = Some(memory);
     report.matchmaker_datagrams_per_call = Some(subject.matchmaker_datagrams_per_call());
+
+    #[cfg(feature = "etcd")]
+    etcd::measure(&mut report, options.etcd.as_deref(), rounds, per_round).await?;
 
     if options.json {
         println!("{}", report.json());

@@ -25,21 +25,33 @@ impl Latency {
         F: FnMut(Instant) -> Fut,
         Fut: Future<Output = Result<Vec<Duration>, BenchError>>,
     {
-        let mut p50s = Vec::new();
-        let mut p99s = Vec::new();
+        let mut each = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            let mut samples = round(Instant::now() + per_round).await?;
-            if samples.is_empty() {
-                return Err("a round finished no operation".into());
-            }
-            samples.sort();
-            p50s.push(percentile(&samples, 0.50));
-            p99s.push(percentile(&samples, 0.99));
+            each.push(Latency::of(round(Instant::now() + per_round).await?)?);
         }
+        Ok(Latency::median_of(&each))
+    }
+
+    /// The percentiles of one round's samples.
+    pub fn of(mut samples: Vec<Duration>) -> Result<Latency, BenchError> {
+        if samples.is_empty() {
+            return Err("a round finished no operation".into());
+        }
+        samples.sort();
         Ok(Latency {
+            p50: percentile(&samples, 0.50),
+            p99: percentile(&samples, 0.99),
+        })
+    }
+
+    /// The median of each percentile over rounds.
+    pub fn median_of(rounds: &[Latency]) -> Latency {
+        let mut p50s: Vec<Duration> = rounds.iter().map(|l| l.p50).collect();
+        let mut p99s: Vec<Duration> = rounds.iter().map(|l| l.p99).collect();
+        Latency {
             p50: median(&mut p50s),
             p99: median(&mut p99s),
-        })
+        }
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Report {
     rows: Vec<Row>,
     pub memory: Option<Memory>,
     pub matchmaker_datagrams_per_call: Option<f64>,
+    /// Median time for a registration through one etcd-backed matchmaker
+    /// to be found at another.
+    pub visibility: Option<std::time::Duration>,
 }
 
 impl Report {
@@ -59,6 +62,7 @@ impl Report {
             rows: Vec::new(),
             memory: None,
             matchmaker_datagrams_per_call: None,
+            visibility: None,
         }
     }
 
@@ -81,7 +85,7 @@ impl Report {
         let _ = writeln!(
             out,
             "\n{:<34} {:>21} {:>21} {:>7}",
-            "measure", "raw UDP", "rendezvous", "ratio"
+            "measure", "baseline", "rendezvous", "ratio"
         );
         for row in &self.rows {
             let pair = |v: [f64; 2]| {
@@ -118,6 +122,17 @@ impl Report {
                 "matchmaker lookups per call in steady state: {per_call:.6}"
             );
         }
+        if let Some(visibility) = self.visibility {
+            let _ = writeln!(
+                out,
+                "a registration through one etcd-backed matchmaker is found at another after {:.2} ms (median)",
+                visibility.as_secs_f64() * 1e3
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nbaseline: a raw async-std UDP round trip of the same size, unless the row names another"
+        );
         out
     }
 
@@ -143,12 +158,16 @@ impl Report {
             )
         });
         format!(
-            "{{\"cpus\":{},\"rows\":[{}],\"memory\":{},\"matchmaker_lookups_per_call\":{}}}",
+            "{{\"cpus\":{},\"rows\":[{}],\"memory\":{},\"matchmaker_lookups_per_call\":{},\"etcd_visibility_ms\":{}}}",
             self.cpus,
             rows.join(","),
             memory,
             self.matchmaker_datagrams_per_call
-                .map_or("null".to_owned(), |v| format!("{v}"))
+                .map_or("null".to_owned(), |v| format!("{v}")),
+            self.visibility.map_or("null".to_owned(), |v| format!(
+                "{:.3}",
+                v.as_secs_f64() * 1e3
+            ))
         )
     }
 }
