@@ -50,11 +50,24 @@ struct Options {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Instead of the report, only run one kind of operation for --duration
+    /// (for perf, strace or callgrind): raw round trips, small calls, or
+    /// lookups, one in flight.
+    #[arg(long, value_name = "WHAT")]
+    profile: Option<Profile>,
     /// The etcd to measure the etcd store against (default: start one, with
     /// `etcd` from PATH). Only with `--features etcd`.
     #[cfg(feature = "etcd")]
     #[arg(long, value_name = "URL")]
     etcd: Option<String>,
+}
+
+/// What `--profile` runs.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Profile {
+    Raw,
+    Call,
+    Lookup,
 }
 
 fn main() {
@@ -70,6 +83,16 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
     let rounds = options.rounds.max(1);
     let subject = subject::Subject::start().await?;
     let raw = baseline::Echo::start().await?;
+    if let Some(what) = options.profile {
+        let end = rendezvous_core::rt::Instant::now() + Duration::from_secs_f64(options.duration);
+        let done = match what {
+            Profile::Raw => baseline::count(raw.address(), options.small, end).await?,
+            Profile::Call => subject::count(subject.client(), Kind::Small, end).await?,
+            Profile::Lookup => subject::lookups(subject.client(), end).await?.len() as u64,
+        };
+        println!("{done} operations ({what:?}, one in flight)");
+        return Ok(());
+    }
     let mut report = Report::new(std::thread::available_parallelism().map_or(0, |n| n.get()));
 
     let server = raw.address();

@@ -47,7 +47,8 @@ pub(super) fn encode_into(message: &Message, out: &mut Vec<u8>) -> Result<(), En
 }
 
 pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let mut w = header(out, 10, KIND_CALL, call.client, call.xid);
+    let variable = call.procedure.len() + call.args.len();
+    let mut w = header(out, variable, 10, KIND_CALL, call.client, call.xid);
     w.uint(call.incarnation.0);
     w.text(&call.procedure);
     w.uint(call.signature.0);
@@ -58,26 +59,45 @@ pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>) -> Result<(), EncodeEr
 }
 
 pub(super) fn encode_ack(ack: &Ack, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let mut w = header(out, 5, KIND_ACK, ack.client, ack.xid);
+    let mut w = header(out, 0, 5, KIND_ACK, ack.client, ack.xid);
     w.uint(ack.incarnation.0);
     fits(out)
 }
 
 pub(super) fn encode_reply(reply: &Reply, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let mut w = header(out, 6, KIND_REPLY, reply.client, reply.xid);
+    let variable = match &reply.outcome {
+        Outcome::Return(bytes) => bytes.len(),
+        Outcome::Panicked(message) => message.len(),
+        _ => 0,
+    };
+    let mut w = header(out, variable, 6, KIND_REPLY, reply.client, reply.xid);
     w.uint(reply.incarnation.0);
     write_outcome(&mut w, &reply.outcome);
     fits(out)
 }
 
 pub(super) fn encode_confirm(confirm: &Confirm, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    header(out, 4, KIND_CONFIRM, confirm.client, confirm.xid);
+    header(out, 0, 4, KIND_CONFIRM, confirm.client, confirm.xid);
     fits(out)
 }
 
-/// Clears `out` and writes the array header and the frozen header.
-fn header(out: &mut Vec<u8>, length: usize, kind: u64, client: ClientId, xid: Xid) -> Writer<'_> {
+/// Room for an envelope's array, frozen header and fixed-size fields: its
+/// variable-size fields (names, payloads) come on top.
+const FIXED_FIELDS_BYTES: usize = 64;
+
+/// Clears `out`, makes room for an envelope of `length` elements whose
+/// strings and payloads take `variable` bytes (so it is written without
+/// regrowing), and writes the array header and the frozen header.
+fn header(
+    out: &mut Vec<u8>,
+    variable: usize,
+    length: usize,
+    kind: u64,
+    client: ClientId,
+    xid: Xid,
+) -> Writer<'_> {
     out.clear();
+    out.reserve(FIXED_FIELDS_BYTES + variable);
     let mut w = Writer::new(out);
     w.array(length);
     w.uint(PROTOCOL_VERSION);

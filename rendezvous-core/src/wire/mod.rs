@@ -24,6 +24,7 @@
 //! encoded and decoded with [`encode_payload`] and [`decode_payload`].
 
 mod cbor;
+mod depth;
 mod envelope;
 mod payload;
 

@@ -3,18 +3,26 @@
 //!
 //! Arguments travel as the CBOR array of the argument tuple; results as the
 //! CBOR of the returned value. Decoding is bounded by the payload's own length
-//! (at most a datagram), by [`MAX_NESTING`], and by serde's cap on
+//! (at most a datagram), by [`MAX_NESTING`] (checked by [`depth`] first), and by serde's cap on
 //! preallocation: a collection declaring more elements than the input holds
 //! makes serde reserve up to 1 MiB before the decode fails (found by fuzzing;
 //! a size-hint-free adapter would remove it).
 
+use super::depth;
 use super::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// ciborium's scratch space for one decode.
+const SCRATCH_BYTES: usize = 256;
+
+/// The buffer a payload is encoded into starts this large.
+const PAYLOAD_START_BYTES: usize = 128;
+
 /// Encodes a value as a payload.
 pub fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::new();
+    // Most payloads fit; larger ones grow from here.
+    let mut out = Vec::with_capacity(PAYLOAD_START_BYTES);
     ciborium::into_writer(value, &mut out).map_err(|error| EncodeError::Unencodable {
         reason: error.to_string(),
     })?;
@@ -35,9 +43,14 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeEr
             limit: MAX_DATAGRAM_BYTES,
         });
     }
+    if depth::too_deep(payload) {
+        return Err(DecodeError::TooDeep { limit: MAX_NESTING });
+    }
+    // Strings up to this size are read in place; longer ones are allocated
+    // (as they would be anyway for an owned value).
+    let mut scratch = [0u8; SCRATCH_BYTES];
     let mut rest = payload;
-    let value =
-        ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_NESTING).map_err(classify)?;
+    let value = ciborium::de::from_reader_with_buffer(&mut rest, &mut scratch).map_err(classify)?;
     match rest.len() {
         0 => Ok(value),
         count => Err(DecodeError::TrailingBytes { count }),
