@@ -30,6 +30,7 @@ use crate::wire::{
     Outcome, Reply, reply_limit,
 };
 use futures_lite::FutureExt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -309,10 +310,7 @@ impl Shared {
             Admission::New => {
                 self.in_flight.fetch_add(1, Ordering::AcqRel);
                 self.executed.fetch_add(1, Ordering::Relaxed);
-                let mut run = Box::pin(self.clone().execute(call, procedure, peer));
-                if futures_lite::future::poll_once(&mut run).await.is_none() {
-                    rt::spawn(run);
-                }
+                self.execute(call, procedure, peer).await;
             }
             Admission::Running => self.acknowledge(&call, peer).await,
             Admission::Replay(reply) => {
@@ -330,36 +328,44 @@ impl Shared {
         }
     }
 
-    /// Runs one call in its own task and sends its reply.
-    async fn execute(self: Arc<Self>, mut call: Call, procedure: Arc<Procedure>, peer: Peer) {
+    /// Runs one call: polled once here, so a call that finishes at once
+    /// costs no task and no timer; one that does not moves, with its
+    /// handler's future, to a task of its own.
+    async fn execute(self: &Arc<Self>, mut call: Call, procedure: Arc<Procedure>, peer: Peer) {
         let context = CallContext {
             peer: peer.address,
             client: call.client,
             datagram_bytes: peer.datagram_bytes,
         };
-        let handler = procedure.handler().clone();
         let args = std::mem::take(&mut call.args);
-        let run = async move {
-            let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(args, context)));
-            let result = match started {
-                Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
-                Err(panic) => Err(panic),
-            };
-            match result {
-                Ok(Ok(bytes)) => Outcome::Return(bytes),
-                Ok(Err(HandlerError::BadArguments(reason))) => Outcome::BadArguments(reason),
-                Ok(Err(error @ HandlerError::ResultUnencodable(_))) => {
-                    Outcome::Panicked(error.to_string())
+        let started =
+            std::panic::catch_unwind(AssertUnwindSafe(|| (procedure.handler())(args, context)));
+        let outcome = match started {
+            Ok(future) => {
+                // A boxed future, so moving it to a task after this poll is
+                // allowed.
+                let mut running = AssertUnwindSafe(future).catch_unwind();
+                match futures_lite::future::poll_once(&mut running).await {
+                    Some(result) => outcome_of(result),
+                    None => {
+                        rt::spawn(self.clone().finish_slowly(call, running, peer));
+                        return;
+                    }
                 }
-                Ok(Err(HandlerError::ResultTooLarge { size, limit })) => Outcome::ReplyTooLarge {
-                    size: size as u64,
-                    limit: limit as u64,
-                },
-                Err(panic) => Outcome::Panicked(panic_message(&*panic)),
             }
+            Err(panic) => Outcome::Panicked(panic_message(&*panic)),
         };
-        // Polled only if `run` does not finish at once: quick calls never
-        // arm a timer.
+        self.finish(call, outcome, peer).await;
+    }
+
+    /// Waits for a call that did not finish at once: acknowledges it after
+    /// the ACK delay, cancels it at its deadline.
+    async fn finish_slowly(
+        self: Arc<Self>,
+        call: Call,
+        running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
+        peer: Peer,
+    ) {
         let ack_then_cancel = async {
             let ack_delay = self.config.ack_delay.min(call.deadline);
             rt::sleep(ack_delay).await;
@@ -367,8 +373,14 @@ impl Shared {
             rt::sleep(call.deadline.saturating_sub(ack_delay)).await;
             Outcome::DeadlineExceeded
         };
-        let outcome = run.or(ack_then_cancel).await;
+        let outcome = async { outcome_of(running.await) }
+            .or(ack_then_cancel)
+            .await;
+        self.finish(call, outcome, peer).await;
+    }
 
+    /// Records and sends the reply of a call that ran.
+    async fn finish(&self, call: Call, outcome: Outcome, peer: Peer) {
         let limit = if self.config.bound_replies {
             reply_limit(peer.datagram_bytes)
         } else {
@@ -473,6 +485,20 @@ impl Shared {
 struct Peer {
     address: SocketAddr,
     datagram_bytes: usize,
+}
+
+/// What a handler's result, or its panic, tells the caller.
+fn outcome_of(result: std::thread::Result<Result<Vec<u8>, HandlerError>>) -> Outcome {
+    match result {
+        Ok(Ok(bytes)) => Outcome::Return(bytes),
+        Ok(Err(HandlerError::BadArguments(reason))) => Outcome::BadArguments(reason),
+        Ok(Err(error @ HandlerError::ResultUnencodable(_))) => Outcome::Panicked(error.to_string()),
+        Ok(Err(HandlerError::ResultTooLarge { size, limit })) => Outcome::ReplyTooLarge {
+            size: size as u64,
+            limit: limit as u64,
+        },
+        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
+    }
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
