@@ -545,3 +545,85 @@ impl From<MatchmakerError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn one_silent_matchmaker_gives_the_error_it_always_did() {
+        let error = unanswered(vec![(addr(5000), Miss::Silent)]);
+        assert!(matches!(
+            &error,
+            Error::MatchmakerUnreachable { addresses } if addresses == &[addr(5000)]
+        ));
+        assert_eq!(
+            error.to_string(),
+            "the matchmaker at 127.0.0.1:5000 did not answer; start `rendezvous-daemon --listen 127.0.0.1:5000`, or point --matchmaker / RENDEZVOUS_MATCHMAKER at a running one"
+        );
+    }
+
+    #[test]
+    fn several_silent_matchmakers_are_all_named_in_order() {
+        let error = unanswered(vec![(addr(5001), Miss::Silent), (addr(5000), Miss::Silent)]);
+        assert!(matches!(
+            &error,
+            Error::MatchmakerUnreachable { addresses } if addresses == &[addr(5001), addr(5000)]
+        ));
+        let message = error.to_string();
+        assert!(
+            message.contains("127.0.0.1:5001, 127.0.0.1:5000"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn one_store_down_gives_its_own_reason() {
+        let error = unanswered(vec![(
+            addr(5000),
+            Miss::StoreUnavailable("etcd timed out".into()),
+        )]);
+        assert!(
+            matches!(&error, Error::StoreUnavailable { reason } if reason == "etcd timed out"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_store_down_anywhere_is_the_error_and_every_matchmaker_is_accounted_for() {
+        let error = unanswered(vec![
+            (addr(5000), Miss::Silent),
+            (addr(5001), Miss::StoreUnavailable("etcd timed out".into())),
+        ]);
+        let Error::StoreUnavailable { reason } = &error else {
+            panic!("expected StoreUnavailable, got {error:?}");
+        };
+        assert_eq!(
+            reason,
+            "127.0.0.1:5000 did not answer; 127.0.0.1:5001: etcd timed out"
+        );
+    }
+
+    #[test]
+    fn a_send_failure_is_reported_with_every_matchmaker_tried() {
+        let error = unanswered(vec![
+            (addr(5000), Miss::Silent),
+            (
+                addr(5001),
+                Miss::Unsendable(io::Error::other("network unreachable")),
+            ),
+        ]);
+        let message = error.to_string();
+        assert!(matches!(error, Error::Io { .. }), "{error:?}");
+        assert!(
+            message.starts_with(
+                "could not reach any matchmaker (127.0.0.1:5000 did not answer; 127.0.0.1:5001: network unreachable)"
+            ),
+            "{message}"
+        );
+    }
+}

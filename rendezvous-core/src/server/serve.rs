@@ -170,8 +170,9 @@ impl ServerBuilder {
 
     /// Binds, starts answering calls and registers with the matchmaker.
     ///
-    /// An unreachable matchmaker is not an error: the server says so, serves
-    /// clients that know its address, and keeps registering in the background.
+    /// No matchmaker reachable, or none able to reach its store, is not an
+    /// error: the server says so, serves clients that know its address, and
+    /// keeps registering in the background.
     /// A refusal that retrying cannot mend is: an invalid registration, or
     /// one refused as unauthenticated (no secret, or another secret, or
     /// clocks too far apart).
