@@ -78,11 +78,15 @@ pub enum Error {
         limit: usize,
     },
 
-    /// The matchmaker did not answer.
-    #[error(
-        "the matchmaker at {address} did not answer; start `rendezvous-daemon --listen {address}`, or point --matchmaker / RENDEZVOUS_MATCHMAKER at a running one"
-    )]
-    MatchmakerUnreachable { address: SocketAddr },
+    /// No matchmaker answered: every address given was tried, in the order
+    /// tried (one address when one was given).
+    #[error("{}", unreachable(addresses))]
+    MatchmakerUnreachable { addresses: Vec<SocketAddr> },
+
+    /// The matchmaker addresses given (to a builder, on a command line or
+    /// in `RENDEZVOUS_MATCHMAKER`) cannot be used.
+    #[error("no usable matchmaker address: {reason}")]
+    MatchmakerAddress { reason: String },
 
     /// The matchmaker does not know the lease: it expired, or the matchmaker restarted.
     #[error(
@@ -160,6 +164,21 @@ impl Error {
         Error::Io {
             context: context.into(),
             source: Arc::new(source),
+        }
+    }
+}
+
+fn unreachable(addresses: &[SocketAddr]) -> String {
+    match addresses {
+        [address] => format!(
+            "the matchmaker at {address} did not answer; start `rendezvous-daemon --listen {address}`, or point --matchmaker / RENDEZVOUS_MATCHMAKER at a running one"
+        ),
+        _ => {
+            let all: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+            format!(
+                "none of the matchmakers at {} answered; start `rendezvous-daemon --listen ADDR` on one of them, or point --matchmaker / RENDEZVOUS_MATCHMAKER at running ones",
+                all.join(", ")
+            )
         }
     }
 }

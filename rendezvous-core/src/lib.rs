@@ -37,6 +37,10 @@
 //! * Signatures are fingerprinted ([`Fingerprint`]), so a caller built
 //!   against another version of a procedure gets
 //!   [`Error::SignatureMismatch`], not garbage.
+//! * Several matchmakers can share one store, so that none is a single
+//!   point of failure: give clients and servers all of them
+//!   (`RENDEZVOUS_MATCHMAKER=a,b,c`) and they fail over between them
+//!   ([`MatchmakerClient`] says how).
 //!
 //! The pieces, each usable on its own: [`Server`] (serve procedures, keep
 //! them registered), [`Client`] (resolve, call, retry, fail over),

@@ -21,8 +21,13 @@ struct MathServer {
 
 impl MathServer {
     fn start(matchmaker: SocketAddr) -> MathServer {
+        MathServer::start_with(&matchmaker.to_string())
+    }
+
+    /// Started with `--matchmaker MATCHMAKERS` (one address or a list).
+    fn start_with(matchmakers: &str) -> MathServer {
         let mut child = Command::new(workspace_binary("math-service", "math-server"))
-            .args(["--matchmaker", &matchmaker.to_string()])
+            .args(["--matchmaker", matchmakers])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -125,6 +130,56 @@ fn math_client_finds_the_matchmaker_through_the_environment() {
     );
     assert!(output.status.success(), "{output:?}");
     assert_eq!(stdout(&output), "144");
+}
+
+#[test]
+fn math_server_and_math_client_take_a_list_of_matchmakers() {
+    // Bound and never read: a matchmaker that does not answer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = silent.local_addr().unwrap().to_string();
+    let daemon = Daemon::start(&[]);
+    let list = format!("{silent}, {}", daemon.address());
+    let server = MathServer::start_with(&list);
+    let output = cli(
+        &["list", "--matchmaker", &daemon.address().to_string()],
+        &[],
+    );
+    assert!(
+        output.stdout.contains(&server.address.to_string()),
+        "math-server registered through the second matchmaker:\n{}",
+        output.stdout
+    );
+
+    let output = math_client(&["--matchmaker", &list, "add", "2", "3"], &[]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output), "5");
+    let output = math_client(&["add", "4", "5"], &[("RENDEZVOUS_MATCHMAKER", &list)]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output), "9");
+}
+
+#[test]
+fn math_client_names_an_empty_item_in_its_list_of_matchmakers() {
+    let flag = math_client(
+        &[
+            "--matchmaker",
+            "127.0.0.1:5000,,127.0.0.1:5001",
+            "add",
+            "1",
+            "2",
+        ],
+        &[],
+    );
+    let environment = math_client(
+        &["add", "1", "2"],
+        &[("RENDEZVOUS_MATCHMAKER", "127.0.0.1:5000,")],
+    );
+    for (output, item) in [(flag, "item 2 of 3"), (environment, "item 2 of 2")] {
+        assert!(!output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(item), "{stderr}");
+        assert!(stderr.contains("is empty"), "{stderr}");
+    }
 }
 
 #[test]

@@ -11,9 +11,11 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Options {
-    /// The matchmaker to ask [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
-    #[arg(long, value_name = "ADDR", value_parser = matchmaker::parse_address)]
-    matchmaker: Option<SocketAddr>,
+    /// The matchmaker to ask, or several sharing a store, comma-separated
+    /// (tried in turn) [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
+    // `::std::vec::Vec`: one flag value parsed into a list, not a repeated flag.
+    #[arg(long, value_name = "ADDR[,ADDR...]", value_parser = matchmaker::parse_addresses)]
+    matchmaker: Option<::std::vec::Vec<SocketAddr>>,
     #[command(subcommand)]
     call: Call,
 }
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
 
 async fn run(options: Options) -> Result<String, Error> {
     let client = match options.matchmaker {
-        Some(address) => Client::builder().matchmaker(address).build()?,
+        Some(addresses) => Client::builder().matchmakers(addresses).build()?,
         None => Client::global()?,
     };
     Ok(match options.call {

@@ -116,20 +116,30 @@ pub struct ClientStats {
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct ClientBuilder {
-    matchmaker: Option<SocketAddr>,
+    matchmakers: Option<Vec<SocketAddr>>,
     bind: Option<SocketAddr>,
     policy: RetryPolicy,
 }
 
 impl ClientBuilder {
-    /// The matchmaker to ask (default: `RENDEZVOUS_MATCHMAKER`, else `127.0.0.1:5000`).
-    pub fn matchmaker(mut self, address: SocketAddr) -> Self {
-        self.matchmaker = Some(address);
+    /// The matchmaker to ask (default: `RENDEZVOUS_MATCHMAKER`, else
+    /// `127.0.0.1:5000`). The one-address form of
+    /// [`ClientBuilder::matchmakers`].
+    pub fn matchmaker(self, address: SocketAddr) -> Self {
+        self.matchmakers([address])
+    }
+
+    /// Matchmakers sharing one store, in order of preference: lookups go
+    /// to the one that answered last and move to the next when it does not
+    /// answer (see [`MatchmakerClient`]). An empty list makes
+    /// [`ClientBuilder::build`] fail.
+    pub fn matchmakers(mut self, addresses: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.matchmakers = Some(addresses.into_iter().collect());
         self
     }
 
     /// The local address of the client socket (default: the unspecified
-    /// address of the matchmaker's family, port 0).
+    /// address of the first matchmaker's family, port 0).
     pub fn bind(mut self, address: SocketAddr) -> Self {
         self.bind = Some(address);
         self
@@ -149,16 +159,19 @@ impl ClientBuilder {
     }
 
     pub fn build(self) -> Result<Client, Error> {
-        let matchmaker_address = match self.matchmaker {
-            Some(address) => address,
-            None => matchmaker::address_from_env()?,
+        let addresses = match self.matchmakers {
+            Some(addresses) => addresses,
+            None => matchmaker::addresses_from_env()?,
         };
-        let bind = self
-            .bind
-            .unwrap_or_else(|| bind_address_for(matchmaker_address));
+        let Some(&first) = addresses.first() else {
+            return Err(Error::MatchmakerAddress {
+                reason: "ClientBuilder::matchmakers was given an empty list; give at least one HOST:PORT".into(),
+            });
+        };
+        let bind = self.bind.unwrap_or_else(|| bind_address_for(first));
         let transport = Transport::bind(bind)
             .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
-        let matchmaker = MatchmakerClient::on(transport.clone(), matchmaker_address);
+        let matchmaker = MatchmakerClient::on(transport.clone(), &addresses)?;
         Ok(Client {
             shared: Arc::new(Shared {
                 transport,
@@ -178,7 +191,7 @@ impl Client {
     }
 
     /// The process-wide default client, created on first use from the
-    /// environment (`RENDEZVOUS_MATCHMAKER`). Generated proxies' `remote`
+    /// environment (`RENDEZVOUS_MATCHMAKER`, one address or a list). Generated proxies' `remote`
     /// functions use it.
     pub fn global() -> Result<Client, Error> {
         GLOBAL

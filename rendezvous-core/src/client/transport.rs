@@ -200,20 +200,6 @@ impl Transport {
         }
     }
 
-    /// One call to one endpoint, retransmitted until its answer or deadline.
-    pub(crate) async fn call(
-        &self,
-        endpoint: SocketAddr,
-        procedure: &str,
-        signature: Fingerprint,
-        args: Vec<u8>,
-        policy: &RetryPolicy,
-    ) -> Result<Outcome, Failure> {
-        let mut call = self.begin(procedure, signature, args, policy.deadline);
-        call.attempt(endpoint, Incarnation::ANY, policy, u32::MAX)
-            .await
-    }
-
     /// Tells the server it may forget the reply to `xid` (best effort).
     async fn confirm(&self, endpoint: SocketAddr, xid: Xid) {
         let confirm = Message::Confirm(Confirm {

@@ -5,11 +5,51 @@
 //! [`PADDED_REQUEST_BYTES`], since the matchmaker answers no request with a
 //! reply more than [`wire::AMPLIFICATION_FACTOR`] times its size; an answer
 //! that needs more is asked again with the padding the matchmaker names.
+//!
+//! # Several matchmakers
+//!
+//! Matchmakers that share one store (etcd) answer alike, so a client may be
+//! given several, in order of preference, and use whichever answers:
+//!
+//! * **Stickiness.** Each request goes first to the daemon that answered
+//!   last (at first, the first listed), then to the others in list order.
+//!   In the steady state one daemon carries all the traffic.
+//! * **No answer moves on.** A daemon gets one attempt per request: it ends
+//!   after [`MAX_UNANSWERED`] transmissions in a row go unanswered (about
+//!   300 ms on a loopback whose round trip is known, 1.5 s cold), or at the
+//!   per-daemon deadline ([`MATCHMAKER_DEADLINE`], or the policy's). The
+//!   last daemon of the round is not cut short: it gets the whole deadline,
+//!   as a single daemon always has. So a dead daemon costs one attempt, and
+//!   with one address nothing changes. A daemon that acknowledged the
+//!   request is working on it: it keeps it until the deadline.
+//! * **An answer is final**, whatever it says (`NotFound`, `UnknownLease`,
+//!   `Unauthenticated`, ...): daemons sharing a store would say the same.
+//!   The one exception is `StoreUnavailable`: that daemon cannot reach the
+//!   store now, another may, so the request moves on.
+//! * **Each daemon gets a new call** (its own xid, and a fresh signature
+//!   with its own nonce): reply caches are per daemon, so the xid would buy
+//!   nothing there, and a shared store may remember nonces.
+//! * **A register is not repeated elsewhere once acknowledged.** A daemon
+//!   that acknowledged a register and then fell silent may have stored it;
+//!   sending it on would leave a second lease (harmless, it expires
+//!   unrenewed, but not wanted). The request fails instead, and the next
+//!   request starts at the next daemon: the server's keeper retries within
+//!   100 ms, so the register moves on only when it must. An unacknowledged
+//!   register moves on at once: that daemon is most likely gone, and if it
+//!   stored the lease first, that lease expires within its TTL.
+//! * When no daemon answered, the next request starts at the daemon after
+//!   the one this request started at, and the error names every address
+//!   tried: [`Error::MatchmakerUnreachable`], or [`Error::StoreUnavailable`]
+//!   if any daemon said its store was down.
+//!
+//! Daemons with separate in-memory tables (no shared store) work too, the
+//! way a restarted daemon does: a lease renewed at another daemon is
+//! `UnknownLease` there, and the server registers again where it is.
 
 use super::auth::{self, Authenticated, Secret};
 use super::protocol::*;
 use crate::client::transport::{Failure, Transport};
-use crate::client::{bind_address_for, refusal};
+use crate::client::{MAX_UNANSWERED, bind_address_for, refusal};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::signature::Fingerprint;
@@ -17,11 +57,16 @@ use crate::wire::{self, Call, ClientId, Incarnation, Outcome, Xid};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// How long a matchmaker request waits by default: the matchmaker answers
-/// from memory, so silence this long means it is not there.
+/// How long a matchmaker request waits for one daemon by default: the
+/// matchmaker answers from memory, so silence this long means it is not
+/// there. With several daemons, each gets this long at most (see the
+/// module docs).
 pub const MATCHMAKER_DEADLINE: Duration = Duration::from_secs(3);
 
 /// Lookups and list requests are padded to about this many bytes of
@@ -29,32 +74,78 @@ pub const MATCHMAKER_DEADLINE: Duration = Duration::from_secs(3);
 /// (`3 × 420 − 35 ≥ 1 200` bytes of result) or 18 IPv4 endpoints.
 pub const PADDED_REQUEST_BYTES: usize = 420;
 
-/// Talks to one matchmaker.
+/// Talks to the matchmaker: one daemon, or several sharing a store, failing
+/// over between them (see the module docs). Cheap to clone; clones share
+/// the socket and the memory of which daemon answered last.
 #[derive(Clone, Debug)]
 pub struct MatchmakerClient {
     transport: Transport,
-    address: SocketAddr,
+    /// In order of preference; never empty, no address twice.
+    addresses: Arc<[SocketAddr]>,
+    /// Index into `addresses` of the daemon asked first.
+    preferred: Arc<AtomicUsize>,
     policy: RetryPolicy,
     secret: Option<Secret>,
+}
+
+/// What one daemon did with one request.
+enum Asked<T> {
+    /// It answered; that is the result.
+    Answered(Result<T, Error>),
+    /// It answered that it cannot reach its store.
+    StoreUnavailable(String),
+    /// It did not answer; `acknowledged`: it had acknowledged the request.
+    Silent { acknowledged: bool },
+    /// The request could not be sent there.
+    Unsendable(io::Error),
+}
+
+/// Why a daemon gave no usable answer, for the error naming them all.
+enum Miss {
+    Silent,
+    StoreUnavailable(String),
+    Unsendable(io::Error),
 }
 
 impl MatchmakerClient {
     /// A client of the matchmaker at `address`, on a socket of its own.
     pub async fn connect(address: SocketAddr) -> Result<MatchmakerClient, Error> {
-        let bind = bind_address_for(address);
+        MatchmakerClient::connect_any(&[address]).await
+    }
+
+    /// A client of the matchmakers at `addresses` (in order of preference:
+    /// the first is asked first until another answers instead), on a socket
+    /// of its own, bound for the first address's IP family. An empty list
+    /// is an error.
+    pub async fn connect_any(addresses: &[SocketAddr]) -> Result<MatchmakerClient, Error> {
+        let first = *addresses.first().ok_or_else(no_addresses)?;
+        let bind = bind_address_for(first);
         let transport = Transport::bind(bind)
             .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
-        Ok(MatchmakerClient::on(transport, address))
+        MatchmakerClient::on(transport, addresses)
     }
 
     /// Shares an existing transport (one socket per client).
-    pub(crate) fn on(transport: Transport, address: SocketAddr) -> MatchmakerClient {
-        MatchmakerClient {
+    pub(crate) fn on(
+        transport: Transport,
+        addresses: &[SocketAddr],
+    ) -> Result<MatchmakerClient, Error> {
+        let mut distinct: Vec<SocketAddr> = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            if !distinct.contains(address) {
+                distinct.push(*address);
+            }
+        }
+        if distinct.is_empty() {
+            return Err(no_addresses());
+        }
+        Ok(MatchmakerClient {
             transport,
-            address,
+            addresses: distinct.into(),
+            preferred: Arc::new(AtomicUsize::new(0)),
             policy: RetryPolicy::default().with_deadline(MATCHMAKER_DEADLINE),
             secret: None,
-        }
+        })
     }
 
     /// The same client, signing register, renew and unregister with
@@ -64,14 +155,26 @@ impl MatchmakerClient {
         self
     }
 
-    /// The same client with another retry policy (and deadline).
+    /// The same client with another retry policy; its deadline is each
+    /// daemon's.
     pub fn with_policy(mut self, policy: RetryPolicy) -> MatchmakerClient {
         self.policy = policy;
         self
     }
 
+    /// The matchmaker asked first now: the one that answered last, else
+    /// the first given. With one address, that address.
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.addresses[self.preferred_index()]
+    }
+
+    /// Every matchmaker this client may ask, in order of preference.
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.addresses
+    }
+
+    fn preferred_index(&self) -> usize {
+        self.preferred.load(Ordering::Relaxed) % self.addresses.len()
     }
 
     /// Registers `procedures` at `endpoint` under one lease.
@@ -110,7 +213,7 @@ impl MatchmakerClient {
     /// tools that sign by other means.
     pub async fn send_signed<R, T>(&self, request: R) -> Result<T, Error>
     where
-        R: Authenticated,
+        R: Authenticated + Clone,
         T: DeserializeOwned,
     {
         let signature = match R::PROCEDURE {
@@ -118,20 +221,26 @@ impl MatchmakerClient {
             RENEW => RENEW_SIGNATURE,
             _ => UNREGISTER_SIGNATURE,
         };
-        self.request(R::PROCEDURE, signature, request).await
+        self.request(R::PROCEDURE, signature, || Ok(request.clone()))
+            .await
     }
 
-    async fn signed<R: Authenticated, T: DeserializeOwned>(
+    /// Signs the request afresh for each daemon asked (a new timestamp and
+    /// nonce), if this client has a secret.
+    async fn signed<R: Authenticated + Clone, T: DeserializeOwned>(
         &self,
         signature: Fingerprint,
-        mut request: R,
+        request: R,
     ) -> Result<T, Error> {
-        if let Some(secret) = &self.secret {
-            auth::sign(secret, &mut request)?;
-        }
-        self.request(R::PROCEDURE, signature, request).await
+        let make = || {
+            let mut request = request.clone();
+            if let Some(secret) = &self.secret {
+                auth::sign(secret, &mut request)?;
+            }
+            Ok(request)
+        };
+        self.request(R::PROCEDURE, signature, make).await
     }
-
     /// Live endpoints of `name` whose signature is `signature` (any, if
     /// `None`): all of them, or as many as fit a reply to a padded request
     /// (18 IPv4 ones; [`MatchmakerClient::lookup_answer`] says whether
@@ -198,7 +307,8 @@ impl MatchmakerClient {
         let mut target = PADDED_REQUEST_BYTES;
         loop {
             let padding = padding_for(procedure, signature, &request(None), target);
-            match self.request(procedure, signature, request(padding)).await {
+            let make = || Ok(request(padding.clone()));
+            match self.request(procedure, signature, make).await {
                 Err(Error::RequestTooSmall { needed_bytes }) if needed_bytes > target => {
                     target = needed_bytes.min(wire::MAX_DATAGRAM_BYTES);
                 }
@@ -207,44 +317,156 @@ impl MatchmakerClient {
         }
     }
 
-    async fn request<A: Serialize, T: DeserializeOwned>(
+    /// Asks the daemons in turn, from the preferred one, until one
+    /// answers; `make` builds the request for each daemon asked.
+    async fn request<A, T, F>(
         &self,
         procedure: &'static str,
         signature: Fingerprint,
-        argument: A,
-    ) -> Result<T, Error> {
-        let args = wire::encode_payload(&(argument,)).map_err(|error| Error::Encode {
-            what: format!("the arguments of `{procedure}`"),
-            reason: error.to_string(),
-        })?;
-        let answer = self
+        make: F,
+    ) -> Result<T, Error>
+    where
+        A: Serialize,
+        T: DeserializeOwned,
+        F: Fn() -> Result<A, Error>,
+    {
+        let count = self.addresses.len();
+        let first = self.preferred_index();
+        let order = std::iter::once(first).chain((0..count).filter(|&i| i != first));
+        let mut missed: Vec<(SocketAddr, Miss)> = Vec::new();
+        for (position, index) in order.enumerate() {
+            let address = self.addresses[index];
+            let last = position + 1 == count;
+            let args = wire::encode_payload(&(make()?,)).map_err(|error| Error::Encode {
+                what: format!("the arguments of `{procedure}`"),
+                reason: error.to_string(),
+            })?;
+            match self.ask(address, procedure, signature, args, last).await? {
+                Asked::Answered(result) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    return result;
+                }
+                Asked::StoreUnavailable(reason) => {
+                    missed.push((address, Miss::StoreUnavailable(reason)));
+                }
+                Asked::Silent { acknowledged } => {
+                    missed.push((address, Miss::Silent));
+                    if acknowledged && procedure == REGISTER {
+                        break;
+                    }
+                }
+                Asked::Unsendable(error) => missed.push((address, Miss::Unsendable(error))),
+            }
+        }
+        // Nobody answered: the next request starts further down the list.
+        self.preferred.store((first + 1) % count, Ordering::Relaxed);
+        Err(unanswered(missed))
+    }
+
+    /// One attempt at one daemon: until it answers, or leaves
+    /// [`MAX_UNANSWERED`] transmissions in a row unanswered (unless it is
+    /// the `last` one to ask), or the per-daemon deadline passes. Errors
+    /// are those that no other daemon would change (the request is too
+    /// large).
+    async fn ask<T: DeserializeOwned>(
+        &self,
+        address: SocketAddr,
+        procedure: &'static str,
+        signature: Fingerprint,
+        args: Vec<u8>,
+        last: bool,
+    ) -> Result<Asked<T>, Error> {
+        let max_unanswered = if last { u32::MAX } else { MAX_UNANSWERED };
+        let mut call = self
             .transport
-            .call(self.address, procedure, signature, args, &self.policy)
-            .await
-            .map_err(|failure| match failure {
-                Failure::Expired | Failure::Silent => Error::MatchmakerUnreachable {
-                    address: self.address,
-                },
-                Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
+            .begin(procedure, signature, args, self.policy.deadline);
+        let attempt = call
+            .attempt(address, Incarnation::ANY, &self.policy, max_unanswered)
+            .await;
+        let answer = match attempt {
+            Ok(answer) => answer,
+            Err(Failure::Expired | Failure::Silent) => {
+                return Ok(Asked::Silent {
+                    acknowledged: call.acked_by().is_some(),
+                });
+            }
+            Err(Failure::TooLarge { size, limit }) => {
+                return Err(Error::PayloadTooLarge {
                     what: "matchmaker request",
                     size,
                     limit,
-                },
-                Failure::Io(error) => Error::io(
-                    format!("could not reach the matchmaker at {}", self.address),
-                    error,
-                ),
-            })?;
+                });
+            }
+            Err(Failure::Io(error)) => return Ok(Asked::Unsendable(error)),
+        };
         let bytes = match answer {
             Outcome::Return(bytes) => bytes,
-            other => return Err(refusal(procedure, self.address, other)),
+            other => return Ok(Asked::Answered(Err(refusal(procedure, address, other)))),
         };
-        let result: Result<T, MatchmakerError> =
-            wire::decode_payload(&bytes).map_err(|error| Error::Decode {
-                what: format!("the matchmaker's answer to `{procedure}`"),
-                reason: error.to_string(),
-            })?;
-        result.map_err(Error::from)
+        let result: Result<T, MatchmakerError> = match wire::decode_payload(&bytes) {
+            Ok(result) => result,
+            Err(error) => {
+                return Ok(Asked::Answered(Err(Error::Decode {
+                    what: format!("the matchmaker's answer to `{procedure}`"),
+                    reason: error.to_string(),
+                })));
+            }
+        };
+        Ok(match result {
+            Err(MatchmakerError::StoreUnavailable { reason }) => Asked::StoreUnavailable(reason),
+            other => Asked::Answered(other.map_err(Error::from)),
+        })
+    }
+}
+
+fn no_addresses() -> Error {
+    Error::MatchmakerAddress {
+        reason: "the list of matchmakers is empty; give at least one HOST:PORT".into(),
+    }
+}
+
+/// The error when no daemon answered: a store that is down, if any daemon
+/// said so (it is the one a person can fix); else silence, naming every
+/// address; else the failure to send. With one address, that daemon's
+/// error as it always was.
+fn unanswered(mut missed: Vec<(SocketAddr, Miss)>) -> Error {
+    if missed.len() == 1
+        && let Some((address, miss)) = missed.pop()
+    {
+        return match miss {
+            Miss::Silent => Error::MatchmakerUnreachable {
+                addresses: vec![address],
+            },
+            Miss::StoreUnavailable(reason) => Error::StoreUnavailable { reason },
+            Miss::Unsendable(error) => Error::io(
+                format!("could not reach the matchmaker at {address}"),
+                error,
+            ),
+        };
+    }
+    let addresses: Vec<SocketAddr> = missed.iter().map(|(address, _)| *address).collect();
+    let details: Vec<String> = missed
+        .iter()
+        .map(|(address, miss)| match miss {
+            Miss::Silent => format!("{address} did not answer"),
+            Miss::StoreUnavailable(reason) => format!("{address}: {reason}"),
+            Miss::Unsendable(error) => format!("{address}: {error}"),
+        })
+        .collect();
+    let details = details.join("; ");
+    let mut store_down = false;
+    let mut unsendable = None;
+    for (_, miss) in missed {
+        match miss {
+            Miss::StoreUnavailable(_) => store_down = true,
+            Miss::Unsendable(error) => unsendable = Some(error),
+            Miss::Silent => {}
+        }
+    }
+    match unsendable {
+        _ if store_down => Error::StoreUnavailable { reason: details },
+        Some(error) => Error::io(format!("could not reach any matchmaker ({details})"), error),
+        None => Error::MatchmakerUnreachable { addresses },
     }
 }
 
@@ -321,5 +543,87 @@ impl From<MatchmakerError> for Error {
             },
             MatchmakerError::StoreUnavailable { reason } => Error::StoreUnavailable { reason },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn one_silent_matchmaker_gives_the_error_it_always_did() {
+        let error = unanswered(vec![(addr(5000), Miss::Silent)]);
+        assert!(matches!(
+            &error,
+            Error::MatchmakerUnreachable { addresses } if addresses == &[addr(5000)]
+        ));
+        assert_eq!(
+            error.to_string(),
+            "the matchmaker at 127.0.0.1:5000 did not answer; start `rendezvous-daemon --listen 127.0.0.1:5000`, or point --matchmaker / RENDEZVOUS_MATCHMAKER at a running one"
+        );
+    }
+
+    #[test]
+    fn several_silent_matchmakers_are_all_named_in_order() {
+        let error = unanswered(vec![(addr(5001), Miss::Silent), (addr(5000), Miss::Silent)]);
+        assert!(matches!(
+            &error,
+            Error::MatchmakerUnreachable { addresses } if addresses == &[addr(5001), addr(5000)]
+        ));
+        let message = error.to_string();
+        assert!(
+            message.contains("127.0.0.1:5001, 127.0.0.1:5000"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn one_store_down_gives_its_own_reason() {
+        let error = unanswered(vec![(
+            addr(5000),
+            Miss::StoreUnavailable("etcd timed out".into()),
+        )]);
+        assert!(
+            matches!(&error, Error::StoreUnavailable { reason } if reason == "etcd timed out"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_store_down_anywhere_is_the_error_and_every_matchmaker_is_accounted_for() {
+        let error = unanswered(vec![
+            (addr(5000), Miss::Silent),
+            (addr(5001), Miss::StoreUnavailable("etcd timed out".into())),
+        ]);
+        let Error::StoreUnavailable { reason } = &error else {
+            panic!("expected StoreUnavailable, got {error:?}");
+        };
+        assert_eq!(
+            reason,
+            "127.0.0.1:5000 did not answer; 127.0.0.1:5001: etcd timed out"
+        );
+    }
+
+    #[test]
+    fn a_send_failure_is_reported_with_every_matchmaker_tried() {
+        let error = unanswered(vec![
+            (addr(5000), Miss::Silent),
+            (
+                addr(5001),
+                Miss::Unsendable(io::Error::other("network unreachable")),
+            ),
+        ]);
+        let message = error.to_string();
+        assert!(matches!(error, Error::Io { .. }), "{error:?}");
+        assert!(
+            message.starts_with(
+                "could not reach any matchmaker (127.0.0.1:5000 did not answer; 127.0.0.1:5001: network unreachable)"
+            ),
+            "{message}"
+        );
     }
 }

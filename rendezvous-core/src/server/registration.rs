@@ -1,7 +1,10 @@
 //! Keeping a server registered: one lease for all its procedures, renewed at
 //! a third of its TTL; registered again when the matchmaker has forgotten it
-//! (it restarted); retried in the background while the matchmaker is
-//! unreachable. State changes are logged once, not on every attempt.
+//! (it restarted, or the renewal reached another matchmaker that does not
+//! share its store); retried in the background while no matchmaker is
+//! reachable or can reach its store. Which of several matchmakers each
+//! request goes to is the [`MatchmakerClient`]'s business. State changes
+//! are logged once, not on every attempt.
 
 use crate::error::Error;
 use crate::matchmaker::MatchmakerClient;
@@ -49,8 +52,8 @@ impl Registration {
         self.lease().is_some()
     }
 
-    pub(crate) fn matchmaker(&self) -> SocketAddr {
-        self.matchmaker.address()
+    pub(crate) fn matchmaker(&self) -> &MatchmakerClient {
+        &self.matchmaker
     }
 
     fn lease(&self) -> MutexGuard<'_, Option<LeaseToken>> {
@@ -98,7 +101,7 @@ impl Registration {
                         Err(Error::UnknownLease) => {
                             tracing::info!(
                                 matchmaker = %self.matchmaker.address(),
-                                "the matchmaker forgot this server's lease (it restarted?); registering again"
+                                "the matchmaker does not know this server's lease (it restarted, or does not share a store with the one that granted it); registering again"
                             );
                             *self.lease() = None;
                             continue;

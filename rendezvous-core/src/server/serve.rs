@@ -49,7 +49,7 @@ pub struct Server {
 #[derive(Debug)]
 #[must_use]
 pub struct ServerBuilder {
-    matchmaker: Option<SocketAddr>,
+    matchmakers: Option<Vec<SocketAddr>>,
     bind: SocketAddr,
     advertise: Option<SocketAddr>,
     procedures: Vec<Procedure>,
@@ -71,7 +71,7 @@ enum SecretSource {
 impl Default for ServerBuilder {
     fn default() -> Self {
         ServerBuilder {
-            matchmaker: None,
+            matchmakers: None,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             advertise: None,
             procedures: Vec::new(),
@@ -85,9 +85,18 @@ impl Default for ServerBuilder {
 
 impl ServerBuilder {
     /// The matchmaker to register with (default: `RENDEZVOUS_MATCHMAKER`,
-    /// else `127.0.0.1:5000`).
-    pub fn matchmaker(mut self, address: SocketAddr) -> Self {
-        self.matchmaker = Some(address);
+    /// else `127.0.0.1:5000`). The one-address form of
+    /// [`ServerBuilder::matchmakers`].
+    pub fn matchmaker(self, address: SocketAddr) -> Self {
+        self.matchmakers([address])
+    }
+
+    /// Matchmakers sharing one store, in order of preference: the server
+    /// registers through any that answers and renews through any (see
+    /// [`MatchmakerClient`]); while none can, it serves and keeps trying.
+    /// An empty list makes [`ServerBuilder::start`] fail.
+    pub fn matchmakers(mut self, addresses: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.matchmakers = Some(addresses.into_iter().collect());
         self
     }
 
@@ -161,8 +170,9 @@ impl ServerBuilder {
 
     /// Binds, starts answering calls and registers with the matchmaker.
     ///
-    /// An unreachable matchmaker is not an error: the server says so, serves
-    /// clients that know its address, and keeps registering in the background.
+    /// No matchmaker reachable, or none able to reach its store, is not an
+    /// error: the server says so, serves clients that know its address, and
+    /// keeps registering in the background.
     /// A refusal that retrying cannot mend is: an invalid registration, or
     /// one refused as unauthenticated (no secret, or another secret, or
     /// clocks too far apart).
@@ -176,9 +186,14 @@ impl ServerBuilder {
                 signature: p.signature(),
             })
             .collect();
-        let matchmaker_address = match self.matchmaker {
-            Some(address) => address,
-            None => matchmaker::address_from_env()?,
+        let matchmakers = match self.matchmakers {
+            Some(addresses) if addresses.is_empty() => {
+                return Err(Error::MatchmakerAddress {
+                    reason: "ServerBuilder::matchmakers was given an empty list; give at least one HOST:PORT".into(),
+                });
+            }
+            Some(addresses) => addresses,
+            None => matchmaker::addresses_from_env()?,
         };
         let secret = match self.secret {
             SecretSource::Environment => Secret::from_env()?,
@@ -202,7 +217,7 @@ impl ServerBuilder {
                 ),
             });
         }
-        let matchmaker = MatchmakerClient::connect(matchmaker_address)
+        let matchmaker = MatchmakerClient::connect_any(&matchmakers)
             .await?
             .with_secret(secret);
         let registration = Arc::new(Registration::new(
@@ -302,9 +317,16 @@ impl Server {
         self.responder.incarnation()
     }
 
-    /// The matchmaker this server registers with.
+    /// The matchmaker this server talks to now: the one that answered
+    /// last, else the first given.
     pub fn matchmaker_addr(&self) -> SocketAddr {
-        self.registration.matchmaker()
+        self.registration.matchmaker().address()
+    }
+
+    /// Every matchmaker this server may register and renew through, in
+    /// order of preference.
+    pub fn matchmaker_addrs(&self) -> &[SocketAddr] {
+        self.registration.matchmaker().addresses()
     }
 
     /// Whether the server holds a lease now.

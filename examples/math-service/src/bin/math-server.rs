@@ -14,9 +14,11 @@ use math_service as _;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Options {
-    /// The matchmaker to register with [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
-    #[arg(long, value_name = "ADDR", value_parser = matchmaker::parse_address)]
-    matchmaker: Option<SocketAddr>,
+    /// The matchmaker to register with, or several sharing a store, comma-separated
+    /// (tried in turn) [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
+    // `::std::vec::Vec`: one flag value parsed into a list, not a repeated flag.
+    #[arg(long, value_name = "ADDR[,ADDR...]", value_parser = matchmaker::parse_addresses)]
+    matchmaker: Option<::std::vec::Vec<SocketAddr>>,
     /// Where to listen; port 0 lets the OS choose.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     bind: SocketAddr,
@@ -33,8 +35,8 @@ fn main() -> ExitCode {
     }
     rt::block_on(async {
         let mut builder = Server::builder().bind(options.bind);
-        if let Some(address) = options.matchmaker {
-            builder = builder.matchmaker(address);
+        if let Some(addresses) = options.matchmaker {
+            builder = builder.matchmakers(addresses);
         }
         let server = match builder.start().await {
             Ok(server) => server,
@@ -48,9 +50,14 @@ fn main() -> ExitCode {
             println!("  {}  {}", procedure.name(), procedure.signature());
         }
         if !server.is_registered() {
+            let tried: Vec<String> = server
+                .matchmaker_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             println!(
-                "  (not registered yet: the matchmaker at {} is not answering; retrying)",
-                server.matchmaker_addr()
+                "  (not registered yet: no matchmaker at {} could register it; retrying)",
+                tried.join(", ")
             );
         }
         let _ = stopped.recv().await;
