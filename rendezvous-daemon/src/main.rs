@@ -151,9 +151,10 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct Target {
-    /// The matchmaker to ask [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
-    #[arg(long, value_name = "ADDR", value_parser = parse_address)]
-    matchmaker: Option<SocketAddr>,
+    /// The matchmaker to ask, or several sharing one store, tried in turn
+    /// [default: $RENDEZVOUS_MATCHMAKER, else 127.0.0.1:5000].
+    #[arg(long, value_name = "ADDR[,ADDR...]", value_parser = matchmaker::parse_addresses)]
+    matchmaker: Option<::std::vec::Vec<SocketAddr>>,
 }
 
 fn main() -> ExitCode {
@@ -324,12 +325,12 @@ where
     F: FnOnce(MatchmakerClient) -> Fut,
     Fut: std::future::Future<Output = Result<(), rendezvous_core::Error>>,
 {
-    let address = match target.matchmaker {
-        Some(address) => address,
-        None => matchmaker::address_from_env().map_err(|e| e.to_string())?,
+    let addresses = match target.matchmaker {
+        Some(addresses) => addresses,
+        None => matchmaker::addresses_from_env().map_err(|e| e.to_string())?,
     };
     rt::block_on(async {
-        let client = MatchmakerClient::connect(address)
+        let client = MatchmakerClient::connect_any(&addresses)
             .await
             .map_err(|e| e.to_string())?;
         run(client).await.map_err(|e| e.to_string())
