@@ -31,6 +31,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 /// Granularity of retransmission timers and deadlines.
@@ -47,11 +48,60 @@ enum Incoming {
     Nudge,
 }
 
-/// A call waiting for its answer.
+/// A call waiting for its answer, and its mailbox: what the reader and
+/// the ticker left for it, and how to wake it. It lives in the pending
+/// table itself, so a call costs no channel of its own.
 #[derive(Debug)]
 struct Waiting {
-    answers: async_channel::Sender<Incoming>,
     wake_at: Instant,
+    reply: Option<Outcome>,
+    ack: Option<Incarnation>,
+    tick: bool,
+    nudge: bool,
+    waker: Option<Waker>,
+}
+
+impl Waiting {
+    fn new(wake_at: Instant) -> Waiting {
+        Waiting {
+            wake_at,
+            reply: None,
+            ack: None,
+            tick: false,
+            nudge: false,
+            waker: None,
+        }
+    }
+
+    /// Leaves `incoming` for the call and wakes it. A reply replaces
+    /// nothing (a call has one); flags stand for any number of their kind.
+    fn post(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Reply(outcome) => {
+                self.reply.get_or_insert(outcome);
+            }
+            Incoming::Ack(incarnation) => self.ack = Some(incarnation),
+            Incoming::Tick => self.tick = true,
+            Incoming::Nudge => self.nudge = true,
+        }
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// The most important thing left for the call, if any.
+    fn take(&mut self) -> Option<Incoming> {
+        if let Some(outcome) = self.reply.take() {
+            return Some(Incoming::Reply(outcome));
+        }
+        if let Some(incarnation) = self.ack.take() {
+            return Some(Incoming::Ack(incarnation));
+        }
+        if std::mem::take(&mut self.tick) {
+            return Some(Incoming::Tick);
+        }
+        std::mem::take(&mut self.nudge).then_some(Incoming::Nudge)
+    }
 }
 
 type Pending = Mutex<BTreeMap<Xid, Waiting>>;
@@ -157,7 +207,6 @@ impl Transport {
         deadline: Duration,
     ) -> Outgoing<'_> {
         let inner = &*self.inner;
-        let (sender, answers) = async_channel::bounded(2);
         // The xid is drawn under the lock that registers it, so no call
         // can compute a watermark above an xid not yet registered.
         let started = Instant::now();
@@ -165,11 +214,7 @@ impl Transport {
             let mut pending = lock(&inner.pending);
             let xid = Xid(inner.next_xid.fetch_add(1, Ordering::Relaxed));
             let was_idle = pending.is_empty();
-            let waiting = Waiting {
-                answers: sender,
-                wake_at: started + deadline,
-            };
-            pending.insert(xid, waiting);
+            pending.insert(xid, Waiting::new(started + deadline));
             (xid, *pending.keys().next().unwrap_or(&xid), was_idle)
         };
         if was_idle {
@@ -177,7 +222,6 @@ impl Transport {
         }
         Outgoing {
             transport: self,
-            answers,
             _registered: Registered {
                 pending: &inner.pending,
                 xid,
@@ -215,7 +259,6 @@ impl Transport {
 /// A call in progress. Dropping it abandons the call.
 pub(crate) struct Outgoing<'t> {
     transport: &'t Transport,
-    answers: async_channel::Receiver<Incoming>,
     _registered: Registered<'t>,
     call: Call,
     /// The call encoded for `call.incarnation`.
@@ -327,38 +370,62 @@ impl Outgoing<'_> {
     /// handed over by the reader (or the ticker).
     async fn next_incoming(&self) -> Result<Incoming, Failure> {
         let inner = &*self.transport.inner;
-        let stopped = || Failure::Io(io::Error::other("client transport stopped"));
         loop {
-            match self.answers.try_recv() {
-                Ok(Incoming::Nudge) | Err(async_channel::TryRecvError::Empty) => {}
-                Ok(incoming) => return Ok(incoming),
-                Err(async_channel::TryRecvError::Closed) => return Err(stopped()),
+            match self.try_take()? {
+                Some(Incoming::Nudge) | None => {}
+                Some(incoming) => return Ok(incoming),
             }
             let Some(mut reader) = Reader::acquire(inner, self.call.xid) else {
-                match self.answers.recv().await {
-                    Ok(Incoming::Nudge) => continue,
-                    Ok(incoming) => return Ok(incoming),
-                    Err(_) => return Err(stopped()),
+                match self.take().await? {
+                    Incoming::Nudge => continue,
+                    incoming => return Ok(incoming),
                 }
             };
             loop {
                 let next =
-                    futures_lite::future::or(async { Some(reader.receive().await) }, async {
-                        self.answers.recv().await.ok().map(Ok)
+                    futures_lite::future::or(async { Next::Read(reader.receive().await) }, async {
+                        Next::Mine(self.take().await)
                     })
                     .await;
                 match next {
-                    None => return Err(stopped()),
-                    Some(Ok(Incoming::Nudge)) => {}
-                    Some(Ok(incoming)) => return Ok(incoming),
-                    Some(Err(Some((xid, incoming)))) if xid == self.call.xid => {
+                    Next::Mine(Ok(Incoming::Nudge)) => {}
+                    Next::Mine(mine) => return mine,
+                    Next::Read(Some((xid, incoming))) if xid == self.call.xid => {
                         return Ok(incoming);
                     }
-                    Some(Err(Some((xid, incoming)))) => deliver(inner, xid, incoming),
-                    Some(Err(None)) => {}
+                    Next::Read(Some((xid, incoming))) => deliver(inner, xid, incoming),
+                    Next::Read(None) => {}
                 }
             }
         }
+    }
+
+    /// What is in this call's mailbox now.
+    fn try_take(&self) -> Result<Option<Incoming>, Failure> {
+        let mut pending = lock(&self.transport.inner.pending);
+        let waiting = pending.get_mut(&self.call.xid).ok_or_else(stopped)?;
+        Ok(waiting.take())
+    }
+
+    /// Waits for something in this call's mailbox.
+    async fn take(&self) -> Result<Incoming, Failure> {
+        std::future::poll_fn(|context| {
+            let mut pending = lock(&self.transport.inner.pending);
+            let Some(waiting) = pending.get_mut(&self.call.xid) else {
+                return Poll::Ready(Err(stopped()));
+            };
+            match waiting.take() {
+                Some(incoming) => Poll::Ready(Ok(incoming)),
+                None => {
+                    match &mut waiting.waker {
+                        Some(waker) if waker.will_wake(context.waker()) => {}
+                        slot => *slot = Some(context.waker().clone()),
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// Asks the ticker to wake this call at `at`.
@@ -367,6 +434,16 @@ impl Outgoing<'_> {
             waiting.wake_at = at;
         }
     }
+}
+
+fn stopped() -> Failure {
+    Failure::Io(io::Error::other("client transport stopped"))
+}
+
+/// What a reading call met first: a datagram, or its own mailbox.
+enum Next {
+    Read(Option<(Xid, Incoming)>),
+    Mine(Result<Incoming, Failure>),
 }
 
 /// Removes a call's entry when the call ends, however it ends (including
@@ -408,10 +485,9 @@ impl<'a> Reader<'a> {
         Some(Reader { inner, xid, buffer })
     }
 
-    /// Reads one datagram: `Err(Some(..))` for an ACK or a reply to one of
-    /// this client's calls, `Err(None)` for anything else. (Never `Ok`: the
-    /// type matches the call's own channel so that `or` can race the two.)
-    async fn receive(&mut self) -> Result<Incoming, Option<(Xid, Incoming)>> {
+    /// Reads one datagram: `Some(..)` for an ACK or a reply to one of this
+    /// client's calls, `None` for anything else.
+    async fn receive(&mut self) -> Option<(Xid, Incoming)> {
         let length = match self.inner.socket.recv_from(&mut self.buffer).await {
             Ok((length, _from)) => length,
             Err(error) => {
@@ -419,10 +495,10 @@ impl<'a> Reader<'a> {
                 // timers deal with the silence.
                 tracing::debug!(%error, "client socket receive error");
                 rt::sleep(Duration::from_millis(1)).await;
-                return Err(None);
+                return None;
             }
         };
-        Err(match Message::decode(&self.buffer[..length]) {
+        match Message::decode(&self.buffer[..length]) {
             Ok(Message::Reply(reply)) if reply.client == self.inner.client => {
                 Some((reply.xid, Incoming::Reply(reply.outcome)))
             }
@@ -430,7 +506,7 @@ impl<'a> Reader<'a> {
                 Some((ack.xid, Incoming::Ack(ack.incarnation)))
             }
             _ => None,
-        })
+        }
     }
 }
 
@@ -451,25 +527,17 @@ fn lock_buffer(inner: &Inner) -> MutexGuard<'_, Option<Vec<u8>>> {
 
 /// Hands an ACK or a reply to the call waiting on `xid`, if any.
 fn deliver(inner: &Inner, xid: Xid, incoming: Incoming) {
-    let waiting = lock(&inner.pending).get(&xid).map(|w| w.answers.clone());
-    if let Some(waiting) = waiting {
-        match incoming {
-            reply @ Incoming::Reply(..) => {
-                let _ = waiting.force_send(reply);
-            }
-            other => {
-                let _ = waiting.try_send(other);
-            }
-        }
+    if let Some(waiting) = lock(&inner.pending).get_mut(&xid) {
+        waiting.post(incoming);
     }
 }
 
 /// Asks one waiting call (other than `except`) to become the reader.
 fn nudge(pending: &Pending, except: Option<Xid>) {
-    for (xid, waiting) in lock(pending).iter() {
-        if Some(*xid) != except && waiting.answers.try_send(Incoming::Nudge).is_ok() {
-            return;
-        }
+    let mut pending = lock(pending);
+    let other = pending.iter_mut().find(|(xid, _)| Some(**xid) != except);
+    if let Some((_, waiting)) = other {
+        waiting.post(Incoming::Nudge);
     }
 }
 
@@ -488,9 +556,9 @@ async fn tick_loop(
             }
             rt::sleep(TICK).await;
             let now = Instant::now();
-            for waiting in lock(&pending).values() {
+            for waiting in lock(&pending).values_mut() {
                 if waiting.wake_at <= now {
-                    let _ = waiting.answers.try_send(Incoming::Tick);
+                    waiting.post(Incoming::Tick);
                 }
             }
             if !reading.load(Ordering::Acquire) {
