@@ -111,6 +111,31 @@ pub fn message(input: &[u8]) {
         Ok(message) => message_round_trips(input, message),
         Err(undecodable) => undecodable_is_classified(input, &undecodable),
     }
+    batch(input);
+}
+
+/// Read as a batch, the datagram's messages tile its front: each decoded
+/// message took exactly the bytes its own encoding could, the lengths add
+/// up, and decoding stops at the first failure.
+fn batch(input: &[u8]) {
+    let mut messages = Message::decode_batch(input);
+    let mut taken = 0;
+    while let Some(message) = messages.next() {
+        match message {
+            Ok((message, length)) => {
+                assert!(length > 0, "an empty message in a batch: input {}", hex(input));
+                let alone = Message::decode(&input[taken..taken + length]);
+                assert_eq!(alone.as_ref().ok(), Some(&message), "input {}", hex(input));
+                taken += length;
+            }
+            Err(_) => {
+                assert_eq!(messages.rest().len(), input.len() - taken, "input {}", hex(input));
+                assert!(messages.next().is_none(), "read past a failure: {}", hex(input));
+                return;
+            }
+        }
+    }
+    assert_eq!(taken, input.len(), "a batch left bytes unread: {}", hex(input));
 }
 
 /// Re-encoding a decoded message gives a datagram no longer than the input

@@ -1884,3 +1884,60 @@ fn fuzz_messages_round_trip() {
         assert_round_trips(message);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Batches
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_batch_decodes_every_message_with_its_own_length() {
+    let call = Message::Call(sample_call()).encode().unwrap();
+    let confirm = Message::Confirm(sample_confirm()).encode().unwrap();
+    let datagram = [call.clone(), confirm.clone(), call.clone()].concat();
+    let decoded: Vec<(Message, usize)> = Message::decode_batch(&datagram)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        decoded,
+        vec![
+            (Message::Call(sample_call()), call.len()),
+            (Message::Confirm(sample_confirm()), confirm.len()),
+            (Message::Call(sample_call()), call.len()),
+        ]
+    );
+    // A datagram of one message is a batch of one.
+    assert_eq!(Message::decode_batch(&call).count(), 1);
+    assert_eq!(Message::decode_batch(&[]).count(), 0);
+}
+
+#[test]
+fn a_batch_stops_at_the_first_message_that_does_not_decode() {
+    let call = Message::Call(sample_call()).encode().unwrap();
+    let mut datagram = call.clone();
+    datagram.extend_from_slice(&[0x00, 0x01]);
+    datagram.extend_from_slice(&call);
+    let mut batch = Message::decode_batch(&datagram);
+    assert_eq!(
+        batch.next(),
+        Some(Ok((Message::Call(sample_call()), call.len())))
+    );
+    let failed = batch.next().expect("the garbage is reported");
+    assert!(
+        matches!(failed, Err(Undecodable { header: None, .. })),
+        "{failed:?}"
+    );
+    assert_eq!(
+        batch.rest().len(),
+        2 + call.len(),
+        "what the failure answers"
+    );
+    assert_eq!(batch.next(), None, "nothing after a failure is read");
+    // As one message, the same datagram has trailing bytes.
+    assert!(matches!(
+        Message::decode(&datagram),
+        Err(Undecodable {
+            error: DecodeError::TrailingBytes { .. },
+            ..
+        })
+    ));
+}

@@ -106,10 +106,14 @@ struct Shared {
 pub struct ClientStats {
     /// Matchmaker lookups made (cache misses).
     pub lookups: u64,
-    /// Datagrams carrying calls, to servers and to the matchmaker.
+    /// Calls sent, to servers and to the matchmaker, first transmissions
+    /// and retransmissions alike.
     pub transmissions: u64,
     /// Of those, retransmissions.
     pub retransmissions: u64,
+    /// Datagrams those took: fewer than transmissions when calls in flight
+    /// together were batched.
+    pub datagrams: u64,
 }
 
 /// Configures a [`Client`].
@@ -229,6 +233,7 @@ impl Client {
             lookups: self.shared.endpoints.lookups(),
             transmissions: transport.transmissions,
             retransmissions: transport.retransmissions,
+            datagrams: transport.datagrams,
         }
     }
 

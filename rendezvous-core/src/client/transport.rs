@@ -24,7 +24,8 @@ use crate::retry::{RetryPolicy, RttEstimator};
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
 use crate::wire::{
-    Call, ClientId, Confirm, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Xid,
+    Call, ClientId, Confirm, EncodeError, Incarnation, MAX_BATCH_BYTES, MAX_DATAGRAM_BYTES,
+    Message, Outcome, Xid,
 };
 use std::collections::BTreeMap;
 use std::io;
@@ -122,9 +123,15 @@ struct Inner {
     reading: Arc<AtomicBool>,
     /// The reader's receive buffer, lent to each reader in turn.
     buffer: Mutex<Option<Vec<u8>>>,
+    /// Calls' datagrams waiting to go out together.
+    outbox: Mutex<Outbox>,
+    /// The socket's address family: only datagrams to the same family are
+    /// batched (a send to the other fails, and must fail its own call).
+    ipv4: bool,
     rtt: RttEstimator,
     transmissions: AtomicU64,
     retransmissions: AtomicU64,
+    datagrams: AtomicU64,
     /// Tells the idle ticker that a call is waiting.
     ticker: async_channel::Sender<()>,
     /// Dropping it (with the last transport) stops the ticker.
@@ -153,12 +160,17 @@ pub struct TransportStats {
     pub transmissions: u64,
     /// Of those, retransmissions.
     pub retransmissions: u64,
+    /// Datagrams those took: fewer than transmissions when calls were
+    /// batched.
+    pub datagrams: u64,
 }
 
 impl Transport {
     /// Binds a client socket.
     pub(crate) fn bind(address: SocketAddr) -> io::Result<Transport> {
-        let socket = Arc::new(UdpSocket::from(std::net::UdpSocket::bind(address)?));
+        let socket = std::net::UdpSocket::bind(address)?;
+        let ipv4 = socket.local_addr()?.is_ipv4();
+        let socket = Arc::new(UdpSocket::from(socket));
         let pending: Arc<Pending> = Arc::default();
         let (stop, stopped) = async_channel::bounded(1);
         let (ticker, wakeups) = async_channel::bounded(1);
@@ -178,9 +190,12 @@ impl Transport {
                 pending,
                 reading,
                 buffer: Mutex::new(None),
+                outbox: Mutex::default(),
+                ipv4,
                 rtt: RttEstimator::default(),
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
+                datagrams: AtomicU64::new(0),
                 ticker,
                 _stop: stop,
             }),
@@ -195,6 +210,7 @@ impl Transport {
         TransportStats {
             transmissions: self.inner.transmissions.load(Ordering::Relaxed),
             retransmissions: self.inner.retransmissions.load(Ordering::Relaxed),
+            datagrams: self.inner.datagrams.load(Ordering::Relaxed),
         }
     }
 
@@ -242,6 +258,35 @@ impl Transport {
             transmissions: 0,
             acked_by: None,
         }
+    }
+
+    /// Sends one call's datagram. While other calls wait, it joins a batch:
+    /// the first sender yields once, so that the calls ready to send queue
+    /// behind it, then sends them all in as few datagrams per endpoint as
+    /// fit [`MAX_BATCH_BYTES`]. A batched datagram that fails to go out is
+    /// as lost (its calls retransmit); one call alone sends at once.
+    async fn send(&self, datagram: &[u8], endpoint: SocketAddr) -> io::Result<()> {
+        let inner = &*self.inner;
+        let alone = datagram.len() > MAX_BATCH_BYTES
+            || endpoint.is_ipv4() != inner.ipv4
+            || lock(&inner.pending).len() <= 1;
+        if alone {
+            inner.datagrams.fetch_add(1, Ordering::Relaxed);
+            return inner.socket.send_to(datagram, endpoint).await.map(drop);
+        }
+        if !lock_outbox(inner).add(endpoint, datagram) {
+            return Ok(());
+        }
+        let flushing = Flushing(inner);
+        futures_lite::future::yield_now().await;
+        let batches = flushing.take();
+        for (endpoint, batch) in &batches {
+            inner.datagrams.fetch_add(1, Ordering::Relaxed);
+            if let Err(error) = inner.socket.send_to(batch, *endpoint).await {
+                tracing::debug!(%endpoint, %error, "could not send a batch of calls");
+            }
+        }
+        Ok(())
     }
 
     /// Tells the server it may forget the reply to `xid` (best effort).
@@ -315,9 +360,8 @@ impl Outgoing<'_> {
             if unanswered >= max_unanswered {
                 return Err(Failure::Silent);
             }
-            inner
-                .socket
-                .send_to(datagram, endpoint)
+            self.transport
+                .send(datagram, endpoint)
                 .await
                 .map_err(Failure::Io)?;
             if self.transmissions > 0 {
@@ -388,13 +432,9 @@ impl Outgoing<'_> {
                     })
                     .await;
                 match next {
-                    Next::Mine(Ok(Incoming::Nudge)) => {}
+                    Next::Mine(Ok(Incoming::Nudge)) | Next::Read(None) => {}
                     Next::Mine(mine) => return mine,
-                    Next::Read(Some((xid, incoming))) if xid == self.call.xid => {
-                        return Ok(incoming);
-                    }
-                    Next::Read(Some((xid, incoming))) => deliver(inner, xid, incoming),
-                    Next::Read(None) => {}
+                    Next::Read(Some(incoming)) => return Ok(incoming),
                 }
             }
         }
@@ -440,9 +480,67 @@ fn stopped() -> Failure {
     Failure::Io(io::Error::other("client transport stopped"))
 }
 
-/// What a reading call met first: a datagram, or its own mailbox.
+/// Datagrams of several calls, by endpoint, waiting for the call that
+/// sends them.
+#[derive(Debug, Default)]
+struct Outbox {
+    batches: Vec<(SocketAddr, Vec<u8>)>,
+    /// Whether a call has taken on sending them.
+    flushing: bool,
+}
+
+impl Outbox {
+    /// Adds a datagram to a batch for `endpoint`; true if the caller is to
+    /// send the batches (nobody else has taken that on).
+    fn add(&mut self, endpoint: SocketAddr, datagram: &[u8]) -> bool {
+        let room =
+            self.batches.iter_mut().rev().find(|(to, batch)| {
+                *to == endpoint && batch.len() + datagram.len() <= MAX_BATCH_BYTES
+            });
+        match room {
+            Some((_, batch)) => batch.extend_from_slice(datagram),
+            None => self.batches.push((endpoint, datagram.to_vec())),
+        }
+        !std::mem::replace(&mut self.flushing, true)
+    }
+}
+
+/// The sending role over the outbox; if the sender is dropped before it
+/// sends (its call abandoned), the role falls to the next call that queues.
+struct Flushing<'a>(&'a Inner);
+
+impl Flushing<'_> {
+    /// Takes the batches and gives up the role, at once: a datagram queued
+    /// from now on finds nobody sending and sends itself.
+    fn take(self) -> Vec<(SocketAddr, Vec<u8>)> {
+        let batches = {
+            let mut outbox = lock_outbox(self.0);
+            outbox.flushing = false;
+            std::mem::take(&mut outbox.batches)
+        };
+        // The role is given up already.
+        std::mem::forget(self);
+        batches
+    }
+}
+
+impl Drop for Flushing<'_> {
+    fn drop(&mut self) {
+        lock_outbox(self.0).flushing = false;
+    }
+}
+
+fn lock_outbox(inner: &Inner) -> MutexGuard<'_, Outbox> {
+    inner
+        .outbox
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a reading call met first: a datagram (with or without something
+/// for itself), or its own mailbox.
 enum Next {
-    Read(Option<(Xid, Incoming)>),
+    Read(Option<Incoming>),
     Mine(Result<Incoming, Failure>),
 }
 
@@ -485,9 +583,9 @@ impl<'a> Reader<'a> {
         Some(Reader { inner, xid, buffer })
     }
 
-    /// Reads one datagram: `Some(..)` for an ACK or a reply to one of this
-    /// client's calls, `None` for anything else.
-    async fn receive(&mut self) -> Option<(Xid, Incoming)> {
+    /// Reads one datagram and hands each ACK or reply in it to its call;
+    /// returns the one for the reading call itself, if there is one.
+    async fn receive(&mut self) -> Option<Incoming> {
         let length = match self.inner.socket.recv_from(&mut self.buffer).await {
             Ok((length, _from)) => length,
             Err(error) => {
@@ -498,15 +596,24 @@ impl<'a> Reader<'a> {
                 return None;
             }
         };
-        match Message::decode(&self.buffer[..length]) {
-            Ok(Message::Reply(reply)) if reply.client == self.inner.client => {
-                Some((reply.xid, Incoming::Reply(reply.outcome)))
+        let mut mine = None;
+        for message in Message::decode_batch(&self.buffer[..length]) {
+            let (xid, incoming) = match message {
+                Ok((Message::Reply(reply), _)) if reply.client == self.inner.client => {
+                    (reply.xid, Incoming::Reply(reply.outcome))
+                }
+                Ok((Message::Ack(ack), _)) if ack.client == self.inner.client => {
+                    (ack.xid, Incoming::Ack(ack.incarnation))
+                }
+                _ => continue,
+            };
+            if xid == self.xid {
+                mine = Some(incoming);
+            } else {
+                deliver(self.inner, xid, incoming);
             }
-            Ok(Message::Ack(ack)) if ack.client == self.inner.client => {
-                Some((ack.xid, Incoming::Ack(ack.incarnation)))
-            }
-            _ => None,
         }
+        mine
     }
 }
 

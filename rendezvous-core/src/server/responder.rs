@@ -26,8 +26,8 @@ use super::procedure::{CallContext, HandlerError, Procedure, ProcedureSet};
 use super::reply_cache::{Admission, ReplyCache};
 use crate::rt::{self, Instant, UdpSocket};
 use crate::wire::{
-    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message,
-    Outcome, Reply, reply_limit,
+    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Incarnation, MAX_BATCH_BYTES, MAX_DATAGRAM_BYTES,
+    Message, Outcome, Reply, reply_limit,
 };
 use futures_lite::FutureExt;
 use std::future::Future;
@@ -107,6 +107,10 @@ pub struct ResponderStats {
     /// Answers withheld or cut because they would have exceeded
     /// [`AMPLIFICATION_FACTOR`] times the datagram that asked for them.
     pub amplification_refused: u64,
+    /// Datagrams received, and sent: several calls, or several answers,
+    /// may share one.
+    pub datagrams_received: u64,
+    pub datagrams_sent: u64,
 }
 
 /// A socket serving a set of procedures. [`Responder::shutdown`] stops it
@@ -134,6 +138,8 @@ struct Shared {
     malformed: AtomicU64,
     overloaded: AtomicU64,
     amplification_refused: AtomicU64,
+    datagrams_received: AtomicU64,
+    datagrams_sent: AtomicU64,
 }
 
 impl Responder {
@@ -160,6 +166,8 @@ impl Responder {
             malformed: AtomicU64::new(0),
             overloaded: AtomicU64::new(0),
             amplification_refused: AtomicU64::new(0),
+            datagrams_received: AtomicU64::new(0),
+            datagrams_sent: AtomicU64::new(0),
         });
         let task = rt::spawn(shared.clone().receive_loop());
         Ok(Responder {
@@ -194,6 +202,8 @@ impl Responder {
             reply_cache_bytes: cache.bytes() as u64,
             overloaded: shared.overloaded.load(Ordering::Relaxed),
             amplification_refused: shared.amplification_refused.load(Ordering::Relaxed),
+            datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
+            datagrams_sent: shared.datagrams_sent.load(Ordering::Relaxed),
         }
     }
 
@@ -237,6 +247,8 @@ impl Shared {
 
     async fn receive_loop(self: Arc<Self>) {
         let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES + 1];
+        // Reused for every datagram, addressed to its sender.
+        let mut out = Outbox::new(SocketAddr::from(([0, 0, 0, 0], 0)));
         let mut next_sweep = Instant::now() + SWEEP_INTERVAL;
         loop {
             let (length, peer) = match self.socket.recv_from(&mut buffer).await {
@@ -247,27 +259,43 @@ impl Shared {
                     continue;
                 }
             };
+            self.datagrams_received.fetch_add(1, Ordering::Relaxed);
             let now = Instant::now();
-            let from = Peer {
-                address: peer,
-                datagram_bytes: length,
-            };
-            match Message::decode(&buffer[..length]) {
-                Ok(Message::Call(call)) => self.on_call(call, from, now).await,
-                Ok(Message::Confirm(confirm)) => self.cache().confirm(confirm.client, confirm.xid),
-                Ok(Message::Ack(_) | Message::Reply(_)) => {}
-                Err(undecodable) => {
-                    self.malformed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, error = %undecodable.error, "undecodable datagram");
-                    match undecodable.error_reply_within(self.incarnation, length) {
-                        Some(reply) => self.send(&Message::Reply(reply), from).await,
-                        None if undecodable.header.is_some_and(|h| h.is_call()) => {
-                            self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+            out.peer = peer;
+            let mut messages = Message::decode_batch(&buffer[..length]);
+            while let Some(message) = messages.next() {
+                match message {
+                    Ok((Message::Call(call), bytes)) => {
+                        let from = Peer {
+                            address: peer,
+                            datagram_bytes: bytes,
+                        };
+                        self.on_call(call, from, now, &mut out).await;
+                    }
+                    Ok((Message::Confirm(confirm), _)) => {
+                        self.cache().confirm(confirm.client, confirm.xid)
+                    }
+                    Ok((Message::Ack(_) | Message::Reply(_), _)) => {}
+                    Err(undecodable) => {
+                        // What is left of the datagram is what it answers.
+                        let from = Peer {
+                            address: peer,
+                            datagram_bytes: messages.rest().len(),
+                        };
+                        self.malformed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, error = %undecodable.error, "undecodable datagram");
+                        match undecodable.error_reply_within(self.incarnation, from.datagram_bytes)
+                        {
+                            Some(reply) => self.post(&Message::Reply(reply), from, &mut out).await,
+                            None if undecodable.header.is_some_and(|h| h.is_call()) => {
+                                self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+                            }
+                            None => {}
                         }
-                        None => {}
                     }
                 }
             }
+            self.flush(&mut out).await;
             if now >= next_sweep {
                 self.cache().sweep(now);
                 next_sweep = now + SWEEP_INTERVAL;
@@ -275,15 +303,21 @@ impl Shared {
         }
     }
 
-    async fn on_call(self: &Arc<Self>, call: Call, peer: Peer, now: Instant) {
+    async fn on_call(self: &Arc<Self>, call: Call, peer: Peer, now: Instant, out: &mut Outbox) {
         if call.incarnation != Incarnation::ANY && call.incarnation != self.incarnation {
-            return self.refuse(&call, Outcome::WrongIncarnation, peer).await;
+            return self
+                .refuse(&call, Outcome::WrongIncarnation, peer, out)
+                .await;
         }
         let procedure = match self.procedures.get(&call.procedure) {
-            None => return self.refuse(&call, Outcome::NoSuchProcedure, peer).await,
+            None => {
+                return self
+                    .refuse(&call, Outcome::NoSuchProcedure, peer, out)
+                    .await;
+            }
             Some(p) if p.signature() != call.signature => {
                 let outcome = Outcome::SignatureMismatch(p.signature());
-                return self.refuse(&call, outcome, peer).await;
+                return self.refuse(&call, outcome, peer, out).await;
             }
             Some(p) => p.clone(),
         };
@@ -304,15 +338,18 @@ impl Shared {
         };
         let Some(admission) = admission else {
             self.overloaded.fetch_add(1, Ordering::Relaxed);
-            return self.refuse(&call, Outcome::Overloaded, peer).await;
+            return self.refuse(&call, Outcome::Overloaded, peer, out).await;
         };
         match admission {
             Admission::New => {
                 self.in_flight.fetch_add(1, Ordering::AcqRel);
                 self.executed.fetch_add(1, Ordering::Relaxed);
-                self.execute(call, procedure, peer).await;
+                self.execute(call, procedure, peer, out).await;
             }
-            Admission::Running => self.acknowledge(&call, peer).await,
+            Admission::Running => {
+                self.acks.fetch_add(1, Ordering::Relaxed);
+                self.post(&self.ack(&call), peer, out).await;
+            }
             Admission::Replay(reply) => {
                 self.replayed.fetch_add(1, Ordering::Relaxed);
                 // A legitimate retransmission is the same bytes as the call
@@ -321,17 +358,23 @@ impl Shared {
                     self.amplification_refused.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                self.send_bytes(&reply, peer.address).await;
+                self.post_bytes(reply, out).await;
             }
             Admission::Stale | Admission::Full => {}
-            Admission::Evicted => self.refuse(&call, Outcome::ReplyEvicted, peer).await,
+            Admission::Evicted => self.refuse(&call, Outcome::ReplyEvicted, peer, out).await,
         }
     }
 
     /// Runs one call: polled once here, so a call that finishes at once
     /// costs no task and no timer; one that does not moves, with its
     /// handler's future, to a task of its own.
-    async fn execute(self: &Arc<Self>, mut call: Call, procedure: Arc<Procedure>, peer: Peer) {
+    async fn execute(
+        self: &Arc<Self>,
+        mut call: Call,
+        procedure: Arc<Procedure>,
+        peer: Peer,
+        out: &mut Outbox,
+    ) {
         let context = CallContext {
             peer: peer.address,
             client: call.client,
@@ -355,7 +398,10 @@ impl Shared {
             }
             Err(panic) => Outcome::Panicked(panic_message(&*panic)),
         };
-        self.finish(call, outcome, peer).await;
+        let reply = self.finish(&call, outcome, peer);
+        self.post_bytes(reply, out).await;
+        // Counted out of flight once the outbox is sent.
+        out.finished += 1;
     }
 
     /// Waits for a call that did not finish at once: acknowledges it after
@@ -369,28 +415,32 @@ impl Shared {
         let ack_then_cancel = async {
             let ack_delay = self.config.ack_delay.min(call.deadline);
             rt::sleep(ack_delay).await;
-            self.acknowledge(&call, peer).await;
+            self.acks.fetch_add(1, Ordering::Relaxed);
+            if let Some(ack) = self.encode_within(&self.ack(&call), peer) {
+                self.send_bytes(&ack, peer.address).await;
+            }
             rt::sleep(call.deadline.saturating_sub(ack_delay)).await;
             Outcome::DeadlineExceeded
         };
         let outcome = async { outcome_of(running.await) }
             .or(ack_then_cancel)
             .await;
-        self.finish(call, outcome, peer).await;
+        let reply = self.finish(&call, outcome, peer);
+        self.send_bytes(&reply, peer.address).await;
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Records and sends the reply of a call that ran.
-    async fn finish(&self, call: Call, outcome: Outcome, peer: Peer) {
+    /// Encodes and records the reply of a call that ran.
+    fn finish(&self, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
         let limit = if self.config.bound_replies {
             reply_limit(peer.datagram_bytes)
         } else {
             MAX_DATAGRAM_BYTES
         };
-        let reply = self.encode_reply(&call, outcome, limit);
+        let reply = self.encode_reply(call, outcome, limit);
         self.cache()
             .complete(call.client, call.xid, &reply, Instant::now());
-        self.send_bytes(&reply, peer.address).await;
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        reply
     }
 
     /// Encodes the reply; a result too large for a datagram, or for `limit`,
@@ -433,54 +483,135 @@ impl Shared {
         }
     }
 
-    async fn acknowledge(&self, call: &Call, peer: Peer) {
-        self.acks.fetch_add(1, Ordering::Relaxed);
-        let ack = Message::Ack(Ack {
+    fn ack(&self, call: &Call) -> Message {
+        Message::Ack(Ack {
             client: call.client,
             xid: call.xid,
             incarnation: self.incarnation,
-        });
-        self.send(&ack, peer).await;
+        })
     }
 
     /// Answers a call that will not run (not cached: nothing ran).
-    async fn refuse(&self, call: &Call, outcome: Outcome, peer: Peer) {
+    async fn refuse(&self, call: &Call, outcome: Outcome, peer: Peer, out: &mut Outbox) {
         let reply = Message::Reply(Reply {
             client: call.client,
             xid: call.xid,
             incarnation: self.incarnation,
             outcome,
         });
-        self.send(&reply, peer).await;
+        self.post(&reply, peer, out).await;
     }
 
-    /// Sends an ack or a refusal, unless it would exceed
-    /// [`AMPLIFICATION_FACTOR`] times the datagram it answers (no real call
+    /// Encodes an ack or a refusal, unless it would exceed
+    /// [`AMPLIFICATION_FACTOR`] times the message it answers (no real call
     /// is that short: these are at most 40 bytes).
-    async fn send(&self, message: &Message, peer: Peer) {
+    fn encode_within(&self, message: &Message, peer: Peer) -> Option<Vec<u8>> {
         match message.encode() {
-            Ok(bytes) if bytes.len() <= reply_limit(peer.datagram_bytes) => {
-                self.send_bytes(&bytes, peer.address).await
-            }
+            Ok(bytes) if bytes.len() <= reply_limit(peer.datagram_bytes) => Some(bytes),
             Ok(_) => {
                 self.amplification_refused.fetch_add(1, Ordering::Relaxed);
+                None
             }
-            Err(error) => tracing::warn!(%error, "could not encode a reply"),
+            Err(error) => {
+                tracing::warn!(%error, "could not encode a reply");
+                None
+            }
         }
+    }
+
+    /// Queues an ack or a refusal for the datagram's sender.
+    async fn post(&self, message: &Message, peer: Peer, out: &mut Outbox) {
+        if let Some(bytes) = self.encode_within(message, peer) {
+            self.post_bytes(bytes, out).await;
+        }
+    }
+
+    /// Queues `bytes` for the datagram's sender: batched with the other
+    /// answers to its datagram when they fit one; sent alone if too large
+    /// to batch; the outbox is sent first if it is full.
+    async fn post_bytes(&self, bytes: Vec<u8>, out: &mut Outbox) {
+        if bytes.len() > MAX_BATCH_BYTES {
+            return self.send_bytes(&bytes, out.peer).await;
+        }
+        if let Err(bytes) = out.push(bytes) {
+            self.send_batches(out).await;
+            let _ = out.push(bytes);
+        }
+    }
+
+    /// Sends what the outbox holds, and counts the calls it answered as
+    /// finished.
+    async fn flush(&self, out: &mut Outbox) {
+        self.send_batches(out).await;
+        let finished = std::mem::take(&mut out.finished);
+        if finished > 0 {
+            self.in_flight.fetch_sub(finished, Ordering::AcqRel);
+        }
+    }
+
+    async fn send_batches(&self, out: &mut Outbox) {
+        let mut batches = std::mem::take(&mut out.batches);
+        for batch in &batches {
+            self.send_bytes(batch, out.peer).await;
+        }
+        // The list's room is kept for the next datagram.
+        batches.clear();
+        out.batches = batches;
     }
 
     async fn send_bytes(&self, datagram: &[u8], peer: SocketAddr) {
         if self.aborted.load(Ordering::Acquire) {
             return;
         }
+        self.datagrams_sent.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = self.socket.send_to(datagram, peer).await {
             tracing::debug!(%peer, %error, "could not send");
         }
     }
 }
 
-/// Where a datagram came from, and how large it was: what its answers go
-/// to and are measured against.
+/// The answers to one datagram, batched into as few datagrams of at most
+/// [`MAX_BATCH_BYTES`] as they fit, and sent when the datagram is handled.
+#[derive(Debug)]
+struct Outbox {
+    peer: SocketAddr,
+    batches: Vec<Vec<u8>>,
+    /// Calls answered here whose replies are not sent yet.
+    finished: usize,
+}
+
+impl Outbox {
+    /// Most batches held before they must be sent.
+    const MAX_BATCHES: usize = 16;
+
+    fn new(peer: SocketAddr) -> Outbox {
+        Outbox {
+            peer,
+            batches: Vec::new(),
+            finished: 0,
+        }
+    }
+
+    /// Adds `bytes` (at most [`MAX_BATCH_BYTES`]); gives them back if full.
+    /// A message that starts a batch is kept as it is, so a lone answer is
+    /// sent without a copy.
+    fn push(&mut self, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
+        if let Some(batch) = self.batches.last_mut()
+            && batch.len() + bytes.len() <= MAX_BATCH_BYTES
+        {
+            batch.extend_from_slice(&bytes);
+            return Ok(());
+        }
+        if self.batches.len() >= Outbox::MAX_BATCHES {
+            return Err(bytes);
+        }
+        self.batches.push(bytes);
+        Ok(())
+    }
+}
+
+/// Where a message came from, and how large it was (its share of a batched
+/// datagram): what its answers go to and are measured against.
 #[derive(Clone, Copy, Debug)]
 struct Peer {
     address: SocketAddr,

@@ -182,9 +182,22 @@ fn write_outcome(w: &mut Writer<'_>, outcome: &Outcome) {
 }
 
 pub(super) fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
-    if datagram.len() > MAX_DATAGRAM_BYTES {
+    let (message, length) = decode_front(datagram)?;
+    match datagram.len() - length {
+        0 => Ok(message),
+        count => Err(Undecodable {
+            header: Some(message.header()),
+            error: DecodeError::TrailingBytes { count },
+        }),
+    }
+}
+
+/// Decodes the envelope at the front of `bytes` (a datagram, or what is
+/// left of one); returns it and how many bytes it took.
+pub(super) fn decode_front(bytes: &[u8]) -> Result<(Message, usize), Undecodable> {
+    if bytes.len() > MAX_DATAGRAM_BYTES {
         let error = DecodeError::TooLarge {
-            size: datagram.len(),
+            size: bytes.len(),
             limit: MAX_DATAGRAM_BYTES,
         };
         return Err(Undecodable {
@@ -192,7 +205,7 @@ pub(super) fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
             error,
         });
     }
-    let mut r = Reader::new(datagram);
+    let mut r = Reader::new(bytes);
     let (header, length) = read_header(&mut r).map_err(|error| Undecodable {
         header: None,
         error,
@@ -206,12 +219,8 @@ pub(super) fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
         return Err(with_header(DecodeError::UnsupportedVersion { version }));
     }
     let message = read_body(&mut r, header, length).map_err(with_header)?;
-    if r.remaining() > 0 {
-        let count = r.remaining();
-        return Err(with_header(DecodeError::TrailingBytes { count }));
-    }
     validate(&message).map_err(with_header)?;
-    Ok(message)
+    Ok((message, bytes.len() - r.remaining()))
 }
 
 /// The frozen header and the array's declared length.

@@ -1,7 +1,9 @@
 //! The wire protocol: message types and their CBOR codec.
 //!
-//! Every datagram is one CBOR array whose first four elements are frozen for
-//! all protocol versions: `[version, kind, client, xid, ...]`. A peer can
+//! Every message is one CBOR array whose first four elements are frozen for
+//! all protocol versions: `[version, kind, client, xid, ...]`. A datagram
+//! carries one message, or several back to back (a batch: a CBOR sequence,
+//! RFC 8742) when a peer has many for the same address. A peer can
 //! therefore answer a message of a version it does not speak with an
 //! [`Outcome::UnsupportedVersion`] reply that the sender will match to its
 //! call. PROTOCOL.md specifies every field; this module is its executable
@@ -33,6 +35,11 @@ pub use payload::{decode_payload, encode_payload};
 use crate::signature::Fingerprint;
 use std::fmt;
 use std::time::Duration;
+
+/// The most bytes a peer puts in one datagram when it batches several
+/// messages together: one Ethernet frame (1500) less IPv6 and UDP headers,
+/// so a batch is never fragmented. A message larger than this travels alone.
+pub const MAX_BATCH_BYTES: usize = 1452;
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -241,9 +248,18 @@ pub enum EncodeError {
 }
 
 impl Message {
-    /// Decodes one datagram.
+    /// Decodes a datagram that carries one message.
     pub fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
         envelope::decode(datagram)
+    }
+
+    /// Decodes every message of a datagram, front to back, with the bytes
+    /// each took; stops after the first that does not decode.
+    pub fn decode_batch(datagram: &[u8]) -> Batch<'_> {
+        Batch {
+            rest: datagram,
+            failed: false,
+        }
     }
 
     /// Encodes into `out` (cleared first), refusing what would not fit a datagram.
@@ -270,6 +286,40 @@ impl Message {
             kind,
             client,
             xid,
+        }
+    }
+}
+
+/// The messages of one datagram (see [`Message::decode_batch`]).
+#[derive(Debug)]
+pub struct Batch<'a> {
+    rest: &'a [u8],
+    failed: bool,
+}
+
+impl<'a> Batch<'a> {
+    /// The bytes not yet decoded (all of them, after a failure).
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+}
+
+impl Iterator for Batch<'_> {
+    type Item = Result<(Message, usize), Undecodable>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        match envelope::decode_front(self.rest) {
+            Ok((message, length)) => {
+                self.rest = &self.rest[length..];
+                Some(Ok((message, length)))
+            }
+            Err(undecodable) => {
+                self.failed = true;
+                Some(Err(undecodable))
+            }
         }
     }
 }
