@@ -1941,3 +1941,22 @@ fn a_batch_stops_at_the_first_message_that_does_not_decode() {
         })
     ));
 }
+
+#[test]
+fn batches_fill_one_frame_except_to_loopback() {
+    use rendezvous_core::wire::{MAX_BATCH_BYTES, MAX_LOOPBACK_BATCH_BYTES, batch_limit};
+    let at = |text: &str| text.parse::<std::net::SocketAddr>().unwrap();
+    assert_eq!(batch_limit(&at("127.0.0.1:9")), MAX_LOOPBACK_BATCH_BYTES);
+    assert_eq!(batch_limit(&at("[::1]:9")), MAX_LOOPBACK_BATCH_BYTES);
+    assert_eq!(
+        batch_limit(&at("[::ffff:127.0.0.1]:9")),
+        MAX_LOOPBACK_BATCH_BYTES
+    );
+    assert_eq!(batch_limit(&at("10.1.2.3:9")), MAX_BATCH_BYTES);
+    assert_eq!(batch_limit(&at("[2001:db8::1]:9")), MAX_BATCH_BYTES);
+    // IPv6 (40) and UDP (8) headers around it.
+    assert!(
+        MAX_BATCH_BYTES + 40 + 8 <= 1500,
+        "a batch fits an Ethernet frame"
+    );
+}

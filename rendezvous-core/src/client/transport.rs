@@ -24,8 +24,8 @@ use crate::retry::{RetryPolicy, RttEstimator};
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
 use crate::wire::{
-    Call, ClientId, Confirm, EncodeError, Incarnation, MAX_BATCH_BYTES, MAX_DATAGRAM_BYTES,
-    Message, Outcome, Xid,
+    Call, ClientId, Confirm, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Xid,
+    batch_limit,
 };
 use std::collections::BTreeMap;
 use std::io;
@@ -263,11 +263,11 @@ impl Transport {
     /// Sends one call's datagram. While other calls wait, it joins a batch:
     /// the first sender yields once, so that the calls ready to send queue
     /// behind it, then sends them all in as few datagrams per endpoint as
-    /// fit [`MAX_BATCH_BYTES`]. A batched datagram that fails to go out is
+    /// fit its [`batch_limit`]. A batched datagram that fails to go out is
     /// as lost (its calls retransmit); one call alone sends at once.
     async fn send(&self, datagram: &[u8], endpoint: SocketAddr) -> io::Result<()> {
         let inner = &*self.inner;
-        let alone = datagram.len() > MAX_BATCH_BYTES
+        let alone = datagram.len() > batch_limit(&endpoint)
             || endpoint.is_ipv4() != inner.ipv4
             || lock(&inner.pending).len() <= 1;
         if alone {
@@ -493,10 +493,9 @@ impl Outbox {
     /// Adds a datagram to a batch for `endpoint`; true if the caller is to
     /// send the batches (nobody else has taken that on).
     fn add(&mut self, endpoint: SocketAddr, datagram: &[u8]) -> bool {
-        let room =
-            self.batches.iter_mut().rev().find(|(to, batch)| {
-                *to == endpoint && batch.len() + datagram.len() <= MAX_BATCH_BYTES
-            });
+        let room = self.batches.iter_mut().rev().find(|(to, batch)| {
+            *to == endpoint && batch.len() + datagram.len() <= batch_limit(&endpoint)
+        });
         match room {
             Some((_, batch)) => batch.extend_from_slice(datagram),
             None => self.batches.push((endpoint, datagram.to_vec())),

@@ -26,8 +26,8 @@ use super::procedure::{CallContext, HandlerError, Procedure, ProcedureSet};
 use super::reply_cache::{Admission, ReplyCache};
 use crate::rt::{self, Instant, UdpSocket};
 use crate::wire::{
-    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Incarnation, MAX_BATCH_BYTES, MAX_DATAGRAM_BYTES,
-    Message, Outcome, Reply, reply_limit,
+    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message,
+    Outcome, Reply, batch_limit, reply_limit,
 };
 use futures_lite::FutureExt;
 use std::future::Future;
@@ -530,7 +530,7 @@ impl Shared {
     /// answers to its datagram when they fit one; sent alone if too large
     /// to batch; the outbox is sent first if it is full.
     async fn post_bytes(&self, bytes: Vec<u8>, out: &mut Outbox) {
-        if bytes.len() > MAX_BATCH_BYTES {
+        if bytes.len() > batch_limit(&out.peer) {
             return self.send_bytes(&bytes, out.peer).await;
         }
         if let Err(bytes) = out.push(bytes) {
@@ -570,8 +570,8 @@ impl Shared {
     }
 }
 
-/// The answers to one datagram, batched into as few datagrams of at most
-/// [`MAX_BATCH_BYTES`] as they fit, and sent when the datagram is handled.
+/// The answers to one datagram, batched into as few datagrams as fit the
+/// peer's [`batch_limit`], and sent when the datagram is handled.
 #[derive(Debug)]
 struct Outbox {
     peer: SocketAddr,
@@ -592,12 +592,13 @@ impl Outbox {
         }
     }
 
-    /// Adds `bytes` (at most [`MAX_BATCH_BYTES`]); gives them back if full.
+    /// Adds `bytes` (at most the peer's [`batch_limit`]); gives them back
+    /// if full.
     /// A message that starts a batch is kept as it is, so a lone answer is
     /// sent without a copy.
     fn push(&mut self, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
         if let Some(batch) = self.batches.last_mut()
-            && batch.len() + bytes.len() <= MAX_BATCH_BYTES
+            && batch.len() + bytes.len() <= batch_limit(&self.peer)
         {
             batch.extend_from_slice(&bytes);
             return Ok(());
