@@ -12,6 +12,11 @@
 //! take over. With one call in flight the caller reads its own reply, with
 //! no hop through another task; with many, the reader dispatches to the rest.
 //!
+//! Calls in flight together share datagrams: the first of them to send
+//! yields once so the others ready to send queue behind it, then sends
+//! them as batches (PROTOCOL.md); a call alone sends at once. A reader hands
+//! out every message of a batched reply.
+//!
 //! Calls arm no timer of their own: each records when it next wants to
 //! wake, and one ticker task per transport wakes the calls whose time has
 //! come, every [`TICK`] while any call is waiting. A timer per call would

@@ -2,15 +2,18 @@
 //! replies out, each call run exactly once.
 //!
 //! ```text
-//! socket -> decode -> incarnation? procedure? signature? -> reply cache
-//!        -> new: spawn a task -> handler -> encode reply -> cache -> socket
-//!        -> running: ACK | finished: cached reply | evicted: say so
+//! socket -> each message of the datagram -> incarnation? procedure? signature?
+//!        -> reply cache -> new: handler -> encode reply -> cache -> outbox
+//!                       -> running: ACK | finished: cached reply | evicted: say so
+//! outbox -> the datagram's answers, batched -> socket
 //! ```
 //!
 //! The reply is the acknowledgment: a separate ACK goes out only when a call
 //! has run longer than [`ResponderConfig::ack_delay`], or when a duplicate
 //! arrives while it runs.
 //!
+//! A datagram may carry several calls (a batch, see PROTOCOL.md); the
+//! answers to one datagram go out together, in as few datagrams as fit.
 //! A new call is polled once right in the receive loop: one that finishes
 //! at once (most do) is answered without the cost of a task; one that waits
 //! continues in an async-std task of its own, so no call ever waits on
