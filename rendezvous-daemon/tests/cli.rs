@@ -78,6 +78,14 @@ fn help_documents_every_serve_flag() {
         "--max-registrations",
         "--max-registrations-per-source",
         "--reply-cache-bytes",
+        "--etcd",
+        "RENDEZVOUS_ETCD",
+        "--etcd-prefix",
+        "--etcd-user",
+        "--etcd-password-file",
+        "--etcd-ca-file",
+        "--etcd-cert-file",
+        "--etcd-key-file",
     ] {
         assert!(
             text.contains(flag),
@@ -172,4 +180,35 @@ fn invalid_flag_values_are_refused_naming_the_flag() {
     assert!(!output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--signature"), "{stderr}");
+}
+
+#[test]
+#[cfg(not(feature = "etcd"))]
+fn etcd_on_a_daemon_built_without_it_says_how_to_build_it() {
+    let output = daemon(&["--listen", "127.0.0.1:0", "--etcd", "http://127.0.0.1:2379"]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("built without etcd support") && stderr.contains("--features etcd"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it must not say it is listening");
+}
+
+#[test]
+#[cfg(feature = "etcd")]
+fn etcd_that_does_not_answer_stops_the_daemon_with_one_line_naming_it() {
+    // A loopback port nothing listens on (bound by the OS, then freed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let output = daemon(&["--listen", "127.0.0.1:0", "--etcd", &url]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not use etcd") && stderr.contains(&url),
+        "{stderr}"
+    );
 }
