@@ -324,7 +324,7 @@ pub fn cli(args: &[&str], env: &[(&str, &str)]) -> CliOutput {
 
 /// Waits for `child` up to `limit`; kills and reaps it and returns `None`
 /// if it is still running then.
-fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+pub(crate) fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         match child
@@ -344,10 +344,18 @@ fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 /// Reads `pipe` to its end on a thread, keeping the last
 /// [`STDERR_KEEP_BYTES`] as text.
-fn collect(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
+fn collect(pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
     let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    let thread = std::thread::spawn(move || {
+    let thread = collect_into(pipe, text.clone());
+    (text, thread)
+}
+
+/// Like [`collect`], appending to `sink` (one log across restarts).
+pub(crate) fn collect_into(
+    mut pipe: impl Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
         let mut buffer = [0u8; 8192];
         while let Ok(count @ 1..) = pipe.read(&mut buffer) {
             let mut text = lock(&sink);
@@ -360,15 +368,23 @@ fn collect(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHan
                 text.drain(..cut);
             }
         }
-    });
-    (text, thread)
+    })
 }
 
-fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+pub(crate) fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
     text.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The path of the `rendezvous-daemon` binary, built first if missing.
+/// The daemon's cargo features for these tests: `etcd` when this crate's
+/// own `etcd` feature is on (the etcd store's tests need `--etcd`).
+const DAEMON_FEATURES: &[&str] = if cfg!(feature = "etcd") {
+    &["etcd"]
+} else {
+    &[]
+};
+
+/// The path of the `rendezvous-daemon` binary, built first if missing (with
+/// `--features etcd` when this crate's `etcd` feature is on).
 pub fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os(BINARY_ENV_VAR) {
         let path = PathBuf::from(path);
@@ -379,12 +395,17 @@ pub fn binary() -> PathBuf {
         );
         return path;
     }
-    workspace_binary("rendezvous-daemon", "rendezvous-daemon")
+    workspace_binary_with("rendezvous-daemon", "rendezvous-daemon", DAEMON_FEATURES)
 }
 
 /// The path of binary `bin` of workspace package `package`, in the profile
 /// folder of the running tests; brought up to date once per test process.
 pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
+    workspace_binary_with(package, bin, &[])
+}
+
+/// [`workspace_binary`], built with the cargo `features` of `package`.
+pub fn workspace_binary_with(package: &str, bin: &str, features: &[&str]) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let mut built = BUILT
         .get_or_init(Mutex::default)
@@ -392,16 +413,16 @@ pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     built
         .entry(bin.to_owned())
-        .or_insert_with(|| locate_or_build(package, bin))
+        .or_insert_with(|| locate_or_build(package, bin, features))
         .clone()
 }
 
 /// Builds (a no-op when it is fresh) and locates the binary: a binary left
 /// from before an edit would otherwise be tested as it was.
-fn locate_or_build(package: &str, bin: &str) -> PathBuf {
+fn locate_or_build(package: &str, bin: &str, features: &[&str]) -> PathBuf {
     let profile_dir = profile_dir();
     let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
-    build(&profile_dir, package, bin);
+    build(&profile_dir, package, bin, features);
     assert!(
         path.is_file(),
         "cargo built {bin}, but not at {}; run `cargo build -p {package}` \
@@ -427,7 +448,7 @@ fn profile_dir() -> PathBuf {
 
 /// Builds the binary with cargo; panics with advice if that fails or waits
 /// too long (a build lock held by the cargo running the tests).
-fn build(profile_dir: &Path, package: &str, bin: &str) {
+fn build(profile_dir: &Path, package: &str, bin: &str, features: &[&str]) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -439,6 +460,9 @@ fn build(profile_dir: &Path, package: &str, bin: &str) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
     match profile_dir.file_name().and_then(|name| name.to_str()) {
         Some("debug") | None => {}
         Some("release") => {
@@ -448,7 +472,12 @@ fn build(profile_dir: &Path, package: &str, bin: &str) {
             command.args(["--profile", profile]);
         }
     }
-    let advice = format!("run `cargo build -p {package}` (or `cargo test --workspace`) first");
+    let features = match features {
+        [] => String::new(),
+        features => format!(" --features {}", features.join(",")),
+    };
+    let advice =
+        format!("run `cargo build -p {package}{features}` (or `cargo test --workspace`) first");
     let mut child = command
         .spawn()
         .unwrap_or_else(|error| panic!("could not run cargo to build {bin} ({error}); {advice}"));
@@ -461,10 +490,12 @@ fn build(profile_dir: &Path, package: &str, bin: &str) {
     match status {
         Some(status) if status.success() => {}
         Some(status) => {
-            panic!("`cargo build -p {package}` failed ({status}); {advice}. Its output:\n{output}")
+            panic!(
+                "`cargo build -p {package}{features}` failed ({status}); {advice}. Its output:\n{output}"
+            )
         }
         None => panic!(
-            "`cargo build -p {package}` did not finish within {BUILD_TIMEOUT:?} \
+            "`cargo build -p {package}{features}` did not finish within {BUILD_TIMEOUT:?} \
              (waiting for cargo's build lock?); {advice}. Its output:\n{output}"
         ),
     }

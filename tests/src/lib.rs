@@ -1,7 +1,8 @@
 //! Support for rendezvous's end-to-end tests: the real daemon binary as a
-//! child process ([`Daemon`]), a lossy UDP relay to put between peers
-//! ([`Relay`]), and [`run`] to drive an async test body with an overall
-//! timeout, so that no test can hang.
+//! child process ([`Daemon`]), a real etcd for the daemon's shared store
+//! ([`etcd::Etcd`]), a lossy UDP relay to put between peers ([`Relay`]), and
+//! [`run`] to drive an async test body with an overall timeout, so that no
+//! test can hang.
 //!
 //! Everything here binds loopback addresses and ephemeral ports only.
 //!
@@ -16,6 +17,7 @@
 //! ```
 
 pub mod daemon;
+pub mod etcd;
 pub mod fault_server;
 pub mod gate;
 pub mod relay;
