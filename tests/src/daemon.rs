@@ -8,8 +8,9 @@
 //! The binary is `target/<profile>/rendezvous-daemon`, next to the `deps`
 //! folder holding the running test executable (or `$RENDEZVOUS_DAEMON_BIN`).
 //! Each test process brings it up to date once with `cargo build -p
-//! rendezvous-daemon --bin rendezvous-daemon` (a no-op when fresh), so an
-//! edited daemon is never tested as it was; [`workspace_binary`] does the
+//! rendezvous-daemon --bin rendezvous-daemon` (a no-op when fresh; with
+//! `--features etcd` under this crate's `etcd` feature), so an edited daemon
+//! is never tested as it was; [`workspace_binary`] does the
 //! same for the examples' binaries.
 
 use rendezvous_core::MatchmakerClient;
