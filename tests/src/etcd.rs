@@ -275,6 +275,21 @@ impl Etcd {
         health(address).unwrap_or(false)
     }
 
+    /// The member that is the Raft leader now, as the running members see
+    /// it; `None` while there is none (an election) or none answers. For
+    /// tests that kill the leader, the most disruptive member to lose.
+    pub fn leader(&self) -> Option<usize> {
+        let address = |member: &Member| SocketAddr::from(([127, 0, 0, 1], member.client_port));
+        let running = || self.members.iter().filter(|m| m.process.is_some());
+        let leader = running()
+            .filter_map(|m| status(address(m)))
+            .map(|(_, leader)| leader)
+            .find(|leader| leader != "0")?;
+        self.members.iter().position(|m| {
+            m.process.is_some() && status(address(m)).is_some_and(|(id, _)| id == leader)
+        })
+    }
+
     /// What `member` has written to stderr (etcd's errors), across its
     /// restarts; the last 64 KiB.
     pub fn stderr(&self, member: usize) -> String {
@@ -510,19 +525,54 @@ pub fn binary() -> PathBuf {
 /// answer saying `{"health":"true"}`, `Some(false)` for another answer,
 /// `None` when none came.
 fn health(address: SocketAddr) -> Option<bool> {
+    match http(address, "GET", "/health", "")? {
+        Ok(body) => Some(body.contains(r#""health":"true""#)),
+        Err(_) => Some(false),
+    }
+}
+
+/// The member's own id and the id of the leader it knows (`"0"`: none),
+/// from etcd's JSON gateway (`POST /v3/maintenance/status`, which 3.4
+/// serves on the client URL); `None` if it did not answer.
+fn status(address: SocketAddr) -> Option<(String, String)> {
+    let body = http(address, "POST", "/v3/maintenance/status", "{}")?.ok()?;
+    // The gateway writes 64-bit ids as JSON strings: "member_id":"123".
+    let field = |name: &str| {
+        let start = body.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        let end = start + body[start..].find('"')?;
+        Some(body[start..end].to_owned())
+    };
+    Some((field("member_id")?, field("leader")?))
+}
+
+/// One HTTP/1.0 request to `address`: the body of a `200` answer, the
+/// whole of another answer as the error, `None` when none came.
+fn http(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<Result<String, String>> {
     let mut stream = TcpStream::connect_timeout(&address, HEALTH_REQUEST_TIMEOUT).ok()?;
     stream.set_read_timeout(Some(HEALTH_REQUEST_TIMEOUT)).ok()?;
     stream
         .set_write_timeout(Some(HEALTH_REQUEST_TIMEOUT))
         .ok()?;
-    let request = format!("GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).ok()?;
     let mut answer = Vec::new();
     // HTTP/1.0: the server closes the connection after its answer.
     stream.take(64 * 1024).read_to_end(&mut answer).ok()?;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
     let ok = answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200");
-    Some(ok && answer.contains(r#""health":"true""#))
+    match answer.split_once("\r\n\r\n") {
+        Some((_, body)) if ok => Some(Ok(body.to_owned())),
+        _ => Some(Err(answer)),
+    }
 }
 
 /// A loopback TCP port that was free a moment ago, below the ephemeral
@@ -596,6 +646,7 @@ mod tests {
         let mut etcd = Etcd::start();
         assert_eq!(etcd.size(), 1);
         assert!(etcd.is_running(0) && etcd.is_healthy(0));
+        assert_eq!(etcd.leader(), Some(0));
         assert_eq!(etcd.urls(), etcd.client_url(0));
         assert!(etcd.urls().starts_with("http://127.0.0.1:"));
         put(&etcd.urls(), "/harness/key", "value");
@@ -640,19 +691,25 @@ mod tests {
         assert!((0..3).all(|member| etcd.is_healthy(member)));
         put(&etcd.urls(), "/harness/before", "1");
 
-        // Killing a member (the leader, maybe) leaves a quorum of two.
-        etcd.kill(1);
-        assert!(!etcd.is_running(1));
+        // Killing the leader leaves a quorum of two, which elects another.
+        let leader = etcd.leader().expect("a healthy cluster has a leader");
+        etcd.kill(leader);
+        assert!(!etcd.is_running(leader));
         etcd.wait_healthy(PATIENCE);
-        let survivors = [urls[0].as_str(), urls[2].as_str()].join(",");
-        put(&survivors, "/harness/after", "2");
-        assert_eq!(get(&urls[2], "/harness/before"), "1");
-        assert_eq!(get(&urls[0], "/harness/after"), "2");
+        let new_leader = etcd.leader().expect("the survivors elected a leader");
+        assert_ne!(new_leader, leader);
+        let survivors: Vec<&str> = (0..3)
+            .filter(|&member| member != leader)
+            .map(|member| urls[member].as_str())
+            .collect();
+        put(&survivors.join(","), "/harness/after", "2");
+        assert_eq!(get(survivors[0], "/harness/before"), "1");
+        assert_eq!(get(survivors[1], "/harness/after"), "2");
 
         // The killed member rejoins and catches up.
-        etcd.restart(1);
+        etcd.restart(leader);
         assert!((0..3).all(|member| etcd.is_healthy(member)));
-        let caught_up = eventually_get(&urls[1], "/harness/after", "2");
+        let caught_up = eventually_get(&urls[leader], "/harness/after", "2");
         assert!(caught_up, "the restarted member never saw the write");
     }
 
