@@ -68,6 +68,8 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 /// How long followers wait without a heartbeat before electing a new
 /// leader: above etcd's default 1 s so a loaded 2-core machine does not
 /// churn leaders, short enough that a killed leader is replaced at once.
+/// etcd's shortest lease follows from it (1.5 times it, rounded up to whole
+/// seconds): 3 s, so shorter leases are granted 3 s.
 const ELECTION_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// How often a waiting harness asks the members whether they are healthy.

@@ -4,7 +4,8 @@
 //! [`run`] to drive an async test body with an overall timeout, so that no
 //! test can hang.
 //!
-//! Everything here binds loopback addresses and ephemeral ports only.
+//! Everything here binds loopback addresses only: on ephemeral ports, and
+//! etcd on free ports below the ephemeral range (see [`etcd`]).
 //!
 //! ```no_run
 //! use rendezvous_tests::{Daemon, run};

@@ -40,9 +40,10 @@ const COUNT: RemoteProcedure = RemoteProcedure {
 /// A signature for registrations made by hand (nobody serves them).
 const HAND: Fingerprint = Fingerprint::of("etcd.by_hand()->()");
 
-/// The shortest lease the daemon grants by default: for tests that wait
-/// for one to lapse (etcd may round it up to its own minimum).
-const SHORT_TTL: Duration = Duration::from_secs(1);
+/// A lease for a test that lets it lapse: renewed twenty times a TTL
+/// until then, and above etcd's own minimum (3 s with the harness's
+/// election timeout), which etcd would round it up to.
+const EXPIRING_TTL: Duration = Duration::from_secs(5);
 
 /// A lease no test outlives unless it is renewed.
 const LONG_TTL: Duration = Duration::from_secs(120);
@@ -342,9 +343,9 @@ fn assert_each_call_ran_once(results: &BTreeMap<u64, Result<u64, Error>>, server
 // ------------------------------------------------- one table, three daemons
 
 /// The first scenario: three daemons over one etcd. A registration
-/// through A is found through B and C (and listed there, not stale); left
-/// unrenewed, its lease lapses and all three forget it; renewing it then,
-/// anywhere, is `UnknownLease`.
+/// through A, renewed through A, is found through B and C (and listed
+/// there, not stale); once renewals stop, its lease lapses and all three
+/// forget it; renewing it then, anywhere, is `UnknownLease`.
 #[test]
 fn registration_through_one_daemon_is_found_through_every_other_and_expires_from_all() {
     const NAME: &str = "etcd.three";
@@ -356,18 +357,23 @@ fn registration_through_one_daemon_is_found_through_every_other_and_expires_from
             probes.push(daemon.client().await);
         }
         let at = endpoint(40_001);
-        let lease = register(&probes[0], NAME, at, SHORT_TTL)
+        let lease = register(&probes[0], NAME, at, EXPIRING_TTL)
             .await
             .expect("register through A");
+        // Renewed through A, as a server would, while the others are asked.
+        let renewer = {
+            let through_a = probes[0].clone();
+            rt::spawn(async move {
+                loop {
+                    rt::sleep(EXPIRING_TTL / 20).await;
+                    let _ = through_a.renew(lease.token).await;
+                }
+            })
+        };
         let expected = Endpoints::from([(at, 1)]);
         for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
-            assert_lists(
-                probe,
-                NAME,
-                &expected,
-                &format!("registered through A, at {label}"),
-            )
-            .await;
+            let when = format!("registered through A, at {label}");
+            assert_lists(probe, NAME, &expected, &when).await;
         }
         let page = probes[2].list_page(None).await.expect("list through C");
         assert!(!page.stale, "C's list says stale while etcd is up");
@@ -378,15 +384,12 @@ fn registration_through_one_daemon_is_found_through_every_other_and_expires_from
             "C does not list what A registered: {page:?}"
         );
 
-        // Not renewed, the lease lapses in etcd, and every cache follows.
+        // No more renewals: the lease lapses in etcd, and every cache
+        // follows.
+        renewer.cancel().await;
         for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
-            assert_lists(
-                probe,
-                NAME,
-                &Endpoints::new(),
-                &format!("expired, at {label}"),
-            )
-            .await;
+            let when = format!("expired, at {label}");
+            assert_lists(probe, NAME, &Endpoints::new(), &when).await;
         }
         for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
             let renewed = probe.renew(lease.token).await;
