@@ -238,13 +238,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How one call of a [`Load`] ended: its id, and what it returned.
+type Outcome = (u64, Result<u64, Error>);
+
 /// Clients calling [`COUNT`] in a loop, `workers` calls in flight, each
 /// with an id of its own, until stopped.
 struct Load {
     client: Client,
     stop: Arc<AtomicBool>,
     completed: Arc<AtomicU64>,
-    workers: Vec<rt::JoinHandle<Vec<(u64, Result<u64, Error>)>>>,
+    workers: Vec<rt::JoinHandle<Vec<Outcome>>>,
 }
 
 impl Load {
