@@ -21,9 +21,10 @@ use tokio::time::{Instant, sleep, timeout};
 use tonic::Code;
 
 /// How long one write may keep retrying etcd before the answer is
-/// StoreUnavailable: under the matchmaker client's per-request deadline,
-/// long enough to ride out an etcd leader election.
-const WRITE_DEADLINE: Duration = Duration::from_millis(2_500);
+/// StoreUnavailable: well under the matchmaker client's 3 s per daemon, so
+/// the server hears StoreUnavailable (and tries another daemon) rather than
+/// silence, yet long enough to ride out an etcd leader election.
+const WRITE_DEADLINE: Duration = Duration::from_millis(1_500);
 
 /// The gRPC deadline of one etcd request.
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -224,6 +225,12 @@ impl Worker {
         let mut pause = RESYNC_BACKOFF.0;
         loop {
             let reason = self.follow(revision).await;
+            // A lost watch is often one member of a cluster gone, or a
+            // compaction: read again at once before calling etcd away.
+            if let Ok(loaded) = self.load().await {
+                revision = loaded;
+                continue;
+            }
             self.shared.health.down(&reason);
             loop {
                 sleep(pause).await;
@@ -327,7 +334,7 @@ impl Worker {
                 .limits
                 .admit(count, source, total, cache.from_source(source))?;
         }
-        let deadline = Instant::now() + WRITE_DEADLINE;
+        let deadline = self.write_deadline();
         let ttl = self.shared.ttl.grant(Duration::from_millis(request.ttl_ms));
         // etcd counts TTLs in whole seconds.
         let seconds = ttl.as_secs().max(1) + u64::from(ttl.subsec_nanos() > 0);
@@ -409,7 +416,7 @@ impl Worker {
     }
 
     async fn renew(&self, token: LeaseToken) -> Result<Renewed, MatchmakerError> {
-        let deadline = Instant::now() + WRITE_DEADLINE;
+        let deadline = self.write_deadline();
         let lease = self.lease_of(&token, deadline).await?;
         let ttl = self
             .retrying(deadline, |mut client| async move {
@@ -432,7 +439,7 @@ impl Worker {
     }
 
     async fn unregister(&self, token: LeaseToken) -> Result<Expired, MatchmakerError> {
-        let deadline = Instant::now() + WRITE_DEADLINE;
+        let deadline = self.write_deadline();
         let lease = self.lease_of(&token, deadline).await?;
         let mut attempts = 0;
         let revoked = self
@@ -493,6 +500,17 @@ impl Worker {
     async fn await_cache(&self, revision: i64) {
         let mut seen = self.revision.subscribe();
         let _ = timeout(OWN_WRITE_VISIBLE, seen.wait_for(|seen| *seen >= revision)).await;
+    }
+
+    /// When a write started now must have its answer: soon while the cache
+    /// has lost etcd (one attempt, not a series of them).
+    fn write_deadline(&self) -> Instant {
+        let patience = if self.shared.health.is_live() {
+            WRITE_DEADLINE
+        } else {
+            REQUEST_TIMEOUT
+        };
+        Instant::now() + patience
     }
 
     /// Runs `request` until it succeeds, fails for good, or `deadline`
