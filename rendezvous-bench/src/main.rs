@@ -19,7 +19,7 @@ mod report;
 mod subject;
 
 use clap::Parser;
-use measure::{Latency, Throughput};
+use measure::{Latency, Throughput, alternating};
 use rendezvous_core::rt;
 use report::{Report, Row};
 use std::time::Duration;
@@ -96,16 +96,29 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
     let mut report = Report::new(std::thread::available_parallelism().map_or(0, |n| n.get()));
 
     let server = raw.address();
+    let latencies = |(raw, ours): (Vec<Latency>, Vec<Latency>)| {
+        (Latency::median_of(&raw), Latency::median_of(&ours))
+    };
+    let rates = |(raw, ours): (Vec<Throughput>, Vec<Throughput>)| {
+        (Throughput::median_of(&raw), Throughput::median_of(&ours))
+    };
+    let in_flight = options.in_flight;
     for (kind, size) in [
         (Kind::Small, options.small),
         (Kind::Large(options.large), options.large),
     ] {
-        let raw_latency =
-            Latency::median(rounds, per_round, |end| baseline::sample(server, size, end)).await?;
-        let call_latency = Latency::median(rounds, per_round, |end| {
-            subject::sample(subject.client(), kind, end)
-        })
-        .await?;
+        let (raw_latency, call_latency) = latencies(
+            alternating(
+                rounds,
+                || Latency::median(1, per_round, |end| baseline::sample(server, size, end)),
+                || {
+                    Latency::median(1, per_round, |end| {
+                        subject::sample(subject.client(), kind, end)
+                    })
+                },
+            )
+            .await?,
+        );
         let what = match kind {
             Kind::Small => format!("call, {size} B of integers"),
             Kind::Large(_) => format!("call, {size} B byte buffer"),
@@ -115,43 +128,61 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
             &raw_latency,
             &call_latency,
         ));
-        let raw_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
-            baseline::count(server, size, end)
-        })
-        .await?;
-        let call_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
-            subject::count(subject.client(), kind, end)
-        })
-        .await?;
+        let (raw_rate, call_rate) = rates(
+            alternating(
+                rounds,
+                || {
+                    Throughput::median(1, per_round, in_flight, |end| {
+                        baseline::count(server, size, end)
+                    })
+                },
+                || {
+                    Throughput::median(1, per_round, in_flight, |end| {
+                        subject::count(subject.client(), kind, end)
+                    })
+                },
+            )
+            .await?,
+        );
         report.push(Row::throughput(
-            &format!("calls/s, {what}, {} in flight", options.in_flight),
+            &format!("calls/s, {what}, {in_flight} in flight"),
             &raw_rate,
             &call_rate,
         ));
     }
 
-    let raw_latency =
-        Latency::median(rounds, per_round, |end| baseline::sample(server, 32, end)).await?;
-    let lookup_latency = Latency::median(rounds, per_round, |end| {
-        subject::lookups(subject.client(), end)
-    })
-    .await?;
+    let (raw_latency, lookup_latency) = latencies(
+        alternating(
+            rounds,
+            || Latency::median(1, per_round, |end| baseline::sample(server, 32, end)),
+            || Latency::median(1, per_round, |end| subject::lookups(subject.client(), end)),
+        )
+        .await?,
+    );
     report.push(Row::latency(
         "matchmaker lookup (no cache), 32 B raw",
         &raw_latency,
         &lookup_latency,
     ));
-    let raw_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
-        baseline::count(server, 32, end)
-    })
-    .await?;
-    let lookup_rate = Throughput::median(rounds, per_round, options.in_flight, |end| {
-        let client = subject.client();
-        async move { Ok(subject::lookups(client, end).await?.len() as u64) }
-    })
-    .await?;
+    let (raw_rate, lookup_rate) = rates(
+        alternating(
+            rounds,
+            || {
+                Throughput::median(1, per_round, in_flight, |end| {
+                    baseline::count(server, 32, end)
+                })
+            },
+            || {
+                Throughput::median(1, per_round, in_flight, |end| {
+                    let client = subject.client();
+                    async move { Ok(subject::lookups(client, end).await?.len() as u64) }
+                })
+            },
+        )
+        .await?,
+    );
     report.push(Row::throughput(
-        &format!("lookups/s, {} in flight", options.in_flight),
+        &format!("lookups/s, {in_flight} in flight"),
         &raw_rate,
         &lookup_rate,
     ));

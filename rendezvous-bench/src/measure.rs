@@ -93,6 +93,39 @@ impl Throughput {
     }
 }
 
+impl Throughput {
+    /// The median rate over rounds.
+    pub fn median_of(rounds: &[Throughput]) -> Throughput {
+        let mut rates: Vec<f64> = rounds.iter().map(|t| t.per_second).collect();
+        rates.sort_by(f64::total_cmp);
+        Throughput {
+            per_second: rates[rates.len() / 2],
+        }
+    }
+}
+
+/// Runs `baseline` and `subject` (one round each) `rounds` times in turn,
+/// so that load drifting over the run weighs on both alike; every round's
+/// figure of each.
+pub async fn alternating<T, B, S, BF, SF>(
+    rounds: usize,
+    mut baseline: B,
+    mut subject: S,
+) -> Result<(Vec<T>, Vec<T>), BenchError>
+where
+    B: FnMut() -> BF,
+    S: FnMut() -> SF,
+    BF: Future<Output = Result<T, BenchError>>,
+    SF: Future<Output = Result<T, BenchError>>,
+{
+    let (mut baselines, mut subjects) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        baselines.push(baseline().await?);
+        subjects.push(subject().await?);
+    }
+    Ok((baselines, subjects))
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
