@@ -95,6 +95,35 @@ fn start_daemons(count: usize, etcd: &Etcd, prefix: &str) -> Vec<Daemon> {
         .collect()
 }
 
+/// A matchmaker client of each daemon, in order.
+async fn probes(daemons: &[Daemon]) -> Vec<MatchmakerClient> {
+    let mut probes = Vec::with_capacity(daemons.len());
+    for daemon in daemons {
+        probes.push(daemon.client().await);
+    }
+    probes
+}
+
+/// Registers `name` through the first daemon and waits until the second
+/// finds it: the two share a table.
+async fn assert_shared(daemons: &[Daemon], name: &str, port: u16) {
+    let probes = probes(daemons).await;
+    let at = endpoint(port);
+    register(&probes[0], name, at, LONG_TTL)
+        .await
+        .expect("register through the first daemon");
+    let found = eventually(PATIENCE, POLL, || async {
+        probes[1]
+            .lookup(name, None)
+            .await
+            .ok()
+            .filter(|found| !found.is_empty())
+    })
+    .await
+    .expect("the second daemon finds the registration");
+    assert_eq!(found[0].address, at);
+}
+
 fn addresses(daemons: &[Daemon]) -> Vec<SocketAddr> {
     daemons.iter().map(Daemon::address).collect()
 }
@@ -355,10 +384,7 @@ fn registration_through_one_daemon_is_found_through_every_other_and_expires_from
     let etcd = Etcd::start();
     let daemons = start_daemons(3, &etcd, &unique_prefix("three"));
     run(async {
-        let mut probes = Vec::new();
-        for daemon in &daemons {
-            probes.push(daemon.client().await);
-        }
+        let probes = probes(&daemons).await;
         let at = endpoint(40_001);
         let lease = register(&probes[0], NAME, at, EXPIRING_TTL)
             .await
@@ -412,10 +438,7 @@ fn lease_is_renewed_and_ended_through_any_daemon() {
     let etcd = Etcd::start();
     let daemons = start_daemons(3, &etcd, &unique_prefix("shared-lease"));
     run(async {
-        let mut probes = Vec::new();
-        for daemon in &daemons {
-            probes.push(daemon.client().await);
-        }
+        let probes = probes(&daemons).await;
         let at = endpoint(40_002);
         let lease = register(&probes[0], NAME, at, LONG_TTL)
             .await
@@ -877,22 +900,7 @@ fn etcd_with_authentication_takes_a_user_and_its_password_file() {
     let args = with(&password);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let daemons = [Daemon::start(&args), Daemon::start(&args)];
-    run(async {
-        let (a, b) = (daemons[0].client().await, daemons[1].client().await);
-        let at = endpoint(40_003);
-        register(&a, NAME, at, LONG_TTL)
-            .await
-            .expect("register through an authenticated daemon");
-        let found = eventually(PATIENCE, POLL, || async {
-            b.lookup(NAME, None)
-                .await
-                .ok()
-                .filter(|found| !found.is_empty())
-        })
-        .await
-        .expect("the other authenticated daemon finds the registration");
-        assert_eq!(found[0].address, at);
-    });
+    run(assert_shared(&daemons, NAME, 40_003));
 }
 
 // ---------------------------------------------------------- an etcd on TLS
@@ -1088,22 +1096,7 @@ fn etcd_over_tls_takes_a_ca_a_certificate_and_a_key() {
         &key,
     ];
     let daemons = [Daemon::start(&args), Daemon::start(&args)];
-    run(async {
-        let (a, b) = (daemons[0].client().await, daemons[1].client().await);
-        let at = endpoint(40_004);
-        register(&a, NAME, at, LONG_TTL)
-            .await
-            .expect("register through a daemon on TLS");
-        let found = eventually(PATIENCE, POLL, || async {
-            b.lookup(NAME, None)
-                .await
-                .ok()
-                .filter(|found| !found.is_empty())
-        })
-        .await
-        .expect("the other daemon on TLS finds the registration");
-        assert_eq!(found[0].address, at);
-    });
+    run(assert_shared(&daemons, NAME, 40_004));
     drop(daemons);
     drop(etcd);
 }
