@@ -59,6 +59,7 @@ pub mod retry;
 pub mod rt;
 pub mod server;
 pub mod signature;
+mod sync;
 pub mod wire;
 
 pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};

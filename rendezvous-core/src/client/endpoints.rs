@@ -15,11 +15,12 @@ use crate::matchmaker::MatchmakerClient;
 use crate::matchmaker::protocol::EndpointInfo;
 use crate::rt::Instant;
 use crate::signature::Fingerprint;
+use crate::sync::lock;
 use crate::wire::Incarnation;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long an expired entry is used again when its refresh finds nothing
@@ -207,12 +208,6 @@ fn target(endpoint: &EndpointInfo) -> Target {
         address: endpoint.address,
         incarnation: Incarnation(endpoint.incarnation),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Installs a lookup's result and wakes its waiters; if the resolving call

@@ -28,6 +28,7 @@
 use crate::retry::{RetryPolicy, RttEstimator};
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
+use crate::sync::lock;
 use crate::wire::{
     Call, ClientId, Confirm, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Xid,
     batch_limit,
@@ -36,7 +37,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -279,7 +280,7 @@ impl Transport {
             inner.datagrams.fetch_add(1, Ordering::Relaxed);
             return inner.socket.send_to(datagram, endpoint).await.map(drop);
         }
-        if !lock_outbox(inner).add(endpoint, datagram) {
+        if !lock(&inner.outbox).add(endpoint, datagram) {
             return Ok(());
         }
         let flushing = Flushing(inner);
@@ -518,7 +519,7 @@ impl Flushing<'_> {
     /// from now on finds nobody sending and sends itself.
     fn take(self) -> Vec<(SocketAddr, Vec<u8>)> {
         let batches = {
-            let mut outbox = lock_outbox(self.0);
+            let mut outbox = lock(&self.0.outbox);
             outbox.flushing = false;
             std::mem::take(&mut outbox.batches)
         };
@@ -530,15 +531,8 @@ impl Flushing<'_> {
 
 impl Drop for Flushing<'_> {
     fn drop(&mut self) {
-        lock_outbox(self.0).flushing = false;
+        lock(&self.0.outbox).flushing = false;
     }
-}
-
-fn lock_outbox(inner: &Inner) -> MutexGuard<'_, Outbox> {
-    inner
-        .outbox
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What a reading call met first: a datagram (with or without something
@@ -561,12 +555,6 @@ impl Drop for Registered<'_> {
     }
 }
 
-fn lock(pending: &Pending) -> MutexGuard<'_, BTreeMap<Xid, Waiting>> {
-    pending
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The reading role, held by one waiting call at a time. Dropping it hands
 /// the role to another waiting call.
 struct Reader<'a> {
@@ -581,7 +569,7 @@ impl<'a> Reader<'a> {
             .reading
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .ok()?;
-        let buffer = lock_buffer(inner)
+        let buffer = lock(&inner.buffer)
             .take()
             .unwrap_or_else(|| vec![0u8; MAX_DATAGRAM_BYTES + 1]);
         Some(Reader { inner, xid, buffer })
@@ -623,17 +611,10 @@ impl<'a> Reader<'a> {
 
 impl Drop for Reader<'_> {
     fn drop(&mut self) {
-        *lock_buffer(self.inner) = Some(std::mem::take(&mut self.buffer));
+        *lock(&self.inner.buffer) = Some(std::mem::take(&mut self.buffer));
         self.inner.reading.store(false, Ordering::Release);
         nudge(&self.inner.pending, Some(self.xid));
     }
-}
-
-fn lock_buffer(inner: &Inner) -> MutexGuard<'_, Option<Vec<u8>>> {
-    inner
-        .buffer
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Hands an ACK or a reply to the call waiting on `xid`, if any.

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::matchmaker::MatchmakerClient;
 use crate::matchmaker::protocol::{Lease, LeaseToken, ProcedureSpec};
 use crate::rt;
+use crate::sync::lock;
 use crate::wire::Incarnation;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,9 +58,7 @@ impl Registration {
     }
 
     fn lease(&self) -> MutexGuard<'_, Option<LeaseToken>> {
-        self.lease
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.lease)
     }
 
     /// One registration attempt.

@@ -28,6 +28,7 @@
 use super::procedure::{CallContext, HandlerError, Procedure, ProcedureSet};
 use super::reply_cache::{Admission, ReplyCache};
 use crate::rt::{self, Instant, UdpSocket};
+use crate::sync::lock;
 use crate::wire::{
     AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Message,
     Outcome, Reply, batch_limit, reply_limit,
@@ -243,9 +244,7 @@ impl Drop for Responder {
 
 impl Shared {
     fn cache(&self) -> MutexGuard<'_, ReplyCache> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.cache)
     }
 
     async fn receive_loop(self: Arc<Self>) {
