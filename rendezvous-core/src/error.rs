@@ -6,6 +6,7 @@
 //! `Result<T, E>` delivers its `E` as part of its result.
 
 use crate::signature::Fingerprint;
+use crate::wire::{MAX_DATAGRAM_BYTES, Outcome};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,6 +166,59 @@ impl Error {
             context: context.into(),
             source: Arc::new(source),
         }
+    }
+}
+
+/// The error for an answer in which the procedure returned nothing: a
+/// refusal, or a failure the server reported. Both clients use it, so a
+/// refusal reads the same from a lookup as from a user call.
+pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -> Error {
+    let procedure = procedure.to_owned();
+    let remote = |reason: String| Error::Remote {
+        procedure: procedure.clone(),
+        endpoint,
+        reason,
+    };
+    match outcome {
+        Outcome::Return(_) => remote("returned a value where none was expected".into()),
+        Outcome::Panicked(message) => Error::ProcedurePanicked {
+            procedure,
+            endpoint,
+            message,
+        },
+        Outcome::NoSuchProcedure => remote("the server there does not have this procedure".into()),
+        Outcome::SignatureMismatch(actual) => remote(format!(
+            "the server's procedure has signature {actual}, not the one this caller was built against"
+        )),
+        Outcome::WrongIncarnation => {
+            remote("the server there restarted since the address was looked up".into())
+        }
+        Outcome::UnsupportedVersion(versions) => remote(format!(
+            "the server speaks protocol versions {versions:?}, not this client's"
+        )),
+        Outcome::Malformed(reason) => {
+            remote(format!("the server could not decode the call: {reason}"))
+        }
+        Outcome::BadArguments(reason) => remote(format!("arguments rejected: {reason}")),
+        Outcome::ReplyTooLarge { size, limit } => Error::PayloadTooLarge {
+            what: "result",
+            size: size as usize,
+            limit: limit.min(MAX_DATAGRAM_BYTES as u64) as usize,
+        },
+        Outcome::ReplyEvicted => Error::OutcomeUnknown {
+            procedure,
+            endpoint,
+            reason: "the server's full reply cache evicted this call's reply before this client received it".into(),
+        },
+        Outcome::DeadlineExceeded => Error::OutcomeUnknown {
+            procedure,
+            endpoint,
+            reason: "the server cancelled it at its deadline, possibly part-way through".into(),
+        },
+        Outcome::Overloaded => Error::Overloaded {
+            procedure,
+            endpoint,
+        },
     }
 }
 

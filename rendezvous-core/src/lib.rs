@@ -55,6 +55,7 @@ pub mod client;
 mod error;
 pub mod matchmaker;
 mod random;
+mod requester;
 pub mod retry;
 pub mod rt;
 pub mod server;

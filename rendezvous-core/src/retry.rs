@@ -7,6 +7,12 @@
 //! first transmission), then backs off exponentially with jitter up to a cap.
 //! Once the server acknowledges a call, the client only probes, at
 //! [`RetryPolicy::acked_probe`], so a slow procedure is not re-sent at full rate.
+//!
+//! Every wait that grows with repetition uses the one formula,
+//! [`RetryPolicy::backoff`]: retransmission timeouts, the pauses before a
+//! call goes back to an overloaded server or an endpoint it already tried,
+//! and the lease keeper's retries. Each is jittered, so that clients that
+//! failed together do not retry together.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,8 +29,9 @@ pub struct RetryPolicy {
     pub min_timeout: Duration,
     /// Cap of the timeout after backoff.
     pub max_timeout: Duration,
-    /// Each retransmission multiplies the timeout by this factor.
-    pub backoff: u32,
+    /// Each repetition multiplies the wait by this factor (see
+    /// [`RetryPolicy::backoff`]).
+    pub multiplier: u32,
     /// Each timeout is scaled by a random factor in `1 ± jitter`.
     pub jitter: f64,
     /// After an acknowledgment, probe at this interval (backing off to the cap).
@@ -39,7 +46,7 @@ impl Default for RetryPolicy {
             initial_timeout: Duration::from_millis(100),
             min_timeout: Duration::from_millis(20),
             max_timeout: Duration::from_secs(2),
-            backoff: 2,
+            multiplier: 2,
             jitter: 0.2,
             acked_probe: Duration::from_millis(500),
             deadline: DEFAULT_DEADLINE,
@@ -58,14 +65,22 @@ impl RetryPolicy {
 
     /// The timeout before retransmission number `retry` (0 = first send).
     pub(crate) fn timeout(&self, rtt: &RttEstimator, retry: u32, acked: bool) -> Duration {
-        let base = if acked {
+        let first = if acked {
             self.acked_probe
         } else {
             rtt.timeout().unwrap_or(self.initial_timeout)
         }
         .clamp(self.min_timeout, self.max_timeout);
-        let factor = self.backoff.max(1).saturating_pow(retry.min(16));
-        let backed_off = base.saturating_mul(factor).min(self.max_timeout);
+        self.backoff(first, retry, self.max_timeout)
+    }
+
+    /// The one backoff formula: the wait before repetition number `step`
+    /// (0 = the first) is `first` times [`RetryPolicy::multiplier`] to the
+    /// power `step`, at most `cap`, scaled by a random factor in
+    /// `1 ± jitter`.
+    pub fn backoff(&self, first: Duration, step: u32, cap: Duration) -> Duration {
+        let factor = self.multiplier.max(1).saturating_pow(step.min(16));
+        let backed_off = first.saturating_mul(factor).min(cap);
         let jitter = self.jitter.clamp(0.0, 1.0);
         backed_off.mul_f64(1.0 + jitter * (2.0 * fastrand::f64() - 1.0))
     }
@@ -154,6 +169,35 @@ mod tests {
         let policy = no_jitter();
         assert_eq!(policy.timeout(&rtt, 0, true), policy.acked_probe);
         assert!(policy.timeout(&rtt, 0, true) > policy.timeout(&rtt, 0, false));
+    }
+
+    #[test]
+    fn backoff_multiplies_per_step_up_to_its_cap() {
+        let policy = no_jitter();
+        let first = Duration::from_millis(30);
+        let cap = Duration::from_millis(200);
+        let waits: Vec<_> = (0..5).map(|n| policy.backoff(first, n, cap)).collect();
+        assert_eq!(waits[0], first);
+        assert_eq!(waits[1], Duration::from_millis(60));
+        assert_eq!(waits[2], Duration::from_millis(120));
+        assert_eq!(waits[3], cap);
+        assert_eq!(policy.backoff(first, u32::MAX, cap), cap, "no overflow");
+    }
+
+    #[test]
+    fn backoff_is_jittered_around_its_value() {
+        let policy = RetryPolicy::default();
+        let (first, cap) = (Duration::from_millis(100), Duration::from_secs(1));
+        let waits: Vec<_> = (0..200).map(|_| policy.backoff(first, 0, cap)).collect();
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= Duration::from_millis(80) && *w <= Duration::from_millis(120))
+        );
+        assert!(
+            waits.iter().any(|w| *w != waits[0]),
+            "jitter varies the waits"
+        );
     }
 
     #[test]

@@ -2,6 +2,16 @@
 //! endpoint directly, retransmit until the reply, fail over when an endpoint
 //! goes away.
 //!
+//! ```text
+//! Client::call -> endpoint cache (or a lookup) -> requester: an attempt
+//!              -> failover: return, fail, or look again and retry elsewhere
+//! ```
+//!
+//! [`Client`] drives each call; the call engine below it (the requester,
+//! shared with the matchmaker client) sends and retransmits one attempt at
+//! one endpoint; `endpoints` caches lookups; `failover` is the state machine
+//! that reads each attempt and says where the call goes next.
+//!
 //! # What a caller can rely on
 //!
 //! * A call that returns `Ok` ran exactly once.
@@ -17,64 +27,33 @@
 //!   idempotent, in which case the call moves on — and later calls avoid
 //!   that endpoint. An acknowledged call that reaches its deadline is
 //!   `OutcomeUnknown` too.
-//! * The residual risk: a server that shuts down gracefully while the reply
-//!   to a call it ran is being lost on the network; the client then takes
-//!   its silence for non-delivery.
+//! * Once a call may have run at an endpoint, it stays so for its whole
+//!   life: no pause, re-lookup or later refusal (a restarted server's
+//!   `WrongIncarnation`, say) makes the client forget it.
+//! * The residual risks: a server that shuts down gracefully while the
+//!   reply to a call it ran is being lost on the network, or one that dies
+//!   and whose lease runs out before the client looks again; the client
+//!   then takes its silence for non-delivery.
 
 mod endpoints;
-pub(crate) mod transport;
+mod failover;
 
-pub use transport::TransportStats;
-
-use crate::error::Error;
+use crate::error::{Error, refusal};
 use crate::matchmaker::{self, MatchmakerClient};
+pub use crate::requester::MAX_UNANSWERED;
+use crate::requester::{Failure, Outgoing, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::rt::{self, Instant};
 use crate::signature::Fingerprint;
-use crate::wire::{self, Incarnation, MAX_DATAGRAM_BYTES, Outcome};
+use crate::wire::{self, Incarnation, Outcome};
 use endpoints::{EndpointCache, Target};
+use failover::{AfterAttempt, AfterLookup, Attempt, Failover, failure_error};
 use once_cell::sync::OnceCell;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use transport::{Failure, Outgoing, Transport};
-
-/// Why a call may have reached an endpoint it is leaving.
-#[derive(Clone, Copy, Debug)]
-enum Doubt {
-    /// It went silent: the call, or only its reply, may have been lost.
-    Silent,
-    /// It acknowledged the call, then went silent.
-    Acknowledged,
-    /// It acknowledged the call and sent no reply before the deadline.
-    AcknowledgedThenExpired,
-    /// A new incarnation answered after earlier copies went unanswered.
-    Restarted,
-}
-
-impl Doubt {
-    fn error(self, procedure: &str, endpoint: Target) -> Error {
-        let reason = match self {
-            Doubt::Silent => "the server stopped answering, and the call may have reached it",
-            Doubt::Acknowledged => "the server acknowledged the call, then stopped answering",
-            Doubt::AcknowledgedThenExpired => {
-                "the server acknowledged the call but sent no reply before its deadline"
-            }
-            Doubt::Restarted => "the server restarted while the call was outstanding",
-        };
-        Error::OutcomeUnknown {
-            procedure: procedure.into(),
-            endpoint: endpoint.address,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// Transmissions in a row an endpoint may leave unanswered before the
-/// client looks for another (about 300 ms at loopback timers, 1.5 s cold).
-pub const MAX_UNANSWERED: u32 = 4;
 
 /// A procedure as a caller names it. Generated proxies hold one as a constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,13 +69,14 @@ pub struct RemoteProcedure {
 /// endpoint cache.
 #[derive(Clone, Debug)]
 pub struct Client {
-    shared: Arc<Shared>,
+    resources: Arc<Resources>,
     policy: RetryPolicy,
 }
 
+/// What the clones of one client share.
 #[derive(Debug)]
-struct Shared {
-    transport: Transport,
+struct Resources {
+    requester: Requester,
     matchmaker: MatchmakerClient,
     endpoints: EndpointCache,
 }
@@ -173,12 +153,12 @@ impl ClientBuilder {
             });
         };
         let bind = self.bind.unwrap_or_else(|| bind_address_for(first));
-        let transport = Transport::bind(bind)
+        let requester = Requester::bind(bind)
             .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
-        let matchmaker = MatchmakerClient::on(transport.clone(), &addresses)?;
+        let matchmaker = MatchmakerClient::on(requester.clone(), &addresses)?;
         Ok(Client {
-            shared: Arc::new(Shared {
-                transport,
+            resources: Arc::new(Resources {
+                requester,
                 matchmaker,
                 endpoints: EndpointCache::default(),
             }),
@@ -206,7 +186,7 @@ impl Client {
     /// The same client (sharing socket and cache) with another deadline per call.
     pub fn with_deadline(&self, deadline: Duration) -> Client {
         Client {
-            shared: self.shared.clone(),
+            resources: self.resources.clone(),
             policy: self.policy.with_deadline(deadline),
         }
     }
@@ -217,23 +197,23 @@ impl Client {
 
     /// The matchmaker client this client resolves names with.
     pub fn matchmaker(&self) -> &MatchmakerClient {
-        &self.shared.matchmaker
+        &self.resources.matchmaker
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, Error> {
-        self.shared
-            .transport
+        self.resources
+            .requester
             .local_addr()
             .map_err(|e| Error::io("could not read the client socket's address", e))
     }
 
     pub fn stats(&self) -> ClientStats {
-        let transport = self.shared.transport.stats();
+        let requester = self.resources.requester.stats();
         ClientStats {
-            lookups: self.shared.endpoints.lookups(),
-            transmissions: transport.transmissions,
-            retransmissions: transport.retransmissions,
-            datagrams: transport.datagrams,
+            lookups: self.resources.endpoints.lookups(),
+            transmissions: requester.transmissions,
+            retransmissions: requester.retransmissions,
+            datagrams: requester.datagrams,
         }
     }
 
@@ -244,7 +224,7 @@ impl Client {
         R: DeserializeOwned,
     {
         let args = encode_args(procedure.name, args)?;
-        let result = self.call_raw(procedure, args).await?;
+        let result = self.call_encoded(procedure, args).await?;
         decode_result(procedure.name, &result)
     }
 
@@ -262,8 +242,8 @@ impl Client {
         let args = encode_args(procedure.name, args)?;
         let (name, signature) = (procedure.name, procedure.signature);
         let mut call = self
-            .shared
-            .transport
+            .resources
+            .requester
             .begin(name, signature, args, self.policy.deadline);
         let anywhere = Target {
             address: endpoint,
@@ -273,123 +253,83 @@ impl Client {
         let bytes = match answer {
             Ok(Outcome::Return(bytes)) => bytes,
             Ok(outcome) => return Err(refusal(name, endpoint, outcome)),
-            Err(failure) => return Err(self.failure(name, endpoint, failure, 0)),
+            Err(failure) => {
+                return Err(failure_error(
+                    name,
+                    endpoint,
+                    failure,
+                    0,
+                    self.policy.deadline,
+                ));
+            }
         };
         decode_result(name, &bytes)
     }
 
-    /// Calls `procedure` with encoded arguments; returns the encoded result.
-    /// This is what generated proxies call.
-    pub async fn call_raw(
+    /// Calls `procedure` with arguments already encoded as CBOR (an array
+    /// of the arguments, as [`Client::call`] encodes them); returns the
+    /// result as CBOR. For tools that carry calls they do not decode.
+    ///
+    /// Resolves the name (cached), then moves the call between endpoints
+    /// as [`failover`](self#what-a-caller-can-rely-on) allows, under one
+    /// xid and one deadline.
+    pub async fn call_encoded(
         &self,
         procedure: &RemoteProcedure,
         args: Vec<u8>,
     ) -> Result<Vec<u8>, Error> {
-        let shared = &*self.shared;
+        let resources = &*self.resources;
         let (name, signature) = (procedure.name, procedure.signature);
         let started = Instant::now();
-        let endpoints = shared
+        let endpoints = resources
             .endpoints
-            .resolve(name, signature, &shared.matchmaker)
+            .resolve(name, signature, &resources.matchmaker)
             .await?;
-        let mut current = shared
+        let first = resources
             .endpoints
             .pick(&endpoints, &[])
             .ok_or_else(|| Error::NotFound { name: name.into() })?;
         let remaining = self.policy.deadline.saturating_sub(started.elapsed());
-        let mut call = shared.transport.begin(name, signature, args, remaining);
-        let mut left_behind: Vec<Target> = Vec::new();
-        let mut pause = self.policy.min_timeout;
+        let mut call = resources.requester.begin(name, signature, args, remaining);
+        let mut failover = Failover::new(name, procedure.idempotent, &self.policy, first);
+        let mut target = first;
         loop {
             let before = call.transmissions();
-            let attempt =
-                riding_out_overload(&mut call, current, &self.policy, MAX_UNANSWERED).await;
-            // Whether an earlier transmission may have reached a server
-            // that has since been replaced at this address.
-            let unanswered_before = call.transmissions() - before > 1
-                || left_behind.iter().any(|t| t.address == current.address);
-            // Why the call may have reached `current`, if it may have.
-            let doubt = match attempt {
-                Ok(Outcome::Return(bytes)) => return Ok(bytes),
-                Ok(Outcome::WrongIncarnation) if unanswered_before => Some(Doubt::Restarted),
-                Ok(Outcome::WrongIncarnation) => None,
-                Ok(Outcome::NoSuchProcedure | Outcome::SignatureMismatch(_)) => None,
-                Ok(outcome) => return Err(refusal(name, current.address, outcome)),
-                Err(Failure::Silent) => Some(Doubt::Silent),
-                Err(Failure::Expired) if call.acked_by().is_some() => {
-                    return Err(Doubt::AcknowledgedThenExpired.error(name, current));
-                }
-                Err(failure) => {
-                    return Err(self.failure(name, current.address, failure, call.transmissions()));
-                }
+            let answer = riding_out_overload(&mut call, target, &self.policy, MAX_UNANSWERED).await;
+            let attempt = Attempt {
+                answer,
+                transmissions: call.transmissions() - before,
+                total_transmissions: call.transmissions(),
+                acknowledged: call.acked_by().is_some(),
             };
-            let doubt = match call.acked_by() {
-                Some(_) => Some(Doubt::Acknowledged),
-                None => doubt,
-            };
-
-            // Look again: `current` went silent, or is not (any longer) the
-            // server we looked up.
+            match failover.after_attempt(attempt) {
+                AfterAttempt::Return(bytes) => return Ok(bytes),
+                AfterAttempt::Fail(error) => return Err(error),
+                AfterAttempt::LookAgain => {}
+            }
+            // `target` went silent, or is not (any longer) the server that
+            // was looked up: avoid it for a while, and look again.
             let failed_at = Instant::now();
-            shared.endpoints.suspect(current);
-            shared.endpoints.invalidate(name, signature, failed_at);
-            left_behind.push(current);
-            let endpoints = match shared
+            resources.endpoints.suspect(target);
+            resources.endpoints.invalidate(name, signature, failed_at);
+            let found = resources
                 .endpoints
-                .resolve(name, signature, &shared.matchmaker)
-                .await
-            {
-                Ok(endpoints) => endpoints,
-                Err(_) if doubt.is_some() && !procedure.idempotent => {
-                    return Err(doubt.unwrap_or(Doubt::Silent).error(name, current));
+                .resolve(name, signature, &resources.matchmaker)
+                .await;
+            let found = found.as_deref().map_err(Error::clone);
+            let pick =
+                |endpoints: &[Target], avoid: &[Target]| resources.endpoints.pick(endpoints, avoid);
+            match failover.after_lookup(found, pick, call.remaining()) {
+                AfterLookup::Fail(error) => return Err(error),
+                AfterLookup::Retry {
+                    target: next,
+                    pause,
+                } => {
+                    if !pause.is_zero() {
+                        rt::sleep(pause).await;
+                    }
+                    target = next;
                 }
-                Err(error) => return Err(error),
-            };
-            // A silent server that the matchmaker no longer lists left it
-            // gracefully (it unregisters before it stops taking calls, then
-            // answers what it took) or let its lease run out: its silence is
-            // not taken as delivery.
-            let doubt = match doubt {
-                Some(Doubt::Silent) if !endpoints.contains(&current) => None,
-                other => other,
-            };
-            let next = shared
-                .endpoints
-                .pick(&endpoints, &left_behind)
-                .ok_or_else(|| Error::NotFound { name: name.into() })?;
-            // Moving a call that may have reached one server to another
-            // could run it twice; staying with the same server cannot.
-            if let Some(doubt) = doubt
-                && next != current
-                && !procedure.idempotent
-            {
-                return Err(doubt.error(name, current));
-            }
-            if left_behind.contains(&next) {
-                // Nowhere new to go: try again after a pause, backing off.
-                rt::sleep(pause.min(call.remaining())).await;
-                pause = (pause * 2).min(self.policy.max_timeout);
-                left_behind.retain(|t| *t != next);
-            }
-            current = next;
-        }
-    }
-
-    fn failure(&self, name: &str, endpoint: SocketAddr, failure: Failure, attempts: u32) -> Error {
-        match failure {
-            Failure::Expired | Failure::Silent => Error::DeadlineExceeded {
-                procedure: name.into(),
-                endpoint,
-                attempts,
-                deadline: self.policy.deadline,
-            },
-            Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
-                what: "arguments",
-                size,
-                limit,
-            },
-            Failure::Io(error) => {
-                Error::io(format!("could not send `{name}` to {endpoint}"), error)
             }
         }
     }
@@ -417,8 +357,8 @@ fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R
 }
 
 /// One attempt at `target`, repeated while it ends in `Overloaded`, with a
-/// pause before each repeat (the policy's floor, doubling up to its cap,
-/// jittered). The same call, with its xid, goes back to the same server:
+/// pause before each repeat ([`RetryPolicy::backoff`] from the policy's
+/// floor up to its cap). The same call, with its xid, goes back to the same server:
 /// one that answered `Overloaded` neither ran nor recorded it. If the
 /// deadline passes while the server is still overloaded, the answer is
 /// `Overloaded`.
@@ -439,7 +379,8 @@ async fn riding_out_overload(
                 if remaining.is_zero() {
                     return Ok(Outcome::Overloaded);
                 }
-                rt::sleep(overload_pause(policy, refusals).min(remaining)).await;
+                let pause = policy.backoff(policy.min_timeout, refusals, policy.max_timeout);
+                rt::sleep(pause.min(remaining)).await;
                 refusals += 1;
             }
             Err(Failure::Expired) if refusals > 0 && call.acked_by().is_none() => {
@@ -447,77 +388,5 @@ async fn riding_out_overload(
             }
             other => return other,
         }
-    }
-}
-
-/// The pause after the `refusals`-th consecutive `Overloaded` (from 0).
-fn overload_pause(policy: &RetryPolicy, refusals: u32) -> Duration {
-    let factor = policy.backoff.max(1).saturating_pow(refusals.min(16));
-    let pause = policy
-        .min_timeout
-        .saturating_mul(factor)
-        .min(policy.max_timeout);
-    let jitter = policy.jitter.clamp(0.0, 1.0);
-    pause.mul_f64(1.0 + jitter * (2.0 * fastrand::f64() - 1.0))
-}
-
-/// The unspecified address of the family of `target`, port 0, so one socket
-/// can reach it.
-pub(crate) fn bind_address_for(target: SocketAddr) -> SocketAddr {
-    let ip = match target.ip() {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    };
-    SocketAddr::new(ip, 0)
-}
-
-/// The error for an outcome in which the procedure returned nothing.
-pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -> Error {
-    let procedure = procedure.to_owned();
-    let remote = |reason: String| Error::Remote {
-        procedure: procedure.clone(),
-        endpoint,
-        reason,
-    };
-    match outcome {
-        Outcome::Return(_) => remote("returned a value where none was expected".into()),
-        Outcome::Panicked(message) => Error::ProcedurePanicked {
-            procedure,
-            endpoint,
-            message,
-        },
-        Outcome::NoSuchProcedure => remote("the server there does not have this procedure".into()),
-        Outcome::SignatureMismatch(actual) => remote(format!(
-            "the server's procedure has signature {actual}, not the one this caller was built against"
-        )),
-        Outcome::WrongIncarnation => {
-            remote("the server there restarted since the address was looked up".into())
-        }
-        Outcome::UnsupportedVersion(versions) => remote(format!(
-            "the server speaks protocol versions {versions:?}, not this client's"
-        )),
-        Outcome::Malformed(reason) => {
-            remote(format!("the server could not decode the call: {reason}"))
-        }
-        Outcome::BadArguments(reason) => remote(format!("arguments rejected: {reason}")),
-        Outcome::ReplyTooLarge { size, limit } => Error::PayloadTooLarge {
-            what: "result",
-            size: size as usize,
-            limit: limit.min(MAX_DATAGRAM_BYTES as u64) as usize,
-        },
-        Outcome::ReplyEvicted => Error::OutcomeUnknown {
-            procedure,
-            endpoint,
-            reason: "the server's full reply cache evicted this call's reply before this client received it".into(),
-        },
-        Outcome::DeadlineExceeded => Error::OutcomeUnknown {
-            procedure,
-            endpoint,
-            reason: "the server cancelled it at its deadline, possibly part-way through".into(),
-        },
-        Outcome::Overloaded => Error::Overloaded {
-            procedure,
-            endpoint,
-        },
     }
 }

@@ -48,9 +48,8 @@
 
 use super::auth::{self, Authenticated, Secret};
 use super::protocol::*;
-use crate::client::transport::{Failure, Transport};
-use crate::client::{MAX_UNANSWERED, bind_address_for, refusal};
-use crate::error::Error;
+use crate::error::{Error, refusal};
+use crate::requester::{Failure, MAX_UNANSWERED, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::signature::Fingerprint;
 use crate::wire::{self, Call, ClientId, Incarnation, Outcome, Xid};
@@ -79,7 +78,7 @@ pub const PADDED_REQUEST_BYTES: usize = 420;
 /// the socket and the memory of which daemon answered last.
 #[derive(Clone, Debug)]
 pub struct MatchmakerClient {
-    transport: Transport,
+    requester: Requester,
     /// In order of preference; never empty, no address twice.
     addresses: Arc<[SocketAddr]>,
     /// Index into `addresses` of the daemon asked first.
@@ -120,14 +119,14 @@ impl MatchmakerClient {
     pub async fn connect_any(addresses: &[SocketAddr]) -> Result<MatchmakerClient, Error> {
         let first = *addresses.first().ok_or_else(no_addresses)?;
         let bind = bind_address_for(first);
-        let transport = Transport::bind(bind)
+        let requester = Requester::bind(bind)
             .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
-        MatchmakerClient::on(transport, addresses)
+        MatchmakerClient::on(requester, addresses)
     }
 
-    /// Shares an existing transport (one socket per client).
+    /// Shares an existing requester (one socket per client).
     pub(crate) fn on(
-        transport: Transport,
+        requester: Requester,
         addresses: &[SocketAddr],
     ) -> Result<MatchmakerClient, Error> {
         let mut distinct: Vec<SocketAddr> = Vec::with_capacity(addresses.len());
@@ -140,7 +139,7 @@ impl MatchmakerClient {
             return Err(no_addresses());
         }
         Ok(MatchmakerClient {
-            transport,
+            requester,
             addresses: distinct.into(),
             preferred: Arc::new(AtomicUsize::new(0)),
             policy: RetryPolicy::default().with_deadline(MATCHMAKER_DEADLINE),
@@ -378,7 +377,7 @@ impl MatchmakerClient {
     ) -> Result<Asked<T>, Error> {
         let max_unanswered = if last { u32::MAX } else { MAX_UNANSWERED };
         let mut call = self
-            .transport
+            .requester
             .begin(procedure, signature, args, self.policy.deadline);
         let attempt = call
             .attempt(address, Incarnation::ANY, &self.policy, max_unanswered)

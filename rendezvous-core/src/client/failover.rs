@@ -1,0 +1,505 @@
+//! Where a call goes after each attempt: the failover state machine.
+//!
+//! The client drives one call through it: an attempt at an endpoint, then
+//! [`Failover::after_attempt`]; if that says to look again, a lookup, then
+//! [`Failover::after_lookup`], which names the next endpoint and the pause
+//! before it. The machine does no I/O, so every rule below is a unit test.
+//!
+//! * **Doubt is for life.** Once an attempt leaves the call possibly run at
+//!   an endpoint (it went silent, it acknowledged the call, or a new
+//!   incarnation answered after earlier copies went unanswered), the call
+//!   stays "may have run there" until it ends. No retry, pause or re-lookup
+//!   forgets it; a later attempt answered by a refusal (`WrongIncarnation`
+//!   from a restarted server, say) proves nothing about the earlier copies.
+//! * **A doubted call stays where it may have run**, unless the procedure
+//!   is idempotent: going back there is safe (its reply cache knows the
+//!   call); moving on could run it twice, so the caller gets
+//!   [`Error::OutcomeUnknown`] instead.
+//! * **Silence from an endpoint that is no longer listed** right after it
+//!   went silent reads as a graceful exit (a server unregisters before it
+//!   stops taking calls, then answers what it took): that doubt is dropped.
+//! * **Nowhere new to go** (every listed endpoint already tried): the call
+//!   goes back to one after a pause, backing off by [`RetryPolicy::backoff`].
+
+use super::endpoints::Target;
+use crate::error::{Error, refusal};
+use crate::requester::Failure;
+use crate::retry::RetryPolicy;
+use crate::wire::Outcome;
+use std::time::Duration;
+
+/// Why a call may have run at an endpoint it is leaving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Doubt {
+    /// It went silent: the call, or only its reply, may have been lost.
+    Silent,
+    /// It acknowledged the call, then went silent.
+    Acknowledged,
+    /// It acknowledged the call and sent no reply before the deadline.
+    AcknowledgedThenExpired,
+    /// A new incarnation answered after earlier copies went unanswered.
+    Restarted,
+}
+
+impl Doubt {
+    fn error(self, procedure: &str, endpoint: Target) -> Error {
+        let reason = match self {
+            Doubt::Silent => "the server stopped answering, and the call may have reached it",
+            Doubt::Acknowledged => "the server acknowledged the call, then stopped answering",
+            Doubt::AcknowledgedThenExpired => {
+                "the server acknowledged the call but sent no reply before its deadline"
+            }
+            Doubt::Restarted => "the server restarted while the call was outstanding",
+        };
+        Error::OutcomeUnknown {
+            procedure: procedure.into(),
+            endpoint: endpoint.address,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What one attempt at the current endpoint came to.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub(crate) answer: Result<Outcome, Failure>,
+    /// Transmissions this attempt made.
+    pub(crate) transmissions: u32,
+    /// Transmissions the call has made, to every endpoint.
+    pub(crate) total_transmissions: u32,
+    /// Whether any endpoint has acknowledged the call.
+    pub(crate) acknowledged: bool,
+}
+
+/// After an attempt: the call's end, or a new lookup.
+#[derive(Debug)]
+pub(crate) enum AfterAttempt {
+    Return(Vec<u8>),
+    Fail(Error),
+    /// Look the name up again, then call [`Failover::after_lookup`].
+    LookAgain,
+}
+
+/// After a lookup: the call's end, or where to send it next.
+#[derive(Debug)]
+pub(crate) enum AfterLookup {
+    Fail(Error),
+    Retry { target: Target, pause: Duration },
+}
+
+/// One call's way through its endpoints.
+#[derive(Debug)]
+pub(crate) struct Failover<'p> {
+    procedure: &'p str,
+    idempotent: bool,
+    policy: &'p RetryPolicy,
+    /// The endpoint of the attempt just made.
+    current: Target,
+    /// Endpoints the call has left, to pass over while others remain.
+    left_behind: Vec<Target>,
+    /// Where the call may have run, and why. Never cleared but by the
+    /// graceful-exit rule (see the module docs).
+    doubt: Option<(Doubt, Target)>,
+    /// Whether the attempt just made ended in silence.
+    silent: bool,
+    /// Pauses taken, for the backoff.
+    pauses: u32,
+}
+
+impl<'p> Failover<'p> {
+    /// A call about to make its first attempt, at `first`.
+    pub(crate) fn new(
+        procedure: &'p str,
+        idempotent: bool,
+        policy: &'p RetryPolicy,
+        first: Target,
+    ) -> Failover<'p> {
+        Failover {
+            procedure,
+            idempotent,
+            policy,
+            current: first,
+            left_behind: Vec::new(),
+            doubt: None,
+            silent: false,
+            pauses: 0,
+        }
+    }
+
+    /// Reads an attempt at the current endpoint.
+    pub(crate) fn after_attempt(&mut self, attempt: Attempt) -> AfterAttempt {
+        let (name, current) = (self.procedure, self.current);
+        self.silent = false;
+        let doubt = match attempt.answer {
+            Ok(Outcome::Return(bytes)) => return AfterAttempt::Return(bytes),
+            // Earlier copies went unanswered: they may have reached the
+            // incarnation this one replaced.
+            Ok(Outcome::WrongIncarnation) if attempt.transmissions > 1 => Some(Doubt::Restarted),
+            Ok(Outcome::WrongIncarnation | Outcome::NoSuchProcedure) => None,
+            Ok(Outcome::SignatureMismatch(_)) => None,
+            Ok(outcome) => return AfterAttempt::Fail(refusal(name, current.address, outcome)),
+            Err(Failure::Silent) => {
+                self.silent = true;
+                Some(Doubt::Silent)
+            }
+            Err(Failure::Expired) if attempt.acknowledged => {
+                return AfterAttempt::Fail(Doubt::AcknowledgedThenExpired.error(name, current));
+            }
+            Err(failure) => {
+                return AfterAttempt::Fail(self.failure(failure, attempt.total_transmissions));
+            }
+        };
+        let doubt = if attempt.acknowledged {
+            Some(Doubt::Acknowledged)
+        } else {
+            doubt
+        };
+        if let Some(doubt) = doubt {
+            self.doubt = Some((doubt, current));
+        }
+        self.left_behind.push(current);
+        AfterAttempt::LookAgain
+    }
+
+    /// Reads the lookup made after an attempt; `pick` chooses among the
+    /// endpoints found, passing over those given as its second argument
+    /// while others remain; `remaining` is the call's time left.
+    pub(crate) fn after_lookup(
+        &mut self,
+        found: Result<&[Target], Error>,
+        pick: impl FnOnce(&[Target], &[Target]) -> Option<Target>,
+        remaining: Duration,
+    ) -> AfterLookup {
+        let name = self.procedure;
+        let endpoints = match found {
+            Ok(endpoints) => endpoints,
+            Err(error) => {
+                return AfterLookup::Fail(match self.doubt {
+                    Some((doubt, target)) if !self.idempotent => doubt.error(name, target),
+                    _ => error,
+                });
+            }
+        };
+        if let Some((Doubt::Silent, target)) = self.doubt
+            && self.silent
+            && target == self.current
+            && !endpoints.contains(&target)
+        {
+            self.doubt = None;
+        }
+        let Some(next) = pick(endpoints, &self.left_behind) else {
+            return AfterLookup::Fail(Error::NotFound { name: name.into() });
+        };
+        if let Some((doubt, target)) = self.doubt
+            && next != target
+            && !self.idempotent
+        {
+            return AfterLookup::Fail(doubt.error(name, target));
+        }
+        let mut pause = Duration::ZERO;
+        if self.left_behind.contains(&next) {
+            let policy = self.policy;
+            pause = policy
+                .backoff(policy.min_timeout, self.pauses, policy.max_timeout)
+                .min(remaining);
+            self.pauses += 1;
+            self.left_behind.retain(|t| *t != next);
+        }
+        self.current = next;
+        AfterLookup::Retry {
+            target: next,
+            pause,
+        }
+    }
+
+    fn failure(&self, failure: Failure, attempts: u32) -> Error {
+        let (name, endpoint) = (self.procedure, self.current.address);
+        failure_error(name, endpoint, failure, attempts, self.policy.deadline)
+    }
+}
+
+/// The error for an attempt that got no answer, where no doubt applies.
+pub(crate) fn failure_error(
+    procedure: &str,
+    endpoint: std::net::SocketAddr,
+    failure: Failure,
+    attempts: u32,
+    deadline: Duration,
+) -> Error {
+    match failure {
+        Failure::Expired | Failure::Silent => Error::DeadlineExceeded {
+            procedure: procedure.into(),
+            endpoint,
+            attempts,
+            deadline,
+        },
+        Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
+            what: "arguments",
+            size,
+            limit,
+        },
+        Failure::Io(error) => {
+            Error::io(format!("could not send `{procedure}` to {endpoint}"), error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Incarnation;
+    use std::net::SocketAddr;
+
+    fn target(port: u16, incarnation: u64) -> Target {
+        Target {
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            incarnation: Incarnation(incarnation),
+        }
+    }
+
+    /// The incarnation looked up, and the one that replaced it at its address.
+    fn old() -> Target {
+        target(7000, 1)
+    }
+
+    fn new() -> Target {
+        target(7000, 2)
+    }
+
+    /// Another server of the same procedure.
+    fn other() -> Target {
+        target(7001, 3)
+    }
+
+    fn attempt(answer: Result<Outcome, Failure>, transmissions: u32) -> Attempt {
+        Attempt {
+            answer,
+            transmissions,
+            total_transmissions: transmissions,
+            acknowledged: false,
+        }
+    }
+
+    fn silent() -> Attempt {
+        attempt(Err(Failure::Silent), 4)
+    }
+
+    /// The first endpoint not passed over, else the first.
+    fn first_fresh(endpoints: &[Target], avoid: &[Target]) -> Option<Target> {
+        endpoints
+            .iter()
+            .find(|t| !avoid.contains(t))
+            .or(endpoints.first())
+            .copied()
+    }
+
+    fn look(failover: &mut Failover<'_>, found: &[Target]) -> AfterLookup {
+        failover.after_lookup(Ok(found), first_fresh, Duration::from_secs(10))
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::default()
+    }
+
+    fn is_unknown_at(next: &AfterLookup, at: Target) -> bool {
+        matches!(next, AfterLookup::Fail(Error::OutcomeUnknown { endpoint, .. }) if *endpoint == at.address)
+    }
+
+    #[test]
+    fn a_reply_ends_the_call() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(attempt(Ok(Outcome::Return(vec![1])), 1));
+        assert!(matches!(after, AfterAttempt::Return(bytes) if bytes == [1]));
+    }
+
+    #[test]
+    fn a_refusal_that_proves_nothing_ran_moves_the_call_on() {
+        let policy = policy();
+        for refusal in [Outcome::NoSuchProcedure, Outcome::WrongIncarnation] {
+            let mut failover = Failover::new("p", false, &policy, old());
+            let after = failover.after_attempt(attempt(Ok(refusal), 1));
+            assert!(matches!(after, AfterAttempt::LookAgain));
+            let next = look(&mut failover, &[old(), other()]);
+            assert!(
+                matches!(next, AfterLookup::Retry { target, pause } if target == other() && pause.is_zero())
+            );
+        }
+    }
+
+    #[test]
+    fn any_other_outcome_is_the_callers_error() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(attempt(Ok(Outcome::Panicked("boom".into())), 1));
+        assert!(matches!(
+            after,
+            AfterAttempt::Fail(Error::ProcedurePanicked { .. })
+        ));
+    }
+
+    #[test]
+    fn a_silent_endpoint_still_listed_keeps_a_non_idempotent_call() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        assert!(matches!(
+            failover.after_attempt(silent()),
+            AfterAttempt::LookAgain
+        ));
+        assert!(is_unknown_at(
+            &look(&mut failover, &[old(), other()]),
+            old()
+        ));
+    }
+
+    #[test]
+    fn an_idempotent_call_moves_on_from_a_silent_endpoint() {
+        let policy = policy();
+        let mut failover = Failover::new("p", true, &policy, old());
+        failover.after_attempt(silent());
+        let next = look(&mut failover, &[old(), other()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+    }
+
+    #[test]
+    fn a_silent_endpoint_no_longer_listed_left_gracefully() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        let next = look(&mut failover, &[other()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+    }
+
+    #[test]
+    fn going_back_to_the_only_endpoint_pauses_and_backs_off() {
+        let policy = RetryPolicy {
+            jitter: 0.0,
+            ..policy()
+        };
+        let mut failover = Failover::new("p", false, &policy, old());
+        let mut pauses = Vec::new();
+        for _ in 0..3 {
+            failover.after_attempt(silent());
+            match look(&mut failover, &[old()]) {
+                AfterLookup::Retry { target, pause } => {
+                    assert_eq!(target, old());
+                    pauses.push(pause);
+                }
+                other => panic!("expected a retry at the same endpoint, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            pauses,
+            [
+                policy.min_timeout,
+                policy.min_timeout * 2,
+                policy.min_timeout * 4
+            ]
+        );
+    }
+
+    /// Issue 13, item 0: the copy that the old incarnation ran went
+    /// unanswered; the lookup still lists only the old incarnation, so the
+    /// call goes back after a pause, and its first copy there is answered
+    /// `WrongIncarnation` by the new one. The doubt from the silence
+    /// survives the pause, the re-lookup and the refusal.
+    #[test]
+    fn a_doubt_survives_a_pause_a_relookup_and_a_refusal_from_the_new_incarnation() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        assert!(
+            matches!(look(&mut failover, &[old()]), AfterLookup::Retry { target, .. } if target == old())
+        );
+        let refused = failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
+        assert!(matches!(refused, AfterAttempt::LookAgain));
+        assert!(is_unknown_at(&look(&mut failover, &[old(), new()]), old()));
+    }
+
+    #[test]
+    fn a_doubt_is_not_dropped_once_a_later_attempt_was_answered() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        look(&mut failover, &[old()]);
+        failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
+        // The old lease is gone now, but that proves nothing: the silence
+        // was not followed by a graceful exit the client saw.
+        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+    }
+
+    #[test]
+    fn a_new_incarnation_answering_after_unanswered_copies_is_a_restart() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 2));
+        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+    }
+
+    #[test]
+    fn an_acknowledged_call_stays_even_when_its_endpoint_is_unlisted() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(Attempt {
+            acknowledged: true,
+            ..silent()
+        });
+        assert!(is_unknown_at(&look(&mut failover, &[other()]), old()));
+    }
+
+    #[test]
+    fn an_acknowledged_call_at_its_deadline_is_of_unknown_outcome() {
+        let policy = policy();
+        let mut failover = Failover::new("p", true, &policy, old());
+        let after = failover.after_attempt(Attempt {
+            acknowledged: true,
+            ..attempt(Err(Failure::Expired), 3)
+        });
+        assert!(matches!(
+            after,
+            AfterAttempt::Fail(Error::OutcomeUnknown { .. })
+        ));
+    }
+
+    #[test]
+    fn an_unacknowledged_call_at_its_deadline_exceeded_it() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(attempt(Err(Failure::Expired), 5));
+        assert!(matches!(
+            after,
+            AfterAttempt::Fail(Error::DeadlineExceeded { attempts: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn a_failed_lookup_reports_the_doubt_of_a_non_idempotent_call() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        let unreachable = Error::MatchmakerUnreachable { addresses: vec![] };
+        let next = failover.after_lookup(
+            Err(unreachable.clone()),
+            first_fresh,
+            Duration::from_secs(1),
+        );
+        assert!(is_unknown_at(&next, old()));
+
+        let mut failover = Failover::new("p", true, &policy, old());
+        failover.after_attempt(silent());
+        let next = failover.after_lookup(Err(unreachable), first_fresh, Duration::from_secs(1));
+        assert!(matches!(
+            next,
+            AfterLookup::Fail(Error::MatchmakerUnreachable { .. })
+        ));
+    }
+
+    #[test]
+    fn nothing_to_pick_is_not_found() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(attempt(Ok(Outcome::NoSuchProcedure), 1));
+        let next = failover.after_lookup(Ok(&[]), first_fresh, Duration::from_secs(1));
+        assert!(matches!(next, AfterLookup::Fail(Error::NotFound { .. })));
+    }
+}

@@ -1,0 +1,362 @@
+//! The call engine: one socket, many calls in flight; send, retransmit,
+//! match answers by xid.
+//!
+//! This is the request half of the one request/response core, the mirror of
+//! the server's responder: the matchmaker client and the user client both
+//! stand on it, and it knows neither. A call ([`Outgoing`]) keeps one xid
+//! for its whole life, even when it moves between endpoints, and
+//! retransmits under the [`RetryPolicy`](crate::RetryPolicy) until its reply arrives or its
+//! deadline passes. Where a call goes next is not decided here: the caller
+//! reads each [`Outgoing::attempt`]'s outcome and picks the next endpoint.
+//!
+//! ```text
+//! begin -> Outgoing::attempt -> outbox (batching) -> socket
+//! socket -> reader (one waiting call) -> in-flight table -> the call's mailbox
+//! ticker -> in-flight table (retransmission times, deadlines)
+//! ```
+//!
+//! * [`outgoing`]: one call's send/retransmit state machine.
+//! * [`in_flight`]: the table of waiting calls, their mailboxes, the ticker.
+//! * [`reader`]: the reading role, handed from call to call.
+//! * [`outbox`]: batching of calls in flight together.
+//! * [`socket`]: what all calls share, below the rest.
+
+mod in_flight;
+mod outbox;
+mod outgoing;
+mod reader;
+mod socket;
+
+pub(crate) use outgoing::{Failure, Outgoing};
+
+use crate::retry::RttEstimator;
+use crate::rt::{self, Instant, UdpSocket};
+use crate::signature::Fingerprint;
+use crate::wire::{Call, ClientId, Incarnation, Xid};
+use in_flight::{InFlight, Registered, Waiting, tick_loop};
+use socket::ClientSocket;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Transmissions in a row an endpoint may leave unanswered before an
+/// attempt gives up on it (about 300 ms at loopback timers, 1.5 s cold).
+pub const MAX_UNANSWERED: u32 = 4;
+
+/// A client socket shared by every call of one client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Requester {
+    socket: Arc<ClientSocket>,
+}
+
+/// Datagram counts of one requester.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RequesterStats {
+    /// Calls sent, first transmissions and retransmissions alike.
+    pub(crate) transmissions: u64,
+    /// Of those, retransmissions.
+    pub(crate) retransmissions: u64,
+    /// Datagrams those took: fewer than transmissions when calls were
+    /// batched.
+    pub(crate) datagrams: u64,
+}
+
+impl Requester {
+    /// Binds a client socket.
+    pub(crate) fn bind(address: SocketAddr) -> io::Result<Requester> {
+        let socket = std::net::UdpSocket::bind(address)?;
+        let ipv4 = socket.local_addr()?.is_ipv4();
+        let in_flight: Arc<InFlight> = Arc::default();
+        let (stop, stopped) = async_channel::bounded(1);
+        let (ticker, wakeups) = async_channel::bounded(1);
+        let reading = Arc::new(AtomicBool::new(false));
+        rt::spawn(tick_loop(
+            in_flight.clone(),
+            reading.clone(),
+            wakeups,
+            stopped,
+        ));
+        Ok(Requester {
+            socket: Arc::new(ClientSocket {
+                socket: UdpSocket::from(socket),
+                client: ClientId(crate::random::u64()),
+                next_xid: AtomicU64::new(1),
+                in_flight,
+                reading,
+                buffer: Mutex::new(None),
+                outbox: Mutex::default(),
+                ipv4,
+                rtt: RttEstimator::default(),
+                transmissions: AtomicU64::new(0),
+                retransmissions: AtomicU64::new(0),
+                datagrams: AtomicU64::new(0),
+                ticker,
+                _stop: stop,
+            }),
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.socket.local_addr()
+    }
+
+    pub(crate) fn stats(&self) -> RequesterStats {
+        let socket = &*self.socket;
+        RequesterStats {
+            transmissions: socket.transmissions.load(Ordering::Relaxed),
+            retransmissions: socket.retransmissions.load(Ordering::Relaxed),
+            datagrams: socket.datagrams.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts a call: draws its xid and listens for its answers.
+    pub(crate) fn begin(
+        &self,
+        procedure: &str,
+        signature: Fingerprint,
+        args: Vec<u8>,
+        deadline: Duration,
+    ) -> Outgoing<'_> {
+        let socket = &*self.socket;
+        // The xid is drawn under the lock that registers it, so no call
+        // can compute a watermark above an xid not yet registered.
+        let started = Instant::now();
+        let (xid, done_below, was_idle) = {
+            let mut calls = socket.in_flight.lock();
+            let xid = Xid(socket.next_xid.fetch_add(1, Ordering::Relaxed));
+            let was_idle = calls.is_empty();
+            calls.insert(xid, Waiting::new(started + deadline));
+            (xid, *calls.keys().next().unwrap_or(&xid), was_idle)
+        };
+        if was_idle {
+            let _ = socket.ticker.try_send(());
+        }
+        Outgoing {
+            socket,
+            _registered: Registered {
+                in_flight: &socket.in_flight,
+                xid,
+            },
+            call: Call {
+                client: socket.client,
+                xid,
+                incarnation: Incarnation::ANY,
+                procedure: procedure.to_owned(),
+                signature,
+                deadline,
+                done_below,
+                args,
+            },
+            encoded: None,
+            started,
+            deadline: started + deadline,
+            transmissions: 0,
+            acked_by: None,
+        }
+    }
+}
+
+/// The unspecified address of the family of `target`, port 0, so one socket
+/// can reach it.
+pub(crate) fn bind_address_for(target: SocketAddr) -> SocketAddr {
+    let ip = match target.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::RetryPolicy;
+    use crate::wire::{Ack, Message, Outcome, Reply};
+
+    const LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+    /// Fast timers, and a deadline no healthy loopback call comes near.
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            initial_timeout: Duration::from_millis(20),
+            min_timeout: Duration::from_millis(10),
+            max_timeout: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// A socket that answers the first `ignore` copies of each call with
+    /// silence, then with `answer(call)`.
+    fn peer(ignore: usize, answer: fn(&Call) -> Vec<Message>) -> SocketAddr {
+        let socket = std::net::UdpSocket::bind(LOOPBACK).expect("bind a peer");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("set a read timeout");
+        let address = socket.local_addr().expect("peer address");
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 65_536];
+            let mut seen = 0;
+            while let Ok((length, from)) = socket.recv_from(&mut buffer) {
+                let Ok(Message::Call(call)) = Message::decode(&buffer[..length]) else {
+                    continue;
+                };
+                seen += 1;
+                if seen <= ignore {
+                    continue;
+                }
+                for message in answer(&call) {
+                    let bytes = message.encode().expect("encode an answer");
+                    let _ = socket.send_to(&bytes, from);
+                }
+            }
+        });
+        address
+    }
+
+    fn reply(call: &Call, outcome: Outcome) -> Message {
+        Message::Reply(Reply {
+            client: call.client,
+            xid: call.xid,
+            incarnation: Incarnation(42),
+            outcome,
+        })
+    }
+
+    fn attempt(
+        requester: &Requester,
+        endpoint: SocketAddr,
+        max_unanswered: u32,
+        deadline: Duration,
+    ) -> (Result<Outcome, Failure>, u32, Option<Incarnation>) {
+        rt::block_on(async {
+            let mut call = requester.begin("t.echo", Fingerprint(1), vec![0x80], deadline);
+            let answer = call
+                .attempt(endpoint, Incarnation::ANY, &policy(), max_unanswered)
+                .await;
+            (answer, call.transmissions(), call.acked_by())
+        })
+    }
+
+    fn requester() -> Requester {
+        Requester::bind(LOOPBACK).expect("bind a requester")
+    }
+
+    #[test]
+    fn a_reply_ends_the_attempt_with_its_outcome() {
+        let endpoint = peer(0, |call| vec![reply(call, Outcome::Return(vec![0x01]))]);
+        let (answer, transmissions, _) = attempt(
+            &requester(),
+            endpoint,
+            MAX_UNANSWERED,
+            Duration::from_secs(20),
+        );
+        assert!(matches!(answer, Ok(Outcome::Return(bytes)) if bytes == [0x01]));
+        assert_eq!(transmissions, 1);
+    }
+
+    #[test]
+    fn lost_copies_are_retransmitted_under_the_same_xid() {
+        let endpoint = peer(2, |call| vec![reply(call, Outcome::Return(vec![]))]);
+        let requester = requester();
+        let (answer, transmissions, _) = attempt(
+            &requester,
+            endpoint,
+            MAX_UNANSWERED,
+            Duration::from_secs(20),
+        );
+        assert!(matches!(answer, Ok(Outcome::Return(_))), "{answer:?}");
+        assert_eq!(transmissions, 3);
+        assert_eq!(requester.stats().retransmissions, 2);
+    }
+
+    #[test]
+    fn an_endpoint_that_never_answers_is_left_after_max_unanswered_copies() {
+        let endpoint = peer(usize::MAX, |_| vec![]);
+        let (answer, transmissions, acked) =
+            attempt(&requester(), endpoint, 3, Duration::from_secs(20));
+        assert!(matches!(answer, Err(Failure::Silent)), "{answer:?}");
+        assert_eq!(transmissions, 3);
+        assert_eq!(acked, None);
+    }
+
+    #[test]
+    fn an_ack_is_remembered_and_the_reply_still_awaited() {
+        let endpoint = peer(0, |call| {
+            vec![
+                Message::Ack(Ack {
+                    client: call.client,
+                    xid: call.xid,
+                    incarnation: Incarnation(42),
+                }),
+                reply(call, Outcome::Return(vec![0x02])),
+            ]
+        });
+        let (answer, _, acked) = attempt(
+            &requester(),
+            endpoint,
+            MAX_UNANSWERED,
+            Duration::from_secs(20),
+        );
+        assert!(matches!(answer, Ok(Outcome::Return(bytes)) if bytes == [0x02]));
+        assert_eq!(acked, Some(Incarnation(42)));
+    }
+
+    #[test]
+    fn a_call_whose_deadline_passes_expires() {
+        let endpoint = peer(usize::MAX, |_| vec![]);
+        let (answer, _, _) = attempt(&requester(), endpoint, u32::MAX, Duration::from_millis(100));
+        assert!(matches!(answer, Err(Failure::Expired)), "{answer:?}");
+    }
+
+    #[test]
+    fn many_calls_in_flight_each_get_their_own_reply() {
+        let endpoint = peer(0, |call| {
+            vec![reply(
+                call,
+                Outcome::Return(call.xid.0.to_be_bytes().to_vec()),
+            )]
+        });
+        let requester = requester();
+        let xids = rt::block_on(async {
+            let calls = (0..32).map(|_| {
+                let requester = requester.clone();
+                rt::spawn(async move {
+                    let mut call = requester.begin(
+                        "t.echo",
+                        Fingerprint(1),
+                        vec![0x80],
+                        Duration::from_secs(20),
+                    );
+                    let answer = call
+                        .attempt(endpoint, Incarnation::ANY, &policy(), u32::MAX)
+                        .await;
+                    (call.call.xid, answer)
+                })
+            });
+            let mut all = Vec::new();
+            for call in calls.collect::<Vec<_>>() {
+                all.push(call.await);
+            }
+            all
+        });
+        for (xid, answer) in xids {
+            assert!(
+                matches!(answer, Ok(Outcome::Return(bytes)) if bytes == xid.0.to_be_bytes()),
+                "{xid:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_bind_address_is_of_the_targets_family() {
+        assert_eq!(
+            bind_address_for("10.0.0.1:5000".parse().unwrap()),
+            "0.0.0.0:0".parse().unwrap()
+        );
+        assert_eq!(
+            bind_address_for("[::1]:5000".parse().unwrap()),
+            "[::]:0".parse().unwrap()
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! One call's send/retransmit state machine.
+//!
+//! An [`Outgoing`] call keeps one xid for its whole life, even when it moves
+//! between endpoints: each [`Outgoing::attempt`] sends it to one endpoint
+//! and retransmits under the [`RetryPolicy`] until an answer, until that
+//! endpoint has left `max_unanswered` transmissions in a row unanswered, or
+//! until the call's deadline. An ACK proves the call arrived: the call then
+//! only probes, and remembers who acknowledged it.
+
+use super::in_flight::{Incoming, Registered};
+use super::reader::Reader;
+use super::socket::ClientSocket;
+use crate::retry::RetryPolicy;
+use crate::rt::Instant;
+use crate::wire::{Call, EncodeError, Incarnation, Outcome};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::Duration;
+
+/// Why an attempt got no answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The call's deadline passed.
+    Expired,
+    /// The endpoint left `max_unanswered` transmissions in a row unanswered.
+    Silent,
+    /// The call does not fit a datagram.
+    TooLarge {
+        size: usize,
+        limit: usize,
+    },
+    Io(io::Error),
+}
+
+/// A call in progress. Dropping it abandons the call.
+pub(crate) struct Outgoing<'r> {
+    pub(super) socket: &'r ClientSocket,
+    pub(super) _registered: Registered<'r>,
+    pub(super) call: Call,
+    /// The call encoded for `call.incarnation`.
+    pub(super) encoded: Option<Vec<u8>>,
+    pub(super) started: Instant,
+    pub(super) deadline: Instant,
+    pub(super) transmissions: u32,
+    pub(super) acked_by: Option<Incarnation>,
+}
+
+impl Outgoing<'_> {
+    /// Transmissions so far, to every endpoint.
+    pub(crate) fn transmissions(&self) -> u32 {
+        self.transmissions
+    }
+
+    /// The incarnation that acknowledged the call, if one did: proof that
+    /// the call reached it.
+    pub(crate) fn acked_by(&self) -> Option<Incarnation> {
+        self.acked_by
+    }
+
+    pub(crate) fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Sends the call to `endpoint` (expecting `incarnation`) and waits for
+    /// its answer, retransmitting; gives up on the endpoint after
+    /// `max_unanswered` transmissions in a row met silence, and on the call
+    /// at its deadline.
+    pub(crate) async fn attempt(
+        &mut self,
+        endpoint: SocketAddr,
+        incarnation: Incarnation,
+        policy: &RetryPolicy,
+        max_unanswered: u32,
+    ) -> Result<Outcome, Failure> {
+        let socket = self.socket;
+        if self.encoded.is_none() || self.call.incarnation != incarnation {
+            self.call.incarnation = incarnation;
+            let datagram = self.call.encode();
+            self.encoded = Some(datagram.map_err(|error| match error {
+                EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
+                EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
+            })?);
+        }
+        let datagram = self.encoded.as_deref().unwrap_or_default();
+        let mut acked = false;
+        let mut unanswered = 0;
+        loop {
+            if Instant::now() >= self.deadline {
+                return Err(Failure::Expired);
+            }
+            if unanswered >= max_unanswered {
+                return Err(Failure::Silent);
+            }
+            socket.send(datagram, endpoint).await.map_err(Failure::Io)?;
+            if self.transmissions > 0 {
+                socket.retransmissions.fetch_add(1, Ordering::Relaxed);
+            }
+            socket.transmissions.fetch_add(1, Ordering::Relaxed);
+            self.transmissions += 1;
+            unanswered += 1;
+            let mut wake_at = Instant::now() + policy.timeout(&socket.rtt, unanswered - 1, acked);
+            self.wake_at(wake_at.min(self.deadline));
+            // Wait for the answer; an ACK only stretches the wait.
+            loop {
+                match self.next_incoming().await? {
+                    Incoming::Reply(outcome) => {
+                        // Karn: only unambiguous samples, and none that
+                        // include a slow procedure's running time.
+                        if self.transmissions == 1 && !acked {
+                            socket.rtt.observe(self.started.elapsed());
+                        }
+                        if acked {
+                            socket.confirm(endpoint, self.call.xid).await;
+                        }
+                        return Ok(outcome);
+                    }
+                    Incoming::Ack(incarnation) => {
+                        self.acked_by = Some(incarnation);
+                        unanswered = 0;
+                        if !acked {
+                            acked = true;
+                            wake_at = Instant::now() + policy.timeout(&socket.rtt, 0, true);
+                            self.wake_at(wake_at.min(self.deadline));
+                        }
+                    }
+                    Incoming::Nudge => {}
+                    Incoming::Tick => {
+                        let now = Instant::now();
+                        if now >= self.deadline {
+                            return Err(Failure::Expired);
+                        }
+                        if now >= wake_at {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next thing for this call: read from the socket as the reader, or
+    /// handed over by the reader (or the ticker).
+    async fn next_incoming(&self) -> Result<Incoming, Failure> {
+        let socket = self.socket;
+        loop {
+            match self.try_take()? {
+                Some(Incoming::Nudge) | None => {}
+                Some(incoming) => return Ok(incoming),
+            }
+            let Some(mut reader) = Reader::acquire(socket, self.call.xid) else {
+                match self.take().await? {
+                    Incoming::Nudge => continue,
+                    incoming => return Ok(incoming),
+                }
+            };
+            loop {
+                let next =
+                    futures_lite::future::or(async { Next::Read(reader.receive().await) }, async {
+                        Next::Mine(self.take().await)
+                    })
+                    .await;
+                match next {
+                    Next::Mine(Ok(Incoming::Nudge)) | Next::Read(None) => {}
+                    Next::Mine(mine) => return mine,
+                    Next::Read(Some(incoming)) => return Ok(incoming),
+                }
+            }
+        }
+    }
+
+    /// What is in this call's mailbox now.
+    fn try_take(&self) -> Result<Option<Incoming>, Failure> {
+        let mut calls = self.socket.in_flight.lock();
+        let waiting = calls.get_mut(&self.call.xid).ok_or_else(stopped)?;
+        Ok(waiting.take())
+    }
+
+    /// Waits for something in this call's mailbox.
+    async fn take(&self) -> Result<Incoming, Failure> {
+        std::future::poll_fn(|context| {
+            let mut calls = self.socket.in_flight.lock();
+            let Some(waiting) = calls.get_mut(&self.call.xid) else {
+                return Poll::Ready(Err(stopped()));
+            };
+            match waiting.take() {
+                Some(incoming) => Poll::Ready(Ok(incoming)),
+                None => {
+                    match &mut waiting.waker {
+                        Some(waker) if waker.will_wake(context.waker()) => {}
+                        slot => *slot = Some(context.waker().clone()),
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Asks the ticker to wake this call at `at`.
+    fn wake_at(&self, at: Instant) {
+        if let Some(waiting) = self.socket.in_flight.lock().get_mut(&self.call.xid) {
+            waiting.wake_at = at;
+        }
+    }
+}
+
+fn stopped() -> Failure {
+    Failure::Io(io::Error::other("client transport stopped"))
+}
+
+/// What a reading call met first: a datagram (with or without something
+/// for itself), or its own mailbox.
+enum Next {
+    Read(Option<Incoming>),
+    Mine(Result<Incoming, Failure>),
+}
