@@ -1,38 +1,28 @@
 //! The `#[procedure]` attribute of rendezvous. Use it through
 //! `rendezvous_core::procedure`; its documentation lives there.
 //!
-//! The crate only turns tokens into tokens: `attr` parses the options,
-//! `model` builds and validates a small model of the function, `expand`
-//! writes the proxy and the registration, `fallback` keeps the user's
-//! function compiling when validation fails. Generated code reaches the
-//! runtime only through `::rendezvous_core::__private`.
+//! The crate only turns tokens into tokens, one step per file: `attr`
+//! parses the options, `model` parses the item and builds the small model
+//! expansion reads, `valid` checks the signature in between, `expand`
+//! writes the proxy, the bound checks and the registration, and `fallback`
+//! keeps the user's function compiling beside the errors when any step
+//! fails. Generated code reaches the runtime only through
+//! `::rendezvous_core::__private`.
 
 mod attr;
 mod expand;
 mod fallback;
 mod model;
+mod valid;
 
 use proc_macro::TokenStream;
 
 /// Exposes an `async fn` as a remote procedure and derives its client proxy.
 /// See `rendezvous_core::procedure` for the rules.
 #[proc_macro_attribute]
-pub fn procedure(args: TokenStream, input: TokenStream) -> TokenStream {
-    let input = proc_macro2::TokenStream::from(input);
-    // Mistakes in the options and in the function are reported together.
-    let (options, options_error) = match attr::parse(args.into()) {
-        Ok(options) => (options, None),
-        Err(error) => (attr::Options::default(), Some(error)),
-    };
-    match (
-        options_error,
-        model::Procedure::from_tokens(input.clone(), options),
-    ) {
-        (None, Ok(procedure)) => expand::expand(&procedure).into(),
-        (Some(error), Ok(_)) | (None, Err(error)) => fallback::fallback(input, error).into(),
-        (Some(mut error), Err(more)) => {
-            error.combine(more);
-            fallback::fallback(input, error).into()
-        }
-    }
+pub fn procedure(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    expand::procedure(args.into(), item.clone())
+        .unwrap_or_else(|errors| fallback::fallback(item, errors))
+        .into()
 }

@@ -1,8 +1,9 @@
-//! Calls math_service's procedures wherever they run:
-//! `math-client add 2 3` prints `5`.
+//! Calls math-service's procedures wherever they run:
+//! `math-client add 2 3` prints `5`. It knows them only by their interface,
+//! the declarations of `math_api`, and links none of their implementation.
 
 use clap::{Parser, Subcommand};
-use math_service::{Document, add, checksum, div, slow_square};
+use math_api::{Document, add, checksum, div, slow_square};
 use rendezvous_core::{Client, Error, matchmaker, rt};
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -1,53 +1,16 @@
-//! An example service crate: a few procedures and the types they exchange.
+//! An example service crate: the implementation of every procedure
+//! `math-api` declares, under the same names and with the same types.
 //!
-//! A server binary serves them by linking this crate (`math-server` does);
-//! a client crate depends on it for the proxies (`math-client` does):
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), rendezvous_core::Error> {
-//! let sum = math_service::add::remote(2, 3).await?;
-//! # Ok(()) }
-//! ```
+//! A server binary serves them by linking this crate (`math-server` does).
+//! Clients depend on `math-api`, the interface, not on this crate
+//! (`math-client` does); `tests/interface.rs` checks that the two agree.
+//! The types come from the interface, and are named here exactly as there
+//! (`Document`, not `math_api::Document`): the fingerprint covers the types
+//! as written.
 
+pub use math_api::{Digest, Document, MathError};
 use rendezvous_core::procedure;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// Why a division failed; travels to the caller inside the result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MathError {
-    DivisionByZero,
-    Overflow,
-}
-
-impl std::fmt::Display for MathError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            MathError::DivisionByZero => f.write_str("division by zero"),
-            MathError::Overflow => f.write_str("overflow"),
-        }
-    }
-}
-
-/// A named byte buffer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Document {
-    pub name: String,
-    #[serde(with = "serde_bytes")]
-    pub body: Vec<u8>,
-}
-
-/// What `checksum` says about a document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Digest {
-    pub name: String,
-    pub length: u64,
-    /// Adler-32 of the body.
-    pub adler32: u32,
-    /// The body, reversed: proof that bytes travel both ways intact.
-    #[serde(with = "serde_bytes")]
-    pub reversed: Vec<u8>,
-}
 
 /// Adds two numbers.
 #[procedure(name = "math.add")]
