@@ -51,30 +51,18 @@ pub struct Serve {
     pub listen: SocketAddr,
 
     /// Lease TTL granted to servers that do not ask for one (e.g. 30s, 500ms, 2m).
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = shown!(format_duration(DEFAULT_LEASE_TTL)),
-        value_parser = parse_duration
-    )]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(DEFAULT_LEASE_TTL)))]
     pub default_ttl: Duration,
 
     /// Shortest lease TTL granted; shorter requests are raised to it.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = shown!(format_duration(MIN_LEASE_TTL)),
-        value_parser = parse_duration
-    )]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(MIN_LEASE_TTL)))]
     pub min_ttl: Duration,
 
     /// Longest lease TTL granted; longer requests are cut to it.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = shown!(format_duration(MAX_LEASE_TTL)),
-        value_parser = parse_duration
-    )]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(MAX_LEASE_TTL)))]
     pub max_ttl: Duration,
 
     /// File holding the secret shared with servers (at least 16 bytes;
@@ -86,12 +74,8 @@ pub struct Serve {
 
     /// How far a signed request's timestamp may be from this host's clock,
     /// either way; older or newer requests are refused as stale.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = shown!(format_duration(DEFAULT_AUTH_WINDOW)),
-        value_parser = parse_duration
-    )]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(DEFAULT_AUTH_WINDOW)))]
     pub auth_window: Duration,
 
     /// Nonces of signed requests remembered, to refuse replays (only signed
@@ -110,12 +94,8 @@ pub struct Serve {
     pub max_registrations_per_source: usize,
 
     /// Memory for the matchmaker's own reply cache (e.g. 8MiB, 512KiB, 1048576).
-    #[arg(
-        long,
-        value_name = "BYTES",
-        default_value = shown!(format_bytes(DEFAULT_REPLY_CACHE_BYTES)),
-        value_parser = parse_bytes
-    )]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    #[arg(default_value = shown!(format_bytes(DEFAULT_REPLY_CACHE_BYTES)))]
     pub reply_cache_bytes: usize,
 
     #[command(flatten)]

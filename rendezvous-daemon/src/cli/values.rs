@@ -6,6 +6,7 @@
 use rendezvous_core::Fingerprint;
 use rendezvous_core::matchmaker;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The units a duration is written in, largest first.
@@ -34,13 +35,8 @@ pub fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
 /// Parses `1048576`, `512KiB`, `8MiB`, `1GiB` (also `K`, `M`, `G`: powers of 1024).
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: usize = number
-        .parse()
-        .map_err(|_| format!("expected a size such as 8MiB, 512KiB or 1048576, got {text:?}"))?;
+    let (value, unit): (usize, _) =
+        number_and_unit(text, "a size such as 8MiB, 512KiB or 1048576")?;
     let scale: usize = match unit.trim() {
         "" | "B" => 1,
         "K" | "KiB" => 1 << 10,
@@ -68,13 +64,7 @@ pub fn format_bytes(bytes: usize) -> String {
 /// Parses `250ms`, `30s`, `2m`, `1h` (a bare number means seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration such as 500ms, 30s or 2m, got {text:?}"))?;
+    let (value, unit): (u64, _) = number_and_unit(text, "a duration such as 500ms, 30s or 2m")?;
     let duration = match unit {
         "ms" => Duration::from_millis(value),
         "" | "s" => Duration::from_secs(value),
@@ -100,6 +90,20 @@ pub fn format_duration(duration: Duration) -> String {
         Some((name, unit)) => format!("{}{name}", duration.as_secs() / unit.as_secs()),
         None => format!("{}ms", duration.as_millis()),
     }
+}
+
+/// The number `text` starts with and the unit after it (`512KiB` is
+/// `(512, "KiB")`, `7` is `(7, "")`); without a number, "expected
+/// {expected}" and the text.
+fn number_and_unit<'a, T: FromStr>(text: &'a str, expected: &str) -> Result<(T, &'a str), String> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let value = number
+        .parse()
+        .map_err(|_| format!("expected {expected}, got {text:?}"))?;
+    Ok((value, unit))
 }
 
 #[cfg(test)]
