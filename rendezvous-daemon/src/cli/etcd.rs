@@ -5,7 +5,11 @@
 //! `--etcd` with how to build one that has it.
 
 use super::args::EtcdOptions;
+#[cfg(feature = "etcd")]
+use rendezvous_daemon::store::etcd::{EtcdConfig, EtcdStore, EtcdTls};
 use rendezvous_daemon::{Limits, Store, TtlBounds};
+#[cfg(feature = "etcd")]
+use std::path::Path;
 use std::sync::Arc;
 
 /// The etcd store the options describe, connected and loaded.
@@ -15,7 +19,6 @@ pub async fn store(
     ttl: TtlBounds,
     limits: Limits,
 ) -> Result<Arc<dyn Store>, String> {
-    use rendezvous_daemon::store::etcd::{EtcdConfig, EtcdStore};
     let config = EtcdConfig {
         endpoints: options.etcd.clone(),
         prefix: options.etcd_prefix.clone(),
@@ -63,8 +66,7 @@ fn credentials(options: &EtcdOptions) -> Result<Option<(String, String)>, String
 
 /// TLS to etcd, when a CA or a client certificate is given.
 #[cfg(feature = "etcd")]
-fn tls(options: &EtcdOptions) -> Result<Option<rendezvous_daemon::store::etcd::EtcdTls>, String> {
-    use rendezvous_daemon::store::etcd::EtcdTls;
+fn tls(options: &EtcdOptions) -> Result<Option<EtcdTls>, String> {
     let ca = options
         .etcd_ca_file
         .as_ref()
@@ -82,6 +84,6 @@ fn tls(options: &EtcdOptions) -> Result<Option<rendezvous_daemon::store::etcd::E
 
 /// The bytes of the file given to `flag`, or a message naming both.
 #[cfg(feature = "etcd")]
-fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+fn read(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|error| format!("{flag} {}: {error}", path.display()))
 }
