@@ -22,7 +22,7 @@ mod policy;
 pub use memory::{LeaseTable, MemoryStore};
 pub use policy::{
     DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_SOURCE, LIST_PAGE_BYTES, Limits,
-    MAX_PROCEDURES_PER_LEASE, TtlBounds, validate,
+    MAX_LEASE_TTL, MAX_PROCEDURES_PER_LEASE, MIN_LEASE_TTL, TtlBounds, validate,
 };
 
 use rendezvous_core::Fingerprint;

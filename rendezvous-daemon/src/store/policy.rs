@@ -7,6 +7,14 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// The shortest lease TTL granted by default; shorter requests are raised
+/// to it, so a server cannot make the matchmaker sweep many times a second.
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
+
+/// The longest lease TTL granted by default; longer requests are cut to it,
+/// so a crashed server's entries go within five minutes.
+pub const MAX_LEASE_TTL: Duration = Duration::from_secs(300);
+
 /// The TTLs the matchmaker grants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TtlBounds {
@@ -20,8 +28,8 @@ impl Default for TtlBounds {
     fn default() -> Self {
         TtlBounds {
             default: DEFAULT_LEASE_TTL,
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(300),
+            min: MIN_LEASE_TTL,
+            max: MAX_LEASE_TTL,
         }
     }
 }

@@ -1,0 +1,132 @@
+//! The query subcommands, in the spirit of `rpcinfo -p`: `list` prints
+//! every registration a matchmaker holds, `lookup` the endpoints of one
+//! name, each as a table on stdout. A matchmaker that does not answer is
+//! one line on stderr naming it (from `main`).
+
+use super::args::Target;
+use super::runtime;
+use rendezvous_core::matchmaker;
+use rendezvous_core::{Fingerprint, MatchmakerClient};
+
+/// `rendezvous-daemon list`: every registration, page after page.
+pub fn list(target: Target) -> Result<(), String> {
+    with_matchmaker(target, print_list)
+}
+
+/// `rendezvous-daemon lookup NAME [--signature HEX]`.
+pub fn lookup(target: Target, name: String, signature: Option<Fingerprint>) -> Result<(), String> {
+    with_matchmaker(target, |client| print_lookup(client, name, signature))
+}
+
+/// Runs `query` against the first of the target's matchmakers (or
+/// `$RENDEZVOUS_MATCHMAKER`'s) that answers.
+fn with_matchmaker<F, Fut>(target: Target, query: F) -> Result<(), String>
+where
+    F: FnOnce(MatchmakerClient) -> Fut,
+    Fut: std::future::Future<Output = Result<(), rendezvous_core::Error>>,
+{
+    let addresses = match target.matchmaker {
+        Some(addresses) => addresses,
+        None => matchmaker::addresses_from_env().map_err(|e| e.to_string())?,
+    };
+    runtime::block_on(async {
+        let client = MatchmakerClient::connect_any(&addresses)
+            .await
+            .map_err(|e| e.to_string())?;
+        query(client).await.map_err(|e| e.to_string())
+    })
+}
+
+async fn print_list(client: MatchmakerClient) -> Result<(), rendezvous_core::Error> {
+    let (mut registrations, mut after, mut stale) = (Vec::new(), None, false);
+    loop {
+        let page = client.list_page(after).await?;
+        stale |= page.stale;
+        registrations.extend(page.registrations);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let rows: Vec<[String; 5]> = registrations
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.endpoint.to_string(),
+                r.signature.to_string(),
+                format!("{:016x}", r.incarnation),
+                format_ttl(r.ttl_ms),
+            ]
+        })
+        .collect();
+    print_table(
+        ["NAME", "ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"],
+        &rows,
+    );
+    println!(
+        "{} registration{} at {}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        client.address()
+    );
+    if stale {
+        println!("(the matchmaker cannot reach its shared store: this may miss recent changes)");
+    }
+    Ok(())
+}
+
+async fn print_lookup(
+    client: MatchmakerClient,
+    name: String,
+    signature: Option<Fingerprint>,
+) -> Result<(), rendezvous_core::Error> {
+    let answer = client.lookup_answer(&name, signature).await?;
+    let rows: Vec<[String; 4]> = answer
+        .endpoints
+        .iter()
+        .map(|e| {
+            [
+                e.address.to_string(),
+                e.signature.to_string(),
+                format!("{:016x}", e.incarnation),
+                format_ttl(e.ttl_ms),
+            ]
+        })
+        .collect();
+    print_table(["ENDPOINT", "SIGNATURE", "INCARNATION", "TTL"], &rows);
+    if answer.truncated {
+        println!(
+            "(more endpoints exist than fit one answer; `rendezvous-daemon list` shows them all)"
+        );
+    }
+    Ok(())
+}
+
+/// Prints `header` and `rows` as columns two spaces apart, each as wide as
+/// its widest cell, with no trailing spaces.
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// A TTL left, to a tenth of a second: `12.3s`.
+fn format_ttl(ms: u64) -> String {
+    format!("{}.{:01}s", ms / 1000, (ms % 1000) / 100)
+}
