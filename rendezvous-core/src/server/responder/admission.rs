@@ -8,9 +8,9 @@
 //! trace in the cache, so its retransmission is judged afresh. Duplicates
 //! are answered whatever the load: answering them runs nothing.
 
-pub(super) use super::super::reply_cache::Admission;
-use super::super::reply_cache::ReplyCache;
 use crate::rt::Instant;
+pub(super) use crate::server::reply_cache::Admission;
+use crate::server::reply_cache::ReplyCache;
 use crate::wire::Call;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -161,3 +161,116 @@ fn encode_within(service: &Service, message: &Message, peer: Peer) -> Option<Vec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::ResponderConfig;
+    use super::super::testing::{call, hears_nothing, listener, outcome, received};
+    use super::*;
+    use crate::rt::block_on;
+    use crate::server::ProcedureSet;
+
+    fn service(bound_replies: bool) -> Service {
+        let config = ResponderConfig {
+            bound_replies,
+            ..ResponderConfig::default()
+        };
+        Service::on_loopback(ProcedureSet::new(), config)
+    }
+
+    /// A call datagram of `bytes`, from a port nothing listens on.
+    fn from(bytes: usize) -> Peer {
+        Peer {
+            address: SocketAddr::from(([127, 0, 0, 1], 9)),
+            datagram_bytes: bytes,
+        }
+    }
+
+    /// The outcome a call datagram of 100 bytes is answered with when its
+    /// result is 1000 bytes.
+    fn large_result(service: &Service) -> Outcome {
+        let result = Outcome::Return(vec![0; 1000]);
+        outcome(&reply(service, &call(1), result, from(100)))
+    }
+
+    #[test]
+    fn a_bound_reply_over_its_calls_bound_becomes_reply_too_large() {
+        let service = service(true);
+        match large_result(&service) {
+            Outcome::ReplyTooLarge { size, limit } => {
+                assert!(size > 1000, "{size}");
+                assert_eq!(limit, reply_limit(100) as u64);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(service.stats().amplification_refused, 1);
+    }
+
+    #[test]
+    fn an_unbound_reply_may_fill_a_datagram() {
+        let service = service(false);
+        assert_eq!(large_result(&service), Outcome::Return(vec![0; 1000]));
+        assert_eq!(service.stats().amplification_refused, 0);
+    }
+
+    #[test]
+    fn a_result_too_large_for_any_datagram_says_so() {
+        let service = service(false);
+        let result = vec![0; MAX_DATAGRAM_BYTES];
+        let bytes = reply(&service, &call(1), Outcome::Return(result), from(100));
+        match outcome(&bytes) {
+            Outcome::ReplyTooLarge { limit, .. } => assert_eq!(limit, MAX_DATAGRAM_BYTES as u64),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_ack_larger_than_its_bound_is_withheld_and_counted() {
+        let service = service(false);
+        assert!(ack_bytes(&service, &call(1), from(1)).is_none());
+        assert!(ack_bytes(&service, &call(1), from(100)).is_some());
+        let stats = service.stats();
+        assert_eq!((stats.acks, stats.amplification_refused), (2, 1));
+    }
+
+    #[test]
+    fn a_refusal_goes_to_the_outbox_within_its_bound() {
+        let service = service(false);
+        let listener = listener();
+        let peer = Peer {
+            address: listener.local_addr().unwrap(),
+            datagram_bytes: 100,
+        };
+        let mut out = Outbox::new();
+        out.address_to(peer.address);
+        block_on(async {
+            refuse(&service, &call(1), Outcome::Overloaded, peer, &mut out).await;
+            out.flush(&service).await;
+        });
+        assert_eq!(outcome(&received(&listener)), Outcome::Overloaded);
+    }
+
+    #[test]
+    fn a_bound_replay_larger_than_this_copys_bound_is_withheld() {
+        let service = service(true);
+        let listener = listener();
+        let peer = |datagram_bytes| Peer {
+            address: listener.local_addr().unwrap(),
+            datagram_bytes,
+        };
+        let mut out = Outbox::new();
+        out.address_to(peer(0).address);
+        block_on(async {
+            replay(&service, vec![1; 1000], peer(100), &mut out).await;
+            out.flush(&service).await;
+        });
+        assert!(hears_nothing(&listener));
+        block_on(async {
+            replay(&service, vec![2; 300], peer(100), &mut out).await;
+            out.flush(&service).await;
+        });
+        assert_eq!(received(&listener), vec![2; 300]);
+        let stats = service.stats();
+        assert_eq!((stats.replayed, stats.amplification_refused), (2, 1));
+    }
+}

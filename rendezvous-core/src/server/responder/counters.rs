@@ -1,7 +1,7 @@
 //! What a responder counts as it works, and the one [`Counters::snapshot`]
 //! that reads it all as [`ResponderStats`].
 
-use super::super::reply_cache::ReplyCache;
+use crate::server::reply_cache::ReplyCache;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of what a responder has done, for tests, benchmarks and operators.

@@ -5,11 +5,11 @@
 //! deadline. A panic becomes an error reply. Either way the reply is
 //! recorded in the reply cache before it is sent.
 
-use super::super::procedure::{CallContext, HandlerError, Procedure};
 use super::answer::{self, Peer};
 use super::outbox::Outbox;
 use super::service::Service;
 use crate::rt::{self, Instant};
+use crate::server::procedure::{CallContext, HandlerError, Procedure};
 use crate::wire::{Call, Outcome};
 use futures_lite::FutureExt;
 use std::future::Future;
@@ -109,5 +109,138 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         message.clone()
     } else {
         "a panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::admission::{Admission, admit};
+    use super::super::config::ResponderConfig;
+    use super::super::testing::{call, listener, math_add, outcome, received};
+    use super::*;
+    use crate::rt::block_on;
+    use crate::server::ProcedureSet;
+    use crate::wire::{Message, Xid};
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    #[test]
+    fn a_result_is_returned_and_each_handler_error_says_what_happened() {
+        assert_eq!(outcome_of(Ok(Ok(vec![1]))), Outcome::Return(vec![1]));
+        assert_eq!(
+            outcome_of(Ok(Err(HandlerError::BadArguments("two".into())))),
+            Outcome::BadArguments("two".into())
+        );
+        let unencodable = HandlerError::ResultUnencodable("a map key".into());
+        assert_eq!(
+            outcome_of(Ok(Err(unencodable.clone()))),
+            Outcome::Panicked(unencodable.to_string())
+        );
+        assert_eq!(
+            outcome_of(Ok(Err(HandlerError::ResultTooLarge { size: 9, limit: 8 }))),
+            Outcome::ReplyTooLarge { size: 9, limit: 8 }
+        );
+        assert_eq!(
+            outcome_of(Err(Box::new("boom"))),
+            Outcome::Panicked("boom".into())
+        );
+    }
+
+    #[test]
+    fn a_panic_message_is_its_string_payload() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("formatted")), "formatted");
+        assert_eq!(panic_message(&42), "a panic with a non-string payload");
+    }
+
+    /// A service of `set`, and a listener to hear what it answers.
+    fn serve(set: ProcedureSet, config: ResponderConfig) -> (Arc<Service>, UdpSocket, Peer) {
+        let service = Arc::new(Service::on_loopback(set, config));
+        let listener = listener();
+        let peer = Peer {
+            address: listener.local_addr().unwrap(),
+            datagram_bytes: 100,
+        };
+        (service, listener, peer)
+    }
+
+    /// Admits and starts `call` as the receive loop would, and sends what
+    /// the outbox holds then.
+    fn run(service: &Arc<Service>, call: Call, peer: Peer) {
+        let admission = admit(
+            &mut service.cache(),
+            &service.in_flight,
+            &call,
+            Instant::now(),
+        );
+        assert_eq!(admission, Admission::New);
+        let procedure = service.procedures.get("math.add").unwrap().clone();
+        let mut out = Outbox::new();
+        out.address_to(peer.address);
+        block_on(async {
+            start(service, call, procedure, peer, &mut out).await;
+            out.flush(service).await;
+        });
+    }
+
+    #[test]
+    fn a_call_that_finishes_at_once_is_answered_and_its_reply_kept() {
+        let set = math_add(|args| async { args });
+        let (service, listener, peer) = serve(set, ResponderConfig::default());
+        let with_args = Call {
+            args: vec![4, 2],
+            ..call(1)
+        };
+        run(&service, with_args, peer);
+        let answer = received(&listener);
+        assert_eq!(outcome(&answer), Outcome::Return(vec![4, 2]));
+        assert_eq!(service.in_flight.running(), 0);
+        assert_eq!(service.stats().executed, 1);
+        let again = admit(
+            &mut service.cache(),
+            &service.in_flight,
+            &call(1),
+            Instant::now(),
+        );
+        assert_eq!(again, Admission::Replay(answer));
+    }
+
+    #[test]
+    fn a_panicking_handler_is_answered_with_its_message() {
+        let set = math_add(|_| async { panic!("divided by zero") });
+        let (service, listener, peer) = serve(set, ResponderConfig::default());
+        run(&service, call(1), peer);
+        let answer = received(&listener);
+        assert_eq!(
+            outcome(&answer),
+            Outcome::Panicked("divided by zero".into())
+        );
+    }
+
+    #[test]
+    fn a_call_that_waits_is_acknowledged_then_answered_from_its_task() {
+        let set = math_add(|args| async {
+            rt::sleep(Duration::from_millis(200)).await;
+            args
+        });
+        let config = ResponderConfig {
+            ack_delay: Duration::from_millis(10),
+            ..ResponderConfig::default()
+        };
+        let (service, listener, peer) = serve(set, config);
+        run(&service, call(1), peer);
+        assert_eq!(service.in_flight.running(), 1, "still running in its task");
+        let first = Message::decode(&received(&listener)).unwrap();
+        assert!(
+            matches!(first, Message::Ack(ack) if ack.xid == Xid(1)),
+            "{first:?}"
+        );
+        assert_eq!(outcome(&received(&listener)), Outcome::Return(Vec::new()));
+        // The place is given back just after the reply leaves.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while service.in_flight.running() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(service.in_flight.running(), 0);
     }
 }

@@ -6,12 +6,12 @@
 //! them but the leaves (config, counters, admission's limit): the rooms
 //! above take a [`Service`] and never reach back.
 
-use super::super::procedure::ProcedureSet;
-use super::super::reply_cache::ReplyCache;
 use super::admission::CallsInFlight;
 use super::config::ResponderConfig;
 use super::counters::{Counters, ResponderStats};
 use crate::rt::UdpSocket;
+use crate::server::procedure::ProcedureSet;
+use crate::server::reply_cache::ReplyCache;
 use crate::sync::lock;
 use crate::wire::Incarnation;
 use std::future::Future;

@@ -3,13 +3,39 @@
 //! [`super::service::Service::on_loopback`]). It imports no room of the
 //! responder, so any room's tests may use it.
 
+use crate::server::procedure::{Procedure, ProcedureSet};
 use crate::signature::Fingerprint;
-use crate::wire::{Call, ClientId, Incarnation, Xid};
+use crate::wire::{Call, ClientId, Incarnation, Message, Outcome, Xid};
+use std::future::Future;
 use std::net::UdpSocket;
 use std::time::Duration;
 
 /// The client every test call comes from.
 pub(super) const CLIENT: ClientId = ClientId(7);
+
+/// `math.add`, the procedure every test call names, run by `handler` on
+/// the call's arguments.
+pub(super) fn math_add<F, Fut>(handler: F) -> ProcedureSet
+where
+    F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<u8>> + Send + 'static,
+{
+    let mut set = ProcedureSet::new();
+    let procedure = Procedure::new("math.add", Fingerprint::of("math.add"), move |args, _| {
+        let result = handler(args);
+        async move { Ok(result.await) }
+    });
+    set.insert(procedure).expect("one procedure");
+    set
+}
+
+/// The outcome of the reply `datagram` holds (failing if it holds no reply).
+pub(super) fn outcome(datagram: &[u8]) -> Outcome {
+    match Message::decode(datagram) {
+        Ok(Message::Reply(reply)) => reply.outcome,
+        other => panic!("not a reply: {other:?}"),
+    }
+}
 
 /// Call `xid` of [`CLIENT`] to `math.add`, with no arguments.
 pub(super) fn call(xid: u64) -> Call {
