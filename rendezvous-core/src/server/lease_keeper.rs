@@ -2,9 +2,9 @@
 //! procedures, renewed at a third of its TTL; registered again when the
 //! matchmaker has forgotten it (it restarted, or the renewal reached another
 //! matchmaker that does not share its store); retried in the background
-//! while no matchmaker is reachable or can reach its store. Which of several matchmakers each
-//! request goes to is the [`MatchmakerClient`]'s business. State changes
-//! are logged once, not on every attempt.
+//! while no matchmaker is reachable or can reach its store. Which of several
+//! matchmakers each request goes to is the [`MatchmakerClient`]'s business.
+//! State changes are logged once, not on every attempt.
 
 use crate::error::Error;
 use crate::matchmaker::MatchmakerClient;

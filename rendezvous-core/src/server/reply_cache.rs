@@ -33,6 +33,10 @@
 //! `Overloaded`, and the client retries later), rather than growing memory
 //! or dropping the records that keep other calls from running twice. Idle
 //! records leave after the retention period.
+//!
+//! A new call the responder has no room to run (its calls-in-flight limit:
+//! the `may_start` of [`ReplyCache::admit`]) is refused the same way, before
+//! anything of it is recorded.
 
 use crate::rt::Instant;
 use crate::wire::{ClientId, Xid};

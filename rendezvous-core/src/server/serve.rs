@@ -39,8 +39,8 @@ use std::time::Duration;
 pub struct Server {
     responder: Responder,
     lease_keeper: Arc<LeaseKeeper>,
-    /// The task renewing the lease.
-    keeper: rt::JoinHandle<()>,
+    /// The lease keeper's task, renewing until cancelled.
+    keeper_task: rt::JoinHandle<()>,
     advertised: SocketAddr,
     /// Dropped with the server, which ends the keeper task.
     _keeper_stop: async_channel::Sender<()>,
@@ -246,13 +246,13 @@ impl ServerBuilder {
         };
         let (keeper_stop, stopped) = async_channel::bounded::<()>(1);
         let keep = lease_keeper.clone().keep(granted);
-        let keeper = rt::spawn(futures_lite::future::or(keep, async move {
+        let keeper_task = rt::spawn(futures_lite::future::or(keep, async move {
             let _ = stopped.recv().await;
         }));
         Ok(Server {
             responder,
             lease_keeper,
-            keeper,
+            keeper_task,
             advertised,
             _keeper_stop: keeper_stop,
         })
@@ -347,14 +347,14 @@ impl Server {
     /// calls in flight never reply. The matchmaker forgets the server when
     /// its lease expires. For demonstrations and fault tests.
     pub async fn abort(self) {
-        self.keeper.cancel().await;
+        self.keeper_task.cancel().await;
         self.responder.abort().await;
     }
 
     /// Unregisters, stops taking calls, and lets calls in flight finish (for
     /// at most the drain timeout).
     pub async fn shutdown(self) {
-        self.keeper.cancel().await;
+        self.keeper_task.cancel().await;
         self.lease_keeper.unregister().await;
         self.responder.shutdown().await;
     }

@@ -6,9 +6,10 @@
 //! datagram into a large one aimed at someone else. Acks, refusals and
 //! error replies stay within [`AMPLIFICATION_FACTOR`] times the message
 //! they answer, always; a procedure's result (and a replay of it) does
-//! only under [`ResponderConfig::bound_replies`], and otherwise within a
-//! datagram. What would exceed its bound is withheld, or replaced by a
-//! `ReplyTooLarge` reply, and counted in `amplification_refused`.
+//! only under [`ResponderConfig::bound_replies`]. What would exceed its
+//! bound is withheld, or replaced by a `ReplyTooLarge` reply, and counted
+//! in `amplification_refused`; a result too large for any datagram is
+//! replaced the same way (not counted: it amplifies nothing).
 //!
 //! [`ResponderConfig::bound_replies`]: super::ResponderConfig::bound_replies
 
