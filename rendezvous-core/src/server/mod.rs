@@ -1,9 +1,17 @@
-//! The serving side: procedures, the reply cache, the responder loop, and
-//! the server that keeps its procedures registered with the matchmaker.
+//! The serving side: procedures, the reply cache, the responder, and the
+//! server that keeps its procedures registered with the matchmaker.
+//!
+//! A call reads top to bottom: socket -> [`Responder`] (`responder/`: the
+//! receive loop, admission, execute, answer, outbox) -> reply cache ->
+//! the procedure -> answer -> socket. Beside it, [`Server`] (`serve`) binds
+//! a responder and runs the lease keeper (`lease_keeper`), which registers
+//! the procedures with the matchmaker and renews their lease. No file here
+//! imports one that imports it back: `serve` stands on the responder and
+//! the lease keeper; the responder on `reply_cache` and `procedure`.
 
+mod lease_keeper;
 mod linked;
 mod procedure;
-mod registration;
 mod reply_cache;
 mod responder;
 mod serve;

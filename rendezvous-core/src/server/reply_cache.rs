@@ -33,6 +33,10 @@
 //! `Overloaded`, and the client retries later), rather than growing memory
 //! or dropping the records that keep other calls from running twice. Idle
 //! records leave after the retention period.
+//!
+//! A new call the responder has no room to run (its calls-in-flight limit:
+//! the `may_start` of [`ReplyCache::admit`]) is refused the same way, before
+//! anything of it is recorded.
 
 use crate::rt::Instant;
 use crate::wire::{ClientId, Xid};
@@ -59,7 +63,8 @@ pub(crate) enum Admission {
     Stale,
     /// It ran but its reply was evicted: say so.
     Evicted,
-    /// A new client, and no room to record it: refuse without running.
+    /// No room for a new call: to record its client, or (as `may_start`
+    /// said) to run it. Refuse it without running; nothing is recorded.
     Full,
 }
 
@@ -109,7 +114,11 @@ impl ReplyCache {
         }
     }
 
-    /// Decides what an arriving call gets, and records new ones as running.
+    /// Decides what an arriving call gets. A call seen for the first time
+    /// is recorded as running only if `may_start` lets it start (the
+    /// responder's limit on calls in flight, asked only then); if not, it
+    /// is [`Admission::Full`] and nothing of it is recorded, so a later copy
+    /// is judged afresh.
     pub(crate) fn admit(
         &mut self,
         client: ClientId,
@@ -117,6 +126,7 @@ impl ReplyCache {
         done_below: Xid,
         deadline: Duration,
         now: Instant,
+        may_start: impl FnOnce() -> bool,
     ) -> Admission {
         if !self.clients.contains_key(&client) {
             // Evicting walks every client: only worth it if entries, not
@@ -151,6 +161,9 @@ impl ReplyCache {
             None if xid < calls.done_below => Admission::Stale,
             None if xid < calls.forgotten_below => Admission::Evicted,
             None => {
+                if !may_start() {
+                    return Admission::Full;
+                }
                 let entry = Entry {
                     state: State::Running,
                     expires: now + deadline,
@@ -164,19 +177,6 @@ impl ReplyCache {
             self.evict(client);
         }
         admission
-    }
-
-    /// Takes back a call just admitted as new that will not run after all
-    /// (the server is overloaded): as if it had never arrived, so a later
-    /// copy is admitted afresh.
-    pub(crate) fn withdraw(&mut self, client: ClientId, xid: Xid) {
-        let removed = self
-            .clients
-            .get_mut(&client)
-            .and_then(|calls| calls.calls.remove(&xid));
-        if let Some(entry) = removed {
-            self.bytes -= entry.charge();
-        }
     }
 
     /// Stores a finished call's reply.
@@ -333,6 +333,11 @@ mod tests {
     const C: ClientId = ClientId(7);
     const DEADLINE: Duration = Duration::from_secs(10);
 
+    /// Every new call may start.
+    fn room() -> bool {
+        true
+    }
+
     fn cache() -> ReplyCache {
         ReplyCache::new(1 << 20, Duration::from_secs(60))
     }
@@ -342,11 +347,11 @@ mod tests {
         let mut cache = cache();
         let now = Instant::now();
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::New
         );
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Running
         );
     }
@@ -355,10 +360,10 @@ mod tests {
     fn duplicate_of_finished_call_gets_the_cached_reply() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
         cache.complete(C, Xid(1), b"reply", now);
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Replay(b"reply".to_vec())
         );
     }
@@ -367,14 +372,14 @@ mod tests {
     fn watermark_forgets_replies_and_drops_late_duplicates() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
         cache.complete(C, Xid(1), b"reply", now);
         assert_eq!(
-            cache.admit(C, Xid(2), Xid(2), DEADLINE, now),
+            cache.admit(C, Xid(2), Xid(2), DEADLINE, now, room),
             Admission::New
         );
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(2), DEADLINE, now),
+            cache.admit(C, Xid(1), Xid(2), DEADLINE, now, room),
             Admission::Stale
         );
         assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
@@ -384,12 +389,12 @@ mod tests {
     fn confirmed_reply_is_freed_and_its_duplicate_ignored() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(5), Xid(1), DEADLINE, now);
+        cache.admit(C, Xid(5), Xid(1), DEADLINE, now, room);
         cache.complete(C, Xid(5), &[0; 1000], now);
         cache.confirm(C, Xid(5));
         assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
         assert_eq!(
-            cache.admit(C, Xid(5), Xid(1), DEADLINE, now),
+            cache.admit(C, Xid(5), Xid(1), DEADLINE, now, room),
             Admission::Stale
         );
     }
@@ -400,7 +405,7 @@ mod tests {
         let now = Instant::now();
         for xid in 1..=100 {
             assert_eq!(
-                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now),
+                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now, room),
                 Admission::New
             );
             cache.complete(C, Xid(xid), &[0; 500], now);
@@ -408,11 +413,11 @@ mod tests {
         }
         assert!(cache.evictions() > 0);
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now),
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Evicted
         );
         assert_eq!(
-            cache.admit(C, Xid(100), Xid(1), DEADLINE, now),
+            cache.admit(C, Xid(100), Xid(1), DEADLINE, now, room),
             Admission::Replay(vec![0; 500])
         );
     }
@@ -426,13 +431,13 @@ mod tests {
         );
         let now = Instant::now();
         for xid in 1..=20 {
-            cache.admit(C, Xid(xid), Xid(1), DEADLINE, now);
+            cache.admit(C, Xid(xid), Xid(1), DEADLINE, now, room);
             cache.complete(C, Xid(xid), b"r", now);
         }
         assert!(cache.tombstones_dropped() > 0);
         for xid in 1..=10 {
             assert_ne!(
-                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now),
+                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now, room),
                 Admission::New,
                 "xid {xid}"
             );
@@ -444,9 +449,9 @@ mod tests {
         let mut cache = ReplyCache::new(1 << 20, Duration::from_secs(1));
         let now = Instant::now();
         let short = Duration::from_millis(10);
-        cache.admit(C, Xid(1), Xid(1), short, now);
+        cache.admit(C, Xid(1), Xid(1), short, now, room);
         cache.complete(C, Xid(1), b"reply", now);
-        cache.admit(C, Xid(2), Xid(1), short, now);
+        cache.admit(C, Xid(2), Xid(1), short, now, room);
         cache.sweep(now + Duration::from_secs(2));
         assert_eq!(
             cache.bytes(),
@@ -454,7 +459,7 @@ mod tests {
             "only the running call remains"
         );
         assert_eq!(
-            cache.admit(C, Xid(2), Xid(1), short, now),
+            cache.admit(C, Xid(2), Xid(1), short, now, room),
             Admission::Running
         );
     }
@@ -463,11 +468,11 @@ mod tests {
     fn a_call_finishing_below_the_watermark_is_not_kept() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now);
-        cache.admit(C, Xid(2), Xid(2), DEADLINE, now);
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        cache.admit(C, Xid(2), Xid(2), DEADLINE, now, room);
         cache.complete(C, Xid(1), b"late", now);
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(2), DEADLINE, now),
+            cache.admit(C, Xid(1), Xid(2), DEADLINE, now, room),
             Admission::Stale
         );
         assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
@@ -480,7 +485,7 @@ mod tests {
         let now = Instant::now();
         let mut full = 0;
         for client in 0..10_000 {
-            match cache.admit(ClientId(client), Xid(1), Xid(1), DEADLINE, now) {
+            match cache.admit(ClientId(client), Xid(1), Xid(1), DEADLINE, now, room) {
                 Admission::New => cache.complete(ClientId(client), Xid(1), b"r", now),
                 Admission::Full => full += 1,
                 other => panic!("{other:?}"),
@@ -490,14 +495,43 @@ mod tests {
         assert!(full > 9_000, "{full} refused");
         // Known clients still get their answers; idle records age out.
         assert_eq!(
-            cache.admit(ClientId(0), Xid(1), Xid(1), DEADLINE, now),
+            cache.admit(ClientId(0), Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Evicted
         );
         cache.sweep(now + Duration::from_secs(120));
         assert_eq!(cache.bytes(), 0);
         assert_eq!(
-            cache.admit(ClientId(20_000), Xid(1), Xid(1), DEADLINE, now),
+            cache.admit(ClientId(20_000), Xid(1), Xid(1), DEADLINE, now, room),
             Admission::New
+        );
+    }
+
+    #[test]
+    fn a_new_call_refused_a_start_is_not_recorded_and_a_later_copy_runs() {
+        let mut cache = cache();
+        let now = Instant::now();
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        let before = cache.bytes();
+        assert_eq!(
+            cache.admit(C, Xid(2), Xid(1), DEADLINE, now, || false),
+            Admission::Full
+        );
+        assert_eq!(cache.bytes(), before);
+        assert_eq!(
+            cache.admit(C, Xid(2), Xid(1), DEADLINE, now, room),
+            Admission::New
+        );
+    }
+
+    #[test]
+    fn a_duplicate_is_answered_without_asking_whether_it_may_start() {
+        let mut cache = cache();
+        let now = Instant::now();
+        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        let asked = || panic!("asked for a call already running");
+        assert_eq!(
+            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, asked),
+            Admission::Running
         );
     }
 }

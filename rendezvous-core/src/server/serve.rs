@@ -17,9 +17,9 @@
 //! # Ok(()) }
 //! ```
 
+use super::lease_keeper::LeaseKeeper;
 use super::linked::linked_procedures;
 use super::procedure::{Procedure, ProcedureSet};
-use super::registration::Registration;
 use super::responder::{Responder, ResponderConfig, ResponderStats};
 use crate::error::Error;
 use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec};
@@ -38,8 +38,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Server {
     responder: Responder,
-    registration: Arc<Registration>,
-    keeper: rt::JoinHandle<()>,
+    lease_keeper: Arc<LeaseKeeper>,
+    /// The lease keeper's task, renewing until cancelled.
+    keeper_task: rt::JoinHandle<()>,
     advertised: SocketAddr,
     /// Dropped with the server, which ends the keeper task.
     _keeper_stop: async_channel::Sender<()>,
@@ -220,14 +221,14 @@ impl ServerBuilder {
         let matchmaker = MatchmakerClient::connect_any(&matchmakers)
             .await?
             .with_secret(secret);
-        let registration = Arc::new(Registration::new(
+        let lease_keeper = Arc::new(LeaseKeeper::new(
             matchmaker,
             specs,
             advertised,
             responder.incarnation(),
             self.lease_ttl,
         ));
-        let granted = match registration.register().await {
+        let granted = match lease_keeper.register().await {
             Ok(lease) => Some(Duration::from_millis(lease.ttl_ms)),
             // Mistakes of configuration, which retrying cannot mend.
             Err(error @ (Error::InvalidRequest { .. } | Error::Unauthenticated { .. })) => {
@@ -244,14 +245,14 @@ impl ServerBuilder {
             }
         };
         let (keeper_stop, stopped) = async_channel::bounded::<()>(1);
-        let keep = registration.clone().keep(granted);
-        let keeper = rt::spawn(futures_lite::future::or(keep, async move {
+        let keep = lease_keeper.clone().keep(granted);
+        let keeper_task = rt::spawn(futures_lite::future::or(keep, async move {
             let _ = stopped.recv().await;
         }));
         Ok(Server {
             responder,
-            registration,
-            keeper,
+            lease_keeper,
+            keeper_task,
             advertised,
             _keeper_stop: keeper_stop,
         })
@@ -320,18 +321,18 @@ impl Server {
     /// The matchmaker this server talks to now: the one that answered
     /// last, else the first given.
     pub fn matchmaker_addr(&self) -> SocketAddr {
-        self.registration.matchmaker().address()
+        self.lease_keeper.matchmaker().address()
     }
 
     /// Every matchmaker this server may register and renew through, in
     /// order of preference.
     pub fn matchmaker_addrs(&self) -> &[SocketAddr] {
-        self.registration.matchmaker().addresses()
+        self.lease_keeper.matchmaker().addresses()
     }
 
     /// Whether the server holds a lease now.
     pub fn is_registered(&self) -> bool {
-        self.registration.is_registered()
+        self.lease_keeper.is_registered()
     }
 
     pub fn procedures(&self) -> Vec<&Procedure> {
@@ -346,15 +347,15 @@ impl Server {
     /// calls in flight never reply. The matchmaker forgets the server when
     /// its lease expires. For demonstrations and fault tests.
     pub async fn abort(self) {
-        self.keeper.cancel().await;
+        self.keeper_task.cancel().await;
         self.responder.abort().await;
     }
 
     /// Unregisters, stops taking calls, and lets calls in flight finish (for
     /// at most the drain timeout).
     pub async fn shutdown(self) {
-        self.keeper.cancel().await;
-        self.registration.unregister().await;
+        self.keeper_task.cancel().await;
+        self.lease_keeper.unregister().await;
         self.responder.shutdown().await;
     }
 }

@@ -1,10 +1,10 @@
-//! Keeping a server registered: one lease for all its procedures, renewed at
-//! a third of its TTL; registered again when the matchmaker has forgotten it
-//! (it restarted, or the renewal reached another matchmaker that does not
-//! share its store); retried in the background while no matchmaker is
-//! reachable or can reach its store. Which of several matchmakers each
-//! request goes to is the [`MatchmakerClient`]'s business. State changes
-//! are logged once, not on every attempt.
+//! The lease keeper: what keeps a server registered. One lease for all its
+//! procedures, renewed at a third of its TTL; registered again when the
+//! matchmaker has forgotten it (it restarted, or the renewal reached another
+//! matchmaker that does not share its store); retried in the background
+//! while no matchmaker is reachable or can reach its store. Which of several
+//! matchmakers each request goes to is the [`MatchmakerClient`]'s business.
+//! State changes are logged once, not on every attempt.
 
 use crate::error::Error;
 use crate::matchmaker::MatchmakerClient;
@@ -20,8 +20,10 @@ use std::time::Duration;
 /// third of the TTL.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 
+/// Holds a server's lease with the matchmaker: registers, renews, and
+/// registers again when the lease is lost.
 #[derive(Debug)]
-pub(crate) struct Registration {
+pub(crate) struct LeaseKeeper {
     matchmaker: MatchmakerClient,
     procedures: Vec<ProcedureSpec>,
     endpoint: SocketAddr,
@@ -31,15 +33,15 @@ pub(crate) struct Registration {
     lease: Mutex<Option<LeaseToken>>,
 }
 
-impl Registration {
+impl LeaseKeeper {
     pub(crate) fn new(
         matchmaker: MatchmakerClient,
         procedures: Vec<ProcedureSpec>,
         endpoint: SocketAddr,
         incarnation: Incarnation,
         ttl: Duration,
-    ) -> Registration {
-        Registration {
+    ) -> LeaseKeeper {
+        LeaseKeeper {
             matchmaker,
             procedures,
             endpoint,

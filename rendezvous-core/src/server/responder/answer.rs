@@ -1,0 +1,277 @@
+//! What goes back to a caller, and how large it may be: replies encoded,
+//! acknowledgments and refusals, cached replies sent again, all held to the
+//! amplification policy.
+//!
+//! The policy: no answer may let a forged source address turn a small
+//! datagram into a large one aimed at someone else. Acks, refusals and
+//! error replies stay within [`AMPLIFICATION_FACTOR`] times the message
+//! they answer, always; a procedure's result (and a replay of it) does
+//! only under [`ResponderConfig::bound_replies`]. What would exceed its
+//! bound is withheld, or replaced by a `ReplyTooLarge` reply, and counted
+//! in `amplification_refused`; a result too large for any datagram is
+//! replaced the same way (not counted: it amplifies nothing).
+//!
+//! [`ResponderConfig::bound_replies`]: super::ResponderConfig::bound_replies
+
+use super::outbox::Outbox;
+use super::service::Service;
+use crate::wire::{
+    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, MAX_DATAGRAM_BYTES, Message, Outcome, Reply,
+    Undecodable, reply_limit,
+};
+use std::net::SocketAddr;
+
+/// Where a message came from, and how large it was (its share of a batched
+/// datagram): what its answers go to and are measured against.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Peer {
+    pub(super) address: SocketAddr,
+    pub(super) datagram_bytes: usize,
+}
+
+/// The reply of a call that ran, encoded; a result too large for a
+/// datagram, or for the policy's bound, becomes an error outcome saying so.
+pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
+    let limit = if service.config.bound_replies {
+        reply_limit(peer.datagram_bytes)
+    } else {
+        MAX_DATAGRAM_BYTES
+    };
+    let reply = |outcome| {
+        Message::Reply(Reply {
+            client: call.client,
+            xid: call.xid,
+            incarnation: service.incarnation,
+            outcome,
+        })
+    };
+    match reply(outcome).encode() {
+        Ok(bytes) if bytes.len() <= limit => bytes,
+        Ok(bytes) => {
+            service.counters.amplification_refused.bump();
+            tracing::warn!(
+                procedure = %call.procedure,
+                size = bytes.len(),
+                limit,
+                "a reply exceeded {AMPLIFICATION_FACTOR} times its call's datagram; sent ReplyTooLarge instead"
+            );
+            let outcome = Outcome::ReplyTooLarge {
+                size: bytes.len() as u64,
+                limit: limit as u64,
+            };
+            reply(outcome).encode().unwrap_or_default()
+        }
+        Err(error) => {
+            let outcome = match error {
+                EncodeError::TooLarge { size, limit } => Outcome::ReplyTooLarge {
+                    size: size as u64,
+                    limit: limit as u64,
+                },
+                EncodeError::Unencodable { reason } => Outcome::Panicked(reason),
+            };
+            reply(outcome).encode().unwrap_or_default()
+        }
+    }
+}
+
+/// Sends a finished call's cached reply again, counted as replayed. Under
+/// `bound_replies` it is withheld if larger than the bound of this copy of
+/// the call: a legitimate retransmission is the same bytes as the call that
+/// made the reply; a shorter copy is someone else's.
+pub(super) async fn replay(service: &Service, reply: Vec<u8>, peer: Peer, out: &mut Outbox) {
+    service.counters.replayed.bump();
+    if service.config.bound_replies && reply.len() > reply_limit(peer.datagram_bytes) {
+        service.counters.amplification_refused.bump();
+        return;
+    }
+    out.post(service, reply).await;
+}
+
+/// Acknowledges a call that is still running.
+pub(super) async fn ack(service: &Service, call: &Call, peer: Peer, out: &mut Outbox) {
+    if let Some(bytes) = ack_bytes(service, call, peer) {
+        out.post(service, bytes).await;
+    }
+}
+
+/// An acknowledgment of `call`, encoded and counted; `None` if withheld.
+pub(super) fn ack_bytes(service: &Service, call: &Call, peer: Peer) -> Option<Vec<u8>> {
+    service.counters.acks.bump();
+    let ack = Message::Ack(Ack {
+        client: call.client,
+        xid: call.xid,
+        incarnation: service.incarnation,
+    });
+    encode_within(service, &ack, peer)
+}
+
+/// Answers a call that will not run (not cached: nothing ran).
+pub(super) async fn refuse(
+    service: &Service,
+    call: &Call,
+    outcome: Outcome,
+    peer: Peer,
+    out: &mut Outbox,
+) {
+    let reply = Message::Reply(Reply {
+        client: call.client,
+        xid: call.xid,
+        incarnation: service.incarnation,
+        outcome,
+    });
+    post(service, &reply, peer, out).await;
+}
+
+/// Answers a message that did not decode, if it was a call and an error
+/// reply fits its bound (see [`Undecodable::error_reply_within`]).
+pub(super) async fn undecodable(
+    service: &Service,
+    undecodable: &Undecodable,
+    peer: Peer,
+    out: &mut Outbox,
+) {
+    match undecodable.error_reply_within(service.incarnation, peer.datagram_bytes) {
+        Some(reply) => post(service, &Message::Reply(reply), peer, out).await,
+        None if undecodable.header.is_some_and(|h| h.is_call()) => {
+            service.counters.amplification_refused.bump();
+        }
+        None => {}
+    }
+}
+
+/// Queues an ack or a refusal for the datagram's sender, if within bound.
+async fn post(service: &Service, message: &Message, peer: Peer, out: &mut Outbox) {
+    if let Some(bytes) = encode_within(service, message, peer) {
+        out.post(service, bytes).await;
+    }
+}
+
+/// Encodes an ack or a refusal, unless it would exceed
+/// [`AMPLIFICATION_FACTOR`] times the message it answers (no real call is
+/// that short: these are at most 40 bytes).
+fn encode_within(service: &Service, message: &Message, peer: Peer) -> Option<Vec<u8>> {
+    match message.encode() {
+        Ok(bytes) if bytes.len() <= reply_limit(peer.datagram_bytes) => Some(bytes),
+        Ok(_) => {
+            service.counters.amplification_refused.bump();
+            None
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not encode a reply");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::ResponderConfig;
+    use super::super::testing::{call, hears_nothing, listener, outcome, received};
+    use super::*;
+    use crate::rt::block_on;
+    use crate::server::ProcedureSet;
+
+    fn service(bound_replies: bool) -> Service {
+        let config = ResponderConfig {
+            bound_replies,
+            ..ResponderConfig::default()
+        };
+        Service::on_loopback(ProcedureSet::new(), config)
+    }
+
+    /// A call datagram of `bytes`, from a port nothing listens on.
+    fn from(bytes: usize) -> Peer {
+        Peer {
+            address: SocketAddr::from(([127, 0, 0, 1], 9)),
+            datagram_bytes: bytes,
+        }
+    }
+
+    /// The outcome a call datagram of 100 bytes is answered with when its
+    /// result is 1000 bytes.
+    fn large_result(service: &Service) -> Outcome {
+        let result = Outcome::Return(vec![0; 1000]);
+        outcome(&reply(service, &call(1), result, from(100)))
+    }
+
+    #[test]
+    fn a_bound_reply_over_its_calls_bound_becomes_reply_too_large() {
+        let service = service(true);
+        match large_result(&service) {
+            Outcome::ReplyTooLarge { size, limit } => {
+                assert!(size > 1000, "{size}");
+                assert_eq!(limit, reply_limit(100) as u64);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(service.stats().amplification_refused, 1);
+    }
+
+    #[test]
+    fn an_unbound_reply_may_fill_a_datagram() {
+        let service = service(false);
+        assert_eq!(large_result(&service), Outcome::Return(vec![0; 1000]));
+        assert_eq!(service.stats().amplification_refused, 0);
+    }
+
+    #[test]
+    fn a_result_too_large_for_any_datagram_says_so() {
+        let service = service(false);
+        let result = vec![0; MAX_DATAGRAM_BYTES];
+        let bytes = reply(&service, &call(1), Outcome::Return(result), from(100));
+        match outcome(&bytes) {
+            Outcome::ReplyTooLarge { limit, .. } => assert_eq!(limit, MAX_DATAGRAM_BYTES as u64),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_ack_larger_than_its_bound_is_withheld_and_counted() {
+        let service = service(false);
+        assert!(ack_bytes(&service, &call(1), from(1)).is_none());
+        assert!(ack_bytes(&service, &call(1), from(100)).is_some());
+        let stats = service.stats();
+        assert_eq!((stats.acks, stats.amplification_refused), (2, 1));
+    }
+
+    #[test]
+    fn a_refusal_goes_to_the_outbox_within_its_bound() {
+        let service = service(false);
+        let listener = listener();
+        let peer = Peer {
+            address: listener.local_addr().unwrap(),
+            datagram_bytes: 100,
+        };
+        let mut out = Outbox::new();
+        out.address_to(peer.address);
+        block_on(async {
+            refuse(&service, &call(1), Outcome::Overloaded, peer, &mut out).await;
+            out.flush(&service).await;
+        });
+        assert_eq!(outcome(&received(&listener)), Outcome::Overloaded);
+    }
+
+    #[test]
+    fn a_bound_replay_larger_than_this_copys_bound_is_withheld() {
+        let service = service(true);
+        let listener = listener();
+        let peer = |datagram_bytes| Peer {
+            address: listener.local_addr().unwrap(),
+            datagram_bytes,
+        };
+        let mut out = Outbox::new();
+        out.address_to(peer(0).address);
+        block_on(async {
+            replay(&service, vec![1; 1000], peer(100), &mut out).await;
+            out.flush(&service).await;
+        });
+        assert!(hears_nothing(&listener));
+        block_on(async {
+            replay(&service, vec![2; 300], peer(100), &mut out).await;
+            out.flush(&service).await;
+        });
+        assert_eq!(received(&listener), vec![2; 300]);
+        let stats = service.stats();
+        assert_eq!((stats.replayed, stats.amplification_refused), (2, 1));
+    }
+}

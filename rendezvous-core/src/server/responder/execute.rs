@@ -1,0 +1,246 @@
+//! Running an admitted call: its handler polled once in the receive loop,
+//! so a call that finishes at once (most do) costs no task and no timer;
+//! one that waits moves, with its handler's future, to a task of its own,
+//! which acknowledges it after the ACK delay and cancels it at its
+//! deadline. A panic becomes an error reply. Either way the reply is
+//! recorded in the reply cache before it is sent.
+
+use super::answer::{self, Peer};
+use super::outbox::Outbox;
+use super::service::Service;
+use crate::rt::{self, Instant};
+use crate::server::procedure::{CallContext, HandlerError, Procedure};
+use crate::wire::{Call, Outcome};
+use futures_lite::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+/// Runs `call`, which holds a place in flight: given back when the outbox
+/// is sent if it finished at once, else when its task ends.
+pub(super) async fn start(
+    service: &Arc<Service>,
+    mut call: Call,
+    procedure: Arc<Procedure>,
+    peer: Peer,
+    out: &mut Outbox,
+) {
+    service.counters.executed.bump();
+    let context = CallContext {
+        peer: peer.address,
+        client: call.client,
+        datagram_bytes: peer.datagram_bytes,
+    };
+    let args = std::mem::take(&mut call.args);
+    let started =
+        std::panic::catch_unwind(AssertUnwindSafe(|| (procedure.handler())(args, context)));
+    let outcome = match started {
+        Ok(future) => {
+            // A boxed future, so moving it to a task after this poll is
+            // allowed.
+            let mut running = AssertUnwindSafe(future).catch_unwind();
+            match futures_lite::future::poll_once(&mut running).await {
+                Some(result) => outcome_of(result),
+                None => {
+                    rt::spawn(finish_slowly(service.clone(), call, running, peer));
+                    return;
+                }
+            }
+        }
+        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
+    };
+    let reply = finish(service, &call, outcome, peer);
+    out.post(service, reply).await;
+    out.answered_call();
+}
+
+/// Waits for a call that did not finish at once: acknowledges it after
+/// the ACK delay, cancels it at its deadline.
+async fn finish_slowly(
+    service: Arc<Service>,
+    call: Call,
+    running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
+    peer: Peer,
+) {
+    let ack_then_cancel = async {
+        let ack_delay = service.config.ack_delay.min(call.deadline);
+        rt::sleep(ack_delay).await;
+        if let Some(ack) = answer::ack_bytes(&service, &call, peer) {
+            service.send(&ack, peer.address).await;
+        }
+        rt::sleep(call.deadline.saturating_sub(ack_delay)).await;
+        Outcome::DeadlineExceeded
+    };
+    let outcome = async { outcome_of(running.await) }
+        .or(ack_then_cancel)
+        .await;
+    let reply = finish(&service, &call, outcome, peer);
+    service.send(&reply, peer.address).await;
+    service.in_flight.finish(1);
+}
+
+/// Encodes and records the reply of a call that ran.
+fn finish(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
+    let reply = answer::reply(service, call, outcome, peer);
+    service
+        .cache()
+        .complete(call.client, call.xid, &reply, Instant::now());
+    reply
+}
+
+/// What a handler's result, or its panic, tells the caller.
+fn outcome_of(result: std::thread::Result<Result<Vec<u8>, HandlerError>>) -> Outcome {
+    match result {
+        Ok(Ok(bytes)) => Outcome::Return(bytes),
+        Ok(Err(HandlerError::BadArguments(reason))) => Outcome::BadArguments(reason),
+        Ok(Err(error @ HandlerError::ResultUnencodable(_))) => Outcome::Panicked(error.to_string()),
+        Ok(Err(HandlerError::ResultTooLarge { size, limit })) => Outcome::ReplyTooLarge {
+            size: size as u64,
+            limit: limit as u64,
+        },
+        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::admission::{Admission, admit};
+    use super::super::config::ResponderConfig;
+    use super::super::testing::{call, listener, math_add, outcome, received};
+    use super::*;
+    use crate::rt::block_on;
+    use crate::server::ProcedureSet;
+    use crate::wire::{Message, Xid};
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    #[test]
+    fn a_result_is_returned_and_each_handler_error_says_what_happened() {
+        assert_eq!(outcome_of(Ok(Ok(vec![1]))), Outcome::Return(vec![1]));
+        assert_eq!(
+            outcome_of(Ok(Err(HandlerError::BadArguments("two".into())))),
+            Outcome::BadArguments("two".into())
+        );
+        let unencodable = HandlerError::ResultUnencodable("a map key".into());
+        assert_eq!(
+            outcome_of(Ok(Err(unencodable.clone()))),
+            Outcome::Panicked(unencodable.to_string())
+        );
+        assert_eq!(
+            outcome_of(Ok(Err(HandlerError::ResultTooLarge { size: 9, limit: 8 }))),
+            Outcome::ReplyTooLarge { size: 9, limit: 8 }
+        );
+        assert_eq!(
+            outcome_of(Err(Box::new("boom"))),
+            Outcome::Panicked("boom".into())
+        );
+    }
+
+    #[test]
+    fn a_panic_message_is_its_string_payload() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("formatted")), "formatted");
+        assert_eq!(panic_message(&42), "a panic with a non-string payload");
+    }
+
+    /// A service of `set`, and a listener to hear what it answers.
+    fn serve(set: ProcedureSet, config: ResponderConfig) -> (Arc<Service>, UdpSocket, Peer) {
+        let service = Arc::new(Service::on_loopback(set, config));
+        let listener = listener();
+        let peer = Peer {
+            address: listener.local_addr().unwrap(),
+            datagram_bytes: 100,
+        };
+        (service, listener, peer)
+    }
+
+    /// Admits and starts `call` as the receive loop would, and sends what
+    /// the outbox holds then.
+    fn run(service: &Arc<Service>, call: Call, peer: Peer) {
+        let admission = admit(
+            &mut service.cache(),
+            &service.in_flight,
+            &call,
+            Instant::now(),
+        );
+        assert_eq!(admission, Admission::New);
+        let procedure = service.procedures.get("math.add").unwrap().clone();
+        let mut out = Outbox::new();
+        out.address_to(peer.address);
+        block_on(async {
+            start(service, call, procedure, peer, &mut out).await;
+            out.flush(service).await;
+        });
+    }
+
+    #[test]
+    fn a_call_that_finishes_at_once_is_answered_and_its_reply_kept() {
+        let set = math_add(|args| async { args });
+        let (service, listener, peer) = serve(set, ResponderConfig::default());
+        let with_args = Call {
+            args: vec![4, 2],
+            ..call(1)
+        };
+        run(&service, with_args, peer);
+        let answer = received(&listener);
+        assert_eq!(outcome(&answer), Outcome::Return(vec![4, 2]));
+        assert_eq!(service.in_flight.running(), 0);
+        assert_eq!(service.stats().executed, 1);
+        let again = admit(
+            &mut service.cache(),
+            &service.in_flight,
+            &call(1),
+            Instant::now(),
+        );
+        assert_eq!(again, Admission::Replay(answer));
+    }
+
+    #[test]
+    fn a_panicking_handler_is_answered_with_its_message() {
+        let set = math_add(|_| async { panic!("divided by zero") });
+        let (service, listener, peer) = serve(set, ResponderConfig::default());
+        run(&service, call(1), peer);
+        let answer = received(&listener);
+        assert_eq!(
+            outcome(&answer),
+            Outcome::Panicked("divided by zero".into())
+        );
+    }
+
+    #[test]
+    fn a_call_that_waits_is_acknowledged_then_answered_from_its_task() {
+        let set = math_add(|args| async {
+            rt::sleep(Duration::from_millis(200)).await;
+            args
+        });
+        let config = ResponderConfig {
+            ack_delay: Duration::from_millis(10),
+            ..ResponderConfig::default()
+        };
+        let (service, listener, peer) = serve(set, config);
+        run(&service, call(1), peer);
+        assert_eq!(service.in_flight.running(), 1, "still running in its task");
+        let first = Message::decode(&received(&listener)).unwrap();
+        assert!(
+            matches!(first, Message::Ack(ack) if ack.xid == Xid(1)),
+            "{first:?}"
+        );
+        assert_eq!(outcome(&received(&listener)), Outcome::Return(Vec::new()));
+        // The place is given back just after the reply leaves.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while service.in_flight.running() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(service.in_flight.running(), 0);
+    }
+}

@@ -1,0 +1,118 @@
+//! What the receive loop and every call's task share: one socket serving a
+//! set of procedures, with the reply cache, the calls in flight and the
+//! counters.
+//!
+//! It sits below every other room of the responder and imports none of
+//! them but the leaves (config, counters, admission's limit): the rooms
+//! above take a [`Service`] and never reach back.
+
+use super::admission::CallsInFlight;
+use super::config::ResponderConfig;
+use super::counters::{Counters, ResponderStats};
+use crate::rt::UdpSocket;
+use crate::server::procedure::ProcedureSet;
+use crate::server::reply_cache::ReplyCache;
+use crate::sync::lock;
+use crate::wire::Incarnation;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// One socket serving a set of procedures, and what answering on it needs.
+#[derive(Debug)]
+pub(super) struct Service {
+    socket: UdpSocket,
+    pub(super) local_addr: SocketAddr,
+    pub(super) incarnation: Incarnation,
+    pub(super) procedures: ProcedureSet,
+    pub(super) config: ResponderConfig,
+    cache: Mutex<ReplyCache>,
+    pub(super) in_flight: CallsInFlight,
+    pub(super) counters: Counters,
+    /// Set by [`Service::abort`]: nothing more leaves the socket.
+    aborted: AtomicBool,
+}
+
+impl Service {
+    /// Binds `address`, with a fresh incarnation and an empty reply cache.
+    pub(super) async fn bind(
+        address: SocketAddr,
+        procedures: ProcedureSet,
+        config: ResponderConfig,
+    ) -> io::Result<Service> {
+        let socket = UdpSocket::bind(address).await?;
+        let local_addr = socket.local_addr()?;
+        Ok(Service {
+            socket,
+            local_addr,
+            incarnation: Incarnation(crate::random::u64().max(1)),
+            procedures,
+            cache: Mutex::new(ReplyCache::new(config.reply_cache_bytes, config.retention)),
+            in_flight: CallsInFlight::new(config.max_calls_in_flight),
+            config,
+            counters: Counters::default(),
+            aborted: AtomicBool::new(false),
+        })
+    }
+
+    pub(super) fn cache(&self) -> MutexGuard<'_, ReplyCache> {
+        lock(&self.cache)
+    }
+
+    pub(super) fn stats(&self) -> ResponderStats {
+        self.counters.snapshot(&self.cache())
+    }
+
+    /// The next datagram into `buffer`: its length and sender.
+    pub(super) fn receive<'a>(
+        &'a self,
+        buffer: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        self.socket.recv_from(buffer)
+    }
+
+    /// Sends one datagram, unless aborted; every datagram the responder
+    /// sends leaves here.
+    pub(super) async fn send(&self, datagram: &[u8], peer: SocketAddr) {
+        if self.aborted.load(Ordering::Acquire) {
+            return;
+        }
+        self.counters.datagrams_sent.bump();
+        if let Err(error) = self.socket.send_to(datagram, peer).await {
+            tracing::debug!(%peer, %error, "could not send");
+        }
+    }
+
+    /// From now on nothing leaves the socket, as after a crash.
+    pub(super) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+    }
+
+    /// A service bound to a loopback port, for the responder's unit tests.
+    #[cfg(test)]
+    pub(super) fn on_loopback(procedures: ProcedureSet, config: ResponderConfig) -> Service {
+        let address = SocketAddr::from(([127, 0, 0, 1], 0));
+        crate::rt::block_on(Service::bind(address, procedures, config)).expect("bind loopback")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{hears_nothing, listener, received};
+    use super::*;
+
+    #[test]
+    fn an_aborted_service_sends_nothing() {
+        let service = Service::on_loopback(ProcedureSet::new(), ResponderConfig::default());
+        let listener = listener();
+        let to = listener.local_addr().unwrap();
+        crate::rt::block_on(service.send(b"before", to));
+        service.abort();
+        crate::rt::block_on(service.send(b"after", to));
+        assert_eq!(received(&listener), b"before");
+        assert!(hears_nothing(&listener), "sent after abort");
+        assert_eq!(service.stats().datagrams_sent, 1);
+    }
+}
