@@ -9,6 +9,7 @@
 use crate::error::Error;
 use crate::matchmaker::MatchmakerClient;
 use crate::matchmaker::protocol::{Lease, LeaseToken, ProcedureSpec};
+use crate::retry::RetryPolicy;
 use crate::rt;
 use crate::sync::lock;
 use crate::wire::Incarnation;
@@ -16,8 +17,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// First pause before registering again after a failure; doubles up to a
-/// third of the TTL.
+/// First pause before registering again after a failure; grows by
+/// [`RetryPolicy::backoff`] (doubling, jittered) up to
+/// a third of the TTL.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 
 /// Holds a server's lease with the matchmaker: registers, renews, and
@@ -91,7 +93,8 @@ impl LeaseKeeper {
     pub(crate) async fn keep(self: Arc<Self>, granted: Option<Duration>) {
         let mut heartbeat = granted.unwrap_or(self.ttl) / 3;
         let mut wait = heartbeat;
-        let mut retry = FIRST_RETRY;
+        let backoff = RetryPolicy::default();
+        let mut failures = 0u32;
         let mut healthy = true;
         loop {
             let token = *self.lease();
@@ -119,7 +122,7 @@ impl LeaseKeeper {
                 Ok(ttl) => {
                     heartbeat = ttl / 3;
                     wait = heartbeat;
-                    retry = FIRST_RETRY;
+                    failures = 0;
                     if !healthy {
                         tracing::info!(matchmaker = %self.matchmaker.address(), "matchmaker reachable again");
                         healthy = true;
@@ -130,11 +133,12 @@ impl LeaseKeeper {
                         tracing::warn!(%error, "could not keep this server registered; retrying in the background");
                         healthy = false;
                     }
+                    let retry = backoff.backoff(FIRST_RETRY, failures, heartbeat.max(FIRST_RETRY));
+                    failures = failures.saturating_add(1);
                     if token.is_none() {
                         rt::sleep(retry).await;
                     }
                     wait = retry;
-                    retry = (retry * 2).min(heartbeat.max(FIRST_RETRY));
                 }
             }
         }
