@@ -21,7 +21,9 @@ pub mod daemon;
 pub mod etcd;
 pub mod fault_server;
 pub mod gate;
+mod pipe;
 pub mod relay;
+pub mod sync;
 
 pub use daemon::{CliOutput, Daemon};
 pub use relay::{Relay, RelayConfig, RelayStats};

@@ -11,6 +11,7 @@
 //!
 //! The relay's tasks stop when it is dropped or [`Relay::stop`]ped.
 
+use crate::sync::lock;
 use rendezvous_core::rt::{self, UdpSocket};
 use std::collections::HashMap;
 use std::io;
@@ -258,9 +259,7 @@ async fn back_loop(
 
 impl Shared {
     fn rng(&self) -> MutexGuard<'_, fastrand::Rng> {
-        self.rng
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.rng)
     }
 
     fn fate(&self) -> Fate {
@@ -301,9 +300,7 @@ impl Lane {
     }
 
     fn held(&self) -> MutexGuard<'_, Option<(u64, Vec<u8>)>> {
-        self.held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.held)
     }
 
     /// Applies the relay's faults to one datagram of this lane.

@@ -22,6 +22,7 @@ use rendezvous_core::server::Procedure;
 use rendezvous_core::wire::Incarnation;
 use rendezvous_core::{Client, Error, Fingerprint, MatchmakerClient, RemoteProcedure, Server};
 use rendezvous_tests::etcd::Etcd;
+use rendezvous_tests::sync::lock;
 use rendezvous_tests::{Daemon, eventually};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -259,12 +260,6 @@ fn logged(daemon: &Daemon, text: &str) -> usize {
         .lines()
         .filter(|line| line.contains(text))
         .count()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How one call of a [`Load`] ended: its id, and what it returned.

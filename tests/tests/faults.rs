@@ -16,6 +16,7 @@ use rendezvous_tests::fault_server::procedures::{count, slow, slow_idempotent, s
 use rendezvous_tests::fault_server::{
     Execution, ExecutionLog, FaultServer, FaultServerConfig, PROCEDURE_NAMES, ScratchDir,
 };
+use rendezvous_tests::sync::lock;
 use rendezvous_tests::{Daemon, Relay, RelayConfig, eventually};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -152,12 +153,6 @@ async fn server_stats(client: &Client, address: SocketAddr) -> (u64, u64, u64) {
         .call_at(address, &stats::PROCEDURE, &())
         .await
         .unwrap_or_else(|error| panic!("fault.stats at {address}: {error}"))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn execution(procedure: &str, id: u64, phase: &str) -> Execution {
