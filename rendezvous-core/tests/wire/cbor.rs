@@ -24,7 +24,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The head of a CBOR item: major type and argument, in the shortest form.
-pub(crate) fn cbor_head(major: u8, argument: u64) -> Vec<u8> {
+fn cbor_head(major: u8, argument: u64) -> Vec<u8> {
     let m = major << 5;
     match argument {
         0..=23 => vec![m | argument as u8],

@@ -109,7 +109,7 @@ pub(crate) fn sample_messages() -> Vec<Message> {
     messages
 }
 
-pub(crate) fn v4() -> SocketAddr {
+fn v4() -> SocketAddr {
     "127.0.0.1:40123".parse().unwrap()
 }
 
