@@ -22,6 +22,7 @@ mod client;
 pub mod daemon;
 pub mod etcd;
 pub mod fault_server;
+mod front;
 pub mod gate;
 mod net;
 mod pipe;
