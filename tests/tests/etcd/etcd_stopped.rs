@@ -4,10 +4,11 @@
 use crate::load::{COUNT, Executions, assert_each_call_ran_once, start_server};
 use crate::support::{
     Endpoints, LONG_TTL, OUTAGE_LOGGED, PATIENCE, POLL, RECOVERY_LOGGED, addresses, assert_lists,
-    endpoint, endpoints_of, listed, logged, register, run, start_daemons, unique_prefix,
+    endpoints_of, listed, logged, register, run, start_daemons, unique_prefix,
 };
 use rendezvous_core::Error;
 use rendezvous_tests::etcd::Etcd;
+use rendezvous_tests::loopback;
 use rendezvous_tests::{client_of, eventually};
 use std::collections::BTreeMap;
 
@@ -31,7 +32,7 @@ fn etcd_stopped_keeps_lookups_refuses_registrations_and_all_resumes_when_it_is_b
     run(async {
         let probes = [daemons[0].client().await, daemons[1].client().await];
         let first = start_server(&both, &first_runs).await;
-        let held_at = endpoint(40_003);
+        let held_at = loopback(40_003);
         let held = register(&probes[0], HELD, held_at, LONG_TTL)
             .await
             .expect("register by hand");
@@ -64,7 +65,7 @@ fn etcd_stopped_keeps_lookups_refuses_registrations_and_all_resumes_when_it_is_b
         // Writes are refused, saying why; first, each daemon notices.
         for probe in &probes {
             let refused = eventually(PATIENCE, POLL, || async {
-                match register(probe, "etcd.outage", endpoint(40_004), LONG_TTL).await {
+                match register(probe, "etcd.outage", loopback(40_004), LONG_TTL).await {
                     Err(Error::StoreUnavailable { reason }) => Some(Ok(reason)),
                     Ok(lease) => Some(Err(format!("it registered {lease:?}"))),
                     Err(_) => None,
@@ -82,7 +83,7 @@ fn etcd_stopped_keeps_lookups_refuses_registrations_and_all_resumes_when_it_is_b
         }
         for probe in &probes {
             for _ in 0..REFUSALS {
-                let registered = register(probe, "etcd.outage", endpoint(40_004), LONG_TTL).await;
+                let registered = register(probe, "etcd.outage", loopback(40_004), LONG_TTL).await;
                 assert!(
                     matches!(registered, Err(Error::StoreUnavailable { .. })),
                     "a register at {} with etcd down: {registered:?}",
@@ -156,13 +157,13 @@ fn etcd_stopped_keeps_lookups_refuses_registrations_and_all_resumes_when_it_is_b
             registered.await.is_some(),
             "the second server is listed but thinks it is not registered"
         );
-        let late = register(&probes[1], "etcd.late", endpoint(40_005), LONG_TTL)
+        let late = register(&probes[1], "etcd.late", loopback(40_005), LONG_TTL)
             .await
             .expect("register after etcd came back");
         assert_lists(
             &probes[0],
             "etcd.late",
-            &Endpoints::from([(endpoint(40_005), 1)]),
+            &Endpoints::from([(loopback(40_005), 1)]),
             "after etcd came back",
         )
         .await;

@@ -3,12 +3,13 @@
 //! all.
 
 use crate::support::{
-    EXPIRING_TTL, Endpoints, LONG_TTL, assert_lists, endpoint, probes, register, run,
-    start_daemons, unique_prefix,
+    EXPIRING_TTL, Endpoints, LONG_TTL, assert_lists, probes, register, run, start_daemons,
+    unique_prefix,
 };
 use rendezvous_core::Error;
 use rendezvous_core::rt;
 use rendezvous_tests::etcd::Etcd;
+use rendezvous_tests::loopback;
 
 /// The first scenario: three daemons over one etcd. A registration
 /// through A, renewed through A, is found through B and C (and listed
@@ -21,7 +22,7 @@ fn registration_through_one_daemon_is_found_through_every_other_and_expires_from
     let daemons = start_daemons(3, &etcd, &unique_prefix("three"));
     run(async {
         let probes = probes(&daemons).await;
-        let at = endpoint(40_001);
+        let at = loopback(40_001);
         let lease = register(&probes[0], NAME, at, EXPIRING_TTL)
             .await
             .expect("register through A");
@@ -75,7 +76,7 @@ fn lease_is_renewed_and_ended_through_any_daemon() {
     let daemons = start_daemons(3, &etcd, &unique_prefix("shared-lease"));
     run(async {
         let probes = probes(&daemons).await;
-        let at = endpoint(40_002);
+        let at = loopback(40_002);
         let lease = register(&probes[0], NAME, at, LONG_TTL)
             .await
             .expect("register through A");

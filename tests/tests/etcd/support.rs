@@ -7,6 +7,7 @@ use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::wire::Incarnation;
 use rendezvous_core::{Error, Fingerprint, MatchmakerClient, Server};
 use rendezvous_tests::etcd::Etcd;
+use rendezvous_tests::loopback;
 use rendezvous_tests::{Daemon, eventually};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -79,7 +80,7 @@ pub(crate) async fn probes(daemons: &[Daemon]) -> Vec<MatchmakerClient> {
 /// finds it: the two share a table.
 pub(crate) async fn assert_shared(daemons: &[Daemon], name: &str, port: u16) {
     let probes = probes(daemons).await;
-    let at = endpoint(port);
+    let at = loopback(port);
     register(&probes[0], name, at, LONG_TTL)
         .await
         .expect("register through the first daemon");
@@ -97,11 +98,6 @@ pub(crate) async fn assert_shared(daemons: &[Daemon], name: &str, port: u16) {
 
 pub(crate) fn addresses(daemons: &[Daemon]) -> Vec<SocketAddr> {
     daemons.iter().map(Daemon::address).collect()
-}
-
-/// A loopback endpoint to register by hand; nothing needs to listen there.
-pub(crate) fn endpoint(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 fn spec(name: &str) -> Vec<ProcedureSpec> {
