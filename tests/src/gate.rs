@@ -64,12 +64,7 @@ impl Gate {
     /// Starts forwarding datagrams sent to [`Gate::local_addr`] to `target`
     /// (a loopback address), and the target's answers back.
     pub fn start(target: SocketAddr) -> io::Result<Gate> {
-        let Front {
-            local_addr,
-            socket: front,
-            stop,
-            stopped,
-        } = Front::bind(target, "gate")?;
+        let front = Front::bind(target, "gate")?;
         let shared = Arc::new(Shared {
             target,
             open: AtomicBool::new(true),
@@ -80,11 +75,11 @@ impl Gate {
             refused_from_clients: AtomicU64::new(0),
             refused_from_target: AtomicU64::new(0),
         });
-        rt::spawn(front_loop(front, shared.clone(), stopped));
+        rt::spawn(front_loop(front.socket, shared.clone(), front.stopped));
         Ok(Gate {
-            local_addr,
+            local_addr: front.local_addr,
             shared,
-            stop,
+            stop: front.stop,
         })
     }
 

@@ -124,12 +124,7 @@ impl Relay {
                 ));
             }
         }
-        let Front {
-            local_addr,
-            socket: front,
-            stop,
-            stopped,
-        } = Front::bind(target, "relay")?;
+        let front = Front::bind(target, "relay")?;
         let shared = Arc::new(Shared {
             target,
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
@@ -140,11 +135,11 @@ impl Relay {
             duplicated: AtomicU64::new(0),
             reordered: AtomicU64::new(0),
         });
-        rt::spawn(front_loop(front, shared.clone(), stopped));
+        rt::spawn(front_loop(front.socket, shared.clone(), front.stopped));
         Ok(Relay {
-            local_addr,
+            local_addr: front.local_addr,
             shared,
-            stop,
+            stop: front.stop,
         })
     }
 
