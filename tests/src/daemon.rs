@@ -13,14 +13,15 @@
 //! is never tested as it was; [`workspace_binary`] does the
 //! same for the examples' binaries.
 
+use crate::pipe::collect;
+use crate::sync::lock;
 use rendezvous_core::MatchmakerClient;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long a starting daemon may take to print its address.
@@ -40,9 +41,6 @@ const LISTENING: &str = "rendezvous-daemon listening on ";
 
 /// The environment variable that overrides where the binary is.
 pub const BINARY_ENV_VAR: &str = "RENDEZVOUS_DAEMON_BIN";
-
-/// Most stderr kept per process (the tail), for panic messages.
-const STDERR_KEEP_BYTES: usize = 64 * 1024;
 
 /// A running `rendezvous-daemon`, killed on drop.
 #[derive(Debug)]
@@ -343,39 +341,6 @@ pub(crate) fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<Exit
     }
 }
 
-/// Reads `pipe` to its end on a thread, keeping the last
-/// [`STDERR_KEEP_BYTES`] as text.
-fn collect(pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
-    let text = Arc::new(Mutex::new(String::new()));
-    let thread = collect_into(pipe, text.clone());
-    (text, thread)
-}
-
-/// Like [`collect`], appending to `sink` (one log across restarts).
-pub(crate) fn collect_into(
-    mut pipe: impl Read + Send + 'static,
-    sink: Arc<Mutex<String>>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        while let Ok(count @ 1..) = pipe.read(&mut buffer) {
-            let mut text = lock(&sink);
-            text.push_str(&String::from_utf8_lossy(&buffer[..count]));
-            if text.len() > STDERR_KEEP_BYTES {
-                let mut cut = text.len() - STDERR_KEEP_BYTES;
-                while !text.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                text.drain(..cut);
-            }
-        }
-    })
-}
-
-pub(crate) fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
-    text.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The daemon's cargo features for these tests: `etcd` when this crate's
 /// own `etcd` feature is on (the etcd store's tests need `--etcd`).
 const DAEMON_FEATURES: &[&str] = if cfg!(feature = "etcd") {
@@ -408,10 +373,7 @@ pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
 /// [`workspace_binary`], built with the cargo `features` of `package`.
 pub fn workspace_binary_with(package: &str, bin: &str, features: &[&str]) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = lock(BUILT.get_or_init(Mutex::default));
     built
         .entry(bin.to_owned())
         .or_insert_with(|| locate_or_build(package, bin, features))

@@ -35,7 +35,9 @@
 //! let daemon = Daemon::start(&["--etcd", &etcd.urls(), "--etcd-prefix", "/test-a/"]);
 //! ```
 
-use crate::daemon::{collect_into, lock, wait_with_limit};
+use crate::daemon::wait_with_limit;
+use crate::pipe::collect_into;
+use crate::sync::lock;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -583,10 +585,7 @@ fn free_port() -> u16 {
     static HANDED_OUT: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     let (ephemeral_low, _) = ephemeral_ports().unwrap_or(DEFAULT_EPHEMERAL_PORTS);
     let highest = ephemeral_low.saturating_sub(1).max(LOWEST_PORT + 1_000);
-    let mut handed_out = HANDED_OUT
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut handed_out = lock(HANDED_OUT.get_or_init(Mutex::default));
     for _ in 0..10_000 {
         let port = fastrand::u16(LOWEST_PORT..=highest);
         if handed_out.contains(&port) {

@@ -25,8 +25,10 @@
 //! declarations): the library links no `#[procedure]`, so servers started by
 //! other tests do not serve these, and the fingerprints match the binary's.
 
+use crate::pipe::collect;
+use crate::sync::lock;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -134,7 +136,7 @@ impl FaultServer {
             .spawn()
             .unwrap_or_else(|error| panic!("could not spawn {}: {error}", config.binary.display()));
         let stdin = child.stdin.take();
-        let stderr = collect(child.stderr.take().expect("stderr is piped"));
+        let (stderr, _) = collect(child.stderr.take().expect("stderr is piped"));
         let stdout = child.stdout.take().expect("stdout is piped");
         let (lines, received) = mpsc::channel();
         std::thread::spawn(move || {
@@ -374,32 +376,4 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-/// Most stderr kept per process (the tail).
-const STDERR_KEEP_BYTES: usize = 64 * 1024;
-
-/// Reads `pipe` to its end on a thread, keeping the tail as text.
-fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        while let Ok(count @ 1..) = pipe.read(&mut buffer) {
-            let mut text = lock(&sink);
-            text.push_str(&String::from_utf8_lossy(&buffer[..count]));
-            if text.len() > STDERR_KEEP_BYTES {
-                let mut cut = text.len() - STDERR_KEEP_BYTES;
-                while !text.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                text.drain(..cut);
-            }
-        }
-    });
-    text
-}
-
-fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
-    text.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -15,17 +15,14 @@
 //! client), forwards to loopback targets only, and stops its tasks when
 //! dropped.
 
-use crate::relay::receive;
+use crate::front::{Front, MAX_DATAGRAM, receive, upstream_socket};
 use rendezvous_core::rt::{self, UdpSocket};
 use rendezvous_core::wire::Message;
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-/// The largest datagram forwarded (the largest UDP payload).
-const MAX_DATAGRAM: usize = 65_535;
 
 /// What a gate has forwarded so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,15 +64,7 @@ impl Gate {
     /// Starts forwarding datagrams sent to [`Gate::local_addr`] to `target`
     /// (a loopback address), and the target's answers back.
     pub fn start(target: SocketAddr) -> io::Result<Gate> {
-        if !target.ip().is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the gate only forwards to loopback addresses, not {target}"),
-            ));
-        }
-        let front = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let local_addr = front.local_addr()?;
-        let front = Arc::new(UdpSocket::from(front));
+        let front = Front::bind(target, "gate")?;
         let shared = Arc::new(Shared {
             target,
             open: AtomicBool::new(true),
@@ -86,12 +75,11 @@ impl Gate {
             refused_from_clients: AtomicU64::new(0),
             refused_from_target: AtomicU64::new(0),
         });
-        let (stop, stopped) = async_std::channel::bounded(1);
-        rt::spawn(front_loop(front, shared.clone(), stopped));
+        rt::spawn(front_loop(front.socket, shared.clone(), front.stopped));
         Ok(Gate {
-            local_addr,
+            local_addr: front.local_addr,
             shared,
-            stop,
+            stop: front.stop,
         })
     }
 
@@ -160,10 +148,9 @@ async fn front_loop(
         let socket = match upstream.get(&client) {
             Some(socket) => socket.clone(),
             None => {
-                let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
+                let Some(socket) = upstream_socket().await else {
                     continue;
                 };
-                let socket = Arc::new(socket);
                 rt::spawn(back_loop(
                     socket.clone(),
                     front.clone(),

@@ -2,7 +2,8 @@
 //! child process ([`Daemon`]), a real etcd for the daemon's shared store
 //! ([`etcd::Etcd`]), a lossy UDP relay to put between peers ([`Relay`]), and
 //! [`run`] to drive an async test body with an overall timeout, so that no
-//! test can hang.
+//! test can hang; and what most tests start with: [`loopback`] addresses and
+//! a [`client`] with a deadline only a hang reaches.
 //!
 //! Everything here binds loopback addresses only: on ephemeral ports, and
 //! etcd on free ports below the ephemeral range (see [`etcd`]).
@@ -17,13 +18,20 @@
 //! });
 //! ```
 
+mod client;
 pub mod daemon;
 pub mod etcd;
 pub mod fault_server;
+mod front;
 pub mod gate;
+mod net;
+mod pipe;
 pub mod relay;
+pub mod sync;
 
+pub use client::{CALL_DEADLINE, client, client_of};
 pub use daemon::{CliOutput, Daemon};
+pub use net::{free_address, loopback};
 pub use relay::{Relay, RelayConfig, RelayStats};
 
 use rendezvous_core::rt;

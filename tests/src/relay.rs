@@ -11,16 +11,15 @@
 //!
 //! The relay's tasks stop when it is dropped or [`Relay::stop`]ped.
 
+use crate::front::{Front, MAX_DATAGRAM, receive, upstream_socket};
+use crate::sync::lock;
 use rendezvous_core::rt::{self, UdpSocket};
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-/// The largest datagram relayed (the largest UDP payload).
-const MAX_DATAGRAM: usize = 65_535;
 
 /// How long a held-back datagram waits for a successor when
 /// [`RelayConfig::max_delay`] is zero.
@@ -113,12 +112,6 @@ impl Relay {
     /// Starts relaying datagrams sent to [`Relay::local_addr`] to `target`
     /// (a loopback address), and the replies back.
     pub fn start(target: SocketAddr, config: RelayConfig) -> io::Result<Relay> {
-        if !target.ip().is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the relay only forwards to loopback addresses, not {target}"),
-            ));
-        }
         for (name, p) in [
             ("drop", config.drop),
             ("duplicate", config.duplicate),
@@ -131,9 +124,7 @@ impl Relay {
                 ));
             }
         }
-        let front = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let local_addr = front.local_addr()?;
-        let front = Arc::new(UdpSocket::from(front));
+        let front = Front::bind(target, "relay")?;
         let shared = Arc::new(Shared {
             target,
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
@@ -144,12 +135,11 @@ impl Relay {
             duplicated: AtomicU64::new(0),
             reordered: AtomicU64::new(0),
         });
-        let (stop, stopped) = async_std::channel::bounded(1);
-        rt::spawn(front_loop(front, shared.clone(), stopped));
+        rt::spawn(front_loop(front.socket, shared.clone(), front.stopped));
         Ok(Relay {
-            local_addr,
+            local_addr: front.local_addr,
             shared,
-            stop,
+            stop: front.stop,
         })
     }
 
@@ -183,28 +173,6 @@ impl Drop for Relay {
     }
 }
 
-/// Receives from `socket` until `stopped` closes; `None` then. Shared with
-/// the gate.
-pub(crate) async fn receive(
-    socket: &UdpSocket,
-    buffer: &mut [u8],
-    stopped: &async_std::channel::Receiver<()>,
-) -> Option<(usize, SocketAddr)> {
-    loop {
-        let received =
-            futures_lite::future::or(async { Some(socket.recv_from(buffer).await) }, async {
-                let _ = stopped.recv().await;
-                None
-            })
-            .await?;
-        match received {
-            Ok(received) => return Some(received),
-            // ICMP errors (a peer's port closed) surface here; keep going.
-            Err(_) => rt::sleep(Duration::from_millis(1)).await,
-        }
-    }
-}
-
 /// Client -> relay -> target, creating each client's upstream socket and
 /// the task carrying its replies back.
 async fn front_loop(
@@ -221,10 +189,9 @@ async fn front_loop(
         let lane = match upstream.get(&client) {
             Some(lane) => lane.clone(),
             None => {
-                let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
+                let Some(socket) = upstream_socket().await else {
                     continue;
                 };
-                let socket = Arc::new(socket);
                 let down = Arc::new(Lane::new(front.clone(), client));
                 rt::spawn(back_loop(
                     socket.clone(),
@@ -258,9 +225,7 @@ async fn back_loop(
 
 impl Shared {
     fn rng(&self) -> MutexGuard<'_, fastrand::Rng> {
-        self.rng
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.rng)
     }
 
     fn fate(&self) -> Fate {
@@ -301,9 +266,7 @@ impl Lane {
     }
 
     fn held(&self) -> MutexGuard<'_, Option<(u64, Vec<u8>)>> {
-        self.held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.held)
     }
 
     /// Applies the relay's faults to one datagram of this lane.

@@ -23,8 +23,8 @@ use rendezvous_core::{
     Client, Error, Fingerprint, MatchmakerClient, Procedure, RemoteProcedure, RetryPolicy, Server,
 };
 use rendezvous_daemon::Matchmaker;
-use rendezvous_tests::eventually;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use rendezvous_tests::{client_of, eventually, loopback, run};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -48,15 +48,6 @@ fn double() -> Procedure {
 
 // ---------------------------------------------------------------- helpers
 
-/// [`rendezvous_tests::run`] with the test body on the heap (test bodies
-/// are large futures in debug builds).
-fn run<F: Future>(body: F) -> F::Output {
-    rendezvous_tests::run(Box::pin(body))
-}
-
-/// A deadline no healthy call comes near, even on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
-
 /// How long to wait for something that happens within a heartbeat or two.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -66,10 +57,6 @@ const POLL: Duration = Duration::from_millis(50);
 /// A short lease, so that a server's renewals (every third of it) come
 /// often; the embedded matchmaker's minimum.
 const SHORT_LEASE: Duration = Duration::from_secs(1);
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-}
 
 async fn matchmaker() -> Matchmaker {
     Matchmaker::bind(loopback(0))
@@ -252,14 +239,6 @@ impl StoreDown {
     }
 }
 
-fn client(matchmakers: &[SocketAddr]) -> Client {
-    Client::builder()
-        .matchmakers(matchmakers.iter().copied())
-        .deadline(DEADLINE)
-        .build()
-        .expect("build a client")
-}
-
 async fn matchmaker_client(matchmakers: &[SocketAddr]) -> MatchmakerClient {
     MatchmakerClient::connect_any(matchmakers)
         .await
@@ -307,7 +286,7 @@ fn a_client_looks_up_past_a_silent_matchmaker_and_calls() {
         let server = serve(&[live.local_addr()]).await;
         assert!(server.is_registered());
 
-        let client = client(&[silent.address(), live.local_addr()]);
+        let client = client_of(&[silent.address(), live.local_addr()]);
         let doubled: u64 = client.call(&DOUBLE, &(21u64,)).await.unwrap();
         assert_eq!(doubled, 42);
         assert_eq!(client.matchmaker().address(), live.local_addr());
@@ -364,7 +343,7 @@ fn a_server_registers_through_the_first_matchmaker_that_answers() {
             [silent.address(), live.local_addr()]
         );
         assert!(lists(live.local_addr(), &server).await);
-        let client = client(&[live.local_addr()]);
+        let client = client_of(&[live.local_addr()]);
         let doubled: u64 = client.call(&DOUBLE, &(5u64,)).await.unwrap();
         assert_eq!(doubled, 10);
     });
@@ -449,7 +428,7 @@ fn an_answer_from_one_matchmaker_is_final() {
         );
         assert_eq!(holding.stats().executed, before, "the second was not asked");
 
-        let client = client(&[empty.local_addr(), holding.local_addr()]);
+        let client = client_of(&[empty.local_addr(), holding.local_addr()]);
         let refused = client.call::<_, u64>(&DOUBLE, &(1u64,)).await;
         assert!(
             matches!(refused, Err(Error::NotFound { .. })),
@@ -553,7 +532,7 @@ fn when_a_matchmaker_dies_its_server_moves_to_another_and_clients_follow() {
         assert!(lists(doomed.local_addr(), &server).await);
         assert!(!lists(survivor.local_addr(), &server).await);
 
-        let early = client(&addresses);
+        let early = client_of(&addresses);
         let doubled: u64 = early.call(&DOUBLE, &(1u64,)).await.unwrap();
         assert_eq!(doubled, 2);
 
@@ -571,7 +550,7 @@ fn when_a_matchmaker_dies_its_server_moves_to_another_and_clients_follow() {
 
         // A client that knew the server keeps calling it; one that did not
         // finds it through the survivor.
-        let late = client(&addresses);
+        let late = client_of(&addresses);
         for n in 2..12u64 {
             let from_early: u64 = early.call(&DOUBLE, &(n,)).await.unwrap();
             let from_late: u64 = late.call(&DOUBLE, &(n,)).await.unwrap();

@@ -16,7 +16,8 @@ use rendezvous_tests::fault_server::procedures::{count, slow, slow_idempotent, s
 use rendezvous_tests::fault_server::{
     Execution, ExecutionLog, FaultServer, FaultServerConfig, PROCEDURE_NAMES, ScratchDir,
 };
-use rendezvous_tests::{Daemon, Relay, RelayConfig, eventually};
+use rendezvous_tests::sync::lock;
+use rendezvous_tests::{Daemon, Relay, RelayConfig, client, eventually, free_address, run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,19 +32,10 @@ const LEASE_TTL: Duration = Duration::from_secs(2);
 /// The servers' heartbeat: they renew at a third of the lease TTL.
 const HEARTBEAT: Duration = Duration::from_millis(667);
 
-/// A deadline no healthy call comes near, even on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
-
 /// The longest any `eventually` here waits: far beyond need.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------- helpers
-
-/// [`rendezvous_tests::run`] with the body on the heap (debug-build test
-/// bodies are large futures; the test thread's stack is small).
-fn run<F: Future>(body: F) -> F::Output {
-    rendezvous_tests::run(Box::pin(body))
-}
 
 fn scratch(label: &str) -> ScratchDir {
     ScratchDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")), label)
@@ -73,9 +65,7 @@ fn start_server_behind(
     relay: RelayConfig,
 ) -> (FaultServer, Relay) {
     for _ in 0..10 {
-        let port = std::net::UdpSocket::bind(("127.0.0.1", 0))
-            .and_then(|socket| socket.local_addr())
-            .expect("find a free loopback port");
+        let port = free_address();
         let front = Relay::start(port, relay.clone()).expect("start a relay");
         // The port could be taken between learning and binding it; then
         // the server does not start, and it is tried again.
@@ -90,14 +80,6 @@ fn start_server_behind(
         }
     }
     panic!("could not start a fault-server behind a relay in 10 tries");
-}
-
-fn client(matchmaker: SocketAddr) -> Client {
-    Client::builder()
-        .matchmaker(matchmaker)
-        .deadline(DEADLINE)
-        .build()
-        .expect("build a client")
 }
 
 async fn matchmaker_client(address: SocketAddr) -> MatchmakerClient {
@@ -152,12 +134,6 @@ async fn server_stats(client: &Client, address: SocketAddr) -> (u64, u64, u64) {
         .call_at(address, &stats::PROCEDURE, &())
         .await
         .unwrap_or_else(|error| panic!("fault.stats at {address}: {error}"))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn execution(procedure: &str, id: u64, phase: &str) -> Execution {

@@ -16,7 +16,7 @@ use rendezvous_core::wire::{self, Call, ClientId, Incarnation, Message, Outcome,
 use rendezvous_core::{Error, Fingerprint, MatchmakerClient, RetryPolicy};
 use rendezvous_daemon::LIST_PAGE_BYTES;
 use rendezvous_tests::daemon::cli;
-use rendezvous_tests::{Daemon, Relay, RelayConfig, eventually, run};
+use rendezvous_tests::{Daemon, Relay, RelayConfig, eventually, loopback, run};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -35,11 +35,6 @@ fn spec(name: &str, signature: Fingerprint) -> ProcedureSpec {
         name: name.to_owned(),
         signature,
     }
-}
-
-/// A loopback endpoint to register; nothing needs to listen there.
-fn endpoint(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 fn addresses(endpoints: &[EndpointInfo]) -> Vec<SocketAddr> {
@@ -73,7 +68,7 @@ fn register_then_lookup_returns_the_endpoint_its_incarnation_and_a_ttl_within_th
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        let at = endpoint(40_001);
+        let at = loopback(40_001);
         let lease = register(&client, "math.add", ADD_V1, at, 7, Duration::from_secs(30)).await;
         assert_eq!(
             lease.ttl_ms, 30_000,
@@ -100,7 +95,7 @@ fn lookup_with_another_signature_is_a_mismatch_listing_the_registered_signatures
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 1, LONG_TTL).await;
+        register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
         match client.lookup("math.add", Some(ADD_V3)).await {
             Err(Error::SignatureMismatch {
                 name,
@@ -114,7 +109,7 @@ fn lookup_with_another_signature_is_a_mismatch_listing_the_registered_signatures
             other => panic!("expected a signature mismatch, got {other:?}"),
         }
 
-        register(&client, "math.add", ADD_V2, endpoint(40_002), 2, LONG_TTL).await;
+        register(&client, "math.add", ADD_V2, loopback(40_002), 2, LONG_TTL).await;
         match client.lookup("math.add", Some(ADD_V3)).await {
             Err(Error::SignatureMismatch { mut available, .. }) => {
                 available.sort();
@@ -132,7 +127,7 @@ fn during_a_rolling_upgrade_each_signature_finds_only_its_own_servers() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        let (old, new) = (endpoint(40_001), endpoint(40_002));
+        let (old, new) = (loopback(40_001), loopback(40_002));
         register(&client, "math.add", ADD_V1, old, 1, LONG_TTL).await;
         register(&client, "math.add", ADD_V2, new, 2, LONG_TTL).await;
 
@@ -154,7 +149,7 @@ fn lookup_of_an_unknown_name_is_not_found() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 1, LONG_TTL).await;
+        register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
         for signature in [None, Some(ADD_V1)] {
             match client.lookup("math.subtract", signature).await {
                 Err(Error::NotFound { name }) => assert_eq!(name, "math.subtract"),
@@ -201,7 +196,7 @@ fn renewing_a_lease_keeps_it_registered_past_its_ttl() {
         let client = &daemon.client().await;
         without_stalls(|attempt| async move {
             let name = format!("renewed.attempt_{attempt}");
-            let at = endpoint(40_100 + attempt);
+            let at = loopback(40_100 + attempt);
             // The lease lives at least until `extended + TTL`: the daemon
             // starts each TTL when it handles a request, after it was sent.
             let mut extended = Instant::now();
@@ -245,7 +240,7 @@ fn renewing_an_unknown_token_is_an_unknown_lease() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 1, LONG_TTL).await;
+        register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
         let stranger = LeaseToken::generate().unwrap();
         match client.renew(stranger).await {
             Err(Error::UnknownLease) => {}
@@ -261,7 +256,7 @@ fn a_lease_not_renewed_expires_after_its_ttl() {
         let client = &daemon.client().await;
         without_stalls(|attempt| async move {
             let name = format!("expiring.attempt_{attempt}");
-            let at = endpoint(40_200 + attempt);
+            let at = loopback(40_200 + attempt);
             let sent = Instant::now();
             let lease = register(client, &name, ADD_V1, at, 1, SHORT_TTL).await;
             assert_eq!(lease.ttl_ms, 1_000);
@@ -307,7 +302,7 @@ fn unregister_removes_at_once_and_a_second_unregister_is_an_unknown_lease() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        let at = endpoint(40_001);
+        let at = loopback(40_001);
         let lease = client
             .register(
                 vec![spec("math.add", ADD_V1), spec("math.mul", ADD_V2)],
@@ -345,7 +340,7 @@ fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_f
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        let at = endpoint(40_001);
+        let at = loopback(40_001);
         let first = register(&client, "math.add", ADD_V1, at, 1, LONG_TTL).await;
         // The server restarted on the same port: a new incarnation, a new
         // lease, beside the old one until that one ends by itself.
@@ -372,7 +367,7 @@ fn a_restarted_daemon_starts_empty_and_refuses_old_leases() {
     let address = daemon.address();
     let lease = run(async {
         let client = daemon.client().await;
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 1, LONG_TTL).await
+        register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await
     });
     daemon.kill();
     let daemon = Daemon::start_on(address);
@@ -387,7 +382,7 @@ fn a_restarted_daemon_starts_empty_and_refuses_old_leases() {
             Err(Error::NotFound { .. }) => {}
             other => panic!("lookup after a restart: expected NotFound, got {other:?}"),
         }
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 2, LONG_TTL).await;
+        register(&client, "math.add", ADD_V1, loopback(40_001), 2, LONG_TTL).await;
         let found = client.lookup("math.add", None).await.unwrap();
         assert_eq!(found[0].incarnation, 2);
     });
@@ -401,7 +396,7 @@ fn list_returns_every_registration_across_pages() {
     let names: Vec<String> = (0..60)
         .map(|i| format!("inventory.warehouse.item_{i:03}"))
         .collect();
-    let endpoints: Vec<SocketAddr> = (0..3).map(|i| endpoint(41_000 + i)).collect();
+    let endpoints: Vec<SocketAddr> = (0..3).map(|i| loopback(41_000 + i)).collect();
     // More than one page's worth, by far.
     assert!(names.len() * endpoints.len() * names[0].len() > 2 * LIST_PAGE_BYTES);
     run(async {
@@ -452,11 +447,11 @@ fn list_returns_every_registration_across_pages() {
 fn daemon_with_registrations() -> (Daemon, Vec<(&'static str, SocketAddr, Fingerprint, u64)>) {
     let daemon = Daemon::start(&[]);
     let registrations = vec![
-        ("math.add", endpoint(40_001), ADD_V1, 0x1111),
-        ("math.add", endpoint(40_002), ADD_V2, 0x2222),
+        ("math.add", loopback(40_001), ADD_V1, 0x1111),
+        ("math.add", loopback(40_002), ADD_V2, 0x2222),
         (
             "text.upper",
-            endpoint(40_003),
+            loopback(40_003),
             Fingerprint::of("text.upper(String)->String"),
             0x3333,
         ),
@@ -516,7 +511,7 @@ fn cli_lookup_prints_the_endpoints_of_a_name() {
     let output = cli(&["lookup", "text.upper", "--matchmaker", &address], &[]);
     assert!(output.status.success(), "{output:?}");
     assert!(
-        output.stdout.contains(&endpoint(40_003).to_string()),
+        output.stdout.contains(&loopback(40_003).to_string()),
         "{}",
         output.stdout
     );
@@ -535,12 +530,12 @@ fn cli_lookup_prints_the_endpoints_of_a_name() {
     );
     assert!(output.status.success(), "{output:?}");
     assert!(
-        output.stdout.contains(&endpoint(40_002).to_string()),
+        output.stdout.contains(&loopback(40_002).to_string()),
         "{}",
         output.stdout
     );
     assert!(
-        !output.stdout.contains(&endpoint(40_001).to_string()),
+        !output.stdout.contains(&loopback(40_001).to_string()),
         "--signature keeps only the matching server:\n{}",
         output.stdout
     );
@@ -562,7 +557,7 @@ fn cli_uses_the_environment_variable_when_no_matchmaker_flag_is_given() {
     let output = cli(&["lookup", "text.upper"], &[(ENV_VAR, &address)]);
     assert!(output.status.success(), "{output:?}");
     assert!(
-        output.stdout.contains(&endpoint(40_003).to_string()),
+        output.stdout.contains(&loopback(40_003).to_string()),
         "{}",
         output.stdout
     );
@@ -613,7 +608,7 @@ fn sigterm_shuts_the_daemon_down_cleanly() {
     let mut daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 1, LONG_TTL).await;
+        register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
     });
     let status = daemon.terminate();
     assert_eq!(status.code(), Some(0));
@@ -624,7 +619,7 @@ fn sigint_shuts_the_daemon_down_cleanly() {
     let mut daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        register(&client, "math.add", ADD_V1, endpoint(40_001), 1, LONG_TTL).await;
+        register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
     });
     let status = daemon.interrupt();
     assert_eq!(status.code(), Some(0));
@@ -694,7 +689,7 @@ fn garbage_datagrams_neither_disturb_the_daemon_nor_grow_its_memory() {
     const MAX_GROWTH: u64 = 32 << 20;
     let mut daemon = Daemon::start(&[]);
     let target = "garbage.target";
-    let at = endpoint(40_001);
+    let at = loopback(40_001);
     run(async {
         let client = daemon.client().await;
         register(&client, target, ADD_V1, at, 1, LONG_TTL).await;
@@ -791,7 +786,7 @@ fn garbage_datagrams_neither_disturb_the_daemon_nor_grow_its_memory() {
 fn lookups_through_a_lossy_relay_all_succeed() {
     const LOOKUPS: usize = 50;
     let daemon = Daemon::start(&[]);
-    let at = endpoint(40_001);
+    let at = loopback(40_001);
     run(async {
         let direct = daemon.client().await;
         register(&direct, "math.add", ADD_V1, at, 1, LONG_TTL).await;

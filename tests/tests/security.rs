@@ -22,7 +22,7 @@ use rendezvous_core::{
     Client, Error, Fingerprint, MatchmakerClient, Procedure, RemoteProcedure, Server, rt,
 };
 use rendezvous_daemon::{DEFAULT_AUTH_WINDOW, Gatekeeper, Matchmaker};
-use rendezvous_tests::{Daemon, run};
+use rendezvous_tests::{Daemon, loopback, run};
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -66,10 +66,6 @@ impl Drop for SecretFile {
 
 fn secret(bytes: &[u8]) -> Secret {
     Secret::new(bytes.trim_ascii_end()).expect("a long enough secret")
-}
-
-fn endpoint(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 fn specs(names: &[&str]) -> Vec<ProcedureSpec> {
@@ -117,7 +113,7 @@ fn registration_signed_with_the_right_secret_is_accepted() {
     let daemon = Daemon::start(&["--secret-file", file.path()]);
     run(async {
         let client = daemon.client().await.with_secret(Some(file.secret()));
-        let lease = register(&client, &["math.add"], endpoint(40_001)).await;
+        let lease = register(&client, &["math.add"], loopback(40_001)).await;
         client.renew(lease.token).await.expect("a signed renew");
         let found = client.lookup("math.add", None).await.unwrap();
         assert_eq!(found.len(), 1);
@@ -158,7 +154,7 @@ fn registration_signed_with_another_secret_is_refused() {
         let refused = client
             .register(
                 specs(&["math.add"]),
-                endpoint(40_001),
+                loopback(40_001),
                 Incarnation(1),
                 LONG_TTL,
             )
@@ -193,7 +189,7 @@ fn unsigned_registration_is_refused_by_a_daemon_with_a_secret() {
         let refused = client
             .register(
                 specs(&["math.add"]),
-                endpoint(40_001),
+                loopback(40_001),
                 Incarnation(1),
                 LONG_TTL,
             )
@@ -207,7 +203,7 @@ fn a_replayed_registration_is_refused() {
     let file = SecretFile::new("replay", SECRET);
     let daemon = Daemon::start(&["--secret-file", file.path()]);
     run(async {
-        let mut request = register_request("math.add", endpoint(40_001));
+        let mut request = register_request("math.add", loopback(40_001));
         auth::sign(&file.secret(), &mut request).unwrap();
         // Sent as is (the clients have no secret of their own to re-sign
         // with), by two clients: two calls, one request.
@@ -230,7 +226,7 @@ fn a_request_signed_outside_the_time_window_is_refused() {
         let client = daemon.client().await;
         for skew in [Duration::from_secs(60), Duration::from_secs(3_600)] {
             for stamped in [SystemTime::now() - skew, SystemTime::now() + skew] {
-                let mut request = register_request("math.add", endpoint(40_001));
+                let mut request = register_request("math.add", loopback(40_001));
                 let nonce: [u8; auth::NONCE_BYTES] = std::array::from_fn(|_| fastrand::u8(..));
                 auth::sign_with(
                     &file.secret(),
@@ -248,7 +244,7 @@ fn a_request_signed_outside_the_time_window_is_refused() {
 #[test]
 fn without_a_secret_a_non_loopback_peer_is_refused() {
     let mut gate = Gatekeeper::new(None, DEFAULT_AUTH_WINDOW, 16);
-    let request = register_request("math.add", endpoint(40_001));
+    let request = register_request("math.add", loopback(40_001));
     for peer in ["192.0.2.7:40000", "[2001:db8::7]:40000", "10.1.2.3:5000"] {
         let peer: SocketAddr = peer.parse().unwrap();
         let context = CallContext {
@@ -273,7 +269,7 @@ fn without_a_secret_a_loopback_registration_is_accepted_and_the_log_says_loopbac
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        register(&client, &["math.add"], endpoint(40_001)).await;
+        register(&client, &["math.add"], loopback(40_001)).await;
         assert_eq!(client.lookup("math.add", None).await.unwrap().len(), 1);
     });
     let log = daemon.stderr();
@@ -290,7 +286,7 @@ fn another_lease_cannot_replace_a_registration() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        let at = endpoint(40_001);
+        let at = loopback(40_001);
         let owner = register(&client, &["math.add"], at).await;
         // Someone else registers the same name at the same endpoint, with
         // another signature and incarnation.
@@ -324,8 +320,8 @@ fn another_lease_cannot_remove_a_registration() {
     let daemon = Daemon::start(&[]);
     run(async {
         let client = daemon.client().await;
-        let owner = register(&client, &["math.add"], endpoint(40_001)).await;
-        let other = register(&client, &["math.sub"], endpoint(40_002)).await;
+        let owner = register(&client, &["math.add"], loopback(40_001)).await;
+        let other = register(&client, &["math.sub"], loopback(40_002)).await;
         for guess in [LeaseToken([0; 16]), LeaseToken([0xff; 16])] {
             assert!(matches!(
                 client.unregister(guess).await,
@@ -445,7 +441,7 @@ fn list_replies_stay_within_three_times_their_requests_across_all_pages() {
         let client = daemon.client().await;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         for port in 0..3 {
-            register(&client, &refs, endpoint(41_000 + port)).await;
+            register(&client, &refs, loopback(41_000 + port)).await;
         }
     });
     let mut raw = Raw::new(daemon.address());
@@ -480,7 +476,7 @@ fn lookup_replies_stay_within_three_times_their_requests_and_say_when_truncated(
     run(async {
         let client = daemon.client().await;
         for port in 0..SERVERS {
-            register(&client, &["math.add"], endpoint(42_000 + port)).await;
+            register(&client, &["math.add"], loopback(42_000 + port)).await;
         }
     });
     let mut raw = Raw::new(daemon.address());
@@ -519,7 +515,7 @@ fn a_short_copy_of_a_padded_lookup_does_not_get_its_large_cached_reply() {
     run(async {
         let client = daemon.client().await;
         for port in 0..40 {
-            register(&client, &["math.add"], endpoint(43_000 + port)).await;
+            register(&client, &["math.add"], loopback(43_000 + port)).await;
         }
     });
     let mut raw = Raw::new(daemon.address());
@@ -576,11 +572,11 @@ fn registrations_beyond_the_total_limit_are_refused_with_a_clear_error() {
     let daemon = Daemon::start(&["--max-registrations", "3"]);
     run(async {
         let client = daemon.client().await;
-        register(&client, &["a.one", "a.two"], endpoint(40_001)).await;
+        register(&client, &["a.one", "a.two"], loopback(40_001)).await;
         let refused = client
             .register(
                 specs(&["b.one", "b.two"]),
-                endpoint(40_002),
+                loopback(40_002),
                 Incarnation(1),
                 LONG_TTL,
             )
@@ -591,7 +587,7 @@ fn registrations_beyond_the_total_limit_are_refused_with_a_clear_error() {
             }
             other => panic!("expected LimitReached, got {other:?}"),
         }
-        register(&client, &["b.one"], endpoint(40_002)).await;
+        register(&client, &["b.one"], loopback(40_002)).await;
     });
 }
 
@@ -600,11 +596,11 @@ fn registrations_beyond_the_per_source_limit_are_refused_with_a_clear_error() {
     let daemon = Daemon::start(&["--max-registrations-per-source", "2"]);
     run(async {
         let client = daemon.client().await;
-        let first = register(&client, &["a.one", "a.two"], endpoint(40_001)).await;
+        let first = register(&client, &["a.one", "a.two"], loopback(40_001)).await;
         let refused = client
             .register(
                 specs(&["b.one"]),
-                endpoint(40_002),
+                loopback(40_002),
                 Incarnation(1),
                 LONG_TTL,
             )
@@ -621,7 +617,7 @@ fn registrations_beyond_the_per_source_limit_are_refused_with_a_clear_error() {
             other => panic!("expected LimitReached, got {other:?}"),
         }
         client.unregister(first.token).await.unwrap();
-        register(&client, &["b.one"], endpoint(40_002)).await;
+        register(&client, &["b.one"], loopback(40_002)).await;
     });
 }
 
@@ -652,7 +648,7 @@ fn a_server_over_its_calls_in_flight_limit_answers_overloaded_and_clients_comple
  {
     const CALLS: u64 = 24;
     run(async {
-        let matchmaker = Matchmaker::bind(endpoint(0)).await.unwrap();
+        let matchmaker = Matchmaker::bind(loopback(0)).await.unwrap();
         let executions = Arc::new(AtomicU64::new(0));
         let server = Server::builder()
             .matchmaker(matchmaker.local_addr())
@@ -689,7 +685,7 @@ fn a_server_over_its_calls_in_flight_limit_answers_overloaded_and_clients_comple
 #[test]
 fn a_call_refused_as_overloaded_until_its_deadline_fails_as_overloaded_having_not_run() {
     run(async {
-        let matchmaker = Matchmaker::bind(endpoint(0)).await.unwrap();
+        let matchmaker = Matchmaker::bind(loopback(0)).await.unwrap();
         let executions = Arc::new(AtomicU64::new(0));
         let blocker = RemoteProcedure {
             name: "security.block",

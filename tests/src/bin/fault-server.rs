@@ -12,6 +12,7 @@
 
 use rendezvous_core::{Server, procedure, rt};
 use rendezvous_tests::fault_server::{INCARNATION, LISTENING};
+use rendezvous_tests::sync::lock;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -32,7 +33,7 @@ fn log(line: String) {
     let Some(file) = LOG.get() else {
         return;
     };
-    let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut file = lock(file);
     if let Err(error) = file.write_all(line.as_bytes()) {
         eprintln!("fault-server: could not write the execution log: {error}");
         std::process::exit(3);

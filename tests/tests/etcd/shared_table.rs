@@ -1,0 +1,109 @@
+//! One table, three daemons: what is registered or renewed through one
+//! daemon is found, renewed and ended through any other, and expires from
+//! all.
+
+use crate::support::{
+    EXPIRING_TTL, Endpoints, LONG_TTL, assert_lists, probes, register, run, start_daemons,
+    unique_prefix,
+};
+use rendezvous_core::Error;
+use rendezvous_core::rt;
+use rendezvous_tests::etcd::Etcd;
+use rendezvous_tests::loopback;
+
+/// The first scenario: three daemons over one etcd. A registration
+/// through A, renewed through A, is found through B and C (and listed
+/// there, not stale); once renewals stop, its lease lapses and all three
+/// forget it; renewing it then, anywhere, is `UnknownLease`.
+#[test]
+fn registration_through_one_daemon_is_found_through_every_other_and_expires_from_all() {
+    const NAME: &str = "etcd.three";
+    let etcd = Etcd::start();
+    let daemons = start_daemons(3, &etcd, &unique_prefix("three"));
+    run(async {
+        let probes = probes(&daemons).await;
+        let at = loopback(40_001);
+        let lease = register(&probes[0], NAME, at, EXPIRING_TTL)
+            .await
+            .expect("register through A");
+        // Renewed through A, as a server would, while the others are asked.
+        let renewer = {
+            let through_a = probes[0].clone();
+            rt::spawn(async move {
+                loop {
+                    rt::sleep(EXPIRING_TTL / 20).await;
+                    let _ = through_a.renew(lease.token).await;
+                }
+            })
+        };
+        let expected = Endpoints::from([(at, 1)]);
+        for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
+            let when = format!("registered through A, at {label}");
+            assert_lists(probe, NAME, &expected, &when).await;
+        }
+        let page = probes[2].list_page(None).await.expect("list through C");
+        assert!(!page.stale, "C's list says stale while etcd is up");
+        assert!(
+            page.registrations
+                .iter()
+                .any(|r| r.name == NAME && r.endpoint == at),
+            "C does not list what A registered: {page:?}"
+        );
+
+        // No more renewals: the lease lapses in etcd, and every cache
+        // follows.
+        renewer.cancel().await;
+        for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
+            let when = format!("expired, at {label}");
+            assert_lists(probe, NAME, &Endpoints::new(), &when).await;
+        }
+        for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
+            let renewed = probe.renew(lease.token).await;
+            assert!(
+                matches!(renewed, Err(Error::UnknownLease)),
+                "renewing the lapsed lease through {label}: {renewed:?}, not UnknownLease"
+            );
+        }
+    });
+}
+
+/// A lease is the store's, not the daemon's that granted it: renewed
+/// through B and C, and ended through C, which every daemon then forgets.
+#[test]
+fn lease_is_renewed_and_ended_through_any_daemon() {
+    const NAME: &str = "etcd.shared-lease";
+    let etcd = Etcd::start();
+    let daemons = start_daemons(3, &etcd, &unique_prefix("shared-lease"));
+    run(async {
+        let probes = probes(&daemons).await;
+        let at = loopback(40_002);
+        let lease = register(&probes[0], NAME, at, LONG_TTL)
+            .await
+            .expect("register through A");
+        for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
+            let renewed = probe.renew(lease.token).await;
+            assert!(
+                renewed.is_ok(),
+                "renewing A's lease through {label}: {renewed:?}"
+            );
+        }
+        probes[2]
+            .unregister(lease.token)
+            .await
+            .expect("unregister A's lease through C");
+        for (probe, label) in probes.iter().zip(["A", "B", "C"]) {
+            assert_lists(
+                probe,
+                NAME,
+                &Endpoints::new(),
+                &format!("ended through C, at {label}"),
+            )
+            .await;
+        }
+        let renewed = probes[1].renew(lease.token).await;
+        assert!(
+            matches!(renewed, Err(Error::UnknownLease)),
+            "renewing the ended lease through B: {renewed:?}, not UnknownLease"
+        );
+    });
+}
