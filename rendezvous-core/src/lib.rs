@@ -59,12 +59,15 @@ mod requester;
 pub mod retry;
 pub mod rt;
 pub mod server;
-pub mod signature;
 mod sync;
-pub mod wire;
+
+/// The protocol lives in the `rendezvous-protocol` crate (no sockets, no
+/// executor); these are its paths here, so that `rendezvous-core` is the
+/// one dependency users need.
+pub use rendezvous_protocol::{signature, wire};
 
 pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};
-pub use error::Error;
+pub use error::{Error, Refusal};
 pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
 pub use server::{Procedure, Server, ServerBuilder};
