@@ -4,9 +4,8 @@
 
 use crate::procedures;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::{
-    LIST, LIST_SIGNATURE, LOOKUP, LOOKUP_SIGNATURE, REGISTER, REGISTER_SIGNATURE, RENEW,
-    RENEW_SIGNATURE, UNREGISTER, UNREGISTER_SIGNATURE,
+use rendezvous_core::matchmaker::protocol::operation::{
+    List, Lookup, Operation, Register, Renew, Unregister,
 };
 use rendezvous_core::wire::{
     Ack, Call, ClientId, Confirm, Incarnation, MAX_DEADLINE, Message, Outcome, Reply, Xid,
@@ -185,14 +184,19 @@ pub fn lookup_args(name: &str) -> Vec<u8> {
     },))
 }
 
-/// The matchmaker's procedures: name and signature, by selector.
+/// The matchmaker's procedures: name and signature, by selector (the
+/// order of the `matchmaker_daemon` target's selectors).
 pub const MATCHMAKER_PROCEDURES: [(&str, Fingerprint); 5] = [
-    (REGISTER, REGISTER_SIGNATURE),
-    (RENEW, RENEW_SIGNATURE),
-    (UNREGISTER, UNREGISTER_SIGNATURE),
-    (LOOKUP, LOOKUP_SIGNATURE),
-    (LIST, LIST_SIGNATURE),
+    named::<Register>(),
+    named::<Renew>(),
+    named::<Unregister>(),
+    named::<Lookup>(),
+    named::<List>(),
 ];
+
+const fn named<O: Operation>() -> (&'static str, Fingerprint) {
+    (O::NAME, O::SIGNATURE)
+}
 
 /// Matchmaker answers, as the client decodes them.
 pub fn matchmaker_answers() -> Vec<Vec<u8>> {

@@ -44,9 +44,12 @@
 //!
 //! The pieces, each usable on its own: [`Server`] (serve procedures, keep
 //! them registered), [`Client`] (resolve, call, retry, fail over),
-//! [`MatchmakerClient`] (talk to the matchmaker), [`wire`] (the protocol).
-//! The matchmaker itself is the `rendezvous-daemon` crate; the wire protocol
-//! is specified in PROTOCOL.md at the repository root.
+//! [`MatchmakerClient`] (talk to the matchmaker). The protocol — [`wire`],
+//! [`signature`], the matchmaker's messages and MAC
+//! ([`matchmaker::protocol`], [`matchmaker::auth`]) — is the crate
+//! `rendezvous-protocol`, which has no runtime in it, re-exported here under
+//! those paths. The matchmaker itself is the `rendezvous-daemon` crate; the
+//! wire protocol is specified in PROTOCOL.md at the repository root.
 
 #[doc(hidden)]
 #[path = "private.rs"]

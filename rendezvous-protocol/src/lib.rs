@@ -22,7 +22,7 @@
 //! `rendezvous-core`. A module would keep that rule only by review. Two
 //! readers gain from it: a peer written in another language has one small
 //! crate to read beside PROTOCOL.md, and the fuzz targets of the decoders
-//! depend on what they check alone.
+//! need nothing but what they check.
 
 pub mod matchmaker;
 pub mod signature;
