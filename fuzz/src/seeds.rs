@@ -4,9 +4,7 @@
 
 use crate::procedures;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::operation::{
-    List, Lookup, Operation, Register, Renew, Unregister,
-};
+use rendezvous_core::matchmaker::protocol::operation::{self, Operation};
 use rendezvous_core::wire::{
     Ack, Call, ClientId, Confirm, Incarnation, MAX_DEADLINE, Message, Outcome, Reply, Xid,
     encode_payload,
@@ -187,11 +185,11 @@ pub fn lookup_args(name: &str) -> Vec<u8> {
 /// The matchmaker's procedures: name and signature, by selector (the
 /// order of the `matchmaker_daemon` target's selectors).
 pub const MATCHMAKER_PROCEDURES: [(&str, Fingerprint); 5] = [
-    named::<Register>(),
-    named::<Renew>(),
-    named::<Unregister>(),
-    named::<Lookup>(),
-    named::<List>(),
+    named::<operation::Register>(),
+    named::<operation::Renew>(),
+    named::<operation::Unregister>(),
+    named::<operation::Lookup>(),
+    named::<operation::List>(),
 ];
 
 const fn named<O: Operation>() -> (&'static str, Fingerprint) {
