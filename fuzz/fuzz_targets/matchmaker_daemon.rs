@@ -7,13 +7,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rendezvous_core::matchmaker::protocol::*;
+use rendezvous_core::matchmaker::protocol::MatchmakerError;
+use rendezvous_core::matchmaker::protocol::operation::{
+    List, Lookup, Operation, Register, Renew, Unregister,
+};
 use rendezvous_core::rt;
 use rendezvous_core::wire::{Message, Outcome, decode_payload};
 use rendezvous_daemon::{Matchmaker, MatchmakerConfig, TtlBounds};
 use rendezvous_fuzz::checks::hex;
 use rendezvous_fuzz::remote::{Peer, assert_no_panic};
-use rendezvous_fuzz::seeds::{MATCHMAKER_PROCEDURES, lookup_args};
+use rendezvous_fuzz::seeds::lookup_args;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::{Mutex, OnceLock};
@@ -71,22 +74,33 @@ fn answered<T: DeserializeOwned + Debug>(name: &str, outcome: &Outcome, args: &[
     }
 }
 
+/// Calls operation `O` with `args` (if they fit a call) and checks the
+/// answer is one of `O`'s.
+fn exercise<O: Operation>(peer: &mut Peer, args: &[u8])
+where
+    O::Answer: Debug,
+{
+    if let Some(outcome) = peer.call(O::NAME, O::SIGNATURE, args) {
+        answered::<O::Answer>(O::NAME, &outcome, args);
+    }
+}
+
+/// The operations by selector, in the order of `seeds::MATCHMAKER_PROCEDURES`.
+const OPERATIONS: [fn(&mut Peer, &[u8]); 5] = [
+    exercise::<Register>,
+    exercise::<Renew>,
+    exercise::<Unregister>,
+    exercise::<Lookup>,
+    exercise::<List>,
+];
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
     let mut peer = peer().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(&(name, signature)) = MATCHMAKER_PROCEDURES.get(usize::from(selector)) {
-        let Some(outcome) = peer.call(name, signature, rest) else {
-            return;
-        };
-        match selector {
-            0 => answered::<Lease>(name, &outcome, rest),
-            1 => answered::<Renewed>(name, &outcome, rest),
-            2 => answered::<()>(name, &outcome, rest),
-            3 => answered::<Lookup>(name, &outcome, rest),
-            _ => answered::<ListPage>(name, &outcome, rest),
-        }
+    if let Some(operation) = OPERATIONS.get(usize::from(selector)) {
+        operation(&mut peer, rest);
         return;
     }
     // A datagram claiming to come from the probing peer could make its
@@ -101,7 +115,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let probe = lookup_args("fuzz.probe");
     let outcome = peer
-        .call(LOOKUP, LOOKUP_SIGNATURE, &probe)
+        .call(Lookup::NAME, Lookup::SIGNATURE, &probe)
         .expect("the probe fits");
-    answered::<Lookup>(LOOKUP, &outcome, &probe);
+    answered::<<Lookup as Operation>::Answer>(Lookup::NAME, &outcome, &probe);
 });

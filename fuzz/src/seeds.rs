@@ -4,10 +4,7 @@
 
 use crate::procedures;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::{
-    LIST, LIST_SIGNATURE, LOOKUP, LOOKUP_SIGNATURE, REGISTER, REGISTER_SIGNATURE, RENEW,
-    RENEW_SIGNATURE, UNREGISTER, UNREGISTER_SIGNATURE,
-};
+use rendezvous_core::matchmaker::protocol::operation::{self, Operation};
 use rendezvous_core::wire::{
     Ack, Call, ClientId, Confirm, Incarnation, MAX_DEADLINE, Message, Outcome, Reply, Xid,
     encode_payload,
@@ -185,14 +182,19 @@ pub fn lookup_args(name: &str) -> Vec<u8> {
     },))
 }
 
-/// The matchmaker's procedures: name and signature, by selector.
+/// The matchmaker's procedures: name and signature, by selector (the
+/// order of the `matchmaker_daemon` target's selectors).
 pub const MATCHMAKER_PROCEDURES: [(&str, Fingerprint); 5] = [
-    (REGISTER, REGISTER_SIGNATURE),
-    (RENEW, RENEW_SIGNATURE),
-    (UNREGISTER, UNREGISTER_SIGNATURE),
-    (LOOKUP, LOOKUP_SIGNATURE),
-    (LIST, LIST_SIGNATURE),
+    named::<operation::Register>(),
+    named::<operation::Renew>(),
+    named::<operation::Unregister>(),
+    named::<operation::Lookup>(),
+    named::<operation::List>(),
 ];
+
+const fn named<O: Operation>() -> (&'static str, Fingerprint) {
+    (O::NAME, O::SIGNATURE)
+}
 
 /// Matchmaker answers, as the client decodes them.
 pub fn matchmaker_answers() -> Vec<Vec<u8>> {

@@ -7,6 +7,7 @@
 
 use crate::signature::Fingerprint;
 use crate::wire::{MAX_DATAGRAM_BYTES, Outcome};
+use rendezvous_protocol::matchmaker::auth::SecretError;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,12 +54,12 @@ pub enum Error {
         reason: String,
     },
 
-    /// The server refused the call without running it.
-    #[error("`{procedure}` at {endpoint} was refused: {reason}")]
+    /// The server refused the call without running it; [`Refusal`] says why.
+    #[error("`{procedure}` at {endpoint} was refused: {refusal}")]
     Remote {
         procedure: String,
         endpoint: SocketAddr,
-        reason: String,
+        refusal: Refusal,
     },
 
     /// The procedure ran and panicked; the server kept serving.
@@ -160,6 +161,43 @@ pub enum Error {
     },
 }
 
+/// Why a server refused a call without running it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The server at that address does not serve the procedure (it moved,
+    /// or another server took the port).
+    #[error("the server there does not have this procedure")]
+    NoSuchProcedure,
+
+    /// The server's procedure of that name has another signature.
+    #[error(
+        "the server's procedure has signature {server}, not the one this caller was built against"
+    )]
+    SignatureMismatch { server: Fingerprint },
+
+    /// The server restarted since its address was looked up.
+    #[error("the server there restarted since the address was looked up")]
+    Restarted,
+
+    /// The server speaks none of this client's protocol versions.
+    #[error("the server speaks protocol versions {versions:?}, not this client's")]
+    UnsupportedVersion { versions: Vec<u64> },
+
+    /// The server could not decode the call's envelope.
+    #[error("the server could not decode the call: {reason}")]
+    Malformed { reason: String },
+
+    /// The server could not decode the arguments as the procedure's.
+    #[error("arguments rejected: {reason}")]
+    BadArguments { reason: String },
+
+    /// The server returned a value to a request that expects none (a
+    /// protocol error on its side).
+    #[error("returned a value where none was expected")]
+    UnexpectedValue,
+}
+
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
@@ -174,32 +212,24 @@ impl Error {
 /// refusal reads the same from a lookup as from a user call.
 pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -> Error {
     let procedure = procedure.to_owned();
-    let remote = |reason: String| Error::Remote {
+    let remote = |refusal: Refusal| Error::Remote {
         procedure: procedure.clone(),
         endpoint,
-        reason,
+        refusal,
     };
     match outcome {
-        Outcome::Return(_) => remote("returned a value where none was expected".into()),
+        Outcome::Return(_) => remote(Refusal::UnexpectedValue),
         Outcome::Panicked(message) => Error::ProcedurePanicked {
             procedure,
             endpoint,
             message,
         },
-        Outcome::NoSuchProcedure => remote("the server there does not have this procedure".into()),
-        Outcome::SignatureMismatch(actual) => remote(format!(
-            "the server's procedure has signature {actual}, not the one this caller was built against"
-        )),
-        Outcome::WrongIncarnation => {
-            remote("the server there restarted since the address was looked up".into())
-        }
-        Outcome::UnsupportedVersion(versions) => remote(format!(
-            "the server speaks protocol versions {versions:?}, not this client's"
-        )),
-        Outcome::Malformed(reason) => {
-            remote(format!("the server could not decode the call: {reason}"))
-        }
-        Outcome::BadArguments(reason) => remote(format!("arguments rejected: {reason}")),
+        Outcome::NoSuchProcedure => remote(Refusal::NoSuchProcedure),
+        Outcome::SignatureMismatch(server) => remote(Refusal::SignatureMismatch { server }),
+        Outcome::WrongIncarnation => remote(Refusal::Restarted),
+        Outcome::UnsupportedVersion(versions) => remote(Refusal::UnsupportedVersion { versions }),
+        Outcome::Malformed(reason) => remote(Refusal::Malformed { reason }),
+        Outcome::BadArguments(reason) => remote(Refusal::BadArguments { reason }),
         Outcome::ReplyTooLarge { size, limit } => Error::PayloadTooLarge {
             what: "result",
             size: size as usize,
@@ -222,6 +252,14 @@ pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -
     }
 }
 
+impl From<SecretError> for Error {
+    fn from(error: SecretError) -> Error {
+        Error::Configuration {
+            reason: error.reason,
+        }
+    }
+}
+
 fn unreachable(addresses: &[SocketAddr]) -> String {
     match addresses {
         [address] => format!(
@@ -240,4 +278,71 @@ fn unreachable(addresses: &[SocketAddr]) -> String {
 fn list(fingerprints: &[Fingerprint]) -> String {
     let all: Vec<String> = fingerprints.iter().map(ToString::to_string).collect();
     all.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(outcome: Outcome) -> String {
+        let endpoint = SocketAddr::from(([127, 0, 0, 1], 4000));
+        refusal("math.add", endpoint, outcome).to_string()
+    }
+
+    /// The texts a refusal had when its reason was a string.
+    #[test]
+    fn a_refusal_reads_as_it_always_did() {
+        let at = "`math.add` at 127.0.0.1:4000 was refused: ";
+        for (outcome, reason) in [
+            (
+                Outcome::Return(vec![]),
+                "returned a value where none was expected".to_owned(),
+            ),
+            (
+                Outcome::NoSuchProcedure,
+                "the server there does not have this procedure".to_owned(),
+            ),
+            (
+                Outcome::SignatureMismatch(Fingerprint(0xab)),
+                "the server's procedure has signature 0x00000000000000ab, not the one this caller was built against".to_owned(),
+            ),
+            (
+                Outcome::WrongIncarnation,
+                "the server there restarted since the address was looked up".to_owned(),
+            ),
+            (
+                Outcome::UnsupportedVersion(vec![2, 3]),
+                "the server speaks protocol versions [2, 3], not this client's".to_owned(),
+            ),
+            (
+                Outcome::Malformed("bad kind".into()),
+                "the server could not decode the call: bad kind".to_owned(),
+            ),
+            (
+                Outcome::BadArguments("expected an array".into()),
+                "arguments rejected: expected an array".to_owned(),
+            ),
+        ] {
+            assert_eq!(refused(outcome), format!("{at}{reason}"));
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_why_in_its_type() {
+        let endpoint = SocketAddr::from(([127, 0, 0, 1], 4000));
+        let error = refusal(
+            "math.add",
+            endpoint,
+            Outcome::SignatureMismatch(Fingerprint(7)),
+        );
+        assert!(matches!(
+            error,
+            Error::Remote {
+                refusal: Refusal::SignatureMismatch {
+                    server: Fingerprint(7)
+                },
+                ..
+            }
+        ));
+    }
 }

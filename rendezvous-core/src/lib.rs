@@ -44,9 +44,12 @@
 //!
 //! The pieces, each usable on its own: [`Server`] (serve procedures, keep
 //! them registered), [`Client`] (resolve, call, retry, fail over),
-//! [`MatchmakerClient`] (talk to the matchmaker), [`wire`] (the protocol).
-//! The matchmaker itself is the `rendezvous-daemon` crate; the wire protocol
-//! is specified in PROTOCOL.md at the repository root.
+//! [`MatchmakerClient`] (talk to the matchmaker). The protocol — [`wire`],
+//! [`signature`], the matchmaker's messages and MAC
+//! ([`matchmaker::protocol`], [`matchmaker::auth`]) — is the crate
+//! `rendezvous-protocol`, which has no runtime in it, re-exported here under
+//! those paths. The matchmaker itself is the `rendezvous-daemon` crate; the
+//! wire protocol is specified in PROTOCOL.md at the repository root.
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -59,12 +62,15 @@ mod requester;
 pub mod retry;
 pub mod rt;
 pub mod server;
-pub mod signature;
 mod sync;
-pub mod wire;
+
+/// The protocol lives in the `rendezvous-protocol` crate (no sockets, no
+/// executor); these are its paths here, so that `rendezvous-core` is the
+/// one dependency users need.
+pub use rendezvous_protocol::{signature, wire};
 
 pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};
-pub use error::Error;
+pub use error::{Error, Refusal};
 pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
 pub use server::{Procedure, Server, ServerBuilder};

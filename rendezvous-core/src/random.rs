@@ -5,10 +5,3 @@
 pub(crate) fn u64() -> u64 {
     getrandom::u64().unwrap_or_else(|_| fastrand::u64(..))
 }
-
-/// 16 bytes from the OS, for tokens that must not be guessed.
-pub(crate) fn token() -> Result<[u8; 16], getrandom::Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    Ok(bytes)
-}

@@ -7,9 +7,11 @@ use crate::gatekeeper::Gatekeeper;
 use crate::refusal_log::{RefusalLog, Refused};
 use crate::store::{LIST_PAGE_BYTES, Store};
 use rendezvous_core::matchmaker::auth::Authenticated;
-use rendezvous_core::matchmaker::protocol::*;
+use rendezvous_core::matchmaker::protocol::operation::{self, Operation};
+use rendezvous_core::matchmaker::protocol::{LeaseToken, MatchmakerError};
 use rendezvous_core::rt::Instant;
 use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -45,7 +47,7 @@ impl State {
     ) -> Result<(), MatchmakerError> {
         let checked = lock(&self.gate).check(request, context, SystemTime::now());
         checked.map_err(|(kind, refusal)| {
-            self.refused(Refused::Auth(kind), R::PROCEDURE, context, &refusal);
+            self.refused(Refused::Auth(kind), R::Operation::NAME, context, &refusal);
             refusal
         })
     }
@@ -93,105 +95,99 @@ pub(crate) fn procedures(state: &Shared) -> ProcedureSet {
     set
 }
 
+/// The procedure of operation `O`: its name, signature and types are the
+/// operation's, so a handler that takes or answers anything else does not
+/// compile.
+fn serve<O, F, Fut>(handler: F) -> Procedure
+where
+    O: Operation,
+    O::Request: Send + 'static,
+    F: Fn(O::Request, CallContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O::Answer, MatchmakerError>> + Send + 'static,
+{
+    Procedure::typed(O::NAME, O::SIGNATURE, move |(request,), context| {
+        handler(request, context)
+    })
+}
+
 fn register(state: Shared) -> Procedure {
-    Procedure::typed(
-        REGISTER,
-        REGISTER_SIGNATURE,
-        move |(request,): (RegisterRequest,), context| {
-            let state = state.clone();
-            async move {
-                state.admit(&request, &context)?;
-                let token =
-                    LeaseToken::generate().map_err(|error| MatchmakerError::InvalidRequest {
-                        reason: format!("the matchmaker's random source failed: {error}"),
-                    })?;
-                let endpoint = request.endpoint;
-                let names: Vec<String> =
-                    request.procedures.iter().map(|p| p.name.clone()).collect();
-                let lease = state
-                    .store
-                    .register(request, token, context.peer.ip())
-                    .await;
-                match &lease {
-                    Ok(lease) => tracing::info!(
-                        %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
-                        "registered"
-                    ),
-                    Err(refusal @ MatchmakerError::LimitReached { .. }) => {
-                        state.refused(Refused::Limit, REGISTER, &context, refusal);
-                    }
-                    // The store logs its own outages, once per change.
-                    Err(MatchmakerError::StoreUnavailable { .. }) => {}
-                    Err(error) => {
-                        tracing::info!(%endpoint, from = %context.peer, ?error, "registration refused")
-                    }
+    serve::<operation::Register, _, _>(move |request, context| {
+        let state = state.clone();
+        async move {
+            state.admit(&request, &context)?;
+            let token =
+                LeaseToken::generate().map_err(|error| MatchmakerError::InvalidRequest {
+                    reason: format!("the matchmaker's random source failed: {error}"),
+                })?;
+            let endpoint = request.endpoint;
+            let names: Vec<String> = request.procedures.iter().map(|p| p.name.clone()).collect();
+            let lease = state
+                .store
+                .register(request, token, context.peer.ip())
+                .await;
+            match &lease {
+                Ok(lease) => tracing::info!(
+                    %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
+                    "registered"
+                ),
+                Err(refusal @ MatchmakerError::LimitReached { .. }) => {
+                    state.refused(Refused::Limit, operation::Register::NAME, &context, refusal);
                 }
-                lease
+                // The store logs its own outages, once per change.
+                Err(MatchmakerError::StoreUnavailable { .. }) => {}
+                Err(error) => {
+                    tracing::info!(%endpoint, from = %context.peer, ?error, "registration refused")
+                }
             }
-        },
-    )
+            lease
+        }
+    })
 }
 
 fn renew(state: Shared) -> Procedure {
-    Procedure::typed(
-        RENEW,
-        RENEW_SIGNATURE,
-        move |(request,): (RenewRequest,), context| {
-            let state = state.clone();
-            async move {
-                state.admit(&request, &context)?;
-                state.store.renew(request.token).await
-            }
-        },
-    )
+    serve::<operation::Renew, _, _>(move |request, context| {
+        let state = state.clone();
+        async move {
+            state.admit(&request, &context)?;
+            state.store.renew(request.token).await
+        }
+    })
 }
 
 fn unregister(state: Shared) -> Procedure {
-    Procedure::typed(
-        UNREGISTER,
-        UNREGISTER_SIGNATURE,
-        move |(request,): (UnregisterRequest,), context| {
-            let state = state.clone();
-            async move {
-                state.admit(&request, &context)?;
-                let gone = state.store.unregister(request.token).await?;
-                tracing::info!(endpoint = %gone.endpoint, procedures = ?gone.names, "unregistered");
-                Ok::<(), MatchmakerError>(())
-            }
-        },
-    )
+    serve::<operation::Unregister, _, _>(move |request, context| {
+        let state = state.clone();
+        async move {
+            state.admit(&request, &context)?;
+            let gone = state.store.unregister(request.token).await?;
+            tracing::info!(endpoint = %gone.endpoint, procedures = ?gone.names, "unregistered");
+            Ok(())
+        }
+    })
 }
 
 fn lookup(state: Shared) -> Procedure {
-    Procedure::typed(
-        LOOKUP,
-        LOOKUP_SIGNATURE,
-        move |(request,): (LookupRequest,), context| {
-            let state = state.clone();
-            async move {
-                let answer = state.store.lookup(&request.name, request.signature);
-                let turn = state.turn.fetch_add(1, Ordering::Relaxed);
-                fit_lookup(answer, context.result_budget(), turn)
-            }
-        },
-    )
+    serve::<operation::Lookup, _, _>(move |request, context| {
+        let state = state.clone();
+        async move {
+            let answer = state.store.lookup(&request.name, request.signature);
+            let turn = state.turn.fetch_add(1, Ordering::Relaxed);
+            fit_lookup(answer, context.result_budget(), turn)
+        }
+    })
 }
 
 fn list(state: Shared) -> Procedure {
-    Procedure::typed(
-        LIST,
-        LIST_SIGNATURE,
-        move |(request,): (ListRequest,), context| {
-            let state = state.clone();
-            async move {
-                let page_bytes = LIST_PAGE_BYTES.min(context.result_budget());
-                state
-                    .store
-                    .list(request.after, page_bytes)
-                    .map_err(|needed| MatchmakerError::RequestTooSmall {
-                        needed_bytes: budget::request_bytes_for(needed),
-                    })
-            }
-        },
-    )
+    serve::<operation::List, _, _>(move |request, context| {
+        let state = state.clone();
+        async move {
+            let page_bytes = LIST_PAGE_BYTES.min(context.result_budget());
+            state
+                .store
+                .list(request.after, page_bytes)
+                .map_err(|needed| MatchmakerError::RequestTooSmall {
+                    needed_bytes: budget::request_bytes_for(needed),
+                })
+        }
+    })
 }

@@ -1,7 +1,8 @@
 //! A typed client of the matchmaker, on the one request/response core.
 //!
-//! With a [`Secret`], register, renew and unregister are signed (see
-//! [`super::auth`]). Lookups and list requests are padded to
+//! Each request is one [`Operation`]: its name, signature, request and
+//! answer types come from it, never from a table here. With a [`Secret`],
+//! register, renew and unregister are signed (see [`auth`]). Lookups and list requests are padded to
 //! [`PADDED_REQUEST_BYTES`], since the matchmaker answers no request with a
 //! reply more than [`wire::AMPLIFICATION_FACTOR`] times its size; an answer
 //! that needs more is asked again with the padding the matchmaker names.
@@ -46,15 +47,17 @@
 //! way a restarted daemon does: a lease renewed at another daemon is
 //! `UnknownLease` there, and the server registers again where it is.
 
-use super::auth::{self, Authenticated, Secret};
-use super::protocol::*;
 use crate::error::{Error, refusal};
 use crate::requester::{Failure, MAX_UNANSWERED, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::signature::Fingerprint;
 use crate::wire::{self, Call, ClientId, Incarnation, Outcome, Xid};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use rendezvous_protocol::matchmaker::auth::{self, Authenticated, Secret};
+use rendezvous_protocol::matchmaker::operation::{self, Operation};
+use rendezvous_protocol::matchmaker::{
+    EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup, LookupRequest,
+    MatchmakerError, ProcedureSpec, RegisterRequest, Registration, RenewRequest, UnregisterRequest,
+};
 use serde_bytes::ByteBuf;
 use std::io;
 use std::net::SocketAddr;
@@ -191,46 +194,40 @@ impl MatchmakerClient {
             ttl_ms: ttl.as_millis() as u64,
             auth: None,
         };
-        self.signed(REGISTER_SIGNATURE, request).await
+        self.signed(request).await
     }
 
     /// Extends a lease; returns the TTL granted.
     pub async fn renew(&self, token: LeaseToken) -> Result<Duration, Error> {
         let request = RenewRequest { token, auth: None };
-        let renewed: Renewed = self.signed(RENEW_SIGNATURE, request).await?;
+        let renewed = self.signed(request).await?;
         Ok(Duration::from_millis(renewed.ttl_ms))
     }
 
     /// Ends a lease and removes its registrations.
     pub async fn unregister(&self, token: LeaseToken) -> Result<(), Error> {
         let request = UnregisterRequest { token, auth: None };
-        self.signed(UNREGISTER_SIGNATURE, request).await
+        self.signed(request).await
     }
 
-    /// Sends a register, renew or unregister, signed if this client has a
-    /// secret. Exactly what it is sent, `auth` included: for tests and for
-    /// tools that sign by other means.
+    /// Sends a register, renew or unregister exactly as it is, `auth`
+    /// included (this client's secret is not used): for tests and for tools
+    /// that sign by other means. `T` is the operation's answer.
     pub async fn send_signed<R, T>(&self, request: R) -> Result<T, Error>
     where
-        R: Authenticated + Clone,
-        T: DeserializeOwned,
+        R: Authenticated,
+        R::Operation: Operation<Answer = T>,
     {
-        let signature = match R::PROCEDURE {
-            REGISTER => REGISTER_SIGNATURE,
-            RENEW => RENEW_SIGNATURE,
-            _ => UNREGISTER_SIGNATURE,
-        };
-        self.request(R::PROCEDURE, signature, || Ok(request.clone()))
+        self.request::<R::Operation, _>(|| Ok(request.clone()))
             .await
     }
 
     /// Signs the request afresh for each daemon asked (a new timestamp and
     /// nonce), if this client has a secret.
-    async fn signed<R: Authenticated + Clone, T: DeserializeOwned>(
+    async fn signed<R: Authenticated>(
         &self,
-        signature: Fingerprint,
         request: R,
-    ) -> Result<T, Error> {
+    ) -> Result<<R::Operation as Operation>::Answer, Error> {
         let make = || {
             let mut request = request.clone();
             if let Some(secret) = &self.secret {
@@ -238,7 +235,7 @@ impl MatchmakerClient {
             }
             Ok(request)
         };
-        self.request(R::PROCEDURE, signature, make).await
+        self.request::<R::Operation, _>(make).await
     }
     /// Live endpoints of `name` whose signature is `signature` (any, if
     /// `None`): all of them, or as many as fit a reply to a padded request
@@ -263,7 +260,7 @@ impl MatchmakerClient {
             signature,
             padding,
         };
-        self.padded(LOOKUP, LOOKUP_SIGNATURE, request).await
+        self.padded::<operation::Lookup, _>(request).await
     }
 
     /// One page of registrations, starting after `after`.
@@ -272,7 +269,7 @@ impl MatchmakerClient {
             after: after.clone(),
             padding,
         };
-        self.padded(LIST, LIST_SIGNATURE, request).await
+        self.padded::<operation::List, _>(request).await
     }
 
     /// Every registration, all pages.
@@ -292,22 +289,16 @@ impl MatchmakerClient {
     /// Sends the request padded to [`PADDED_REQUEST_BYTES`]; if the
     /// matchmaker says the answer needs a larger request, once more padded
     /// to what it said.
-    async fn padded<A, T, F>(
-        &self,
-        procedure: &'static str,
-        signature: Fingerprint,
-        request: F,
-    ) -> Result<T, Error>
+    async fn padded<O, F>(&self, request: F) -> Result<O::Answer, Error>
     where
-        A: Serialize,
-        T: DeserializeOwned,
-        F: Fn(Option<ByteBuf>) -> A,
+        O: Operation,
+        F: Fn(Option<ByteBuf>) -> O::Request,
     {
         let mut target = PADDED_REQUEST_BYTES;
         loop {
-            let padding = padding_for(procedure, signature, &request(None), target);
+            let padding = padding_for::<O>(&request(None), target);
             let make = || Ok(request(padding.clone()));
-            match self.request(procedure, signature, make).await {
+            match self.request::<O, _>(make).await {
                 Err(Error::RequestTooSmall { needed_bytes }) if needed_bytes > target => {
                     target = needed_bytes.min(wire::MAX_DATAGRAM_BYTES);
                 }
@@ -318,16 +309,10 @@ impl MatchmakerClient {
 
     /// Asks the daemons in turn, from the preferred one, until one
     /// answers; `make` builds the request for each daemon asked.
-    async fn request<A, T, F>(
-        &self,
-        procedure: &'static str,
-        signature: Fingerprint,
-        make: F,
-    ) -> Result<T, Error>
+    async fn request<O, F>(&self, make: F) -> Result<O::Answer, Error>
     where
-        A: Serialize,
-        T: DeserializeOwned,
-        F: Fn() -> Result<A, Error>,
+        O: Operation,
+        F: Fn() -> Result<O::Request, Error>,
     {
         let count = self.addresses.len();
         let first = self.preferred_index();
@@ -337,10 +322,10 @@ impl MatchmakerClient {
             let address = self.addresses[index];
             let last = position + 1 == count;
             let args = wire::encode_payload(&(make()?,)).map_err(|error| Error::Encode {
-                what: format!("the arguments of `{procedure}`"),
+                what: format!("the arguments of `{}`", O::NAME),
                 reason: error.to_string(),
             })?;
-            match self.ask(address, procedure, signature, args, last).await? {
+            match self.ask::<O>(address, args, last).await? {
                 Asked::Answered(result) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return result;
@@ -350,7 +335,7 @@ impl MatchmakerClient {
                 }
                 Asked::Silent { acknowledged } => {
                     missed.push((address, Miss::Silent));
-                    if acknowledged && procedure == REGISTER {
+                    if acknowledged && O::NAME == operation::Register::NAME {
                         break;
                     }
                 }
@@ -367,18 +352,17 @@ impl MatchmakerClient {
     /// the `last` one to ask), or the per-daemon deadline passes. Errors
     /// are those that no other daemon would change (the request is too
     /// large).
-    async fn ask<T: DeserializeOwned>(
+    async fn ask<O: Operation>(
         &self,
         address: SocketAddr,
-        procedure: &'static str,
-        signature: Fingerprint,
         args: Vec<u8>,
         last: bool,
-    ) -> Result<Asked<T>, Error> {
+    ) -> Result<Asked<O::Answer>, Error> {
+        let procedure = O::NAME;
         let max_unanswered = if last { u32::MAX } else { MAX_UNANSWERED };
         let mut call = self
             .requester
-            .begin(procedure, signature, args, self.policy.deadline);
+            .begin(procedure, O::SIGNATURE, args, self.policy.deadline);
         let attempt = call
             .attempt(address, Incarnation::ANY, &self.policy, max_unanswered)
             .await;
@@ -402,7 +386,7 @@ impl MatchmakerClient {
             Outcome::Return(bytes) => bytes,
             other => return Ok(Asked::Answered(Err(refusal(procedure, address, other)))),
         };
-        let result: Result<T, MatchmakerError> = match wire::decode_payload(&bytes) {
+        let result: Result<O::Answer, MatchmakerError> = match wire::decode_payload(&bytes) {
             Ok(result) => result,
             Err(error) => {
                 return Ok(Asked::Answered(Err(Error::Decode {
@@ -473,19 +457,14 @@ fn unanswered(mut missed: Vec<(SocketAddr, Miss)>) -> Error {
 /// bytes (or none, if it is that large already). The estimate takes the
 /// client id at its widest and the xid and watermark at their narrowest, so
 /// the real datagram is never smaller than `target`.
-fn padding_for<A: Serialize>(
-    procedure: &str,
-    signature: Fingerprint,
-    request: &A,
-    target: usize,
-) -> Option<ByteBuf> {
+fn padding_for<O: Operation>(request: &O::Request, target: usize) -> Option<ByteBuf> {
     let args = wire::encode_payload(&(request,)).ok()?;
     let call = Call {
         client: ClientId(u64::MAX),
         xid: Xid(1),
         incarnation: Incarnation::ANY,
-        procedure: procedure.to_owned(),
-        signature,
+        procedure: O::NAME.to_owned(),
+        signature: O::SIGNATURE,
         deadline: MATCHMAKER_DEADLINE,
         done_below: Xid(1),
         args,

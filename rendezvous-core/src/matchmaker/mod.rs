@@ -1,9 +1,13 @@
 //! The matchmaker as clients and servers see it: where it is, what it
 //! answers, and a typed client. The daemon itself is `rendezvous-daemon`.
+//!
+//! Its messages, operations and MAC are `rendezvous-protocol`'s
+//! ([`protocol`], [`auth`]); this module adds what needs the runtime.
 
-pub mod auth;
 mod client;
-pub mod protocol;
+
+pub use rendezvous_protocol::matchmaker as protocol;
+pub use rendezvous_protocol::matchmaker::auth;
 
 pub use auth::{SECRET_FILE_ENV_VAR, Secret};
 pub use client::{MATCHMAKER_DEADLINE, MatchmakerClient, PADDED_REQUEST_BYTES};

@@ -168,8 +168,9 @@ fn caller_with_another_signature_at_a_known_address_is_refused_by_the_server() {
             Err(Error::Remote {
                 procedure,
                 endpoint,
-                reason,
+                refusal,
             }) => {
+                let reason = refusal.to_string();
                 assert_eq!(procedure, ADD.name);
                 assert_eq!(endpoint, server.local_addr());
                 assert!(reason.contains(&ADD.signature.to_string()), "{reason:?}");

@@ -2,8 +2,9 @@
 //!
 //! A client sends the fingerprint it was compiled against with every lookup
 //! and every call; the matchmaker and the server compare it with their own.
-//! A mismatch is a clear [`Error::SignatureMismatch`](crate::Error) naming
-//! both values, instead of arguments that decode into garbage.
+//! A mismatch is a clear error naming both values (`rendezvous-core`'s
+//! `Error::SignatureMismatch`), instead of arguments that decode into
+//! garbage.
 //!
 //! The fingerprint is 64-bit FNV-1a over the canonical signature text
 //! `name(arg_type,arg_type)->return_type` with all whitespace removed, types

@@ -76,8 +76,8 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
 /// much larger than its call would let anyone aim traffic at a third party
 /// (rpcbind answers 7 to 28 times its query). Error replies to undecodable
 /// calls and refusals always respect it; so does every reply of a responder
-/// with [`crate::server::ResponderConfig::bound_replies`] set (the
-/// matchmaker's).
+/// configured with `bound_replies` (`rendezvous-core`'s `ResponderConfig`),
+/// as the matchmaker's is.
 pub const AMPLIFICATION_FACTOR: usize = 3;
 
 /// The most bytes a reply's envelope adds around its result payload:

@@ -24,11 +24,12 @@
 //! and the policy without a secret are the matchmaker's
 //! (`rendezvous-daemon`'s `gatekeeper`).
 
-use super::protocol::{RegisterRequest, RenewRequest, UnregisterRequest};
-use crate::error::Error;
+pub use super::messages::{Auth, MAC_BYTES, NONCE_BYTES};
+use super::messages::{RegisterRequest, RenewRequest, UnregisterRequest};
+use super::operation::{self, Operation};
 use crate::wire;
 use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::Sha256;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,11 +46,23 @@ pub const MIN_SECRET_BYTES: usize = 16;
 /// and names the MAC input's layout (a new layout gets a new label).
 pub const AUTH_LABEL: &str = "rendezvous-auth-1";
 
-/// Bytes of random nonce in each authenticated request.
-pub const NONCE_BYTES: usize = 16;
+/// Why no usable secret could be had, or no request signed with it: what
+/// to fix, in words. `rendezvous-core` reports it as its
+/// `Error::Configuration`, whose text this is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the server cannot start: {reason}")]
+pub struct SecretError {
+    pub reason: String,
+}
 
-/// Bytes of an HMAC-SHA256 tag.
-pub const MAC_BYTES: usize = 32;
+impl SecretError {
+    /// The same reason, after `context` (a file, a variable).
+    fn within(self, context: impl fmt::Display) -> SecretError {
+        SecretError {
+            reason: format!("{context}: {}", self.reason),
+        }
+    }
+}
 
 /// The shared secret of a matchmaker and its servers. Its bytes are never
 /// printed.
@@ -58,10 +71,10 @@ pub struct Secret(Vec<u8>);
 
 impl Secret {
     /// A secret from raw bytes; at least [`MIN_SECRET_BYTES`] of them.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Secret, Error> {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Secret, SecretError> {
         let bytes = bytes.into();
         if bytes.len() < MIN_SECRET_BYTES {
-            return Err(Error::Configuration {
+            return Err(SecretError {
                 reason: format!(
                     "the shared secret is {} bytes; use at least {MIN_SECRET_BYTES} random bytes, e.g. `head -c 32 /dev/urandom | base64 > secret`",
                     bytes.len()
@@ -74,33 +87,23 @@ impl Secret {
     /// Reads a secret file: its bytes, less trailing ASCII whitespace (so
     /// the newline an editor or `echo` adds does not count). Anything else,
     /// including the text of a base64 or hex encoding, is the key as it is.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Secret, Error> {
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Secret, SecretError> {
         let path = path.as_ref();
-        let mut bytes = std::fs::read(path).map_err(|error| Error::Configuration {
+        let mut bytes = std::fs::read(path).map_err(|error| SecretError {
             reason: format!("could not read the secret file {}: {error}", path.display()),
         })?;
         while bytes.last().is_some_and(u8::is_ascii_whitespace) {
             bytes.pop();
         }
-        Secret::new(bytes).map_err(|error| match error {
-            Error::Configuration { reason } => Error::Configuration {
-                reason: format!("{}: {reason}", path.display()),
-            },
-            other => other,
-        })
+        Secret::new(bytes).map_err(|error| error.within(path.display()))
     }
 
     /// The secret named by `RENDEZVOUS_SECRET_FILE`, if it is set.
-    pub fn from_env() -> Result<Option<Secret>, Error> {
+    pub fn from_env() -> Result<Option<Secret>, SecretError> {
         match std::env::var_os(SECRET_FILE_ENV_VAR) {
             Some(path) if !path.is_empty() => Secret::from_file(PathBuf::from(path))
                 .map(Some)
-                .map_err(|error| match error {
-                    Error::Configuration { reason } => Error::Configuration {
-                        reason: format!("{SECRET_FILE_ENV_VAR}: {reason}"),
-                    },
-                    other => other,
-                }),
+                .map_err(|error| error.within(SECRET_FILE_ENV_VAR)),
             _ => Ok(None),
         }
     }
@@ -118,30 +121,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// What an authenticated request carries, under its `auth` key.
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Auth {
-    /// The sender's clock when it made the request: milliseconds since the
-    /// Unix epoch.
-    pub timestamp_ms: u64,
-    /// Random, fresh for each request: a nonce seen twice is a replay.
-    #[serde(with = "serde_bytes")]
-    pub nonce: [u8; NONCE_BYTES],
-    /// HMAC-SHA256 of the MAC input (module docs) under the shared secret.
-    #[serde(with = "serde_bytes")]
-    pub mac: [u8; MAC_BYTES],
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Auth {{ timestamp_ms: {}, nonce: {:02x}{:02x}.., mac: {:02x}{:02x}.. }}",
-            self.timestamp_ms, self.nonce[0], self.nonce[1], self.mac[0], self.mac[1]
-        )
-    }
-}
-
 /// Why a MAC did not check out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MacError {
@@ -155,8 +134,8 @@ pub enum MacError {
 
 /// A matchmaker request that may carry an [`Auth`].
 pub trait Authenticated: Serialize + Clone {
-    /// The reserved procedure name the request is sent to.
-    const PROCEDURE: &'static str;
+    /// The operation the request is sent to; its name is part of the MAC.
+    type Operation: Operation<Request = Self>;
 
     fn auth(&self) -> Option<&Auth>;
 
@@ -174,9 +153,9 @@ pub trait Authenticated: Serialize + Clone {
 }
 
 macro_rules! authenticated {
-    ($($request:ty => $procedure:expr),*) => {$(
+    ($($request:ty => $operation:ty),*) => {$(
         impl Authenticated for $request {
-            const PROCEDURE: &'static str = $procedure;
+            type Operation = $operation;
 
             fn auth(&self) -> Option<&Auth> {
                 self.auth.as_ref()
@@ -190,9 +169,9 @@ macro_rules! authenticated {
 }
 
 authenticated!(
-    RegisterRequest => super::protocol::REGISTER,
-    RenewRequest => super::protocol::RENEW,
-    UnregisterRequest => super::protocol::UNREGISTER
+    RegisterRequest => operation::Register,
+    RenewRequest => operation::Renew,
+    UnregisterRequest => operation::Unregister
 );
 
 /// The MAC input: `["rendezvous-auth-1", procedure, timestamp_ms, nonce, request]`.
@@ -212,7 +191,8 @@ pub fn mac_input<R: Authenticated>(
     nonce: &[u8; NONCE_BYTES],
 ) -> Vec<u8> {
     let unsigned = request.unsigned_bytes();
-    let input = MacInput(AUTH_LABEL, R::PROCEDURE, timestamp_ms, nonce, &unsigned);
+    let procedure = <R::Operation as Operation>::NAME;
+    let input = MacInput(AUTH_LABEL, procedure, timestamp_ms, nonce, &unsigned);
     let mut out = Vec::new();
     // Text, an integer and byte strings: ciborium cannot fail on them.
     let _ = ciborium::into_writer(&input, &mut out);
@@ -237,9 +217,9 @@ pub fn sign_with<R: Authenticated>(
 }
 
 /// Signs `request` now, with a fresh nonce from the OS random source.
-pub fn sign<R: Authenticated>(secret: &Secret, request: &mut R) -> Result<(), Error> {
+pub fn sign<R: Authenticated>(secret: &Secret, request: &mut R) -> Result<(), SecretError> {
     let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).map_err(|error| Error::Configuration {
+    getrandom::fill(&mut nonce).map_err(|error| SecretError {
         reason: format!("the OS random source failed, so no nonce could be drawn: {error}"),
     })?;
     sign_with(secret, request, unix_millis(SystemTime::now()), nonce);
@@ -267,7 +247,7 @@ pub fn unix_millis(time: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matchmaker::protocol::{LeaseToken, ProcedureSpec};
+    use crate::matchmaker::{LeaseToken, ProcedureSpec};
     use crate::signature::Fingerprint;
     use std::net::SocketAddr;
 

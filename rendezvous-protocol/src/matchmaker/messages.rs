@@ -1,40 +1,44 @@
-//! The matchmaker's procedures: reserved names, argument and result types.
-//!
-//! The matchmaker is a procedure server at a well-known address, as the
-//! portmapper is RPC program 100000 on port 111. Its operations travel in the
-//! same call/reply envelope as user calls; each takes one argument (a request
-//! struct, so the argument tuple is a one-element CBOR array) and returns
-//! `Result<T, MatchmakerError>`, encoded the way serde encodes a `Result`
-//! (`{"Ok": ...}` or `{"Err": ...}`). Struct fields are CBOR maps with text
-//! keys, so a peer in another language can read them without a schema.
+//! The matchmaker's requests and answers: plain data, as they travel.
 
-pub use super::auth::Auth;
 use crate::signature::Fingerprint;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
+use std::fmt;
 use std::net::SocketAddr;
 
 /// Lease TTL a server asks for unless told otherwise.
 pub const DEFAULT_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Reserved procedure names.
-pub const REGISTER: &str = "rendezvous.register";
-pub const RENEW: &str = "rendezvous.renew";
-pub const UNREGISTER: &str = "rendezvous.unregister";
-pub const LOOKUP: &str = "rendezvous.lookup";
-pub const LIST: &str = "rendezvous.list";
+/// Bytes of random nonce in each authenticated request.
+pub const NONCE_BYTES: usize = 16;
 
-/// Their signatures, computed like any procedure's.
-pub const REGISTER_SIGNATURE: Fingerprint =
-    Fingerprint::of("rendezvous.register(RegisterRequest)->Result<Lease,MatchmakerError>");
-pub const RENEW_SIGNATURE: Fingerprint =
-    Fingerprint::of("rendezvous.renew(RenewRequest)->Result<Renewed,MatchmakerError>");
-pub const UNREGISTER_SIGNATURE: Fingerprint =
-    Fingerprint::of("rendezvous.unregister(UnregisterRequest)->Result<(),MatchmakerError>");
-pub const LOOKUP_SIGNATURE: Fingerprint =
-    Fingerprint::of("rendezvous.lookup(LookupRequest)->Result<Lookup,MatchmakerError>");
-pub const LIST_SIGNATURE: Fingerprint =
-    Fingerprint::of("rendezvous.list(ListRequest)->Result<ListPage,MatchmakerError>");
+/// Bytes of an HMAC-SHA256 tag.
+pub const MAC_BYTES: usize = 32;
+
+/// What an authenticated request carries, under its `auth` key.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Auth {
+    /// The sender's clock when it made the request: milliseconds since the
+    /// Unix epoch.
+    pub timestamp_ms: u64,
+    /// Random, fresh for each request: a nonce seen twice is a replay.
+    #[serde(with = "serde_bytes")]
+    pub nonce: [u8; NONCE_BYTES],
+    /// HMAC-SHA256 of the MAC input (see [`super::auth`]) under the shared
+    /// secret.
+    #[serde(with = "serde_bytes")]
+    pub mac: [u8; MAC_BYTES],
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Auth {{ timestamp_ms: {}, nonce: {:02x}{:02x}.., mac: {:02x}{:02x}.. }}",
+            self.timestamp_ms, self.nonce[0], self.nonce[1], self.mac[0], self.mac[1]
+        )
+    }
+}
 
 /// The unguessable name of a lease: 128 bits from the OS's random source.
 /// Whoever holds it can renew or end the lease.
@@ -45,12 +49,14 @@ pub struct LeaseToken(#[serde(with = "serde_bytes")] pub [u8; 16]);
 impl LeaseToken {
     /// A fresh token from the OS random source.
     pub fn generate() -> Result<LeaseToken, getrandom::Error> {
-        crate::random::token().map(LeaseToken)
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)?;
+        Ok(LeaseToken(bytes))
     }
 }
 
-impl std::fmt::Debug for LeaseToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print a secret; the first bytes are enough to tell leases apart.
         write!(f, "LeaseToken({:02x}{:02x}..)", self.0[0], self.0[1])
     }
