@@ -44,6 +44,10 @@ pub const LISTENING: &str = "fault-server listening on ";
 /// What `fault-server` prints before its incarnation.
 pub const INCARNATION: &str = "incarnation ";
 
+mod load;
+
+pub use load::Load;
+
 /// The procedures `fault-server` serves, as its callers see them.
 pub mod procedures {
     use rendezvous_core::procedure;

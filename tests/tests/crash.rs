@@ -21,14 +21,13 @@
 
 use rendezvous_core::rt;
 use rendezvous_core::{Client, Error};
-use rendezvous_tests::fault_server::procedures::count;
-use rendezvous_tests::fault_server::{ExecutionLog, FaultServer, FaultServerConfig, ScratchDir};
-use rendezvous_tests::{Daemon, Relay, RelayConfig, eventually};
+use rendezvous_tests::fault_server::{
+    ExecutionLog, FaultServer, FaultServerConfig, Load, ScratchDir,
+};
+use rendezvous_tests::{Daemon, Relay, RelayConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Longer than the test: the dead incarnation is listed until the end.
@@ -36,9 +35,6 @@ const LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// A deadline no call comes near, even on a loaded machine.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The longest any wait here takes: far beyond need.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 const CALLS: u64 = 2_000;
 const IN_FLIGHT: usize = 32;
@@ -103,57 +99,8 @@ fn start_on(config: &FaultServerConfig) -> FaultServer {
     );
 }
 
-/// How one call ended.
-type Ended = (u64, Result<u64, Error>);
-
 /// How each call ended, by id.
 type Results = BTreeMap<u64, Result<u64, Error>>;
-
-/// [`CALLS`] calls of `count`, [`IN_FLIGHT`] at a time, ids `0..CALLS`.
-struct Load {
-    completed: Arc<AtomicU64>,
-    workers: Vec<rt::JoinHandle<Vec<Ended>>>,
-}
-
-impl Load {
-    fn start(client: &Client) -> Load {
-        let next = Arc::new(AtomicU64::new(0));
-        let completed = Arc::new(AtomicU64::new(0));
-        let workers = (0..IN_FLIGHT)
-            .map(|_| {
-                let (client, next, completed) = (client.clone(), next.clone(), completed.clone());
-                rt::spawn(async move {
-                    let mut results = Vec::new();
-                    loop {
-                        let id = next.fetch_add(1, Ordering::SeqCst);
-                        if id >= CALLS {
-                            return results;
-                        }
-                        results.push((id, count::remote_with(&client, id).await));
-                        completed.fetch_add(1, Ordering::SeqCst);
-                    }
-                })
-            })
-            .collect();
-        Load { completed, workers }
-    }
-
-    async fn reach(&self, n: u64) -> bool {
-        eventually(PATIENCE, Duration::from_millis(1), || async {
-            (self.completed.load(Ordering::SeqCst) >= n).then_some(())
-        })
-        .await
-        .is_some()
-    }
-
-    async fn finish(self) -> Results {
-        let mut results = Results::new();
-        for worker in self.workers {
-            results.extend(worker.await);
-        }
-        results
-    }
-}
 
 /// One round: returns the calls' results and both incarnations' logs.
 fn crash_round(
@@ -178,7 +125,7 @@ fn crash_round(
         .build()
         .expect("build a client");
     let results = rendezvous_tests::run(async {
-        let load = Load::start(&client);
+        let load = Load::start(&client, CALLS, IN_FLIGHT);
         assert!(
             load.reach(KILL_AFTER).await,
             "round {round}: the load made no progress"

@@ -12,6 +12,7 @@
 
 use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::{Client, Error, MatchmakerClient};
+use rendezvous_tests::fault_server::Load;
 use rendezvous_tests::fault_server::procedures::{count, slow, slow_idempotent, stats};
 use rendezvous_tests::fault_server::{
     Execution, ExecutionLog, FaultServer, FaultServerConfig, PROCEDURE_NAMES, ScratchDir,
@@ -569,61 +570,6 @@ const IN_FLIGHT: usize = 16;
 
 /// Calls per load test.
 const LOAD_CALLS: u64 = 2_000;
-
-/// How each call of a load ended, by id.
-type Results = Vec<(u64, Result<u64, Error>)>;
-
-/// One client calling `count` with ids `0..calls`, `in_flight` at a time.
-struct Load {
-    completed: Arc<AtomicU64>,
-    workers: Vec<rt::JoinHandle<Results>>,
-}
-
-impl Load {
-    fn start(client: &Client, calls: u64, in_flight: usize) -> Load {
-        let next = Arc::new(AtomicU64::new(0));
-        let completed = Arc::new(AtomicU64::new(0));
-        let workers = (0..in_flight)
-            .map(|_| {
-                let (client, next, completed) = (client.clone(), next.clone(), completed.clone());
-                rt::spawn(async move {
-                    let mut results = Vec::new();
-                    loop {
-                        let id = next.fetch_add(1, Ordering::SeqCst);
-                        if id >= calls {
-                            return results;
-                        }
-                        let result = count::remote_with(&client, id).await;
-                        completed.fetch_add(1, Ordering::SeqCst);
-                        results.push((id, result));
-                    }
-                })
-            })
-            .collect();
-        Load { completed, workers }
-    }
-
-    fn completed(&self) -> u64 {
-        self.completed.load(Ordering::SeqCst)
-    }
-
-    /// Waits until `n` calls have completed.
-    async fn reach(&self, n: u64) -> bool {
-        eventually(PATIENCE, Duration::from_millis(1), || async {
-            (self.completed() >= n).then_some(())
-        })
-        .await
-        .is_some()
-    }
-
-    async fn finish(self) -> BTreeMap<u64, Result<u64, Error>> {
-        let mut results = BTreeMap::new();
-        for worker in self.workers {
-            results.extend(worker.await);
-        }
-        results
-    }
-}
 
 /// A call that ran more than once.
 #[derive(Clone, Debug)]
