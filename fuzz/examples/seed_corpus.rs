@@ -4,8 +4,8 @@
 //!
 //! `cargo run --manifest-path fuzz/Cargo.toml --example seed_corpus`
 
-use rendezvous_core::matchmaker::protocol::*;
-use rendezvous_core::wire::decode_payload;
+use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_core::protocol::wire::decode_payload;
 use rendezvous_fuzz::{checks, procedures, seeds};
 use std::path::Path;
 

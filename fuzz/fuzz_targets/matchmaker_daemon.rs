@@ -7,16 +7,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rendezvous_core::matchmaker::protocol::MatchmakerError;
-use rendezvous_core::matchmaker::protocol::operation::{
+use rendezvous_core::protocol::matchmaker::MatchmakerError;
+use rendezvous_core::protocol::matchmaker::operation::{
     List, Lookup, Operation, Register, Renew, Unregister,
 };
-use rendezvous_core::rt;
-use rendezvous_core::wire::{Message, Outcome, decode_payload};
+use rendezvous_core::protocol::wire::{Message, Outcome, decode_payload};
 use rendezvous_daemon::{Matchmaker, MatchmakerConfig, TtlBounds};
 use rendezvous_fuzz::checks::hex;
 use rendezvous_fuzz::remote::{Peer, assert_no_panic};
 use rendezvous_fuzz::seeds::lookup_args;
+use rendezvous_runtime as rt;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::{Mutex, OnceLock};

@@ -5,10 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rendezvous_core::rt;
 use rendezvous_core::server::{ProcedureSet, Responder, ResponderConfig};
 use rendezvous_fuzz::procedures::{NAMES, generated};
 use rendezvous_fuzz::remote::{Peer, assert_no_panic};
+use rendezvous_runtime as rt;
 use std::sync::{Mutex, OnceLock};
 
 struct Harness {

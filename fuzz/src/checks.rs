@@ -3,11 +3,11 @@
 //! or an error classified as PROTOCOL.md says.
 
 use crate::alloc::{Usage, measure};
-use rendezvous_core::matchmaker::protocol::{
+use rendezvous_core::protocol::matchmaker::{
     Lease, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError, RegisterRequest,
     Registration, RenewRequest, Renewed, UnregisterRequest,
 };
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     DecodeError, EncodeError, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
     Undecodable, decode_payload, encode_payload,
 };
@@ -123,19 +123,37 @@ fn batch(input: &[u8]) {
     while let Some(message) = messages.next() {
         match message {
             Ok((message, length)) => {
-                assert!(length > 0, "an empty message in a batch: input {}", hex(input));
+                assert!(
+                    length > 0,
+                    "an empty message in a batch: input {}",
+                    hex(input)
+                );
                 let alone = Message::decode(&input[taken..taken + length]);
                 assert_eq!(alone.as_ref().ok(), Some(&message), "input {}", hex(input));
                 taken += length;
             }
             Err(_) => {
-                assert_eq!(messages.rest().len(), input.len() - taken, "input {}", hex(input));
-                assert!(messages.next().is_none(), "read past a failure: {}", hex(input));
+                assert_eq!(
+                    messages.rest().len(),
+                    input.len() - taken,
+                    "input {}",
+                    hex(input)
+                );
+                assert!(
+                    messages.next().is_none(),
+                    "read past a failure: {}",
+                    hex(input)
+                );
                 return;
             }
         }
     }
-    assert_eq!(taken, input.len(), "a batch left bytes unread: {}", hex(input));
+    assert_eq!(
+        taken,
+        input.len(),
+        "a batch left bytes unread: {}",
+        hex(input)
+    );
 }
 
 /// Re-encoding a decoded message gives a datagram no longer than the input
@@ -236,7 +254,7 @@ fn undecodable_is_classified(input: &[u8], undecodable: &Undecodable) {
             hex(input)
         );
     }
-    let reply = undecodable.error_reply(rendezvous_core::wire::Incarnation(7));
+    let reply = undecodable.error_reply(rendezvous_core::protocol::wire::Incarnation(7));
     match (reply, header) {
         (Some(reply), Some(header)) => {
             assert!(
@@ -255,7 +273,7 @@ fn undecodable_is_classified(input: &[u8], undecodable: &Undecodable) {
                 other => panic!("error reply with outcome {other:?}; input {}", hex(input)),
             }
             // Never an amplifier: an error reply is small whatever the input.
-            let bytes = rendezvous_core::wire::Message::Reply(reply.clone())
+            let bytes = rendezvous_core::protocol::wire::Message::Reply(reply.clone())
                 .encode()
                 .unwrap_or_else(|e| {
                     panic!("error reply does not encode: {e}; input {}", hex(input))

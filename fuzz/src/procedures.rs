@@ -6,7 +6,8 @@
 
 use crate::alloc::measure;
 use futures_lite::future::block_on;
-use rendezvous_core::{Fingerprint, procedure, wire};
+use rendezvous_core::protocol::wire;
+use rendezvous_core::{Fingerprint, procedure};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;

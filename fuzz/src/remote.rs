@@ -5,7 +5,7 @@
 
 use crate::checks::hex;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::wire::{Call, ClientId, Incarnation, Message, Outcome, Xid};
+use rendezvous_core::protocol::wire::{Call, ClientId, Incarnation, Message, Outcome, Xid};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 

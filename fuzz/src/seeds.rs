@@ -4,8 +4,8 @@
 
 use crate::procedures;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::operation::{self, Operation};
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
+use rendezvous_core::protocol::wire::{
     Ack, Call, ClientId, Confirm, Incarnation, MAX_DEADLINE, Message, Outcome, Reply, Xid,
     encode_payload,
 };

@@ -1,7 +1,7 @@
 //! The baseline: a raw async-std UDP echo, no encoding, no bookkeeping.
 
 use crate::measure::BenchError;
-use rendezvous_core::rt::{self, Instant, UdpSocket};
+use rendezvous_runtime::{self as rt, Instant, UdpSocket};
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -8,12 +8,12 @@
 
 use crate::measure::{BenchError, Latency};
 use crate::report::{Report, Row};
-use rendezvous_core::matchmaker::protocol::ProcedureSpec;
-use rendezvous_core::rt::{self, Instant};
-use rendezvous_core::wire::Incarnation;
+use rendezvous_core::protocol::matchmaker::ProcedureSpec;
+use rendezvous_core::protocol::wire::Incarnation;
 use rendezvous_core::{Fingerprint, MatchmakerClient};
 use rendezvous_daemon::store::etcd::{EtcdConfig, EtcdStore};
 use rendezvous_daemon::{Limits, Matchmaker, MatchmakerConfig, TtlBounds};
+use rendezvous_runtime::{self as rt, Instant};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -20,7 +20,7 @@ mod subject;
 
 use clap::Parser;
 use measure::{Latency, Throughput, alternating};
-use rendezvous_core::rt;
+use rendezvous_runtime as rt;
 use report::{Report, Row};
 use std::time::Duration;
 use subject::Kind;
@@ -84,7 +84,7 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
     let subject = subject::Subject::start().await?;
     let raw = baseline::Echo::start().await?;
     if let Some(what) = options.profile {
-        let end = rendezvous_core::rt::Instant::now() + Duration::from_secs_f64(options.duration);
+        let end = rendezvous_runtime::Instant::now() + Duration::from_secs_f64(options.duration);
         let done = match what {
             Profile::Raw => baseline::count(raw.address(), options.small, end).await?,
             Profile::Call => subject::count(subject.client(), Kind::Small, end).await?,

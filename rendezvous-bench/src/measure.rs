@@ -1,6 +1,6 @@
 //! Turning timed loops into figures: percentiles, rates, medians of rounds.
 
-use rendezvous_core::rt::{self, Instant};
+use rendezvous_runtime::{self as rt, Instant};
 use std::future::Future;
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 
 use crate::measure::BenchError;
 use crate::report::Memory;
-use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::{Client, Server, procedure};
 use rendezvous_daemon::Matchmaker;
+use rendezvous_runtime::{self as rt, Instant};
 use serde_bytes::ByteBuf;
 use std::time::Duration;
 

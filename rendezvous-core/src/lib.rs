@@ -28,7 +28,7 @@
 //! ```
 //!
 //! * Every request — a lookup, a registration, a user call — is one
-//!   [`wire::Message::Call`] named by (client id, xid), retransmitted under
+//!   [`protocol::wire::Message::Call`] named by (client id, xid), retransmitted under
 //!   one [`RetryPolicy`] until its reply arrives or its deadline passes.
 //! * Servers run each call **once**: a duplicate of a running call gets an
 //!   ACK, a duplicate of a finished call gets the reply again from the
@@ -44,12 +44,13 @@
 //!
 //! The pieces, each usable on its own: [`Server`] (serve procedures, keep
 //! them registered), [`Client`] (resolve, call, retry, fail over),
-//! [`MatchmakerClient`] (talk to the matchmaker). The protocol — [`wire`],
-//! [`signature`], the matchmaker's messages and MAC
-//! ([`matchmaker::protocol`], [`matchmaker::auth`]) — is the crate
-//! `rendezvous-protocol`, which has no runtime in it, re-exported here under
-//! those paths. The matchmaker itself is the `rendezvous-daemon` crate; the
-//! wire protocol is specified in PROTOCOL.md at the repository root.
+//! [`MatchmakerClient`] (talk to the matchmaker). The protocol — the
+//! messages and their codec, signatures, the matchmaker's messages,
+//! operations and MAC — is the crate `rendezvous-protocol`, which has no
+//! runtime in it, re-exported here whole as [`protocol`]. The runtime is
+//! not part of this crate's API: await calls under any executor. The
+//! matchmaker itself is the `rendezvous-daemon` crate; the wire protocol is
+//! specified in PROTOCOL.md at the repository root.
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -60,14 +61,18 @@ pub mod matchmaker;
 mod random;
 mod requester;
 pub mod retry;
-pub mod rt;
 pub mod server;
 mod sync;
 
-/// The protocol lives in the `rendezvous-protocol` crate (no sockets, no
-/// executor); these are its paths here, so that `rendezvous-core` is the
-/// one dependency users need.
-pub use rendezvous_protocol::{signature, wire};
+/// The runtime seam (async-std today), internal: see `rendezvous-runtime`.
+use rendezvous_runtime as rt;
+
+/// The protocol: what travels between peers (messages and their codec,
+/// signatures, the matchmaker's operations and MAC), with no runtime in it.
+/// It is the crate `rendezvous-protocol`, here under one path so that
+/// `rendezvous-core` is the one dependency users need; most never name it.
+pub use rendezvous_protocol as protocol;
+use rendezvous_protocol::{signature, wire};
 
 pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};
 pub use error::{Error, Refusal};

@@ -3,7 +3,8 @@
 
 pub use crate::client::{Client, RemoteProcedure};
 pub use crate::error::Error;
-pub use crate::server::{CallContext, LinkedProcedure, Procedure};
+pub use crate::server::linked::LinkedProcedure;
+pub use crate::server::{CallContext, Procedure};
 pub use crate::signature::Fingerprint;
 pub use inventory;
 

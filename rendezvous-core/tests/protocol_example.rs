@@ -7,15 +7,15 @@
 #![allow(clippy::unwrap_used)]
 
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::{
-    EndpointInfo, LIST_SIGNATURE, LOOKUP, LOOKUP_SIGNATURE, Lookup, LookupRequest, MatchmakerError,
-    REGISTER_SIGNATURE, RENEW_SIGNATURE, UNREGISTER_SIGNATURE,
+use rendezvous_core::protocol::matchmaker::{
+    EndpointInfo, Lookup, LookupRequest, MatchmakerError,
+    operation::{self, Operation},
 };
-use rendezvous_core::rt::{self, UdpSocket};
-use rendezvous_core::server::{Procedure, ProcedureSet, Responder, ResponderConfig};
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Call, ClientId, Incarnation, Message, Outcome, Reply, Xid, decode_payload, encode_payload,
 };
+use rendezvous_core::server::{Procedure, ProcedureSet, Responder, ResponderConfig};
+use rendezvous_runtime::{self as rt, UdpSocket};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -65,8 +65,8 @@ fn call() -> Message {
         client: ClientId(0x0123_4567_89ab_cdef),
         xid: Xid(1),
         incarnation: Incarnation::ANY,
-        procedure: LOOKUP.to_owned(),
-        signature: LOOKUP_SIGNATURE,
+        procedure: operation::Lookup::NAME.to_owned(),
+        signature: operation::Lookup::SIGNATURE,
         deadline: Duration::from_millis(3000),
         done_below: Xid(1),
         args: encode_payload(&(lookup_request(),)).unwrap(),
@@ -151,11 +151,11 @@ fn fingerprints_in_the_document_are_the_codes() {
         Fingerprint::of("a"),
         Fingerprint::of("foobar"),
         math_add(),
-        REGISTER_SIGNATURE,
-        RENEW_SIGNATURE,
-        UNREGISTER_SIGNATURE,
-        LOOKUP_SIGNATURE,
-        LIST_SIGNATURE,
+        operation::Register::SIGNATURE,
+        operation::Renew::SIGNATURE,
+        operation::Unregister::SIGNATURE,
+        operation::Lookup::SIGNATURE,
+        operation::List::SIGNATURE,
     ];
     for fingerprint in documented {
         assert_documented(&fingerprint.to_string());
@@ -217,7 +217,10 @@ fn non_shortest_integers_are_accepted_and_long_deadlines_clamped() {
     let Message::Call(decoded) = Message::decode(&unhex(&hex_call)).unwrap() else {
         panic!("not a call");
     };
-    assert_eq!(decoded.deadline, rendezvous_core::wire::MAX_DEADLINE);
+    assert_eq!(
+        decoded.deadline,
+        rendezvous_core::protocol::wire::MAX_DEADLINE
+    );
 }
 
 /// The documented call, sent to a real responder serving a `rendezvous.lookup`
@@ -228,8 +231,8 @@ fn a_real_responder_answers_the_documented_call_with_the_documented_reply() {
     rt::block_on(async {
         let mut procedures = ProcedureSet::new();
         let lookup = Procedure::typed(
-            LOOKUP,
-            LOOKUP_SIGNATURE,
+            operation::Lookup::NAME,
+            operation::Lookup::SIGNATURE,
             |(request,): (LookupRequest,), _| async move {
                 assert_eq!(request, lookup_request());
                 lookup_result()

@@ -10,8 +10,8 @@
 //! list entry) fits, the answer is `RequestTooSmall`, naming the request
 //! size that would do: the requester pads and asks again.
 
-use rendezvous_core::matchmaker::protocol::{Lookup, MatchmakerError};
-use rendezvous_core::wire::{self, AMPLIFICATION_FACTOR, MAX_REPLY_ENVELOPE_BYTES};
+use rendezvous_core::protocol::matchmaker::{Lookup, MatchmakerError};
+use rendezvous_core::protocol::wire::{self, AMPLIFICATION_FACTOR, MAX_REPLY_ENVELOPE_BYTES};
 use serde::Serialize;
 
 /// The request datagram size whose reply may carry `result_bytes` of result.
@@ -104,7 +104,7 @@ fn encoded_len<T: Serialize>(value: &T) -> usize {
 mod tests {
     use super::*;
     use rendezvous_core::Fingerprint;
-    use rendezvous_core::matchmaker::protocol::EndpointInfo;
+    use rendezvous_core::protocol::matchmaker::EndpointInfo;
     use std::net::SocketAddr;
 
     fn lookup(count: u16) -> Lookup {

@@ -1,7 +1,7 @@
 //! Who may register, renew and unregister.
 //!
 //! **With a shared secret**, every such request must carry a MAC under it
-//! (`rendezvous_core::matchmaker::auth`), from any address, loopback
+//! (`rendezvous_core::protocol::matchmaker::auth`), from any address, loopback
 //! included. The MAC is checked first, so a sender without the secret can
 //! neither fill the nonce cache nor learn anything from which check failed.
 //! Then the timestamp must lie within [`Gatekeeper::window`] of this host's
@@ -16,8 +16,10 @@
 //! Lookups and lists are open to all: they reveal where procedures live,
 //! nothing more.
 
-use rendezvous_core::matchmaker::auth::{self, Authenticated, MacError, NONCE_BYTES, Secret};
-use rendezvous_core::matchmaker::protocol::MatchmakerError;
+use rendezvous_core::protocol::matchmaker::MatchmakerError;
+use rendezvous_core::protocol::matchmaker::auth::{
+    self, Authenticated, MacError, NONCE_BYTES, Secret,
+};
 use rendezvous_core::server::CallContext;
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, SystemTime};
@@ -184,8 +186,8 @@ impl NonceCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rendezvous_core::matchmaker::protocol::{LeaseToken, RenewRequest};
-    use rendezvous_core::wire::ClientId;
+    use rendezvous_core::protocol::matchmaker::{LeaseToken, RenewRequest};
+    use rendezvous_core::protocol::wire::ClientId;
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicU64, Ordering};
 

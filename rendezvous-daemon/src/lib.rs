@@ -43,15 +43,15 @@ pub mod store;
 pub use gatekeeper::{DEFAULT_AUTH_WINDOW, DEFAULT_MAX_NONCES, Gatekeeper};
 // Granted to a server that asks for no TTL, between `MIN_LEASE_TTL` and
 // `MAX_LEASE_TTL` (the default `TtlBounds`).
-pub use rendezvous_core::matchmaker::protocol::DEFAULT_LEASE_TTL;
+pub use rendezvous_core::protocol::matchmaker::DEFAULT_LEASE_TTL;
 pub use store::{
     DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_SOURCE, LIST_PAGE_BYTES, Limits,
     MAX_LEASE_TTL, MAX_PROCEDURES_PER_LEASE, MIN_LEASE_TTL, Store, TtlBounds,
 };
 
 use rendezvous_core::matchmaker::Secret;
-use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::server::{Responder, ResponderConfig, ResponderStats};
+use rendezvous_runtime::{self as rt, Instant};
 use service::{Shared, State, lock};
 use std::io;
 use std::net::SocketAddr;

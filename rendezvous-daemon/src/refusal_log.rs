@@ -7,7 +7,7 @@
 //! were suppressed meanwhile.
 
 use crate::gatekeeper::RefusalKind;
-use rendezvous_core::rt::Instant;
+use rendezvous_runtime::Instant;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -9,9 +9,8 @@
 //! specification; this crate is its executable form.
 //!
 //! `rendezvous-core`, the runtime, depends on this crate and re-exports it
-//! under its old paths (`rendezvous_core::wire`, `rendezvous_core::signature`,
-//! `rendezvous_core::matchmaker::{protocol, auth}`), so users need only that
-//! one dependency.
+//! whole as `rendezvous_core::protocol`, so users need only that one
+//! dependency.
 //!
 //! ## Why a crate of its own
 //!

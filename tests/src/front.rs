@@ -2,7 +2,7 @@
 //! loopback socket that clients send to in the target's place, one upstream
 //! socket per client, and tasks that all end when the front is stopped.
 
-use rendezvous_core::rt::{self, UdpSocket};
+use rendezvous_runtime::{self as rt, UdpSocket};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

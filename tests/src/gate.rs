@@ -16,8 +16,8 @@
 //! dropped.
 
 use crate::front::{Front, MAX_DATAGRAM, receive, upstream_socket};
-use rendezvous_core::rt::{self, UdpSocket};
-use rendezvous_core::wire::Message;
+use rendezvous_core::protocol::wire::Message;
+use rendezvous_runtime::{self as rt, UdpSocket};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;

@@ -34,7 +34,7 @@ pub use daemon::{CliOutput, Daemon};
 pub use net::{free_address, loopback};
 pub use relay::{Relay, RelayConfig, RelayStats};
 
-use rendezvous_core::rt;
+use rendezvous_runtime as rt;
 use std::future::Future;
 use std::time::Duration;
 

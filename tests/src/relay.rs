@@ -13,7 +13,7 @@
 
 use crate::front::{Front, MAX_DATAGRAM, receive, upstream_socket};
 use crate::sync::lock;
-use rendezvous_core::rt::{self, UdpSocket};
+use rendezvous_runtime::{self as rt, UdpSocket};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;

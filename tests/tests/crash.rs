@@ -19,8 +19,8 @@
 //! lease that runs out is the subject of the crash issue's other items.
 //! Every wait is bounded; the test asserts counts, never durations.
 
-use rendezvous_core::rt;
 use rendezvous_core::{Client, Error};
+use rendezvous_runtime as rt;
 use rendezvous_tests::fault_server::{
     ExecutionLog, FaultServer, FaultServerConfig, Load, ScratchDir,
 };

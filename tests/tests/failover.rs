@@ -13,12 +13,13 @@
 //! Every wait is bounded and generous; the tests assert outcomes and counts,
 //! never how long something took.
 
-use rendezvous_core::matchmaker::protocol::{
-    Lease, MatchmakerError, ProcedureSpec, REGISTER, REGISTER_SIGNATURE, RENEW, RENEW_SIGNATURE,
-    RegisterRequest, RenewRequest, Renewed, UNREGISTER, UNREGISTER_SIGNATURE, UnregisterRequest,
+use rendezvous_core::protocol::matchmaker::{
+    Lease, MatchmakerError, ProcedureSpec, RegisterRequest, RenewRequest, Renewed,
+    UnregisterRequest,
+    operation::{self, Operation},
 };
+use rendezvous_core::protocol::wire::{Ack, Incarnation, Message};
 use rendezvous_core::server::{ProcedureSet, Responder, ResponderConfig};
-use rendezvous_core::wire::{Ack, Incarnation, Message};
 use rendezvous_core::{
     Client, Error, Fingerprint, MatchmakerClient, Procedure, RemoteProcedure, RetryPolicy, Server,
 };
@@ -191,8 +192,8 @@ impl StoreDown {
         let counted = requests.clone();
         procedures
             .insert(Procedure::typed(
-                REGISTER,
-                REGISTER_SIGNATURE,
+                operation::Register::NAME,
+                operation::Register::SIGNATURE,
                 move |(_,): (RegisterRequest,), _| {
                     counted.fetch_add(1, Ordering::SeqCst);
                     async move { Err::<Lease, _>(refusal()) }
@@ -202,8 +203,8 @@ impl StoreDown {
         let counted = requests.clone();
         procedures
             .insert(Procedure::typed(
-                RENEW,
-                RENEW_SIGNATURE,
+                operation::Renew::NAME,
+                operation::Renew::SIGNATURE,
                 move |(_,): (RenewRequest,), _| {
                     counted.fetch_add(1, Ordering::SeqCst);
                     async move { Err::<Renewed, _>(refusal()) }
@@ -213,8 +214,8 @@ impl StoreDown {
         let counted = requests.clone();
         procedures
             .insert(Procedure::typed(
-                UNREGISTER,
-                UNREGISTER_SIGNATURE,
+                operation::Unregister::NAME,
+                operation::Unregister::SIGNATURE,
                 move |(_,): (UnregisterRequest,), _| {
                     counted.fetch_add(1, Ordering::SeqCst);
                     async move { Err::<(), _>(refusal()) }

@@ -10,8 +10,8 @@
 //! counts, never how long something took. The durations they measure are
 //! printed (`-- --nocapture` shows them).
 
-use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::{Client, Error, MatchmakerClient};
+use rendezvous_runtime::{self as rt, Instant};
 use rendezvous_tests::fault_server::Load;
 use rendezvous_tests::fault_server::procedures::{count, slow, slow_idempotent, stats};
 use rendezvous_tests::fault_server::{

@@ -7,14 +7,14 @@
 //! outcomes and counts, never how long something took.
 
 use rendezvous_core::matchmaker::ENV_VAR;
-use rendezvous_core::matchmaker::protocol::{
-    EndpointInfo, LOOKUP, LOOKUP_SIGNATURE, Lease, LeaseToken, LookupRequest, ProcedureSpec,
-    Registration,
+use rendezvous_core::protocol::matchmaker::{
+    EndpointInfo, Lease, LeaseToken, LookupRequest, ProcedureSpec, Registration,
+    operation::{self, Operation},
 };
-use rendezvous_core::rt::{self, Instant, UdpSocket};
-use rendezvous_core::wire::{self, Call, ClientId, Incarnation, Message, Outcome, Xid};
+use rendezvous_core::protocol::wire::{self, Call, ClientId, Incarnation, Message, Outcome, Xid};
 use rendezvous_core::{Error, Fingerprint, MatchmakerClient, RetryPolicy};
 use rendezvous_daemon::LIST_PAGE_BYTES;
+use rendezvous_runtime::{self as rt, Instant, UdpSocket};
 use rendezvous_tests::daemon::cli;
 use rendezvous_tests::{Daemon, Relay, RelayConfig, eventually, loopback, run};
 use std::net::SocketAddr;
@@ -639,8 +639,8 @@ fn lookup_call(client: u64, xid: u64, name: &str) -> Vec<u8> {
         client: ClientId(client),
         xid: Xid(xid),
         incarnation: Incarnation::ANY,
-        procedure: LOOKUP.to_owned(),
-        signature: LOOKUP_SIGNATURE,
+        procedure: operation::Lookup::NAME.to_owned(),
+        signature: operation::Lookup::SIGNATURE,
         deadline: Duration::from_secs(3),
         done_below: Xid(xid),
         args,

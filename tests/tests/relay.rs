@@ -1,7 +1,7 @@
 //! The test relay itself: it must forward faithfully by default, route
 //! replies to the right client, and apply its faults as configured.
 
-use rendezvous_core::rt::{self, UdpSocket};
+use rendezvous_runtime::{self as rt, UdpSocket};
 use rendezvous_tests::{Relay, RelayConfig, eventually, run};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -9,19 +9,21 @@
 //! Registered endpoints are addresses nobody listens on: the matchmaker only
 //! stores them.
 
-use rendezvous_core::matchmaker::auth::{self, Secret};
-use rendezvous_core::matchmaker::protocol::{
-    LIST, LIST_SIGNATURE, LOOKUP, LOOKUP_SIGNATURE, Lease, LeaseToken, ListCursor, ListPage,
-    ListRequest, Lookup, LookupRequest, MatchmakerError, ProcedureSpec, RegisterRequest,
+use rendezvous_core::protocol::matchmaker::auth::{self, Secret};
+use rendezvous_core::protocol::matchmaker::{
+    Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError,
+    ProcedureSpec, RegisterRequest,
+    operation::{self, Operation},
 };
-use rendezvous_core::server::CallContext;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     self, AMPLIFICATION_FACTOR, Call, ClientId, Incarnation, Message, Outcome, Xid,
 };
+use rendezvous_core::server::CallContext;
 use rendezvous_core::{
-    Client, Error, Fingerprint, MatchmakerClient, Procedure, RemoteProcedure, Server, rt,
+    Client, Error, Fingerprint, MatchmakerClient, Procedure, RemoteProcedure, Server,
 };
 use rendezvous_daemon::{DEFAULT_AUTH_WINDOW, Gatekeeper, Matchmaker};
+use rendezvous_runtime as rt;
 use rendezvous_tests::{Daemon, loopback, run};
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, UdpSocket};
@@ -447,7 +449,11 @@ fn list_replies_stay_within_three_times_their_requests_across_all_pages() {
     let mut raw = Raw::new(daemon.address());
     // Unpadded, the request is too small for even one registration: the
     // daemon says how large it must be, in a reply within the bound.
-    let datagram = raw.call(LIST, LIST_SIGNATURE, list_request(None, 0));
+    let datagram = raw.call(
+        operation::List::NAME,
+        operation::List::SIGNATURE,
+        list_request(None, 0),
+    );
     let needed = match raw.bounded::<ListPage>(&datagram) {
         Err(MatchmakerError::RequestTooSmall { needed_bytes }) => needed_bytes as usize,
         other => panic!("expected RequestTooSmall, got {other:?}"),
@@ -456,7 +462,11 @@ fn list_replies_stay_within_three_times_their_requests_across_all_pages() {
     let (mut seen, mut after, mut pages) = (0, None, 0);
     loop {
         let padding = needed + fastrand::usize(0..400);
-        let datagram = raw.call(LIST, LIST_SIGNATURE, list_request(after.clone(), padding));
+        let datagram = raw.call(
+            operation::List::NAME,
+            operation::List::SIGNATURE,
+            list_request(after.clone(), padding),
+        );
         let page: ListPage = raw.bounded(&datagram).expect("a page");
         pages += 1;
         seen += page.registrations.len();
@@ -483,8 +493,8 @@ fn lookup_replies_stay_within_three_times_their_requests_and_say_when_truncated(
     let mut counts = Vec::new();
     for padding in [0, 100, 400, 1_000, 10_000] {
         let datagram = raw.call(
-            LOOKUP,
-            LOOKUP_SIGNATURE,
+            operation::Lookup::NAME,
+            operation::Lookup::SIGNATURE,
             lookup_request("math.add", padding),
         );
         let lookup: Lookup = raw.bounded(&datagram).expect("endpoints");
@@ -519,11 +529,19 @@ fn a_short_copy_of_a_padded_lookup_does_not_get_its_large_cached_reply() {
         }
     });
     let mut raw = Raw::new(daemon.address());
-    let padded = raw.call(LOOKUP, LOOKUP_SIGNATURE, lookup_request("math.add", 1_000));
+    let padded = raw.call(
+        operation::Lookup::NAME,
+        operation::Lookup::SIGNATURE,
+        lookup_request("math.add", 1_000),
+    );
     let large = raw.exchange(&padded).expect("a reply to the padded lookup");
     // The same (client, xid), without the padding: a forged duplicate.
     raw.xid -= 1;
-    let short = raw.call(LOOKUP, LOOKUP_SIGNATURE, lookup_request("math.add", 0));
+    let short = raw.call(
+        operation::Lookup::NAME,
+        operation::Lookup::SIGNATURE,
+        lookup_request("math.add", 0),
+    );
     assert!(large.len() > AMPLIFICATION_FACTOR * short.len());
     match raw.exchange(&short) {
         None => {}

@@ -2,10 +2,10 @@
 //! keeps serving valid clients, runs nothing twice, and stays within its
 //! memory bounds.
 
-use rendezvous_core::rt::UdpSocket;
-use rendezvous_core::wire::{Call, ClientId, Incarnation, MAX_DATAGRAM_BYTES, Xid};
+use rendezvous_core::protocol::wire::{Call, ClientId, Incarnation, MAX_DATAGRAM_BYTES, Xid};
 use rendezvous_core::{Client, Fingerprint, Procedure, RemoteProcedure, Server};
 use rendezvous_daemon::Matchmaker;
+use rendezvous_runtime::UdpSocket;
 use rendezvous_tests::run;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +58,7 @@ fn garbage_truncated_oversized_and_replayed_datagrams_do_not_disturb_a_server() 
             signature: ECHO.signature,
             deadline: Duration::from_secs(60),
             done_below: Xid(1),
-            args: rendezvous_core::wire::encode_payload(&(7u64,)).expect("args encode"),
+            args: rendezvous_core::protocol::wire::encode_payload(&(7u64,)).expect("args encode"),
         }
         .encode()
         .expect("call encodes");

@@ -3,8 +3,9 @@
 //! the declarations of `math_api`, and links none of their implementation.
 
 use clap::{Parser, Subcommand};
+use futures_lite::future::block_on;
 use math_api::{Document, add, checksum, div, slow_square};
-use rendezvous_core::{Client, Error, matchmaker, rt};
+use rendezvous_core::{Client, Error, matchmaker};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -50,7 +51,7 @@ enum Call {
 
 fn main() -> ExitCode {
     let options = Options::parse();
-    match rt::block_on(run(options)) {
+    match block_on(run(options)) {
         Ok(output) => {
             println!("{output}");
             ExitCode::SUCCESS

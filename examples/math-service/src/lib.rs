@@ -31,7 +31,7 @@ pub async fn div(a: i64, b: i64) -> Result<i64, MathError> {
 /// server acknowledges before it replies.
 #[procedure(name = "math.slow_square")]
 pub async fn slow_square(x: i64, delay_ms: u64) -> i64 {
-    rendezvous_core::rt::sleep(Duration::from_millis(delay_ms)).await;
+    async_io::Timer::after(Duration::from_millis(delay_ms)).await;
     x.wrapping_mul(x)
 }
 

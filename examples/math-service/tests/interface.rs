@@ -3,7 +3,7 @@
 //! fingerprint and the same promise about retries, so a client that knows
 //! only the interface reaches the implementation.
 
-use rendezvous_core::rt;
+use futures_lite::future::block_on;
 use rendezvous_core::{Client, Fingerprint, RemoteProcedure, Server};
 use rendezvous_daemon::Matchmaker;
 use std::net::SocketAddr;
@@ -56,7 +56,7 @@ fn each_declaration_has_the_name_signature_and_idempotence_of_its_implementation
 
 #[test]
 fn every_procedure_the_server_serves_is_declared_in_the_interface() {
-    rt::block_on(async {
+    block_on(async {
         let (_matchmaker, server) = serve_math().await;
         let mut served: Vec<(String, Fingerprint)> = server
             .procedures()
@@ -76,7 +76,7 @@ fn every_procedure_the_server_serves_is_declared_in_the_interface() {
 
 #[test]
 fn a_proxy_of_the_interface_calls_the_implementation() {
-    rt::block_on(async {
+    block_on(async {
         let (matchmaker, server) = serve_math().await;
         let client = Client::builder()
             .matchmaker(matchmaker.local_addr())

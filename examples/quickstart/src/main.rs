@@ -5,11 +5,13 @@
 //! each exchange as a sequence chart with its timing. Then it kills the
 //! server, starts another on a new port, and shows the client finding it.
 
-use rendezvous_core::rt::{self, Instant};
+use async_io::Timer;
+use futures_lite::future::block_on;
 use rendezvous_core::{Client, Server, procedure};
 use rendezvous_daemon::Matchmaker;
 use std::net::SocketAddr;
 use std::time::Duration;
+use std::time::Instant;
 
 /// Adds two numbers; running it twice is harmless, so the client may move
 /// it to another server when its first one goes silent.
@@ -21,12 +23,12 @@ pub async fn add(a: i64, b: i64) -> i64 {
 /// Doubles `x`, slowly: long enough for the server to acknowledge first.
 #[procedure(name = "quickstart.slow_double")]
 pub async fn slow_double(x: i64) -> i64 {
-    rt::sleep(Duration::from_millis(300)).await;
+    Timer::after(Duration::from_millis(300)).await;
     x * 2
 }
 
 fn main() {
-    if let Err(error) = rt::block_on(demo()) {
+    if let Err(error) = block_on(demo()) {
         eprintln!("quickstart: {error}");
         std::process::exit(1);
     }

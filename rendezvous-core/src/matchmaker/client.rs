@@ -74,7 +74,7 @@ pub const MATCHMAKER_DEADLINE: Duration = Duration::from_secs(3);
 /// Lookups and list requests are padded to about this many bytes of
 /// datagram, so that the matchmaker may answer with a full list page
 /// (`3 × 420 − 35 ≥ 1 200` bytes of result) or 18 IPv4 endpoints.
-pub const PADDED_REQUEST_BYTES: usize = 420;
+pub(crate) const PADDED_REQUEST_BYTES: usize = 420;
 
 /// Talks to the matchmaker: one daemon, or several sharing a store, failing
 /// over between them (see the module docs). Cheap to clone; clones share

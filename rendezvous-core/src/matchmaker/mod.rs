@@ -2,15 +2,16 @@
 //! answers, and a typed client. The daemon itself is `rendezvous-daemon`.
 //!
 //! Its messages, operations and MAC are `rendezvous-protocol`'s
-//! ([`protocol`], [`auth`]); this module adds what needs the runtime.
+//! ([`crate::protocol::matchmaker`]); this module adds what needs the
+//! runtime.
 
 mod client;
 
-pub use rendezvous_protocol::matchmaker as protocol;
-pub use rendezvous_protocol::matchmaker::auth;
+pub(crate) use rendezvous_protocol::matchmaker as protocol;
+pub(crate) use rendezvous_protocol::matchmaker::auth;
 
 pub use auth::{SECRET_FILE_ENV_VAR, Secret};
-pub use client::{MATCHMAKER_DEADLINE, MatchmakerClient, PADDED_REQUEST_BYTES};
+pub use client::{MATCHMAKER_DEADLINE, MatchmakerClient};
 
 use crate::error::Error;
 use std::net::{SocketAddr, ToSocketAddrs};

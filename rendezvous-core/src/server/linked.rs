@@ -25,7 +25,7 @@ pub struct LinkedProcedure {
 inventory::collect!(LinkedProcedure);
 
 /// Every linked procedure, sorted by name.
-pub fn linked_procedures() -> Vec<&'static LinkedProcedure> {
+pub(crate) fn linked_procedures() -> Vec<&'static LinkedProcedure> {
     let mut all: Vec<&'static LinkedProcedure> = inventory::iter::<LinkedProcedure>().collect();
     all.sort_by(|a, b| a.name.cmp(b.name).then(a.location.cmp(b.location)));
     all

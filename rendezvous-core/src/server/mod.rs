@@ -10,13 +10,12 @@
 //! the lease keeper; the responder on `reply_cache` and `procedure`.
 
 mod lease_keeper;
-mod linked;
+pub(crate) mod linked;
 mod procedure;
 mod reply_cache;
 mod responder;
 mod serve;
 
-pub use linked::{LinkedProcedure, linked_procedures};
 pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
 };

@@ -3,7 +3,7 @@
 
 use crate::any_payload::{PAYLOADS_KINDS, encode};
 use rendezvous_core::Fingerprint;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Ack, Call, ClientId, Confirm, Incarnation, MAX_DEADLINE, MAX_NAME_BYTES, Message, Outcome,
     Reply, Xid,
 };

@@ -5,11 +5,11 @@
 use crate::any_message::{any_bytes, any_text, any_u64};
 use crate::checks::check_payload;
 use ciborium::Value;
-use rendezvous_core::matchmaker::protocol::{
+use rendezvous_core::protocol::matchmaker::{
     Lease, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError, RegisterRequest,
     RenewRequest, Renewed, UnregisterRequest,
 };
-use rendezvous_core::wire::DecodeError;
+use rendezvous_core::protocol::wire::DecodeError;
 
 pub(crate) fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! error PROTOCOL.md lists, the header is reported exactly when it decoded,
 //! and what decodes re-encodes to a fixpoint within its datagram's size.
 
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     DecodeError, Incarnation, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
     Reply, Undecodable, decode_payload, encode_payload, reply_limit,
 };

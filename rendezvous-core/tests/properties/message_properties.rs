@@ -7,7 +7,7 @@ use crate::checks::{check_message, hex};
 use crate::items::{Form, Item};
 use crate::mutations::break_item;
 use crate::{MESSAGES, SEED};
-use rendezvous_core::wire::DecodeError;
+use rendezvous_core::protocol::wire::DecodeError;
 
 #[test]
 fn generated_messages_decode_as_generated_in_any_head_form() {

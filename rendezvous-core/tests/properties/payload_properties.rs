@@ -7,7 +7,7 @@ use crate::items::Item;
 use crate::mutations::break_item;
 use crate::{PAYLOADS, SEED};
 use rendezvous_core::Fingerprint;
-use rendezvous_core::wire::{Call, ClientId, Incarnation, Message, Xid};
+use rendezvous_core::protocol::wire::{Call, ClientId, Incarnation, Message, Xid};
 use std::time::Duration;
 
 #[test]

@@ -5,7 +5,7 @@ use crate::any_message::any_bytes;
 use crate::any_payload::PAYLOADS_KINDS;
 use crate::checks::check_message;
 use crate::{MESSAGES, SEED};
-use rendezvous_core::wire::{DecodeError, MAX_DATAGRAM_BYTES};
+use rendezvous_core::protocol::wire::{DecodeError, MAX_DATAGRAM_BYTES};
 
 #[test]
 fn random_bytes_are_decoded_or_classified() {

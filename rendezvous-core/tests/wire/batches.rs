@@ -1,7 +1,7 @@
 //! Several messages in one datagram.
 
 use crate::samples::{sample_call, sample_confirm};
-use rendezvous_core::wire::{DecodeError, Message, Undecodable};
+use rendezvous_core::protocol::wire::{DecodeError, Message, Undecodable};
 
 #[test]
 fn a_batch_decodes_every_message_with_its_own_length() {
@@ -58,7 +58,7 @@ fn a_batch_stops_at_the_first_message_that_does_not_decode() {
 
 #[test]
 fn batches_fill_one_frame_except_to_loopback() {
-    use rendezvous_core::wire::{MAX_BATCH_BYTES, MAX_LOOPBACK_BATCH_BYTES, batch_limit};
+    use rendezvous_core::protocol::wire::{MAX_BATCH_BYTES, MAX_LOOPBACK_BATCH_BYTES, batch_limit};
     let at = |text: &str| text.parse::<std::net::SocketAddr>().unwrap();
     assert_eq!(batch_limit(&at("127.0.0.1:9")), MAX_LOOPBACK_BATCH_BYTES);
     assert_eq!(batch_limit(&at("[::1]:9")), MAX_LOOPBACK_BATCH_BYTES);

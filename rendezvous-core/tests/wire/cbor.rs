@@ -4,7 +4,7 @@
 
 use crate::samples::sample_call;
 use ciborium::Value;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Call, DecodeError, Header, Message, PROTOCOL_VERSION, Undecodable, decode_payload,
     encode_payload,
 };

@@ -3,8 +3,10 @@
 
 use crate::cbor::{array_of, cbor, decode_err, nested_arrays, nested_maps, payload_err};
 use crate::samples::sample_confirm;
-use rendezvous_core::matchmaker::protocol::LookupRequest;
-use rendezvous_core::wire::{DecodeError, Header, MAX_NESTING, Undecodable, decode_payload};
+use rendezvous_core::protocol::matchmaker::LookupRequest;
+use rendezvous_core::protocol::wire::{
+    DecodeError, Header, MAX_NESTING, Undecodable, decode_payload,
+};
 use serde::de::IgnoredAny;
 
 #[test]

@@ -3,8 +3,8 @@
 
 use crate::cbor::{cbor, payload_err};
 use ciborium::Value;
-use rendezvous_core::matchmaker::protocol::{ListCursor, Lookup, MatchmakerError};
-use rendezvous_core::wire::{DecodeError, decode_payload};
+use rendezvous_core::protocol::matchmaker::{ListCursor, Lookup, MatchmakerError};
+use rendezvous_core::protocol::wire::{DecodeError, decode_payload};
 
 #[test]
 #[ignore = "upstream: ciborium 0.2.2 reads a bare variant name's value from the next CBOR item, outside the map; lenient, not lossy"]

@@ -7,7 +7,7 @@ use crate::cbor::{
 };
 use crate::samples::{sample_call, sample_reply};
 use ciborium::Value;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Call, DecodeError, Header, MAX_DEADLINE, MAX_NAME_BYTES, Message, Outcome, Xid,
 };
 

@@ -5,7 +5,7 @@ use crate::cbor::{
     ARGS, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TEXT, call_with, cbor, decode_err, huge_head,
     payload_err, sample_call_header,
 };
-use rendezvous_core::wire::{DecodeError, Undecodable};
+use rendezvous_core::protocol::wire::{DecodeError, Undecodable};
 use serde::de::IgnoredAny;
 
 #[test]

@@ -8,11 +8,11 @@ use crate::samples::{
 };
 use ciborium::Value;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::{
+use rendezvous_core::protocol::matchmaker::{
     Lease, ListCursor, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError, RenewRequest,
     Renewed, UnregisterRequest,
 };
-use rendezvous_core::wire::{DecodeError, decode_payload, encode_payload};
+use rendezvous_core::protocol::wire::{DecodeError, decode_payload, encode_payload};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 

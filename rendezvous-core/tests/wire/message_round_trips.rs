@@ -7,7 +7,7 @@ use crate::samples::{
     sample_reply,
 };
 use rendezvous_core::Fingerprint;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Call, ClientId, Confirm, Incarnation, MAX_DATAGRAM_BYTES, MAX_DEADLINE, MAX_NAME_BYTES,
     Message, Outcome, Xid,
 };

@@ -2,7 +2,7 @@
 
 use crate::cbor::{decode_err, payload_err};
 use crate::samples::sample_call;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Call, DecodeError, EncodeError, MAX_DATAGRAM_BYTES, Message, Undecodable, encode_payload,
 };
 use serde::de::IgnoredAny;

@@ -3,11 +3,13 @@
 
 use crate::cbor::{assert_round_trips, hex};
 use crate::samples::{sample_call, sample_messages, sample_payloads};
-use rendezvous_core::matchmaker::protocol::{
+use rendezvous_core::protocol::matchmaker::{
     Lease, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError, RegisterRequest,
     Registration, RenewRequest, Renewed, UnregisterRequest,
 };
-use rendezvous_core::wire::{Call, MAX_DEADLINE, Message, decode_payload, encode_payload};
+use rendezvous_core::protocol::wire::{
+    Call, MAX_DEADLINE, Message, decode_payload, encode_payload,
+};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::fmt::Debug;

@@ -2,12 +2,12 @@
 //! error, and the payloads of the matchmaker protocol.
 
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::{
+use rendezvous_core::protocol::matchmaker::{
     Auth, EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup,
     LookupRequest, MatchmakerError, ProcedureSpec, RegisterRequest, Registration, RenewRequest,
     Renewed, UnregisterRequest,
 };
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     Ack, Call, ClientId, Confirm, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Reply, Xid,
     encode_payload,
 };

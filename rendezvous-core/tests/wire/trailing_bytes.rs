@@ -2,8 +2,8 @@
 
 use crate::cbor::{decode_err, payload_err, sample_call_header};
 use crate::samples::{sample_call, sample_lookup};
-use rendezvous_core::matchmaker::protocol::Lookup;
-use rendezvous_core::wire::{DecodeError, Message, Undecodable, encode_payload};
+use rendezvous_core::protocol::matchmaker::Lookup;
+use rendezvous_core::protocol::wire::{DecodeError, Message, Undecodable, encode_payload};
 
 #[test]
 fn message_followed_by_one_byte_is_trailing_bytes() {

@@ -2,8 +2,8 @@
 
 use crate::cbor::{decode_err, header_len, hex, payload_err, sample_call_header};
 use crate::samples::{sample_call, sample_lookup, sample_messages};
-use rendezvous_core::matchmaker::protocol::{Lookup, MatchmakerError};
-use rendezvous_core::wire::{DecodeError, Message, Undecodable, encode_payload};
+use rendezvous_core::protocol::matchmaker::{Lookup, MatchmakerError};
+use rendezvous_core::protocol::wire::{DecodeError, Message, Undecodable, encode_payload};
 use std::panic::catch_unwind;
 
 #[test]

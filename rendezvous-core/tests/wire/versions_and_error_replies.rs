@@ -3,7 +3,7 @@
 
 use crate::cbor::{PROCEDURE, VERSION, call_with, cbor, decode_err, sample_call_header};
 use crate::samples::sample_call;
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     DecodeError, Header, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Reply, Undecodable,
 };
 

@@ -7,8 +7,8 @@ use crate::cbor::{
 };
 use crate::samples::sample_call;
 use ciborium::Value;
-use rendezvous_core::matchmaker::protocol::LookupRequest;
-use rendezvous_core::wire::DecodeError;
+use rendezvous_core::protocol::matchmaker::LookupRequest;
+use rendezvous_core::protocol::wire::DecodeError;
 
 #[test]
 fn procedure_name_as_an_integer_is_malformed() {

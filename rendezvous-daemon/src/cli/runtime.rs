@@ -1,12 +1,12 @@
 //! The one place the binary names the async runtime (through
-//! `rendezvous_core::rt`, the library's own runtime seam), so changing it
+//! `rendezvous-runtime`, the workspace's runtime seam), so changing it
 //! touches this file only.
 
 use std::future::Future;
 
 /// Runs `future` to completion on the runtime, blocking this thread.
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    rendezvous_core::rt::block_on(future)
+    rendezvous_runtime::block_on(future)
 }
 
 /// Installs the Ctrl-C / SIGTERM handler; the future it returns completes

@@ -10,8 +10,8 @@
 //! directory only asks the store how much time it has left.
 
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::*;
-use rendezvous_core::wire;
+use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_core::protocol::wire;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 

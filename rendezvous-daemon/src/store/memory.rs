@@ -18,8 +18,9 @@
 use super::directory::{Binding, Directory};
 use super::policy::{Limits, TtlBounds, millis, validate};
 use super::{Counts, Expired, Pending, Store};
-use rendezvous_core::matchmaker::protocol::*;
-use rendezvous_core::{Fingerprint, rt::Instant};
+use rendezvous_core::Fingerprint;
+use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_runtime::Instant;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
@@ -283,7 +284,7 @@ impl LeaseTable {
 mod tests {
     use super::*;
     use crate::store::LIST_PAGE_BYTES;
-    use rendezvous_core::wire;
+    use rendezvous_core::protocol::wire;
     use std::net::Ipv4Addr;
 
     const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -26,7 +26,7 @@ pub use policy::{
 };
 
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::*;
+use rendezvous_core::protocol::matchmaker::*;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;

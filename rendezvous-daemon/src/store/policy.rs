@@ -1,8 +1,8 @@
 //! What every store enforces alike: the TTLs it grants, how much it holds,
 //! and which registrations are well formed.
 
-use rendezvous_core::matchmaker::protocol::*;
-use rendezvous_core::wire::MAX_NAME_BYTES;
+use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_core::protocol::wire::MAX_NAME_BYTES;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -105,7 +105,7 @@ impl Limits {
 
 /// The largest list page, in bytes of CBOR result, so a reply fits one
 /// Ethernet frame unfragmented. A page is smaller when the request is: no
-/// reply exceeds [`rendezvous_core::wire::AMPLIFICATION_FACTOR`] times its request.
+/// reply exceeds [`rendezvous_core::protocol::wire::AMPLIFICATION_FACTOR`] times its request.
 pub const LIST_PAGE_BYTES: usize = 1200;
 
 /// Most procedures one lease may cover (the request must also fit a datagram).

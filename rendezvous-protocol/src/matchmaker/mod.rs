@@ -17,7 +17,4 @@ mod messages;
 pub mod operation;
 
 pub use messages::*;
-pub use operation::{
-    LIST, LIST_SIGNATURE, LOOKUP, LOOKUP_SIGNATURE, REGISTER, REGISTER_SIGNATURE, RENEW,
-    RENEW_SIGNATURE, UNREGISTER, UNREGISTER_SIGNATURE,
-};
+pub use operation::Operation;

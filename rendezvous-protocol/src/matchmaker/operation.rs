@@ -76,19 +76,6 @@ operations! {
     List = "rendezvous.list" (ListRequest) -> ListPage;
 }
 
-/// The operations' names and signatures as plain constants, for code that
-/// builds calls by hand; each is its operation's `NAME` or `SIGNATURE`.
-pub const REGISTER: &str = Register::NAME;
-pub const RENEW: &str = Renew::NAME;
-pub const UNREGISTER: &str = Unregister::NAME;
-pub const LOOKUP: &str = Lookup::NAME;
-pub const LIST: &str = List::NAME;
-pub const REGISTER_SIGNATURE: Fingerprint = Register::SIGNATURE;
-pub const RENEW_SIGNATURE: Fingerprint = Renew::SIGNATURE;
-pub const UNREGISTER_SIGNATURE: Fingerprint = Unregister::SIGNATURE;
-pub const LOOKUP_SIGNATURE: Fingerprint = Lookup::SIGNATURE;
-pub const LIST_SIGNATURE: Fingerprint = List::SIGNATURE;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! because this is the hot path of every call: reading fields in place costs
 //! no visitor indirection and no allocation but the payload's own.
 
-use super::DecodeError;
+use super::message::DecodeError;
 
 const MAJOR_UNSIGNED: u8 = 0;
 const MAJOR_BYTES: u8 = 2;

@@ -12,7 +12,7 @@
 //! "not too deep", leaving the error to the decoder, whose own limit (256)
 //! still keeps the stack safe.
 
-use super::MAX_NESTING;
+use super::limits::MAX_NESTING;
 
 /// An open container of indefinite length: it ends at a break (0xff).
 const INDEFINITE: u64 = u64::MAX;

@@ -14,7 +14,10 @@
 //! ```
 
 use super::cbor::{Reader, Writer};
-use super::*;
+use super::limits::*;
+use super::message::*;
+use crate::signature::Fingerprint;
+use std::time::Duration;
 
 pub(super) const KIND_CALL: u64 = 0;
 pub(super) const KIND_ACK: u64 = 1;

@@ -9,7 +9,8 @@
 //! a size-hint-free adapter would remove it).
 
 use super::depth;
-use super::*;
+use super::limits::*;
+use super::message::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -10,7 +10,8 @@
 //! Prints `fault-server listening on ADDR` and `incarnation N` first, then
 //! serves until killed or until its stdin closes (its parent is gone).
 
-use rendezvous_core::{Server, procedure, rt};
+use rendezvous_core::{Server, procedure};
+use rendezvous_runtime as rt;
 use rendezvous_tests::fault_server::{INCARNATION, LISTENING};
 use rendezvous_tests::sync::lock;
 use std::fs::File;

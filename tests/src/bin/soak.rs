@@ -18,10 +18,10 @@
 //! start and end. It exits 0 only if completed == executions == calls and no
 //! call ran twice; 1 otherwise; 2 if it ran out of time.
 
-use rendezvous_core::rt::{self, Instant};
 use rendezvous_core::{
     Client, Error, Fingerprint, Procedure, RemoteProcedure, RetryPolicy, Server,
 };
+use rendezvous_runtime::{self as rt, Instant};
 use rendezvous_tests::{Daemon, Relay, RelayConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;

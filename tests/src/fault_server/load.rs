@@ -2,8 +2,8 @@
 
 use super::procedures::count;
 use crate::eventually;
-use rendezvous_core::rt;
 use rendezvous_core::{Client, Error};
+use rendezvous_runtime as rt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 use crate::procedures::{ADD, add, add_result};
 use crate::support::{matchmaker, serve, within};
 use rendezvous_core::Error;
-use rendezvous_core::rt;
+use rendezvous_runtime as rt;
 use rendezvous_tests::{CALL_DEADLINE, client, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

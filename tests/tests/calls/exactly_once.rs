@@ -4,7 +4,7 @@
 use crate::procedures::{ADD, add, add_result};
 use crate::support::{matchmaker, serve_behind};
 use rendezvous_core::Client;
-use rendezvous_core::rt;
+use rendezvous_runtime as rt;
 use rendezvous_tests::run;
 use rendezvous_tests::{Relay, RelayConfig};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use crate::procedures::{ADD, add, add_result};
 use crate::support::{matchmaker, serve};
-use rendezvous_core::rt;
+use rendezvous_runtime as rt;
 use rendezvous_tests::{client, run};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

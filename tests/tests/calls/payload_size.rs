@@ -4,7 +4,7 @@
 use crate::procedures::{BLOB, LENGTH, blob, length};
 use crate::support::{matchmaker, serve};
 use rendezvous_core::Error;
-use rendezvous_core::wire::MAX_DATAGRAM_BYTES;
+use rendezvous_core::protocol::wire::MAX_DATAGRAM_BYTES;
 use rendezvous_tests::{client, run};
 
 /// Calls `length` with a string of `size` bytes after a warm-up call, and

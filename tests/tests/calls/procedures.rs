@@ -1,8 +1,8 @@
 //! The procedures the servers of these tests run, each with the
 //! [`RemoteProcedure`] its callers name.
 
-use rendezvous_core::rt;
 use rendezvous_core::{Fingerprint, Procedure, RemoteProcedure};
+use rendezvous_runtime as rt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -3,12 +3,12 @@
 
 use crate::procedures::{BLOB, blob};
 use crate::support::matchmaker;
-use rendezvous_core::rt::{self, UdpSocket};
-use rendezvous_core::wire::{
+use rendezvous_core::protocol::wire::{
     self, Call, ClientId, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome, Xid,
 };
 use rendezvous_core::{RemoteProcedure, Server};
 use rendezvous_daemon::Matchmaker;
+use rendezvous_runtime::{self as rt, UdpSocket};
 use rendezvous_tests::{CALL_DEADLINE, loopback, run};
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 
 use crate::procedures::{ADD, CHECK, SLEEP, add, check, sleep};
 use crate::support::{matchmaker, serve, within};
-use rendezvous_core::rt;
 use rendezvous_core::{Error, Fingerprint, RemoteProcedure};
+use rendezvous_runtime as rt;
 use rendezvous_tests::eventually;
 use rendezvous_tests::{client, run};
 use std::sync::Arc;

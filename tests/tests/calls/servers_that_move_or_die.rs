@@ -7,8 +7,8 @@ use crate::support::{
     faithful_relay, gate, matchmaker, quick_failover, serve, serve_behind, within,
 };
 use rendezvous_core::client::MAX_UNANSWERED;
-use rendezvous_core::rt;
 use rendezvous_core::{Client, Error, RemoteProcedure, Server};
+use rendezvous_runtime as rt;
 use rendezvous_tests::gate::Gate;
 use rendezvous_tests::{CALL_DEADLINE, client, run};
 use rendezvous_tests::{Relay, eventually};

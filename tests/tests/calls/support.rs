@@ -1,9 +1,9 @@
 //! What the tests of the call path start from: an embedded matchmaker,
 //! servers (also behind a relay or a gate), retry policies and hang limits.
 
-use rendezvous_core::rt;
 use rendezvous_core::{Error, Procedure, RetryPolicy, Server};
 use rendezvous_daemon::Matchmaker;
+use rendezvous_runtime as rt;
 use rendezvous_tests::gate::Gate;
 use rendezvous_tests::{Relay, RelayConfig};
 use rendezvous_tests::{free_address, loopback};

@@ -3,9 +3,9 @@
 //! check that every call ran exactly once.
 
 use crate::support::{PATIENCE, SERVER_TTL};
-use rendezvous_core::rt;
 use rendezvous_core::server::Procedure;
 use rendezvous_core::{Client, Error, Fingerprint, RemoteProcedure, Server};
+use rendezvous_runtime as rt;
 use rendezvous_tests::eventually;
 use rendezvous_tests::sync::lock;
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,7 +7,7 @@ use crate::support::{
     unique_prefix,
 };
 use rendezvous_core::Error;
-use rendezvous_core::rt;
+use rendezvous_runtime as rt;
 use rendezvous_tests::etcd::Etcd;
 use rendezvous_tests::loopback;
 

@@ -2,10 +2,10 @@
 //! their own, registrations made by hand, what each daemon lists, and the
 //! limits every wait keeps to.
 
-use rendezvous_core::matchmaker::protocol::{Lease, ProcedureSpec};
-use rendezvous_core::rt::{self, Instant};
-use rendezvous_core::wire::Incarnation;
+use rendezvous_core::protocol::matchmaker::{Lease, ProcedureSpec};
+use rendezvous_core::protocol::wire::Incarnation;
 use rendezvous_core::{Error, Fingerprint, MatchmakerClient, Server};
+use rendezvous_runtime::{self as rt, Instant};
 use rendezvous_tests::etcd::Etcd;
 use rendezvous_tests::loopback;
 use rendezvous_tests::{Daemon, eventually};

@@ -2,7 +2,8 @@
 //! them registered with the matchmaker until Ctrl-C.
 
 use clap::Parser;
-use rendezvous_core::{Server, matchmaker, rt};
+use futures_lite::future::block_on;
+use rendezvous_core::{Server, matchmaker};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
         eprintln!("math-server: could not install the signal handler: {error}");
         return ExitCode::FAILURE;
     }
-    rt::block_on(async {
+    block_on(async {
         let mut builder = Server::builder().bind(options.bind);
         if let Some(addresses) = options.matchmaker {
             builder = builder.matchmakers(addresses);

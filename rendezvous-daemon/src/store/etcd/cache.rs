@@ -153,8 +153,8 @@ mod tests {
     use super::*;
     use crate::store::etcd::layout::token_hash;
     use rendezvous_core::Fingerprint;
-    use rendezvous_core::matchmaker::protocol::LeaseToken;
-    use rendezvous_core::wire::encode_payload;
+    use rendezvous_core::protocol::matchmaker::LeaseToken;
+    use rendezvous_core::protocol::wire::encode_payload;
 
     fn binding(name: &str, port: u16) -> BindingValue {
         BindingValue {

@@ -15,8 +15,8 @@
 //! not let anyone renew or end another server's lease.
 
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::LeaseToken;
-use rendezvous_core::wire;
+use rendezvous_core::protocol::matchmaker::LeaseToken;
+use rendezvous_core::protocol::wire;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;

@@ -52,7 +52,7 @@ use crate::store::{Counts, Expired, Pending, Store};
 use cache::Cache;
 use layout::Layout;
 use rendezvous_core::Fingerprint;
-use rendezvous_core::matchmaker::protocol::*;
+use rendezvous_core::protocol::matchmaker::*;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

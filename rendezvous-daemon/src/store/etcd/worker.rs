@@ -11,8 +11,8 @@ use etcd_client::{
     Client, ConnectOptions, Error as EtcdError, EventType, GetOptions, PutOptions, Txn, TxnOp,
     WatchOptions,
 };
-use rendezvous_core::matchmaker::protocol::*;
-use rendezvous_core::wire;
+use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_core::protocol::wire;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,10 +1,21 @@
-//! The one module that names the async runtime (async-std, and async-io,
+//! # rendezvous-runtime
+//!
+//! The one crate that names the async runtime (async-std, and async-io,
 //! the reactor under it).
 //!
-//! Everything else in rendezvous spawns tasks, sleeps and opens sockets
-//! through these items. async-std is the runtime today; it is discontinued
-//! upstream (RUSTSEC-2025-0052) and `smol` is its drop-in successor, so the
-//! choice is kept cheap to change: replace the bodies below and nothing else.
+//! Every rendezvous crate spawns tasks, sleeps and opens sockets through
+//! these items. async-std is the runtime today; it is discontinued upstream
+//! (RUSTSEC-2025-0052) and `smol` is its drop-in successor, so the choice is
+//! kept cheap to change: replace the bodies below and nothing else.
+//!
+//! ## Why a crate, and not `rendezvous_core::rt`
+//!
+//! It was a public module of `rendezvous-core`, which put async-std's
+//! `UdpSocket` and `JoinHandle` into the user's API. Users bring their own
+//! executor (the proxies run under async-std, smol, futures-lite or tokio),
+//! so the runtime seam is internal: `rendezvous-core` uses it privately,
+//! and only the workspace's own crates that run sockets themselves (the
+//! daemon, the test harness, the benchmark, the fuzz targets) depend on it.
 //!
 //! All of it also works when a future is driven by a plain
 //! `futures_lite::future::block_on` outside any async-std task: sockets and
