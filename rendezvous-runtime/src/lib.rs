@@ -41,6 +41,7 @@ where
 }
 
 /// Completes after `duration`.
+#[inline]
 pub async fn sleep(duration: Duration) {
     async_io::Timer::after(duration).await;
 }
