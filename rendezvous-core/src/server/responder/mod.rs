@@ -56,6 +56,7 @@ pub use config::{
 pub use counters::ResponderStats;
 
 use super::procedure::ProcedureSet;
+use crate::requester::Requester;
 use crate::rt::{self, Instant};
 use crate::wire::Incarnation;
 use service::Service;
@@ -95,6 +96,13 @@ impl Responder {
     /// This run's incarnation id.
     pub fn incarnation(&self) -> Incarnation {
         self.service.incarnation
+    }
+
+    /// A requester whose calls leave from this responder's own socket, so
+    /// their source is its endpoint (a server's registrations must be);
+    /// their acks and replies are read by the receive loop and handed over.
+    pub(crate) fn requester(&self) -> io::Result<Requester> {
+        self.service.requester()
     }
 
     pub fn procedures(&self) -> &ProcedureSet {
