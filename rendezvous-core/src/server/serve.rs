@@ -109,7 +109,10 @@ impl ServerBuilder {
     }
 
     /// The address to register, when clients must use another address than
-    /// the bound one (a wildcard bind, NAT, a relay).
+    /// the bound one (a wildcard bind, NAT, a relay). A matchmaker without
+    /// a secret accepts only a registration sent from the endpoint it
+    /// registers, so an address this socket does not send from needs
+    /// [`ServerBuilder::secret`] (SECURITY.md).
     pub fn advertise(mut self, address: SocketAddr) -> Self {
         self.advertise = Some(address);
         self
