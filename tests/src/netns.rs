@@ -2,11 +2,14 @@
 //! pairs to a bridge, with addresses that exist only inside them.
 //!
 //! [`Lan::new`] makes `hosts` namespaces (`rzv-<pid>-<n>-h<i>`) and a hub
-//! namespace holding a bridge; host `i` has one interface, `eth0`, with
-//! address `10.231.0.<i + 1>/24` (and loopback up), joined to the bridge
-//! by a veth pair whose other end (`p<i>`) sits in the hub. There is no
-//! default route and no link to the root namespace, so nothing sent there
-//! can leave the machine, and the addresses collide with nothing outside.
+//! namespace holding a bridge; host `i` has one interface, `eth0`, with an
+//! address in a private /8 of its own ([`SUBNETS`]: `10.231.0.1`,
+//! `172.31.231.2`, `192.168.231.3`, ...; so that per-source accounting by
+//! /8 still tells the hosts apart), routes to the others' subnets on that
+//! link, and loopback up; `eth0` is joined to the bridge by a veth pair
+//! whose other end (`p<i>`) sits in the hub. There is no default route and
+//! no link to the root namespace, so nothing sent there can leave the
+//! machine, and the addresses collide with nothing outside.
 //! Everything is deleted when the [`Lan`] is dropped, panics included
 //! (processes started inside are the caller's to end first: declare the
 //! [`Lan`] before them, so it is dropped after them).
@@ -30,11 +33,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Set to `require` to make a test fail where namespaces cannot be made.
 pub const REQUIRE_ENV_VAR: &str = "RENDEZVOUS_NETNS";
 
-/// The subnet of every [`Lan`]: `10.231.0.0/24`, host `i` at `.i+1`.
-pub const SUBNET_PREFIX: [u8; 3] = [10, 231, 0];
+/// The /24 of each host of a [`Lan`] (host `i` at `.i+1` of the `i`th),
+/// each in a private or reserved range and a /8 of its own.
+pub const SUBNETS: [[u8; 3]; 5] = [
+    [10, 231, 0],
+    [172, 31, 231],
+    [192, 168, 231],
+    [100, 64, 231],
+    [198, 18, 231],
+];
 
 /// Most hosts on one [`Lan`].
-pub const MAX_HOSTS: usize = 200;
+pub const MAX_HOSTS: usize = SUBNETS.len();
 
 /// A namespace made by the test, deleted on drop.
 #[derive(Debug)]
@@ -168,7 +178,7 @@ impl Lan {
         for i in 0..hosts {
             let namespace = Namespace::add(format!("{prefix}-h{i}"))?;
             let port = format!("p{i}");
-            let [a, b, c] = SUBNET_PREFIX;
+            let [a, b, c] = SUBNETS[i];
             let address = Ipv4Addr::new(a, b, c, (i + 1) as u8);
             ip(&[
                 "link",
@@ -188,6 +198,12 @@ impl Lan {
             hub.ip(&["link", "set", &port, "up"])?;
             namespace.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
             namespace.ip(&["link", "set", "eth0", "up"])?;
+            for (j, [a, b, c]) in SUBNETS.iter().enumerate().take(hosts) {
+                if j != i {
+                    let subnet = format!("{a}.{b}.{c}.0/24");
+                    namespace.ip(&["route", "add", &subnet, "dev", "eth0"])?;
+                }
+            }
             made.push(Host {
                 namespace,
                 address,

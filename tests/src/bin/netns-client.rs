@@ -4,6 +4,7 @@
 //! ```text
 //! netns-client calls --matchmaker ADDR --calls N [--in-flight K] [--deadline 2s] [--pace 20ms]
 //! netns-client lookup --matchmaker ADDR NAME
+//! netns-client flood --matchmaker ADDR --datagrams N [--rate PER_SECOND]
 //! ```
 //!
 //! `calls` calls `fault.count(id)` (see `rendezvous_tests::fault_server`)
@@ -11,8 +12,15 @@
 //! calls, and prints one line per call as it ends: `ok ID` or
 //! `failed ID VARIANT` (the `rendezvous_core::Error` variant), then `done`.
 //! `lookup` prints `endpoint ADDR INCARNATION` per endpoint, or
-//! `failed VARIANT MESSAGE`. Exits 2 on bad arguments.
+//! `failed VARIANT MESSAGE`. `flood` sends N lookups of `fault.count` from
+//! one socket, at most `--rate` a second (default 25 000: faster, and the
+//! daemon's socket buffer drops most), each from a new random client id (an
+//! attacker's flood: no authentication needed, nothing read back), printing
+//! `sent K` every 10 000 and `done` at the end. Exits 2 on bad arguments.
 
+use rendezvous_core::protocol::matchmaker::LookupRequest;
+use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
+use rendezvous_core::protocol::wire::{self, Call, ClientId, Incarnation, Message, Xid};
 use rendezvous_core::{Client, Error, MatchmakerClient};
 use rendezvous_runtime as rt;
 use rendezvous_tests::fault_server::procedures::count;
@@ -24,7 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const USAGE: &str = "usage: netns-client calls --matchmaker ADDR --calls N [--in-flight K] \
-[--deadline DURATION] [--pace DURATION] | netns-client lookup --matchmaker ADDR NAME";
+[--deadline DURATION] [--pace DURATION] | netns-client lookup --matchmaker ADDR NAME \
+| netns-client flood --matchmaker ADDR --datagrams N [--rate PER_SECOND]";
 
 #[derive(Debug)]
 enum Mode {
@@ -37,13 +46,17 @@ enum Mode {
     Lookup {
         name: String,
     },
+    Flood {
+        datagrams: u64,
+        rate: u64,
+    },
 }
 
 fn parse() -> Result<(SocketAddr, Mode), String> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().ok_or(USAGE)?;
     let mut matchmaker = None;
-    let (mut calls, mut in_flight) = (None, 1usize);
+    let (mut calls, mut in_flight, mut datagrams, mut rate) = (None, 1usize, None, 25_000u64);
     let (mut deadline, mut pace) = (Duration::from_secs(2), Duration::ZERO);
     let mut name = None;
     while let Some(arg) = args.next() {
@@ -51,6 +64,8 @@ fn parse() -> Result<(SocketAddr, Mode), String> {
         match arg.as_str() {
             "--matchmaker" => matchmaker = Some(parse_value::<SocketAddr>(&value()?)?),
             "--calls" => calls = Some(parse_value::<u64>(&value()?)?),
+            "--datagrams" => datagrams = Some(parse_value::<u64>(&value()?)?),
+            "--rate" => rate = parse_value(&value()?)?,
             "--in-flight" => in_flight = parse_value(&value()?)?,
             "--deadline" => deadline = parse_duration(&value()?)?,
             "--pace" => pace = parse_duration(&value()?)?,
@@ -68,6 +83,10 @@ fn parse() -> Result<(SocketAddr, Mode), String> {
         },
         "lookup" => Mode::Lookup {
             name: name.ok_or_else(|| format!("lookup needs a NAME; {USAGE}"))?,
+        },
+        "flood" => Mode::Flood {
+            datagrams: datagrams.ok_or_else(|| format!("--datagrams is required; {USAGE}"))?,
+            rate: rate.max(1),
         },
         other => return Err(format!("unknown mode {other:?}; {USAGE}")),
     };
@@ -164,6 +183,61 @@ async fn lookup(matchmaker: SocketAddr, name: &str) -> ExitCode {
     }
 }
 
+/// Sends `datagrams` lookups to `matchmaker`, each from a new client id.
+fn flood(matchmaker: SocketAddr, datagrams: u64, rate: u64) -> ExitCode {
+    let started = std::time::Instant::now();
+    let bind = SocketAddr::new(
+        match matchmaker {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        },
+        0,
+    );
+    let socket = match std::net::UdpSocket::bind(bind) {
+        Ok(socket) => socket,
+        Err(error) => {
+            eprintln!("netns-client: could not bind {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = LookupRequest {
+        name: "fault.count".into(),
+        signature: None,
+        padding: None,
+    };
+    let Ok(args) = wire::encode_payload(&(request,)) else {
+        eprintln!("netns-client: could not encode a lookup");
+        return ExitCode::FAILURE;
+    };
+    for sent in 0..datagrams {
+        let call = Message::Call(Call {
+            client: ClientId(fastrand::u64(..)),
+            xid: Xid(1),
+            incarnation: Incarnation::ANY,
+            procedure: operation::Lookup::NAME.to_owned(),
+            signature: operation::Lookup::SIGNATURE,
+            deadline: Duration::from_secs(3),
+            done_below: Xid(1),
+            args: args.clone(),
+        });
+        let Ok(datagram) = call.encode() else {
+            eprintln!("netns-client: could not encode a call");
+            return ExitCode::FAILURE;
+        };
+        // A full socket buffer drops the datagram, as a flood would.
+        let _ = socket.send_to(&datagram, matchmaker);
+        if (sent + 1) % 10_000 == 0 {
+            say(format!("sent {}", sent + 1));
+        }
+        if sent % 250 == 0 {
+            let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        }
+    }
+    say("done".into());
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let (matchmaker, mode) = match parse() {
         Ok(parsed) => parsed,
@@ -172,6 +246,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Mode::Flood { datagrams, rate } = mode {
+        return flood(matchmaker, datagrams, rate);
+    }
     rt::block_on(async {
         match mode {
             Mode::Calls {
@@ -195,6 +272,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Mode::Lookup { name } => lookup(matchmaker, &name).await,
+            Mode::Flood { .. } => ExitCode::from(2),
         }
     })
 }
