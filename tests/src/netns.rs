@@ -175,10 +175,9 @@ impl Lan {
         hub.ip(&["link", "add", "br0", "type", "bridge"])?;
         hub.ip(&["link", "set", "br0", "up"])?;
         let mut made = Vec::with_capacity(hosts);
-        for i in 0..hosts {
+        for (i, &[a, b, c]) in SUBNETS.iter().enumerate().take(hosts) {
             let namespace = Namespace::add(format!("{prefix}-h{i}"))?;
             let port = format!("p{i}");
-            let [a, b, c] = SUBNETS[i];
             let address = Ipv4Addr::new(a, b, c, (i + 1) as u8);
             ip(&[
                 "link",
@@ -198,9 +197,9 @@ impl Lan {
             hub.ip(&["link", "set", &port, "up"])?;
             namespace.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
             namespace.ip(&["link", "set", "eth0", "up"])?;
-            for (j, [a, b, c]) in SUBNETS.iter().enumerate().take(hosts) {
+            for (j, [d, e, f]) in SUBNETS.iter().enumerate().take(hosts) {
                 if j != i {
-                    let subnet = format!("{a}.{b}.{c}.0/24");
+                    let subnet = format!("{d}.{e}.{f}.0/24");
                     namespace.ip(&["route", "add", &subnet, "dev", "eth0"])?;
                 }
             }
