@@ -6,7 +6,9 @@
 //! address in a private /8 of its own ([`SUBNETS`]: `10.231.0.1`,
 //! `172.31.231.2`, `192.168.231.3`, ...; so that per-source accounting by
 //! /8 still tells the hosts apart), routes to the others' subnets on that
-//! link, and loopback up; `eth0` is joined to the bridge by a veth pair
+//! link, an IPv6 address `fd00:231::<i + 1>/64` (a unique local address,
+//! without duplicate detection so it is usable at once), and loopback up;
+//! `eth0` is joined to the bridge by a veth pair
 //! whose other end (`p<i>`) sits in the hub. There is no default route and
 //! no link to the root namespace, so nothing sent there can leave the
 //! machine, and the addresses collide with nothing outside.
@@ -26,7 +28,7 @@
 //! `RENDEZVOUS_NETNS=require` set (CI sets it), it fails instead, so a
 //! broken CI image cannot hide these tests.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -102,6 +104,7 @@ fn ip(args: &[&str]) -> Result<(), String> {
 pub struct Host {
     namespace: Namespace,
     address: Ipv4Addr,
+    address6: Ipv6Addr,
     /// Its port's name in the hub.
     port: String,
     hub: String,
@@ -121,6 +124,16 @@ impl Host {
     /// `address:port` on this host.
     pub fn at(&self, port: u16) -> SocketAddr {
         SocketAddr::new(self.ip(), port)
+    }
+
+    /// The host's IPv6 address on the LAN.
+    pub fn ip6(&self) -> IpAddr {
+        IpAddr::V6(self.address6)
+    }
+
+    /// `[address6]:port` on this host.
+    pub fn at6(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.ip6(), port)
     }
 
     /// A command running `program` inside this host's namespace.
@@ -196,6 +209,15 @@ impl Lan {
             hub.ip(&["link", "set", &port, "master", "br0"])?;
             hub.ip(&["link", "set", &port, "up"])?;
             namespace.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+            let address6 = Ipv6Addr::new(0xfd00, 0x231, 0, 0, 0, 0, 0, (i + 1) as u16);
+            namespace.ip(&[
+                "addr",
+                "add",
+                &format!("{address6}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ])?;
             namespace.ip(&["link", "set", "eth0", "up"])?;
             for (j, [d, e, f]) in SUBNETS.iter().enumerate().take(hosts) {
                 if j != i {
@@ -206,6 +228,7 @@ impl Lan {
             made.push(Host {
                 namespace,
                 address,
+                address6,
                 port,
                 hub: hub.name.clone(),
             });

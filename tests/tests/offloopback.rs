@@ -283,6 +283,50 @@ fn off_loopback_a_signed_server_bound_to_the_wildcard_is_found_at_its_advertised
     assert!(ran_twice(&log).is_empty());
 }
 
+#[test]
+fn off_loopback_over_ipv6_a_signed_server_registers_and_a_client_on_another_host_calls_it() {
+    const CALLS: u64 = 50;
+    let Some(lan) = Lan::or_skip(3, "off_loopback_over_ipv6") else {
+        return;
+    };
+    let secret = SecretFile::test_secret();
+    let daemon = Daemon::start_in_namespace(
+        lan.host(0).name(),
+        lan.host(0).at6(0),
+        &["--secret-file", secret.arg()],
+    );
+    let logs = scratch("netns-ipv6");
+    let bind = lan.host(1).at6(SERVER_PORT);
+    let config = server_config(daemon.address(), bind, logs.join("server.log"));
+    let server = FaultServer::start_in_namespace(lan.host(1).name(), &config, Some(secret.path()));
+    let lines = lookup_from(lan.host(2), daemon.address(), "fault.count");
+    assert_eq!(lines, [format!("endpoint {bind} {}", server.incarnation())]);
+    let address = daemon.address().to_string();
+    let calls = CALLS.to_string();
+    let run = netns_client(
+        lan.host(2),
+        &[
+            "calls",
+            "--matchmaker",
+            &address,
+            "--calls",
+            &calls,
+            "--deadline",
+            "20s",
+        ],
+    );
+    let mut outcomes = Outcomes::new();
+    for line in run.rest() {
+        if line != "done" {
+            record(&mut outcomes, &line);
+        }
+    }
+    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| *o != "ok").collect();
+    assert_eq!(outcomes.len() as u64, CALLS, "every call ended");
+    assert!(failed.is_empty(), "calls failed: {failed:?}");
+    assert_eq!(server.executions().total("count", "run"), CALLS);
+}
+
 // ------------------------------------------------------ port unreachable
 
 #[test]
