@@ -28,6 +28,7 @@
 //! `RENDEZVOUS_NETNS=require` set (CI sets it), it fails instead, so a
 //! broken CI image cannot hide these tests.
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -247,7 +248,10 @@ impl Lan {
                     !required,
                     "{test}: network namespaces cannot be made here ({reason}), and {REQUIRE_ENV_VAR}=require"
                 );
-                eprintln!(
+                // Straight to stderr, past the test harness's capture, so
+                // the skip shows in every run.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "SKIPPED {test}: network namespaces cannot be made here ({reason}); \
                      run as root with iproute2 installed to run it"
                 );
