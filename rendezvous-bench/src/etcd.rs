@@ -8,6 +8,7 @@
 
 use crate::measure::{BenchError, Latency};
 use crate::report::{Report, Row};
+use rendezvous_core::matchmaker::Secret;
 use rendezvous_core::protocol::matchmaker::ProcedureSpec;
 use rendezvous_core::protocol::wire::Incarnation;
 use rendezvous_core::{Fingerprint, MatchmakerClient};
@@ -25,6 +26,19 @@ const ETCD_START: Duration = Duration::from_secs(30);
 
 /// Leases that outlive the run.
 const LONG_TTL: Duration = Duration::from_secs(60);
+
+/// The matchmakers' secret: the bench registers an endpoint it does not
+/// send from, which only a signed registration may (SECURITY.md).
+fn bench_secret() -> Secret {
+    Secret::new(*b"the rendezvous bench's shared secret").expect("a long enough secret")
+}
+
+fn signed_config() -> MatchmakerConfig {
+    MatchmakerConfig {
+        secret: Some(bench_secret()),
+        ..MatchmakerConfig::default()
+    }
+}
 
 /// Registrations timed for visibility at the second matchmaker.
 const VISIBILITY_SAMPLES: usize = 50;
@@ -86,7 +100,7 @@ async fn etcd_matchmaker(url: &str, prefix: &str) -> Result<Matchmaker, BenchErr
         }
     };
     let address = "127.0.0.1:0".parse()?;
-    Ok(Matchmaker::bind_with_store(address, MatchmakerConfig::default(), Arc::new(store)).await?)
+    Ok(Matchmaker::bind_with_store(address, signed_config(), Arc::new(store)).await?)
 }
 
 /// Adds the etcd rows to `report`.
@@ -107,12 +121,18 @@ pub async fn measure(
     let url = url.ok_or("no etcd URL")?;
     let prefix = format!("/rendezvous-bench-{}/", std::process::id());
 
-    let in_memory = Matchmaker::bind("127.0.0.1:0".parse()?).await?;
+    let in_memory = Matchmaker::bind_with("127.0.0.1:0".parse()?, signed_config()).await?;
     let etcd_backed = etcd_matchmaker(&url, &prefix).await?;
     let other = etcd_matchmaker(&url, &prefix).await?;
-    let at_memory = MatchmakerClient::connect(in_memory.local_addr()).await?;
-    let at_shared = MatchmakerClient::connect(etcd_backed.local_addr()).await?;
-    let at_other = MatchmakerClient::connect(other.local_addr()).await?;
+    let at_memory = MatchmakerClient::connect(in_memory.local_addr())
+        .await?
+        .with_secret(Some(bench_secret()));
+    let at_shared = MatchmakerClient::connect(etcd_backed.local_addr())
+        .await?
+        .with_secret(Some(bench_secret()));
+    let at_other = MatchmakerClient::connect(other.local_addr())
+        .await?
+        .with_secret(Some(bench_secret()));
 
     // One registration to look up at each.
     let endpoint: SocketAddr = "127.0.0.1:9".parse()?;

@@ -103,7 +103,8 @@ pub enum Error {
     /// The matchmaker refused a register, renew or unregister as not
     /// authenticated: no MAC, a MAC made with another secret, a timestamp
     /// outside its window, a replayed nonce, or no secret on a matchmaker
-    /// reached from off the host.
+    /// reached from off the host or by a registration sent from another
+    /// endpoint than the one it registers.
     #[error("the matchmaker refused the request as unauthenticated: {reason}")]
     Unauthenticated { reason: String },
 

@@ -12,16 +12,25 @@
 //! forged, but not as loopback from off the host: a Linux kernel drops
 //! packets arriving on an outside interface with a loopback source
 //! ("martians"), and loopback replies never leave the host.
+//! And a registration must come *from the endpoint it registers* (its
+//! source address and port equal to the endpoint; [`Gatekeeper::check_register`]),
+//! so that a local process can speak only for a port it holds: it cannot
+//! register at another server's endpoint, with a made-up incarnation or
+//! not. A rendezvous server sends its registrations from its own serving
+//! socket, so this holds for it by construction. Renew and unregister need
+//! no such check: they carry the lease token, which the matchmaker sent
+//! only to the registered endpoint (the register's source).
 //!
 //! Lookups and lists are open to all: they reveal where procedures live,
 //! nothing more.
 
-use rendezvous_core::protocol::matchmaker::MatchmakerError;
 use rendezvous_core::protocol::matchmaker::auth::{
     self, Authenticated, MacError, NONCE_BYTES, Secret,
 };
+use rendezvous_core::protocol::matchmaker::{MatchmakerError, RegisterRequest};
 use rendezvous_core::server::CallContext;
 use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 /// How far a request's timestamp may be from the matchmaker's clock, either
@@ -43,6 +52,7 @@ pub enum RefusalKind {
     Stale,
     Replayed,
     NotLoopback,
+    ForeignEndpoint,
 }
 
 impl RefusalKind {
@@ -53,6 +63,9 @@ impl RefusalKind {
             RefusalKind::Stale => "a timestamp outside the window",
             RefusalKind::Replayed => "a nonce already used (a replay)",
             RefusalKind::NotLoopback => "from off this host, and this matchmaker has no secret",
+            RefusalKind::ForeignEndpoint => {
+                "an unsigned registration for an endpoint other than its source"
+            }
         }
     }
 }
@@ -82,6 +95,31 @@ impl Gatekeeper {
     /// How far a request's timestamp may be from this host's clock.
     pub fn window(&self) -> Duration {
         self.window
+    }
+
+    /// Admits the registration `request`, arriving as `context` says at
+    /// `now`, or says why not: [`Gatekeeper::check`], and without a secret,
+    /// only from the endpoint it registers (address and port; an IPv4
+    /// address may arrive IPv4-mapped).
+    pub fn check_register(
+        &mut self,
+        request: &RegisterRequest,
+        context: &CallContext,
+        now: SystemTime,
+    ) -> Result<(), (RefusalKind, MatchmakerError)> {
+        self.check(request, context, now)?;
+        if self.secret.is_some() || same_endpoint(context.peer, request.endpoint) {
+            return Ok(());
+        }
+        // Short: the reply may be at most 3 times an unpadded register.
+        let reason = format!(
+            "an unsigned registration must come from the endpoint it registers, {}, not {}; or give the matchmaker --secret-file and the server the same secret",
+            request.endpoint, context.peer
+        );
+        Err((
+            RefusalKind::ForeignEndpoint,
+            MatchmakerError::Unauthenticated { reason },
+        ))
     }
 
     /// Admits `request`, arriving as `context` says at `now`, or says why not.
@@ -120,6 +158,12 @@ impl Gatekeeper {
             .admit(signed.timestamp_ms, signed.nonce, now_ms, window_ms)
             .map_err(|()| (RefusalKind::Replayed, MatchmakerError::Replayed))
     }
+}
+
+/// Whether `peer` is `endpoint`: the same port and address, an IPv4
+/// address matching its IPv4-mapped IPv6 form.
+fn same_endpoint(peer: SocketAddr, endpoint: SocketAddr) -> bool {
+    peer.port() == endpoint.port() && peer.ip().to_canonical() == endpoint.ip().to_canonical()
 }
 
 /// The nonces of requests admitted within the window, at most `capacity`.
@@ -188,7 +232,6 @@ mod tests {
     use super::*;
     use rendezvous_core::protocol::matchmaker::{LeaseToken, RenewRequest};
     use rendezvous_core::protocol::wire::ClientId;
-    use std::net::SocketAddr;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const WINDOW: Duration = Duration::from_secs(30);
@@ -249,6 +292,64 @@ mod tests {
                 RefusalKind::NotLoopback,
                 MatchmakerError::SecretRequired { peer }
             ))
+        );
+    }
+
+    fn register_at(endpoint: &str) -> RegisterRequest {
+        RegisterRequest {
+            procedures: Vec::new(),
+            endpoint: endpoint.parse().unwrap(),
+            incarnation: 1,
+            ttl_ms: 30_000,
+            auth: None,
+        }
+    }
+
+    #[test]
+    fn without_a_secret_a_registration_is_admitted_only_from_its_own_endpoint() {
+        let mut gate = Gatekeeper::new(None, WINDOW, 16);
+        let now = SystemTime::now();
+        for (endpoint, peer) in [
+            ("127.0.0.1:4000", "127.0.0.1:4000"),
+            ("127.0.0.1:4000", "[::ffff:127.0.0.1]:4000"),
+            ("[::1]:4000", "[::1]:4000"),
+        ] {
+            let admitted = gate.check_register(&register_at(endpoint), &context(peer), now);
+            assert_eq!(admitted, Ok(()), "{endpoint} from {peer}");
+        }
+        for (endpoint, peer) in [
+            ("127.0.0.1:4000", "127.0.0.1:4001"),
+            ("127.0.0.1:4000", "127.0.0.2:4000"),
+            ("[::1]:4000", "127.0.0.1:4000"),
+        ] {
+            let refused = gate.check_register(&register_at(endpoint), &context(peer), now);
+            let Err((RefusalKind::ForeignEndpoint, MatchmakerError::Unauthenticated { reason })) =
+                refused
+            else {
+                panic!("{endpoint} from {peer}: {refused:?}");
+            };
+            assert!(
+                reason.contains(endpoint) && reason.contains(peer),
+                "{reason}"
+            );
+            assert!(reason.contains("--secret-file"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn with_a_secret_a_signed_registration_is_admitted_for_any_endpoint() {
+        let mut gate = Gatekeeper::new(Some(secret()), WINDOW, 16);
+        let now = SystemTime::now();
+        let mut request = register_at("192.0.2.1:4000");
+        auth::sign_with(
+            &secret(),
+            &mut request,
+            auth::unix_millis(now),
+            [7; NONCE_BYTES],
+        );
+        assert_eq!(
+            gate.check_register(&request, &context("192.0.2.10:5555"), now),
+            Ok(())
         );
     }
 

@@ -8,7 +8,7 @@ use crate::refusal_log::{RefusalLog, Refused};
 use crate::store::{LIST_PAGE_BYTES, Store};
 use rendezvous_core::protocol::matchmaker::auth::Authenticated;
 use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
-use rendezvous_core::protocol::matchmaker::{LeaseToken, MatchmakerError};
+use rendezvous_core::protocol::matchmaker::{LeaseToken, MatchmakerError, RegisterRequest};
 use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
 use rendezvous_runtime::Instant;
 use std::future::Future;
@@ -48,6 +48,25 @@ impl State {
         let checked = lock(&self.gate).check(request, context, SystemTime::now());
         checked.map_err(|(kind, refusal)| {
             self.refused(Refused::Auth(kind), R::Operation::NAME, context, &refusal);
+            refusal
+        })
+    }
+
+    /// [`State::admit`] for a registration, which without a secret must also
+    /// come from the endpoint it registers.
+    fn admit_register(
+        &self,
+        request: &RegisterRequest,
+        context: &CallContext,
+    ) -> Result<(), MatchmakerError> {
+        let checked = lock(&self.gate).check_register(request, context, SystemTime::now());
+        checked.map_err(|(kind, refusal)| {
+            self.refused(
+                Refused::Auth(kind),
+                operation::Register::NAME,
+                context,
+                &refusal,
+            );
             refusal
         })
     }
@@ -114,7 +133,7 @@ fn register(state: Shared) -> Procedure {
     serve::<operation::Register, _, _>(move |request, context| {
         let state = state.clone();
         async move {
-            state.admit(&request, &context)?;
+            state.admit_register(&request, &context)?;
             let token =
                 LeaseToken::generate().map_err(|error| MatchmakerError::InvalidRequest {
                     reason: format!("the matchmaker's random source failed: {error}"),

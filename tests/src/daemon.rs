@@ -14,8 +14,10 @@
 //! same for the examples' binaries.
 
 use crate::pipe::collect;
+use crate::secret::SecretFile;
 use crate::sync::lock;
 use rendezvous_core::MatchmakerClient;
+use rendezvous_core::matchmaker::Secret;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -51,6 +53,8 @@ pub struct Daemon {
     stderr: Arc<Mutex<String>>,
     /// Set once the child has been reaped.
     status: Option<ExitStatus>,
+    /// The secret it was started with by [`Daemon::start_signed`].
+    secret: Option<Arc<SecretFile>>,
 }
 
 /// Why one attempt to start a daemon failed.
@@ -66,6 +70,36 @@ impl Daemon {
     pub fn start(args: &[&str]) -> Daemon {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         Daemon::spawn(any_port, args).unwrap_or_else(|failure| failure.panic(any_port))
+    }
+
+    /// Starts the daemon like [`Daemon::start`], with a secret of its own
+    /// (`--secret-file`): [`Daemon::client`] then signs, and
+    /// [`Daemon::secret`] gives servers the same secret. For tests that
+    /// register endpoints other than their own sockets' (a relay's, or
+    /// addresses nobody listens on), which only a signed registration may.
+    pub fn start_signed(args: &[&str]) -> Daemon {
+        let file = Arc::new(SecretFile::test_secret());
+        let mut all = vec!["--secret-file", file.arg()];
+        all.extend_from_slice(args);
+        let mut daemon = Daemon::start(&all);
+        daemon.secret = Some(file);
+        daemon
+    }
+
+    /// [`Daemon::start_on`] with the secret of a [`Daemon::start_signed`]
+    /// daemon: its restart in its place.
+    pub fn start_on_signed(address: SocketAddr, secret: Arc<SecretFile>) -> Daemon {
+        let mut daemon = Daemon::start_on_with(address, &["--secret-file", secret.arg()]);
+        daemon.secret = Some(secret);
+        daemon
+    }
+
+    /// Starts the daemon inside network namespace `namespace` (see
+    /// [`crate::netns`]), listening on `listen`, with extra `args`.
+    pub fn start_in_namespace(namespace: &str, listen: SocketAddr, args: &[&str]) -> Daemon {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", namespace]).arg(binary());
+        Daemon::spawn_with(command, listen, args).unwrap_or_else(|failure| failure.panic(listen))
     }
 
     /// Starts the daemon on a fixed `address`, typically the one a killed or
@@ -92,7 +126,16 @@ impl Daemon {
     }
 
     fn spawn(listen: SocketAddr, args: &[&str]) -> Result<Daemon, StartFailure> {
-        let mut child = Command::new(binary())
+        Daemon::spawn_with(Command::new(binary()), listen, args)
+    }
+
+    /// Runs `command` (the binary, or what runs it) with the daemon's flags.
+    fn spawn_with(
+        mut command: Command,
+        listen: SocketAddr,
+        args: &[&str],
+    ) -> Result<Daemon, StartFailure> {
+        let mut child = command
             .arg("--listen")
             .arg(listen.to_string())
             .args(args)
@@ -154,6 +197,7 @@ impl Daemon {
                 pid,
                 stderr,
                 status: None,
+                secret: None,
             }),
             None => fail(
                 child,
@@ -172,11 +216,24 @@ impl Daemon {
         self.pid
     }
 
-    /// A new [`MatchmakerClient`] of this daemon (its own socket).
+    /// A new [`MatchmakerClient`] of this daemon (its own socket), signing
+    /// with the daemon's secret if [`Daemon::start_signed`] gave it one.
     pub async fn client(&self) -> MatchmakerClient {
         MatchmakerClient::connect(self.address)
             .await
             .expect("could not bind a matchmaker client socket")
+            .with_secret(self.secret())
+    }
+
+    /// The secret of a daemon started by [`Daemon::start_signed`].
+    pub fn secret(&self) -> Option<Secret> {
+        self.secret.as_ref().map(|file| file.secret())
+    }
+
+    /// The file holding that secret, for a server process
+    /// (`RENDEZVOUS_SECRET_FILE`) or a daemon restarted in this one's place.
+    pub fn secret_file(&self) -> Option<Arc<SecretFile>> {
+        self.secret.clone()
     }
 
     /// What the daemon has written to stderr so far (its log; the last

@@ -120,7 +120,37 @@ impl FaultServer {
     /// Starts a server; panics, with its stderr, if it does not print its
     /// address and incarnation within [`START_TIMEOUT`].
     pub fn start(config: &FaultServerConfig) -> FaultServer {
+        FaultServer::start_with(Command::new(&config.binary), config)
+    }
+
+    /// Like [`FaultServer::start`], signing its registrations with the
+    /// secret in `secret` (`RENDEZVOUS_SECRET_FILE`), as a server behind a
+    /// relay must (it registers an address it does not send from).
+    pub fn start_signed(config: &FaultServerConfig, secret: &Path) -> FaultServer {
         let mut command = Command::new(&config.binary);
+        command.env(rendezvous_core::matchmaker::SECRET_FILE_ENV_VAR, secret);
+        FaultServer::start_with(command, config)
+    }
+
+    /// Like [`FaultServer::start`], inside network namespace `namespace`
+    /// (see [`crate::netns`]), signing with `secret` if given.
+    pub fn start_in_namespace(
+        namespace: &str,
+        config: &FaultServerConfig,
+        secret: Option<&Path>,
+    ) -> FaultServer {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", namespace])
+            .arg(&config.binary);
+        if let Some(secret) = secret {
+            command.env(rendezvous_core::matchmaker::SECRET_FILE_ENV_VAR, secret);
+        }
+        FaultServer::start_with(command, config)
+    }
+
+    /// Runs `command` (the binary, or what runs it) with the server's flags.
+    fn start_with(mut command: Command, config: &FaultServerConfig) -> FaultServer {
         if let Some(advertise) = config.advertise {
             command.arg("--advertise").arg(advertise.to_string());
         }

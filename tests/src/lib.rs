@@ -25,14 +25,17 @@ pub mod fault_server;
 mod front;
 pub mod gate;
 mod net;
+pub mod netns;
 mod pipe;
 pub mod relay;
+pub mod secret;
 pub mod sync;
 
 pub use client::{CALL_DEADLINE, client, client_of};
 pub use daemon::{CliOutput, Daemon};
 pub use net::{free_address, loopback};
 pub use relay::{Relay, RelayConfig, RelayStats};
+pub use secret::SecretFile;
 
 use rendezvous_runtime as rt;
 use std::future::Future;

@@ -85,10 +85,11 @@ fn relay_to_free_port(config: RelayConfig) -> (SocketAddr, Relay) {
 }
 
 /// Starts `fault-server` on exactly `config.bind`, retrying while the port
-/// is briefly unavailable (another process may hold it for a moment).
-fn start_on(config: &FaultServerConfig) -> FaultServer {
+/// is briefly unavailable (another process may hold it for a moment). It
+/// signs with `secret` (the daemon's): it registers the relay's address.
+fn start_on(config: &FaultServerConfig, secret: &Path) -> FaultServer {
     for _ in 0..10 {
-        if let Ok(server) = std::panic::catch_unwind(|| FaultServer::start(config)) {
+        if let Ok(server) = std::panic::catch_unwind(|| FaultServer::start_signed(config, secret)) {
             return server;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -108,17 +109,16 @@ fn crash_round(
     round: usize,
     gap: Duration,
 ) -> (Results, ExecutionLog, ExecutionLog) {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
+    let secret = daemon.secret_file().expect("a daemon with a secret");
     let matchmaker = daemon.address();
     let (port, relay) = relay_to_free_port(lossy(round as u64 + 1));
     let old_log = scratch.join(format!("round-{round}-old.log"));
     let new_log = scratch.join(format!("round-{round}-new.log"));
-    let mut old = start_on(&server_config(
-        matchmaker,
-        port,
-        relay.local_addr(),
-        old_log.clone(),
-    ));
+    let mut old = start_on(
+        &server_config(matchmaker, port, relay.local_addr(), old_log.clone()),
+        secret.path(),
+    );
     let client = Client::builder()
         .matchmaker(matchmaker)
         .deadline(DEADLINE)
@@ -132,12 +132,10 @@ fn crash_round(
         );
         old.kill();
         rt::sleep(gap).await;
-        let new = start_on(&server_config(
-            matchmaker,
-            port,
-            relay.local_addr(),
-            new_log.clone(),
-        ));
+        let new = start_on(
+            &server_config(matchmaker, port, relay.local_addr(), new_log.clone()),
+            secret.path(),
+        );
         assert_ne!(
             new.incarnation(),
             old.incarnation(),

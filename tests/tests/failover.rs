@@ -23,8 +23,8 @@ use rendezvous_core::server::{ProcedureSet, Responder, ResponderConfig};
 use rendezvous_core::{
     Client, Error, Fingerprint, MatchmakerClient, Procedure, RemoteProcedure, RetryPolicy, Server,
 };
-use rendezvous_daemon::Matchmaker;
-use rendezvous_tests::{client_of, eventually, loopback, run};
+use rendezvous_daemon::{Matchmaker, MatchmakerConfig};
+use rendezvous_tests::{SecretFile, client_of, eventually, loopback, run};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -494,9 +494,19 @@ fn one_silent_matchmaker_reads_as_it_always_did() {
 fn an_acknowledged_register_is_not_sent_to_another_matchmaker() {
     run(async {
         let stuck = Acknowledging::start();
-        let live = matchmaker().await;
+        // Signed: only a signed registration may name an endpoint (here
+        // one nobody listens on) other than its source.
+        let secret = SecretFile::test_secret();
+        let config = MatchmakerConfig {
+            secret: Some(secret.secret()),
+            ..MatchmakerConfig::default()
+        };
+        let live = Matchmaker::bind_with(loopback(0), config)
+            .await
+            .expect("bind an embedded matchmaker");
         let matchmaker = matchmaker_client(&[stuck.address(), live.local_addr()])
             .await
+            .with_secret(Some(secret.secret()))
             .with_policy(RetryPolicy::default().with_deadline(Duration::from_secs(5)));
 
         let first = matchmaker

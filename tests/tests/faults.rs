@@ -59,12 +59,12 @@ fn start_server(matchmaker: SocketAddr, log: PathBuf) -> FaultServer {
 
 /// A `fault-server` behind a relay: the relay forwards to the server's
 /// port, and the server registers the relay's address, so every call and
-/// reply crosses the relay.
-fn start_server_behind(
-    matchmaker: SocketAddr,
-    log: PathBuf,
-    relay: RelayConfig,
-) -> (FaultServer, Relay) {
+/// reply crosses the relay. The daemon must have a secret
+/// ([`Daemon::start_signed`]): the server signs.
+fn start_server_behind(daemon: &Daemon, log: PathBuf, relay: RelayConfig) -> (FaultServer, Relay) {
+    let matchmaker = daemon.address();
+    // It registers the relay's address, not its own: only signed.
+    let secret = daemon.secret_file().expect("a daemon with a secret");
     for _ in 0..10 {
         let port = free_address();
         let front = Relay::start(port, relay.clone()).expect("start a relay");
@@ -75,7 +75,8 @@ fn start_server_behind(
             advertise: Some(front.local_addr()),
             ..server_config(matchmaker, log.clone())
         };
-        let started = std::panic::catch_unwind(|| FaultServer::start(&config));
+        let started =
+            std::panic::catch_unwind(|| FaultServer::start_signed(&config, secret.path()));
         if let Ok(server) = started {
             return (server, front);
         }
@@ -854,15 +855,15 @@ fn two_servers_one_stalled_mid_load_run_no_call_twice() {
 #[test]
 fn two_servers_behind_lossy_links_run_no_call_twice() {
     let logs = scratch("lossy");
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     let address = daemon.address();
     let lossy = |seed| RelayConfig {
         seed,
         drop: 0.2,
         ..RelayConfig::default()
     };
-    let (one, one_front) = start_server_behind(address, logs.join("one.log"), lossy(1));
-    let (two, two_front) = start_server_behind(address, logs.join("two.log"), lossy(2));
+    let (one, one_front) = start_server_behind(&daemon, logs.join("one.log"), lossy(1));
+    let (two, two_front) = start_server_behind(&daemon, logs.join("two.log"), lossy(2));
     let results = run(async {
         let probe = matchmaker_client(address).await;
         let expected = [

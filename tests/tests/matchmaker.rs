@@ -3,7 +3,9 @@
 //! a lossy relay and the binary's own query subcommands.
 //!
 //! The registered endpoints are addresses nobody listens on: the matchmaker
-//! only stores them. Every wait is bounded and generous; the tests assert
+//! only stores them. Only a signed registration may name an endpoint other
+//! than its source (SECURITY.md), so the daemons here have a secret and the
+//! clients sign ([`Daemon::start_signed`]). Every wait is bounded and generous; the tests assert
 //! outcomes and counts, never how long something took.
 
 use rendezvous_core::matchmaker::ENV_VAR;
@@ -65,7 +67,7 @@ async fn register(
 
 #[test]
 fn register_then_lookup_returns_the_endpoint_its_incarnation_and_a_ttl_within_the_grant() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let at = loopback(40_001);
@@ -92,7 +94,7 @@ fn register_then_lookup_returns_the_endpoint_its_incarnation_and_a_ttl_within_th
 
 #[test]
 fn lookup_with_another_signature_is_a_mismatch_listing_the_registered_signatures() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
@@ -124,7 +126,7 @@ fn lookup_with_another_signature_is_a_mismatch_listing_the_registered_signatures
 
 #[test]
 fn during_a_rolling_upgrade_each_signature_finds_only_its_own_servers() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let (old, new) = (loopback(40_001), loopback(40_002));
@@ -146,7 +148,7 @@ fn during_a_rolling_upgrade_each_signature_finds_only_its_own_servers() {
 
 #[test]
 fn lookup_of_an_unknown_name_is_not_found() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
@@ -191,7 +193,7 @@ where
 
 #[test]
 fn renewing_a_lease_keeps_it_registered_past_its_ttl() {
-    let daemon = Daemon::start(&["--min-ttl", "1s"]);
+    let daemon = Daemon::start_signed(&["--min-ttl", "1s"]);
     run(async {
         let client = &daemon.client().await;
         without_stalls(|attempt| async move {
@@ -237,7 +239,7 @@ fn renewing_a_lease_keeps_it_registered_past_its_ttl() {
 
 #[test]
 fn renewing_an_unknown_token_is_an_unknown_lease() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
@@ -251,7 +253,7 @@ fn renewing_an_unknown_token_is_an_unknown_lease() {
 
 #[test]
 fn a_lease_not_renewed_expires_after_its_ttl() {
-    let daemon = Daemon::start(&["--min-ttl", "1s"]);
+    let daemon = Daemon::start_signed(&["--min-ttl", "1s"]);
     run(async {
         let client = &daemon.client().await;
         without_stalls(|attempt| async move {
@@ -299,7 +301,7 @@ fn a_lease_not_renewed_expires_after_its_ttl() {
 
 #[test]
 fn unregister_removes_at_once_and_a_second_unregister_is_an_unknown_lease() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let at = loopback(40_001);
@@ -337,7 +339,7 @@ fn unregister_removes_at_once_and_a_second_unregister_is_an_unknown_lease() {
 
 #[test]
 fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_first() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let at = loopback(40_001);
@@ -363,14 +365,15 @@ fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_f
 
 #[test]
 fn a_restarted_daemon_starts_empty_and_refuses_old_leases() {
-    let mut daemon = Daemon::start(&[]);
+    let mut daemon = Daemon::start_signed(&[]);
     let address = daemon.address();
     let lease = run(async {
         let client = daemon.client().await;
         register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await
     });
+    let secret = daemon.secret_file().expect("a signed daemon");
     daemon.kill();
-    let daemon = Daemon::start_on(address);
+    let daemon = Daemon::start_on_signed(address, secret);
     assert_eq!(daemon.address(), address);
     run(async {
         let client = daemon.client().await;
@@ -392,7 +395,7 @@ fn a_restarted_daemon_starts_empty_and_refuses_old_leases() {
 
 #[test]
 fn list_returns_every_registration_across_pages() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     let names: Vec<String> = (0..60)
         .map(|i| format!("inventory.warehouse.item_{i:03}"))
         .collect();
@@ -445,7 +448,7 @@ fn list_returns_every_registration_across_pages() {
 
 /// A daemon holding `math.add` (v1 and v2) and `text.upper`.
 fn daemon_with_registrations() -> (Daemon, Vec<(&'static str, SocketAddr, Fingerprint, u64)>) {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     let registrations = vec![
         ("math.add", loopback(40_001), ADD_V1, 0x1111),
         ("math.add", loopback(40_002), ADD_V2, 0x2222),
@@ -605,7 +608,7 @@ fn cli_against_an_unreachable_matchmaker_fails_with_one_line_naming_it() {
 
 #[test]
 fn sigterm_shuts_the_daemon_down_cleanly() {
-    let mut daemon = Daemon::start(&[]);
+    let mut daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
@@ -616,7 +619,7 @@ fn sigterm_shuts_the_daemon_down_cleanly() {
 
 #[test]
 fn sigint_shuts_the_daemon_down_cleanly() {
-    let mut daemon = Daemon::start(&[]);
+    let mut daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         register(&client, "math.add", ADD_V1, loopback(40_001), 1, LONG_TTL).await;
@@ -687,7 +690,7 @@ fn garbage(rng: &mut fastrand::Rng, name: &str) -> Vec<u8> {
 fn garbage_datagrams_neither_disturb_the_daemon_nor_grow_its_memory() {
     const DATAGRAMS: usize = 5_000;
     const MAX_GROWTH: u64 = 32 << 20;
-    let mut daemon = Daemon::start(&[]);
+    let mut daemon = Daemon::start_signed(&[]);
     let target = "garbage.target";
     let at = loopback(40_001);
     run(async {
@@ -785,7 +788,7 @@ fn garbage_datagrams_neither_disturb_the_daemon_nor_grow_its_memory() {
 #[test]
 fn lookups_through_a_lossy_relay_all_succeed() {
     const LOOKUPS: usize = 50;
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     let at = loopback(40_001);
     run(async {
         let direct = daemon.client().await;

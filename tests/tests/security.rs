@@ -267,12 +267,22 @@ fn without_a_secret_a_non_loopback_peer_is_refused() {
 }
 
 #[test]
-fn without_a_secret_a_loopback_registration_is_accepted_and_the_log_says_loopback_only() {
+fn without_a_secret_a_server_registers_from_its_own_endpoint_and_the_log_says_loopback_only() {
     let daemon = Daemon::start(&[]);
     run(async {
+        let server = Server::builder()
+            .matchmaker(daemon.address())
+            .linked_procedures(false)
+            .procedure(add_procedure(&Arc::default()))
+            .start()
+            .await
+            .expect("a server on this host registers without a secret");
+        assert!(server.is_registered());
         let client = daemon.client().await;
-        register(&client, &["math.add"], loopback(40_001)).await;
-        assert_eq!(client.lookup("math.add", None).await.unwrap().len(), 1);
+        let found = client.lookup(SLOW_ADD.name, None).await.unwrap();
+        let found: Vec<_> = found.iter().map(|e| (e.address, e.incarnation)).collect();
+        assert_eq!(found, [(server.local_addr(), server.incarnation().0)]);
+        server.shutdown().await;
     });
     let log = daemon.stderr();
     assert!(
@@ -281,11 +291,83 @@ fn without_a_secret_a_loopback_registration_is_accepted_and_the_log_says_loopbac
     );
 }
 
+#[test]
+fn without_a_secret_a_registration_for_another_endpoint_than_its_source_is_refused_saying_why() {
+    let daemon = Daemon::start(&[]);
+    run(async {
+        let client = daemon.client().await;
+        let at = loopback(40_001);
+        let refused = client
+            .register(specs(&["math.add"]), at, Incarnation(1), LONG_TTL)
+            .await;
+        expect_unauthenticated(refused, "must come from the endpoint it registers");
+        assert!(
+            matches!(
+                client.lookup("math.add", None).await,
+                Err(Error::NotFound { .. })
+            ),
+            "the forged registration was stored"
+        );
+    });
+    let log = daemon.stderr();
+    assert!(
+        log.contains("an unsigned registration for an endpoint other than its source"),
+        "the refusal is not logged:\n{log}"
+    );
+}
+
+#[test]
+fn without_a_secret_no_process_can_register_at_a_real_servers_endpoint() {
+    let daemon = Daemon::start(&[]);
+    run(async {
+        let server = Server::builder()
+            .matchmaker(daemon.address())
+            .linked_procedures(false)
+            .procedure(add_procedure(&Arc::default()))
+            .start()
+            .await
+            .expect("start a server");
+        let victim = server.local_addr();
+        // Another local process speaks for the server's port: its name,
+        // with a made-up incarnation, and another name beside it.
+        let intruder = daemon.client().await;
+        for (name, incarnation) in [(SLOW_ADD.name, 666), ("math.add", 1)] {
+            let refused = intruder
+                .register(specs(&[name]), victim, Incarnation(incarnation), LONG_TTL)
+                .await;
+            let Err(Error::Unauthenticated { reason }) = refused else {
+                panic!("registering {name} at {victim} from elsewhere: {refused:?}");
+            };
+            assert!(reason.contains(&victim.to_string()), "{reason}");
+            assert!(reason.contains("--secret-file"), "{reason}");
+        }
+        let found = intruder.lookup(SLOW_ADD.name, None).await.unwrap();
+        let found: Vec<_> = found.iter().map(|e| (e.address, e.incarnation)).collect();
+        assert_eq!(found, [(victim, server.incarnation().0)]);
+        assert!(intruder.lookup("math.add", None).await.is_err());
+        server.shutdown().await;
+    });
+}
+
+#[test]
+fn with_a_secret_a_signed_registration_names_any_endpoint_from_any_socket() {
+    let daemon = Daemon::start_signed(&[]);
+    run(async {
+        // From a client socket, for an endpoint it does not hold.
+        let client = daemon.client().await;
+        let at = loopback(40_001);
+        register(&client, &["math.add"], at).await;
+        let found = client.lookup("math.add", None).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].address, at);
+    });
+}
+
 // ------------------------------------------------------------ ownership
 
 #[test]
 fn another_lease_cannot_replace_a_registration() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let at = loopback(40_001);
@@ -319,7 +401,7 @@ fn another_lease_cannot_replace_a_registration() {
 
 #[test]
 fn another_lease_cannot_remove_a_registration() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let owner = register(&client, &["math.add"], loopback(40_001)).await;
@@ -435,7 +517,7 @@ fn list_request(after: Option<ListCursor>, padding: usize) -> ListRequest {
 
 #[test]
 fn list_replies_stay_within_three_times_their_requests_across_all_pages() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     let names: Vec<String> = (0..120)
         .map(|i| format!("security.amplification.procedure_{i:03}"))
         .collect();
@@ -481,7 +563,7 @@ fn list_replies_stay_within_three_times_their_requests_across_all_pages() {
 
 #[test]
 fn lookup_replies_stay_within_three_times_their_requests_and_say_when_truncated() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     const SERVERS: u16 = 100;
     run(async {
         let client = daemon.client().await;
@@ -521,7 +603,7 @@ fn lookup_replies_stay_within_three_times_their_requests_and_say_when_truncated(
 
 #[test]
 fn a_short_copy_of_a_padded_lookup_does_not_get_its_large_cached_reply() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         for port in 0..40 {
@@ -587,7 +669,7 @@ fn error_replies_to_garbage_stay_within_three_times_the_garbage() {
 
 #[test]
 fn registrations_beyond_the_total_limit_are_refused_with_a_clear_error() {
-    let daemon = Daemon::start(&["--max-registrations", "3"]);
+    let daemon = Daemon::start_signed(&["--max-registrations", "3"]);
     run(async {
         let client = daemon.client().await;
         register(&client, &["a.one", "a.two"], loopback(40_001)).await;
@@ -611,7 +693,7 @@ fn registrations_beyond_the_total_limit_are_refused_with_a_clear_error() {
 
 #[test]
 fn registrations_beyond_the_per_source_limit_are_refused_with_a_clear_error() {
-    let daemon = Daemon::start(&["--max-registrations-per-source", "2"]);
+    let daemon = Daemon::start_signed(&["--max-registrations-per-source", "2"]);
     run(async {
         let client = daemon.client().await;
         let first = register(&client, &["a.one", "a.two"], loopback(40_001)).await;

@@ -32,13 +32,13 @@ pub(crate) use outgoing::{Failure, Outgoing};
 use crate::retry::RttEstimator;
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
-use crate::wire::{Call, ClientId, Incarnation, Xid};
+use crate::wire::{Call, ClientId, Incarnation, Message, Xid};
 use in_flight::{InFlight, Registered, Waiting, tick_loop};
 use socket::ClientSocket;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// Transmissions in a row an endpoint may leave unanswered before an
@@ -66,12 +66,29 @@ pub(crate) struct RequesterStats {
 impl Requester {
     /// Binds a client socket.
     pub(crate) fn bind(address: SocketAddr) -> io::Result<Requester> {
-        let socket = std::net::UdpSocket::bind(address)?;
+        Requester::on_socket(std::net::UdpSocket::bind(address)?, false)
+    }
+
+    /// A requester sending from `socket`, which something else reads (a
+    /// server's own socket, so that its registrations come from the
+    /// endpoint they register): no call ever reads it, and the reader hands
+    /// the requester what is meant for it through the returned [`Feed`].
+    pub(crate) fn fed(socket: std::net::UdpSocket) -> io::Result<(Requester, Feed)> {
+        let requester = Requester::on_socket(socket, true)?;
+        let feed = Feed {
+            socket: Arc::downgrade(&requester.socket),
+        };
+        Ok((requester, feed))
+    }
+
+    /// `read_elsewhere`: the socket is read by someone else, who feeds the
+    /// answers in; the reading role is then taken for good.
+    fn on_socket(socket: std::net::UdpSocket, read_elsewhere: bool) -> io::Result<Requester> {
         let ipv4 = socket.local_addr()?.is_ipv4();
         let in_flight: Arc<InFlight> = Arc::default();
         let (stop, stopped) = async_channel::bounded(1);
         let (ticker, wakeups) = async_channel::bounded(1);
-        let reading = Arc::new(AtomicBool::new(false));
+        let reading = Arc::new(AtomicBool::new(read_elsewhere));
         rt::spawn(tick_loop(
             in_flight.clone(),
             reading.clone(),
@@ -154,6 +171,26 @@ impl Requester {
             deadline: started + deadline,
             transmissions: 0,
             acked_by: None,
+        }
+    }
+}
+
+/// Hands a [`Requester::fed`] requester the acks and replies that the
+/// socket's reader received for it. Holds the requester weakly: once the
+/// requester is gone, what is fed is dropped.
+#[derive(Clone, Debug)]
+pub(crate) struct Feed {
+    socket: Weak<ClientSocket>,
+}
+
+impl Feed {
+    /// Delivers `message` to the call it answers, if it is an ack or a
+    /// reply to one of this requester's calls still waiting.
+    pub(crate) fn deliver(&self, message: Message) {
+        if let Some(socket) = self.socket.upgrade()
+            && let Some((xid, incoming)) = socket.incoming(message)
+        {
+            socket.in_flight.deliver(xid, incoming);
         }
     }
 }

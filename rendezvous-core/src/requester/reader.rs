@@ -55,14 +55,8 @@ impl<'a> Reader<'a> {
         };
         let mut mine = None;
         for message in Message::decode_batch(&self.buffer[..length]) {
-            let (xid, incoming) = match message {
-                Ok((Message::Reply(reply), _)) if reply.client == socket.client => {
-                    (reply.xid, Incoming::Reply(reply.outcome))
-                }
-                Ok((Message::Ack(ack), _)) if ack.client == socket.client => {
-                    (ack.xid, Incoming::Ack(ack.incarnation))
-                }
-                _ => continue,
+            let Some((xid, incoming)) = message.ok().and_then(|(m, _)| socket.incoming(m)) else {
+                continue;
             };
             if xid == self.xid {
                 mine = Some(incoming);

@@ -3,7 +3,7 @@
 //! counters. It sits below every other room of the requester: each of them
 //! uses it, and it uses only the in-flight table and the outbox.
 
-use super::in_flight::InFlight;
+use super::in_flight::{InFlight, Incoming};
 use super::outbox::{Flushing, Outbox};
 use crate::retry::RttEstimator;
 use crate::rt::UdpSocket;
@@ -64,6 +64,20 @@ impl ClientSocket {
             }
         }
         Ok(())
+    }
+
+    /// What `message` is for one of this socket's calls: an ack or a reply
+    /// carrying this client's id, with the xid it answers.
+    pub(super) fn incoming(&self, message: Message) -> Option<(Xid, Incoming)> {
+        match message {
+            Message::Reply(reply) if reply.client == self.client => {
+                Some((reply.xid, Incoming::Reply(reply.outcome)))
+            }
+            Message::Ack(ack) if ack.client == self.client => {
+                Some((ack.xid, Incoming::Ack(ack.incarnation)))
+            }
+            _ => None,
+        }
     }
 
     /// Tells the server it may forget the reply to `xid` (best effort).

@@ -3,7 +3,9 @@
 //! matchmaker has forgotten it (it restarted, or the renewal reached another
 //! matchmaker that does not share its store); retried in the background
 //! while no matchmaker is reachable or can reach its store. Which of several
-//! matchmakers each request goes to is the [`MatchmakerClient`]'s business.
+//! matchmakers each request goes to is the [`MatchmakerClient`]'s business;
+//! a server's client sends from the server's own socket (see `serve`), so
+//! a registration comes from the endpoint it registers.
 //! State changes are logged once, not on every attempt.
 
 use crate::error::Error;

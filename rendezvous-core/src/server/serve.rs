@@ -109,7 +109,10 @@ impl ServerBuilder {
     }
 
     /// The address to register, when clients must use another address than
-    /// the bound one (a wildcard bind, NAT, a relay).
+    /// the bound one (a wildcard bind, NAT, a relay). A matchmaker without
+    /// a secret accepts only a registration sent from the endpoint it
+    /// registers, so an address this socket does not send from needs
+    /// [`ServerBuilder::secret`] (SECURITY.md).
     pub fn advertise(mut self, address: SocketAddr) -> Self {
         self.advertise = Some(address);
         self
@@ -218,9 +221,13 @@ impl ServerBuilder {
                 ),
             });
         }
-        let matchmaker = MatchmakerClient::connect_any(&matchmakers)
-            .await?
-            .with_secret(secret);
+        let matchmaker = match matchmaker_client(&responder, &matchmakers).await {
+            Ok(client) => client.with_secret(secret),
+            Err(error) => {
+                responder.shutdown().await;
+                return Err(error);
+            }
+        };
         let lease_keeper = Arc::new(LeaseKeeper::new(
             matchmaker,
             specs,
@@ -263,6 +270,35 @@ impl ServerBuilder {
         let _server = self.start().await?;
         futures_lite::future::pending().await
     }
+}
+
+/// The server's client of the matchmakers. It sends from the responder's
+/// own socket, so a registration's source is the endpoint it registers
+/// (a matchmaker without a secret accepts no other; see SECURITY.md), and
+/// the responder hands it the answers. A socket of one IP family cannot
+/// reach the other: if some matchmaker is of the other family, the client
+/// has a socket of its own, and only a signed registration is accepted.
+async fn matchmaker_client(
+    responder: &Responder,
+    matchmakers: &[SocketAddr],
+) -> Result<MatchmakerClient, Error> {
+    let family = responder.local_addr().is_ipv4();
+    if matchmakers
+        .iter()
+        .any(|address| address.is_ipv4() != family)
+    {
+        return MatchmakerClient::connect_any(matchmakers).await;
+    }
+    let requester = responder.requester().map_err(|error| {
+        Error::io(
+            format!(
+                "could not share the server socket on {} with its matchmaker client",
+                responder.local_addr()
+            ),
+            error,
+        )
+    })?;
+    MatchmakerClient::on(requester, matchmakers)
 }
 
 /// The procedures to serve: those added by hand and, if asked, every linked

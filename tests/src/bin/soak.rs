@@ -18,6 +18,7 @@
 //! start and end. It exits 0 only if completed == executions == calls and no
 //! call ran twice; 1 otherwise; 2 if it ran out of time.
 
+use rendezvous_core::matchmaker::Secret;
 use rendezvous_core::{
     Client, Error, Fingerprint, Procedure, RemoteProcedure, RetryPolicy, Server,
 };
@@ -158,6 +159,7 @@ impl Ledger {
 /// forwards to it, and the server advertises the relay's address.
 async fn serve_behind_relay(
     matchmaker: SocketAddr,
+    secret: Option<Secret>,
     procedure: Procedure,
     config: &RelayConfig,
 ) -> Result<(Server, Relay), String> {
@@ -171,6 +173,7 @@ async fn serve_behind_relay(
             .matchmaker(matchmaker)
             .bind(port)
             .advertise(relay.local_addr())
+            .secret(secret.clone().ok_or("the daemon has no secret")?)
             .linked_procedures(false)
             .procedure(procedure.clone())
             .start()
@@ -193,7 +196,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let daemon = Daemon::start(&[]);
+    // Signed: the server registers the relay's address, not its own.
+    let daemon = Daemon::start_signed(&[]);
     let outcome = rt::block_on(async {
         match rt::timeout(options.time_limit, soak(&options, &daemon)).await {
             Some(outcome) => outcome,
@@ -234,9 +238,10 @@ async fn soak(options: &Options, daemon: &Daemon) -> Result<bool, ExitCode> {
         reorder: options.reorder,
         max_delay: options.max_delay,
     };
-    let (server, relay) = serve_behind_relay(daemon.address(), echo, &relay_config)
-        .await
-        .map_err(fail)?;
+    let (server, relay) =
+        serve_behind_relay(daemon.address(), daemon.secret(), echo, &relay_config)
+            .await
+            .map_err(fail)?;
     let client = Client::builder()
         .matchmaker(daemon.address())
         .retry_policy(RetryPolicy {

@@ -2,7 +2,7 @@
 //! that drops, duplicates and reorders datagrams.
 
 use crate::procedures::{ADD, add, add_result};
-use crate::support::{matchmaker, serve_behind};
+use crate::support::{serve_behind, signed_matchmaker};
 use rendezvous_core::Client;
 use rendezvous_runtime as rt;
 use rendezvous_tests::run;
@@ -19,7 +19,7 @@ fn lossy_network_runs_every_call_exactly_once() {
     const TASKS: u64 = 50;
     const CALLS_PER_TASK: u64 = 40;
     run(async {
-        let matchmaker = matchmaker().await;
+        let matchmaker = signed_matchmaker().await;
         let executions = Arc::new(AtomicU64::new(0));
         let lossy = RelayConfig {
             seed: 0x1055_1e55,

@@ -4,7 +4,8 @@
 
 use crate::procedures::{ADD, SLEEP, add, sleep};
 use crate::support::{
-    faithful_relay, gate, matchmaker, quick_failover, serve, serve_behind, within,
+    faithful_relay, gate, matchmaker, quick_failover, serve, serve_behind, signed_matchmaker,
+    within,
 };
 use rendezvous_core::client::MAX_UNANSWERED;
 use rendezvous_core::{Client, Error, RemoteProcedure, Server};
@@ -155,7 +156,7 @@ fn server_restarted_on_the_same_port_is_called_at_its_new_incarnation() {
 #[test]
 fn call_to_a_vanished_server_fails_with_deadline_exceeded() {
     run(async {
-        let matchmaker = matchmaker().await;
+        let matchmaker = signed_matchmaker().await;
         let (server, relay) = serve_behind(
             matchmaker.local_addr(),
             &[add(&Arc::default())],
@@ -202,7 +203,7 @@ fn call_to_a_vanished_server_fails_with_deadline_exceeded() {
 /// after acknowledging it, while a second server for the name is up.
 /// Returns the call's result and how many calls each server executed.
 async fn call_while_its_server_dies(procedure: RemoteProcedure) -> (Result<u64, Error>, u64, u64) {
-    let matchmaker = matchmaker().await;
+    let matchmaker = signed_matchmaker().await;
     let (first, gate) =
         serve_behind(matchmaker.local_addr(), &[sleep()], gate, Gate::local_addr).await;
     // A non-idempotent call whose server died after acknowledging it may
@@ -284,7 +285,7 @@ fn idempotent_call_in_flight_when_its_server_dies_completes_elsewhere() {
 #[test]
 fn acknowledged_call_outlasting_a_short_outage_of_its_server_completes() {
     run(async {
-        let matchmaker = matchmaker().await;
+        let matchmaker = signed_matchmaker().await;
         let (server, gate) =
             serve_behind(matchmaker.local_addr(), &[sleep()], gate, Gate::local_addr).await;
         let client = Client::builder()
@@ -341,7 +342,7 @@ fn acknowledged_call_with_no_reply_by_its_deadline_is_outcome_unknown() {
     // nothing is known. The gate makes the silence certain: the server's
     // own cancellation reply ([10], also OutcomeUnknown) cannot pass it.
     run(async {
-        let matchmaker = matchmaker().await;
+        let matchmaker = signed_matchmaker().await;
         let (server, gate) =
             serve_behind(matchmaker.local_addr(), &[sleep()], gate, Gate::local_addr).await;
         let client = client(matchmaker.local_addr());

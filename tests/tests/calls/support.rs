@@ -1,10 +1,12 @@
 //! What the tests of the call path start from: an embedded matchmaker,
 //! servers (also behind a relay or a gate), retry policies and hang limits.
 
+use rendezvous_core::matchmaker::Secret;
 use rendezvous_core::{Error, Procedure, RetryPolicy, Server};
-use rendezvous_daemon::Matchmaker;
+use rendezvous_daemon::{Matchmaker, MatchmakerConfig};
 use rendezvous_runtime as rt;
 use rendezvous_tests::gate::Gate;
+use rendezvous_tests::secret::TEST_SECRET;
 use rendezvous_tests::{Relay, RelayConfig};
 use rendezvous_tests::{free_address, loopback};
 use std::net::SocketAddr;
@@ -16,9 +18,27 @@ pub(crate) async fn matchmaker() -> Matchmaker {
         .expect("bind an embedded matchmaker")
 }
 
+/// The secret of [`signed_matchmaker`], which [`serve`] and [`serve_behind`]
+/// sign with (a matchmaker without a secret ignores the MAC).
+pub(crate) fn secret() -> Secret {
+    Secret::new(TEST_SECRET).expect("a long enough secret")
+}
+
+/// An embedded matchmaker with [`secret`]: servers behind a front register
+/// the front's address, not their own, which only a signed registration may.
+pub(crate) async fn signed_matchmaker() -> Matchmaker {
+    let config = MatchmakerConfig {
+        secret: Some(secret()),
+        ..MatchmakerConfig::default()
+    };
+    Matchmaker::bind_with(loopback(0), config)
+        .await
+        .expect("bind an embedded matchmaker")
+}
+
 /// Starts a server of `procedures`, registered with `matchmaker`.
 pub(crate) async fn serve(matchmaker: SocketAddr, procedures: &[Procedure]) -> Server {
-    let mut builder = Server::builder().matchmaker(matchmaker);
+    let mut builder = Server::builder().matchmaker(matchmaker).secret(secret());
     for procedure in procedures {
         builder = builder.procedure(procedure.clone());
     }
@@ -28,6 +48,7 @@ pub(crate) async fn serve(matchmaker: SocketAddr, procedures: &[Procedure]) -> S
 /// Starts a server of `procedures` behind a front (a relay or a gate): the
 /// front forwards to the server, and the server registers the front's
 /// address in place of its own, so clients reach it only through the front.
+/// It signs: `matchmaker` must be a [`signed_matchmaker`].
 /// The server's port is chosen first (a free one), so the front can be made
 /// for it; if another socket takes the port meanwhile, it tries another.
 pub(crate) async fn serve_behind<F>(
@@ -42,7 +63,8 @@ pub(crate) async fn serve_behind<F>(
         let mut builder = Server::builder()
             .matchmaker(matchmaker)
             .bind(address)
-            .advertise(front_address(&front));
+            .advertise(front_address(&front))
+            .secret(secret());
         for procedure in procedures {
             builder = builder.procedure(procedure.clone());
         }

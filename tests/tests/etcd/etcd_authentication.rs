@@ -73,6 +73,6 @@ fn etcd_with_authentication_takes_a_user_and_its_password_file() {
 
     let args = with(&password);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemons = [Daemon::start(&args), Daemon::start(&args)];
+    let daemons = [Daemon::start_signed(&args), Daemon::start_signed(&args)];
     run(assert_shared(&daemons, NAME, 40_003));
 }

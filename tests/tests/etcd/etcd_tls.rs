@@ -196,7 +196,7 @@ fn etcd_over_tls_takes_a_ca_a_certificate_and_a_key() {
         "--etcd-key-file",
         &key,
     ];
-    let daemons = [Daemon::start(&args), Daemon::start(&args)];
+    let daemons = [Daemon::start_signed(&args), Daemon::start_signed(&args)];
     run(assert_shared(&daemons, NAME, 40_004));
     drop(daemons);
     drop(etcd);

@@ -3,10 +3,12 @@
 //! check that every call ran exactly once.
 
 use crate::support::{PATIENCE, SERVER_TTL};
+use rendezvous_core::matchmaker::Secret;
 use rendezvous_core::server::Procedure;
 use rendezvous_core::{Client, Error, Fingerprint, RemoteProcedure, Server};
 use rendezvous_runtime as rt;
 use rendezvous_tests::eventually;
+use rendezvous_tests::secret::TEST_SECRET;
 use rendezvous_tests::sync::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -53,6 +55,7 @@ pub(crate) async fn start_server(matchmakers: &[SocketAddr], executions: &Execut
         .linked_procedures(false)
         .procedure(count)
         .lease_ttl(SERVER_TTL)
+        .secret(Secret::new(TEST_SECRET).expect("a long enough secret"))
         .start()
         .await
         .expect("start a server")

@@ -59,11 +59,13 @@ pub(crate) fn unique_prefix(label: &str) -> String {
     )
 }
 
-/// `count` daemons sharing `etcd` under `prefix`.
+/// `count` daemons sharing `etcd` under `prefix`, and the harness's secret:
+/// the tests register endpoints nobody listens on, which only a signed
+/// registration may (their servers sign too).
 pub(crate) fn start_daemons(count: usize, etcd: &Etcd, prefix: &str) -> Vec<Daemon> {
     let urls = etcd.urls();
     (0..count)
-        .map(|_| Daemon::start(&["--etcd", &urls, "--etcd-prefix", prefix]))
+        .map(|_| Daemon::start_signed(&["--etcd", &urls, "--etcd-prefix", prefix]))
         .collect()
 }
 

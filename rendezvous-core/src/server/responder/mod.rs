@@ -56,6 +56,7 @@ pub use config::{
 pub use counters::ResponderStats;
 
 use super::procedure::ProcedureSet;
+use crate::requester::Requester;
 use crate::rt::{self, Instant};
 use crate::wire::Incarnation;
 use service::Service;
@@ -97,6 +98,13 @@ impl Responder {
         self.service.incarnation
     }
 
+    /// A requester whose calls leave from this responder's own socket, so
+    /// their source is its endpoint (a server's registrations must be);
+    /// their acks and replies are read by the receive loop and handed over.
+    pub(crate) fn requester(&self) -> io::Result<Requester> {
+        self.service.requester()
+    }
+
     pub fn procedures(&self) -> &ProcedureSet {
         &self.service.procedures
     }
@@ -133,5 +141,64 @@ impl Drop for Responder {
             self.service.abort();
             rt::spawn(task.cancel());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{listener, math_add};
+    use super::*;
+    use crate::retry::RetryPolicy;
+    use crate::signature::Fingerprint;
+    use crate::wire::{Message, Outcome, Reply};
+
+    /// What a server's registrations rely on: a call of the responder's
+    /// requester leaves from the responder's own address, and the answer,
+    /// read by the responder's receive loop, reaches the call.
+    #[test]
+    fn the_requester_sends_from_the_responders_socket_and_is_handed_its_replies() {
+        let address = SocketAddr::from(([127, 0, 0, 1], 0));
+        let set = math_add(|args| async { args });
+        let responder = rt::block_on(Responder::bind(address, set, ResponderConfig::default()))
+            .expect("bind a responder");
+        let requester = responder.requester().expect("a requester on its socket");
+        let peer = listener();
+        let to = peer.local_addr().unwrap();
+        let answering = std::thread::spawn(move || {
+            let mut buffer = vec![0; 1 << 16];
+            let (length, from) = peer.recv_from(&mut buffer).expect("the call");
+            let Ok(Message::Call(call)) = Message::decode(&buffer[..length]) else {
+                panic!("not a call");
+            };
+            let reply = Message::Reply(Reply {
+                client: call.client,
+                xid: call.xid,
+                incarnation: Incarnation(9),
+                outcome: Outcome::Return(b"answered".to_vec()),
+            });
+            peer.send_to(&reply.encode().unwrap(), from).unwrap();
+            from
+        });
+        let outcome = rt::block_on(async {
+            let mut call = requester.begin(
+                "p",
+                Fingerprint::of("p"),
+                Vec::new(),
+                Duration::from_secs(10),
+            );
+            call.attempt(to, Incarnation::ANY, &RetryPolicy::default(), u32::MAX)
+                .await
+        });
+        let from = answering.join().unwrap();
+        assert_eq!(
+            from,
+            responder.local_addr(),
+            "sent from the responder's socket"
+        );
+        assert!(
+            matches!(outcome, Ok(Outcome::Return(ref bytes)) if bytes == b"answered"),
+            "{outcome:?}"
+        );
+        rt::block_on(responder.abort());
     }
 }

@@ -46,7 +46,8 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
                 Ok((Message::Confirm(confirm), _)) => {
                     service.cache().confirm(confirm.client, confirm.xid)
                 }
-                Ok((Message::Ack(_) | Message::Reply(_), _)) => {}
+                // Answers to this server's own requests (its registrations).
+                Ok((message @ (Message::Ack(_) | Message::Reply(_)), _)) => service.feed(message),
                 Err(undecodable) => {
                     // What is left of the datagram is what it answers.
                     let from = Peer {

@@ -9,11 +9,12 @@
 use super::admission::CallsInFlight;
 use super::config::ResponderConfig;
 use super::counters::{Counters, ResponderStats};
+use crate::requester::{Feed, Requester};
 use crate::rt::UdpSocket;
 use crate::server::procedure::ProcedureSet;
 use crate::server::reply_cache::ReplyCache;
 use crate::sync::lock;
-use crate::wire::Incarnation;
+use crate::wire::{Incarnation, Message};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -33,6 +34,11 @@ pub(super) struct Service {
     pub(super) counters: Counters,
     /// Set by [`Service::abort`]: nothing more leaves the socket.
     aborted: AtomicBool,
+    /// The same socket, for [`Service::requester`].
+    sender: std::net::UdpSocket,
+    /// The requester sending from this socket, once asked for, and what
+    /// feeds it the acks and replies the receive loop reads.
+    requester: Mutex<Option<(Requester, Feed)>>,
 }
 
 impl Service {
@@ -42,7 +48,9 @@ impl Service {
         procedures: ProcedureSet,
         config: ResponderConfig,
     ) -> io::Result<Service> {
-        let socket = UdpSocket::bind(address).await?;
+        let bound = std::net::UdpSocket::bind(address)?;
+        let sender = bound.try_clone()?;
+        let socket = UdpSocket::from(bound);
         let local_addr = socket.local_addr()?;
         Ok(Service {
             socket,
@@ -54,7 +62,30 @@ impl Service {
             config,
             counters: Counters::default(),
             aborted: AtomicBool::new(false),
+            sender,
+            requester: Mutex::new(None),
         })
+    }
+
+    /// A requester whose calls leave from this socket (made on first use),
+    /// so their source is this service's endpoint.
+    pub(super) fn requester(&self) -> io::Result<Requester> {
+        let mut slot = lock(&self.requester);
+        if let Some((requester, _)) = &*slot {
+            return Ok(requester.clone());
+        }
+        let (requester, feed) = Requester::fed(self.sender.try_clone()?)?;
+        *slot = Some((requester.clone(), feed));
+        Ok(requester)
+    }
+
+    /// Hands an ack or a reply that arrived here to the requester of
+    /// [`Service::requester`] (if there is one; else it is dropped).
+    pub(super) fn feed(&self, message: Message) {
+        let feed = lock(&self.requester).as_ref().map(|(_, feed)| feed.clone());
+        if let Some(feed) = feed {
+            feed.deliver(message);
+        }
     }
 
     pub(super) fn cache(&self) -> MutexGuard<'_, ReplyCache> {
