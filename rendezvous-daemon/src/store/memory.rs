@@ -13,13 +13,15 @@
 //! Expiry is exact: every operation first drops the leases whose time has
 //! passed, so an expired endpoint is never returned, and a periodic sweep
 //! frees their memory when nobody asks. Registrations are counted in total
-//! and per source address, each against its [`Limits`].
+//! and per source (all of 127.0.0.0/8 one, an IPv6 /64 one), each against
+//! its [`Limits`].
 
 use super::directory::{Binding, Directory};
 use super::policy::{Limits, TtlBounds, millis, validate};
 use super::{Counts, Expired, Pending, Store};
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_core::server::{Source, source_of};
 use rendezvous_runtime::Instant;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -100,8 +102,8 @@ struct LeaseRecord {
     /// Orders the bindings of one (name, endpoint); never reused.
     number: u64,
     endpoint: SocketAddr,
-    /// The address the registration came from, for the per-source limit.
-    source: IpAddr,
+    /// The source the registration came from, for the per-source limit.
+    source: Source,
     ttl: Duration,
     expires: Instant,
     names: Vec<String>,
@@ -115,8 +117,8 @@ pub struct LeaseTable {
     leases: HashMap<LeaseToken, LeaseRecord>,
     expiries: BTreeSet<(Instant, LeaseToken)>,
     directory: Directory<LeaseToken>,
-    /// Registrations held by source address.
-    per_source: HashMap<IpAddr, usize>,
+    /// Registrations held by source (a host: see `source_of`).
+    per_source: HashMap<Source, usize>,
     next_lease_number: u64,
 }
 
@@ -151,7 +153,7 @@ impl LeaseTable {
     ) -> Result<Lease, MatchmakerError> {
         self.expire(now);
         validate(&request)?;
-        let source = source.to_canonical();
+        let source = source_of(source);
         let count = request.procedures.len();
         let from_source = self.per_source.get(&source).copied().unwrap_or(0);
         self.limits

@@ -3,8 +3,8 @@
 
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire::MAX_NAME_BYTES;
+use rendezvous_core::server::Source;
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// The shortest lease TTL granted by default; shorter requests are raised
@@ -49,7 +49,11 @@ impl TtlBounds {
 pub struct Limits {
     /// Registrations held at once, from everyone.
     pub max_registrations: usize,
-    /// Registrations held at once that were registered from one IP address.
+    /// Registrations held at once that were registered from one source:
+    /// one host, as [`rendezvous_core::server::source_of`] tells it (all
+    /// of 127.0.0.0/8 is one, an IPv6 /64 is one, any other IPv4 address
+    /// is one), so a host cannot multiply its share by binding more of
+    /// its addresses.
     pub max_registrations_per_source: usize,
 }
 
@@ -75,11 +79,11 @@ impl Default for Limits {
 
 impl Limits {
     /// Refuses `count` more registrations from `source` when the store
-    /// holds `total` in all and `from_source` from that address.
+    /// holds `total` in all and `from_source` from that source.
     pub fn admit(
         &self,
         count: usize,
-        source: IpAddr,
+        source: Source,
         total: usize,
         from_source: usize,
     ) -> Result<(), MatchmakerError> {
