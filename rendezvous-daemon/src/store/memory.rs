@@ -428,6 +428,36 @@ mod tests {
     }
 
     #[test]
+    fn a_host_is_one_source_all_of_127_slash_8_and_an_ipv6_slash_64() {
+        let limits = Limits {
+            max_registrations: 100,
+            max_registrations_per_source: 2,
+        };
+        let mut table = LeaseTable::new(TtlBounds::default(), limits);
+        let now = Instant::now();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let mut number = 0;
+        let mut register = |table: &mut LeaseTable, from: &str| {
+            number += 1;
+            let request = request(&["a"], 1000 + number, 1);
+            table.register(request, token(number as u8), ip(from), now)
+        };
+        register(&mut table, "127.0.0.1").unwrap();
+        register(&mut table, "127.0.0.2").unwrap();
+        let refused = register(&mut table, "127.0.0.6");
+        let Err(MatchmakerError::LimitReached { what, limit: 2 }) = refused else {
+            panic!("{refused:?}");
+        };
+        assert!(what.contains("127.0.0.0/8"), "{what}");
+        register(&mut table, "2001:db8::1").unwrap();
+        register(&mut table, "2001:db8::2").unwrap();
+        assert!(register(&mut table, "2001:db8::ffff:3").is_err());
+        register(&mut table, "2001:db8:0:1::1").unwrap();
+        register(&mut table, "10.0.0.1").unwrap();
+        register(&mut table, "10.0.0.2").unwrap();
+    }
+
+    #[test]
     fn list_pages_cover_everything_once_in_order() {
         let mut table = table();
         let now = Instant::now();
