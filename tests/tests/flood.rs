@@ -12,7 +12,7 @@ use rendezvous_core::protocol::matchmaker::{
     LeaseToken, LookupRequest, MatchmakerError, ProcedureSpec, RegisterRequest, RenewRequest,
 };
 use rendezvous_core::protocol::wire::{self, Call, ClientId, Incarnation, Message, Outcome, Xid};
-use rendezvous_core::server::{CallContext, Procedure, ResponderConfig, Server};
+use rendezvous_core::server::{CallContext, Procedure, Server};
 use rendezvous_core::{Client, Error, Fingerprint, MatchmakerClient, RemoteProcedure, RetryPolicy};
 use rendezvous_daemon::{Matchmaker, MatchmakerConfig};
 use rendezvous_runtime::{self as rt, Instant};
@@ -104,11 +104,11 @@ fn lookup_request(name: &str) -> LookupRequest {
 fn ask(socket: &UdpSocket, to: SocketAddr, datagram: &[u8], xid: u64) -> Outcome {
     socket
         .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+        .expect("set a read timeout");
     let mut buffer = vec![0u8; 65_536];
     let give_up = Instant::now() + Duration::from_secs(20);
     while Instant::now() < give_up {
-        socket.send_to(datagram, to).unwrap();
+        socket.send_to(datagram, to).expect("send a call");
         let resend = Instant::now() + Duration::from_millis(300);
         while Instant::now() < resend {
             let Ok((length, _)) = socket.recv_from(&mut buffer) else {
@@ -144,8 +144,8 @@ fn flood(
     make: impl Fn(usize, u64) -> Vec<u8> + Send + 'static,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let socket = UdpSocket::bind(v4(0)).unwrap();
-        socket.set_nonblocking(true).unwrap();
+        let socket = UdpSocket::bind(v4(0)).expect("bind the flood's socket");
+        socket.set_nonblocking(true).expect("a non-blocking socket");
         let mut buffer = vec![0u8; 65_536];
         let give_up = Instant::now() + Duration::from_secs(60);
         for i in 0..max {
@@ -297,7 +297,7 @@ fn a_flood_from_one_source_refuses_no_client_of_another() {
         let own = probe.local_addr().unwrap();
         let mut refused = Vec::new();
         let id = fastrand::u64(..);
-        let mut rounds = 0;
+        let mut rounds = 0u64;
         let until = Instant::now() + Duration::from_secs(90);
         for round in 0..20_000u64 {
             if counts.sent.load(Ordering::Relaxed) >= DURING || Instant::now() > until {

@@ -27,7 +27,11 @@ fn rss_bytes() -> u64 {
         .lines()
         .find(|line| line.starts_with("VmRSS:"))
         .expect("a VmRSS line");
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let kib = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok());
+    let kib: u64 = kib.expect("VmRSS in kB");
     kib * 1024
 }
 
@@ -40,10 +44,10 @@ fn call(client: u64, xid: u64, n: u64) -> Vec<u8> {
         signature: Fingerprint::of("memory.echo"),
         deadline: Duration::from_secs(5),
         done_below: Xid(1),
-        args: wire::encode_payload(&(n,)).unwrap(),
+        args: wire::encode_payload(&(n,)).expect("encode the arguments"),
     })
     .encode()
-    .unwrap()
+    .expect("encode a call")
 }
 
 #[test]
