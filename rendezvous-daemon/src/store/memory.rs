@@ -153,11 +153,12 @@ impl LeaseTable {
     ) -> Result<Lease, MatchmakerError> {
         self.expire(now);
         validate(&request)?;
-        let source = source_of(source);
+        let address = source;
+        let source = source_of(address);
         let count = request.procedures.len();
         let from_source = self.per_source.get(&source).copied().unwrap_or(0);
         self.limits
-            .admit(count, source, self.directory.len(), from_source)?;
+            .admit(count, address, self.directory.len(), from_source)?;
         let ttl = self.ttl.grant(Duration::from_millis(request.ttl_ms));
         self.next_lease_number += 1;
         let number = self.next_lease_number;

@@ -3,8 +3,9 @@
 
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire::MAX_NAME_BYTES;
-use rendezvous_core::server::Source;
+use rendezvous_core::server::source_of;
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The shortest lease TTL granted by default; shorter requests are raised
@@ -78,12 +79,13 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Refuses `count` more registrations from `source` when the store
-    /// holds `total` in all and `from_source` from that source.
+    /// Refuses `count` more registrations from `address` when the store
+    /// holds `total` in all and `from_source` from its source
+    /// ([`source_of`]).
     pub fn admit(
         &self,
         count: usize,
-        source: Source,
+        address: IpAddr,
         total: usize,
         from_source: usize,
     ) -> Result<(), MatchmakerError> {
@@ -96,9 +98,16 @@ impl Limits {
             });
         }
         if from_source + count > self.max_registrations_per_source {
+            let address = address.to_canonical();
+            let source = source_of(address);
+            let from = if source.network() == address {
+                address.to_string()
+            } else {
+                format!("{address}'s host ({source}, counted as one source)")
+            };
             return Err(MatchmakerError::LimitReached {
                 what: format!(
-                    "registrations from {source} (it holds {from_source}, this request adds {count}; --max-registrations-per-source)"
+                    "registrations from {from} (it holds {from_source}, this request adds {count}; --max-registrations-per-source)"
                 ),
                 limit: self.max_registrations_per_source as u64,
             });

@@ -331,12 +331,9 @@ impl Worker {
             // daemons, enforced as exactly as their caches agree.
             let cache = self.shared.cache();
             let total = cache.counts().registrations;
-            self.shared.limits.admit(
-                count,
-                source_of(source),
-                total,
-                cache.from_source(source_of(source)),
-            )?;
+            self.shared
+                .limits
+                .admit(count, source, total, cache.from_source(source_of(source)))?;
         }
         let deadline = self.write_deadline();
         let ttl = self.shared.ttl.grant(Duration::from_millis(request.ttl_ms));
