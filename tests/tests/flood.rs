@@ -613,3 +613,77 @@ fn refusals_are_logged_with_their_source_at_most_once_a_second() {
         "{lines:?}"
     );
 }
+
+/// Item 4, on the real daemon: a flood of new client ids from two sources
+/// (what costs a reply cache most per byte of reply), until both are
+/// refused for want of room, grows the daemon's VmRSS by at most 1.5 times
+/// its reply cache's cap.
+#[test]
+fn a_daemon_flooded_from_two_sources_grows_by_at_most_one_and_a_half_caps() {
+    const CAP: u64 = 8 << 20;
+    const MAX: u64 = 300_000;
+    let daemon = Daemon::start_on_with(any_v6(0), &["--reply-cache-bytes", "8MiB"]);
+    let port = daemon.address().port();
+    let sockets = [
+        (UdpSocket::bind(v4(0)).unwrap(), v4(port)),
+        (UdpSocket::bind(v6(0)).unwrap(), v6(port)),
+    ];
+    let renew = |id: u64| {
+        matchmaker_call::<operation::Renew>(
+            id,
+            1,
+            &RenewRequest {
+                token: LeaseToken([7; 16]),
+                auth: None,
+            },
+        )
+    };
+    // Warm up, then measure from here.
+    for (socket, to) in &sockets {
+        assert!(matches!(ask(socket, *to, &renew(1), 1), Outcome::Return(_)));
+    }
+    let before = daemon.rss_bytes().expect("the daemon's VmRSS");
+    let mut refused = [0u64; 2];
+    let mut buffer = vec![0u8; 65_536];
+    for (socket, _) in &sockets {
+        socket.set_nonblocking(true).unwrap();
+    }
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < MAX && started.elapsed() < Duration::from_secs(90) {
+        for (which, (socket, to)) in sockets.iter().enumerate() {
+            let _ = socket.send_to(&renew(fastrand::u64(2..)), to);
+            sent += 1;
+            while let Ok((length, _)) = socket.recv_from(&mut buffer) {
+                if let Ok(Message::Reply(reply)) = Message::decode(&buffer[..length])
+                    && reply.outcome == Outcome::Overloaded
+                {
+                    refused[which] += 1;
+                }
+            }
+        }
+        if sent % 32 == 0 {
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        if refused.iter().all(|r| *r > 5_000) {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let after = daemon.rss_bytes().expect("the daemon's VmRSS");
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "daemon: {sent} datagrams, refused {refused:?} (127.0.0.1, ::1); VmRSS {before} -> {after} \
+         (+{growth}, {:.2} x the {CAP}-byte cap)",
+        growth as f64 / CAP as f64
+    );
+    assert!(
+        refused.iter().all(|r| *r > 5_000),
+        "the flood did not fill both sources' shares: refused {refused:?} of {sent}"
+    );
+    assert!(
+        growth <= CAP * 3 / 2,
+        "VmRSS grew by {growth} bytes: {:.2} x the cap",
+        growth as f64 / CAP as f64
+    );
+}

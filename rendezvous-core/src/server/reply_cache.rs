@@ -143,19 +143,37 @@ pub(crate) struct ReplyCache {
     tombstones_dropped: u64,
 }
 
-/// The bytes of a hash table of `capacity` entries of `slot` bytes, as
-/// hashbrown allocates it: a power of two of buckets (capacity is 7/8 of
-/// them from 8 up), a control byte each, and one group of spare ones.
+/// The buckets of a hash table of `capacity` entries, as hashbrown lays
+/// it out: a power of two, of which capacity is 7/8 from 8 buckets up.
+fn buckets(capacity: usize) -> usize {
+    match capacity {
+        0 => 0,
+        1..8 => (capacity + 1).next_power_of_two(),
+        _ => (capacity * 8 / 7).next_power_of_two(),
+    }
+}
+
+/// The bytes of a table of `buckets` buckets of `slot` bytes: a control
+/// byte each, and one group of spare ones.
+fn bucket_bytes(buckets: usize, slot: usize) -> usize {
+    match buckets {
+        0 => 0,
+        _ => buckets * (slot + 1) + 16 + ALLOCATION_OVERHEAD,
+    }
+}
+
 fn table_bytes(capacity: usize, slot: usize) -> usize {
-    if capacity == 0 {
+    bucket_bytes(buckets(capacity), slot)
+}
+
+/// What one more entry costs a table of `capacity` holding `len`: nothing
+/// while it has room, else the doubled table that replaces it.
+fn growth(len: usize, capacity: usize, slot: usize) -> usize {
+    if len < capacity {
         return 0;
     }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity * 8 / 7).next_power_of_two()
-    };
-    buckets * (slot + 1) + 16 + ALLOCATION_OVERHEAD
+    let grown = (buckets(capacity) * 2).max(4);
+    bucket_bytes(grown, slot) - table_bytes(capacity, slot)
 }
 
 const CLIENT_SLOT: usize = size_of::<(ClientId, ClientCalls)>();
@@ -298,20 +316,12 @@ impl ReplyCache {
         if holding + RECORD_BYTES > self.capacity / (sources + 1) {
             return false;
         }
-        let grown = if self.clients.len() == self.clients.capacity() {
-            table_bytes(self.clients.capacity() * 2 + 1, CLIENT_SLOT)
-                - table_bytes(self.clients.capacity(), CLIENT_SLOT)
-        } else {
-            0
-        };
-        let new_source = usize::from(!self.sources.contains_key(&source));
-        let sources_grown = if new_source == 1 && self.sources.len() == self.sources.capacity() {
-            table_bytes(self.sources.capacity() * 2 + 1, SOURCE_SLOT)
-                - table_bytes(self.sources.capacity(), SOURCE_SLOT)
-        } else {
-            0
-        };
-        let needed = grown + sources_grown + CALL_SLOT + ALLOCATION_OVERHEAD;
+        let mut needed = growth(self.clients.len(), self.clients.capacity(), CLIENT_SLOT)
+            + CALL_SLOT
+            + ALLOCATION_OVERHEAD;
+        if !self.sources.contains_key(&source) {
+            needed += growth(self.sources.len(), self.sources.capacity(), SOURCE_SLOT);
+        }
         if self.bytes() + needed > self.capacity
             && self.bytes() + needed - self.capacity <= self.reply_bytes
         {
@@ -805,6 +815,24 @@ mod tests {
             );
             cache.complete(id, Xid(1), b"r", now);
             assert!(cache.bytes() <= capacity, "{} bytes", cache.bytes());
+        }
+    }
+
+    #[test]
+    fn a_table_is_charged_as_hashbrown_grows_it() {
+        let mut table: HashMap<ClientId, ClientCalls> = HashMap::new();
+        for n in 0..10_000u64 {
+            let expected = table_bytes(table.capacity(), CLIENT_SLOT)
+                + growth(table.len(), table.capacity(), CLIENT_SLOT);
+            let calls = ClientCalls {
+                done_below: Xid(0),
+                forgotten_below: Xid(0),
+                calls: VecDeque::new(),
+                last_seen: Instant::now(),
+                source: a(),
+            };
+            table.insert(ClientId(n), calls);
+            assert_eq!(table_bytes(table.capacity(), CLIENT_SLOT), expected, "{n}");
         }
     }
 
