@@ -131,10 +131,11 @@ pub enum Error {
     )]
     StoreUnavailable { reason: String },
 
-    /// The server was running as many calls as it allows until the deadline;
-    /// the call did not run there.
+    /// The server was running as many calls as it allows, or had no room
+    /// for a new client of this host (its share of the reply cache), until
+    /// the deadline; the call did not run there.
     #[error(
-        "`{procedure}` at {endpoint} was refused as overloaded (the server was running as many calls as it allows) until the call's deadline; it did not run. Retry later, run more servers, or raise ServerBuilder::max_calls_in_flight"
+        "`{procedure}` at {endpoint} was refused as overloaded (the server was running as many calls as it allows, or its reply cache held as many clients of this host as it shares out to one) until the call's deadline; it did not run. Retry later, run more servers, or raise ServerBuilder::max_calls_in_flight or reply_cache_bytes"
     )]
     Overloaded {
         procedure: String,

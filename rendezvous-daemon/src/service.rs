@@ -129,6 +129,17 @@ where
     })
 }
 
+/// [`serve`], for an operation that changes nothing.
+fn read_only<O, F, Fut>(handler: F) -> Procedure
+where
+    O: Operation,
+    O::Request: Send + 'static,
+    F: Fn(O::Request, CallContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O::Answer, MatchmakerError>> + Send + 'static,
+{
+    serve::<O, F, Fut>(handler).read_only()
+}
+
 fn register(state: Shared) -> Procedure {
     serve::<operation::Register, _, _>(move |request, context| {
         let state = state.clone();
@@ -185,8 +196,10 @@ fn unregister(state: Shared) -> Procedure {
     })
 }
 
+/// Read-only: answered without a reply-cache record, so a flood of lookups
+/// from made-up client ids holds nothing (see `Procedure::read_only`).
 fn lookup(state: Shared) -> Procedure {
-    serve::<operation::Lookup, _, _>(move |request, context| {
+    read_only::<operation::Lookup, _, _>(move |request, context| {
         let state = state.clone();
         async move {
             let answer = state.store.lookup(&request.name, request.signature);
@@ -196,8 +209,9 @@ fn lookup(state: Shared) -> Procedure {
     })
 }
 
+/// Read-only, as lookup is.
 fn list(state: Shared) -> Procedure {
-    serve::<operation::List, _, _>(move |request, context| {
+    read_only::<operation::List, _, _>(move |request, context| {
         let state = state.clone();
         async move {
             let page_bytes = LIST_PAGE_BYTES.min(context.result_budget());

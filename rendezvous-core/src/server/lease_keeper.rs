@@ -35,6 +35,9 @@ pub(crate) struct LeaseKeeper {
     ttl: Duration,
     /// The lease now held, for renewals and the final unregister.
     lease: Mutex<Option<LeaseToken>>,
+    /// Why the last registration or renewal failed, while it has not
+    /// succeeded since: what `Server::registration_error` tells.
+    last_error: Mutex<Option<Error>>,
 }
 
 impl LeaseKeeper {
@@ -52,6 +55,7 @@ impl LeaseKeeper {
             incarnation,
             ttl,
             lease: Mutex::new(None),
+            last_error: Mutex::new(None),
         }
     }
 
@@ -67,9 +71,20 @@ impl LeaseKeeper {
         lock(&self.lease)
     }
 
+    /// Why the server is not registered, if the last attempt failed: the
+    /// matchmaker's own refusal (a `LimitReached` naming its limit, say),
+    /// not only that none registered it.
+    pub(crate) fn last_error(&self) -> Option<Error> {
+        lock(&self.last_error).clone()
+    }
+
+    fn failed(&self, error: &Error) {
+        *lock(&self.last_error) = Some(error.clone());
+    }
+
     /// One registration attempt.
     pub(crate) async fn register(&self) -> Result<Lease, Error> {
-        let lease = self
+        let registered = self
             .matchmaker
             .register(
                 self.procedures.clone(),
@@ -77,8 +92,10 @@ impl LeaseKeeper {
                 self.incarnation,
                 self.ttl,
             )
-            .await?;
+            .await;
+        let lease = registered.inspect_err(|error| self.failed(error))?;
         *self.lease() = Some(lease.token);
+        *lock(&self.last_error) = None;
         tracing::info!(
             endpoint = %self.endpoint,
             matchmaker = %self.matchmaker.address(),
@@ -131,6 +148,7 @@ impl LeaseKeeper {
                     }
                 }
                 Err(error) => {
+                    self.failed(&error);
                     if healthy {
                         tracing::warn!(%error, "could not keep this server registered; retrying in the background");
                         healthy = false;

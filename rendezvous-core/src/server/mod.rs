@@ -15,6 +15,7 @@ mod procedure;
 mod reply_cache;
 mod responder;
 mod serve;
+mod source;
 
 pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
@@ -24,3 +25,4 @@ pub use responder::{
     Responder, ResponderConfig, ResponderStats,
 };
 pub use serve::{Server, ServerBuilder};
+pub use source::{Source, source_of};

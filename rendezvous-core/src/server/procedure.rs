@@ -57,6 +57,7 @@ pub struct Procedure {
     name: String,
     signature: Fingerprint,
     handler: Handler,
+    read_only: bool,
 }
 
 impl Procedure {
@@ -70,7 +71,30 @@ impl Procedure {
             name: name.into(),
             signature,
             handler: Arc::new(move |args, context| Box::pin(handler(args, context))),
+            read_only: false,
         }
+    }
+
+    /// Declares the procedure read-only: it changes nothing, so running a
+    /// call of it again (a duplicate, a late copy) answers the same and
+    /// harms nothing. Its calls are then answered without a record in the
+    /// reply cache: a flood of them, from any number of made-up client
+    /// ids, holds no memory and crowds out no one (the matchmaker's lookup
+    /// and list are). Calls of it still count against the calls in flight.
+    ///
+    /// `#[procedure(idempotent)]` does not imply it: an idempotent write
+    /// ("set x to 5") may run twice, but a late copy of it run after a
+    /// later call ("set x to 6") would undo that one; the record is what
+    /// recognises the late copy. Only a procedure that writes nothing may
+    /// do without one.
+    pub fn read_only(mut self) -> Procedure {
+        self.read_only = true;
+        self
+    }
+
+    /// Whether it was declared [`Procedure::read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// A procedure from a typed async function: `A` is the argument tuple

@@ -7,6 +7,8 @@
 //! Within the retention window nothing lets a call run twice; past it, the
 //! caller has given up (its deadline passed), and a datagram delayed that long
 //! is refused by the client's watermark as soon as the client calls again.
+//! Read-only procedures never come here (the responder runs them without
+//! a record; see `Procedure::read_only`).
 //!
 //! Entries leave in three ways:
 //! - **Confirmation.** A client's `done_below` watermark (carried by every
@@ -16,39 +18,63 @@
 //! - **Retention.** An entry expires `retention` after its reply was made,
 //!   or at the call's own deadline if that is later: a client never
 //!   retransmits past its deadline.
-//! - **Memory cap.** When replies exceed `capacity` bytes, the oldest replies
-//!   (lowest xids, the calling client's first) are evicted to tombstones,
-//!   counted in [`ReplyCache::evictions`]. A duplicate of an evicted call is
-//!   told its reply was lost, never run again. Only if tombstones alone
-//!   exceed the cap are the oldest of them dropped (counted too); the client
-//!   then keeps a floor below which every call it sends is refused as
-//!   evicted, so even then nothing runs twice (a call below the floor that
-//!   never arrived before is refused unrun, and its caller told the outcome
-//!   is unknown).
+//! - **Memory cap.** When what is held exceeds `capacity` bytes, the oldest
+//!   replies are evicted to tombstones, the calling client's first, then
+//!   those of the source holding the most; counted in
+//!   [`ReplyCache::evictions`]. A duplicate of an evicted call is told its
+//!   reply was lost, never run again. Only if that is not enough are the
+//!   oldest tombstones dropped (counted too); the client then keeps a floor
+//!   below which every call it sends is refused as evicted, so even then
+//!   nothing runs twice (a call below the floor that never arrived before
+//!   is refused unrun, and its caller told the outcome is unknown).
 //!
-//! Client records (watermark, floor) are charged to the cap too, since
-//! client ids cost an attacker nothing to invent. A call from a client the
-//! cache holds no record of, arriving when even evictions leave no room for
-//! a record, is refused ([`Admission::Full`]: the server answers
-//! `Overloaded`, and the client retries later), rather than growing memory
-//! or dropping the records that keep other calls from running twice. Idle
-//! records leave after the retention period.
+//! # What is counted
+//!
+//! The cap is on memory really held, not on payload: [`ReplyCache::bytes`]
+//! is the allocation of the clients' hash table (every bucket of its
+//! capacity, with its control byte, as hashbrown lays it out), each
+//! client's buffer of calls (its capacity, not its length, in entries of
+//! their in-memory size), and each reply's buffer, every allocation with
+//! [`ALLOCATION_OVERHEAD`] bytes for the allocator's header and rounding.
+//! Growth is charged before it happens: a new client whose record would
+//! make the table double is refused unless the doubled table fits. The
+//! table and buffers are shrunk by the sweep once mostly empty, so memory
+//! charged is memory that can be given back. Measured against process
+//! RSS in `tests/tests/reply_cache_memory.rs` (a responder filled to its
+//! 8 MiB cap: +1.0x the cap, +7.2x when only payload was counted) and
+//! `tests/tests/flood.rs` (the daemon flooded from two sources: +0.7x).
+//!
+//! # Client records, shared by source
+//!
+//! Client records (watermark, floor) are what a flood of made-up client
+//! ids creates, and they cannot be evicted without risking a call running
+//! twice. So the room for them is shared by source ([`source_of`]: one
+//! host, 127.0.0.0/8 or an IPv6 /64 counted once): a new record from a
+//! source is refused ([`Admission::Full`], answered `Overloaded`) when
+//! that source's records would exceed `capacity / (sources + 1)`, where
+//! `sources` counts those holding records, this one included. Every
+//! source stays below its share, so there is always room left for one
+//! more source's share; a flood from one source fills its own share and
+//! no other's. A call from a client the cache knows is never refused for
+//! room: its replies are evicted instead. Idle records leave after the
+//! retention period.
 //!
 //! A new call the responder has no room to run (its calls-in-flight limit:
 //! the `may_start` of [`ReplyCache::admit`]) is refused the same way, before
 //! anything of it is recorded.
+//!
+//! [`source_of`]: crate::server::source_of
 
 use crate::rt::Instant;
+use crate::server::source::Source;
 use crate::wire::{ClientId, Xid};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::mem::size_of;
 use std::time::Duration;
 
-/// Bookkeeping bytes charged per entry besides its reply.
-const ENTRY_OVERHEAD_BYTES: usize = 64;
-
-/// Bytes charged per client record (the map slot, watermark, floor and the
-/// empty map of its calls).
-const CLIENT_RECORD_BYTES: usize = 96;
+/// Charged per heap allocation besides its contents: the allocator's
+/// header and its rounding up to 16 bytes (glibc malloc).
+pub(crate) const ALLOCATION_OVERHEAD: usize = 16;
 
 /// What to do with an arriving call.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,25 +114,98 @@ struct ClientCalls {
     done_below: Xid,
     /// Tombstones below this xid were dropped: calls below it are refused.
     forgotten_below: Xid,
-    calls: BTreeMap<Xid, Entry>,
+    /// In xid order. Most clients have a few calls at a time, so a sorted
+    /// buffer is smaller than a tree (a B-tree leaf is ~600 bytes).
+    calls: VecDeque<(Xid, Entry)>,
     last_seen: Instant,
+    source: Source,
+}
+
+/// What one source holds.
+#[derive(Debug, Default)]
+struct Usage {
+    /// Its client records.
+    records: usize,
+    /// Everything charged to its clients: records, buffers, replies.
+    bytes: usize,
 }
 
 #[derive(Debug)]
 pub(crate) struct ReplyCache {
     clients: HashMap<ClientId, ClientCalls>,
-    bytes: usize,
+    sources: HashMap<Source, Usage>,
+    /// Bytes of the clients' call buffers and replies (the tables are
+    /// counted from their capacity when asked).
+    held: usize,
+    /// Of `held`, the replies: what eviction can free.
+    reply_bytes: usize,
     capacity: usize,
     retention: Duration,
     evictions: u64,
     tombstones_dropped: u64,
 }
 
+/// The buckets of a hash table of `capacity` entries, as hashbrown lays
+/// it out: a power of two, of which capacity is 7/8 from 8 buckets up.
+fn buckets(capacity: usize) -> usize {
+    match capacity {
+        0 => 0,
+        1..8 => (capacity + 1).next_power_of_two(),
+        _ => (capacity * 8 / 7).next_power_of_two(),
+    }
+}
+
+/// The bytes of a table of `buckets` buckets of `slot` bytes: a control
+/// byte each, and one group of spare ones.
+fn bucket_bytes(buckets: usize, slot: usize) -> usize {
+    match buckets {
+        0 => 0,
+        _ => buckets * (slot + 1) + 16 + ALLOCATION_OVERHEAD,
+    }
+}
+
+fn table_bytes(capacity: usize, slot: usize) -> usize {
+    bucket_bytes(buckets(capacity), slot)
+}
+
+/// What one more entry costs a table of `capacity` holding `len`: nothing
+/// while it has room, else the doubled table that replaces it.
+fn growth(len: usize, capacity: usize, slot: usize) -> usize {
+    if len < capacity {
+        return 0;
+    }
+    let grown = (buckets(capacity) * 2).max(4);
+    bucket_bytes(grown, slot) - table_bytes(capacity, slot)
+}
+
+const CLIENT_SLOT: usize = size_of::<(ClientId, ClientCalls)>();
+const SOURCE_SLOT: usize = size_of::<(Source, Usage)>();
+const CALL_SLOT: usize = size_of::<(Xid, Entry)>();
+
+/// What one client record is charged to its source's share: its slot in
+/// the table at the table's emptiest (half full, just after doubling) and
+/// a buffer of one call.
+pub(crate) const RECORD_BYTES: usize =
+    2 * (CLIENT_SLOT + 1) * 8 / 7 + CALL_SLOT + ALLOCATION_OVERHEAD;
+
+fn buffer_bytes(calls: &VecDeque<(Xid, Entry)>) -> usize {
+    match calls.capacity() {
+        0 => 0,
+        capacity => capacity * CALL_SLOT + ALLOCATION_OVERHEAD,
+    }
+}
+
+fn reply_charge(reply: &[u8]) -> usize {
+    reply.len() + ALLOCATION_OVERHEAD
+}
+
 impl ReplyCache {
     pub(crate) fn new(capacity: usize, retention: Duration) -> ReplyCache {
         ReplyCache {
             clients: HashMap::new(),
-            bytes: 0,
+            sources: HashMap::new(),
+            held: 0,
+            reply_bytes: 0,
             capacity,
             retention,
             evictions: 0,
@@ -114,13 +213,15 @@ impl ReplyCache {
         }
     }
 
-    /// Decides what an arriving call gets. A call seen for the first time
-    /// is recorded as running only if `may_start` lets it start (the
-    /// responder's limit on calls in flight, asked only then); if not, it
-    /// is [`Admission::Full`] and nothing of it is recorded, so a later copy
-    /// is judged afresh.
+    /// Decides what an arriving call from `source` gets. A call seen for
+    /// the first time is recorded as running only if `may_start` lets it
+    /// start (the responder's limit on calls in flight, asked only then);
+    /// if not, it is [`Admission::Full`] and nothing of it is recorded, so
+    /// a later copy is judged afresh.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn admit(
         &mut self,
+        source: Source,
         client: ClientId,
         xid: Xid,
         done_below: Xid,
@@ -129,54 +230,115 @@ impl ReplyCache {
         may_start: impl FnOnce() -> bool,
     ) -> Admission {
         if !self.clients.contains_key(&client) {
-            // Evicting walks every client: only worth it if entries, not
-            // records alone, hold the memory (else a flood of new client
-            // ids would cost a walk per datagram and free nothing).
-            let records = self.clients.len() * CLIENT_RECORD_BYTES;
-            if self.bytes + CLIENT_RECORD_BYTES > self.capacity && self.bytes > records {
-                self.evict(client);
-            }
-            if self.bytes + CLIENT_RECORD_BYTES > self.capacity {
+            if !self.has_room_for_a_record(source) {
                 return Admission::Full;
             }
-            self.bytes += CLIENT_RECORD_BYTES;
+            if xid < done_below {
+                return Admission::Stale;
+            }
+            // Only a call that starts is recorded.
+            if !may_start() {
+                return Admission::Full;
+            }
+            let mut calls = VecDeque::with_capacity(1);
+            calls.push_back((
+                xid,
+                Entry {
+                    state: State::Running,
+                    expires: now + deadline,
+                },
+            ));
+            let charge = buffer_bytes(&calls);
+            self.clients.insert(
+                client,
+                ClientCalls {
+                    done_below,
+                    forgotten_below: Xid(0),
+                    calls,
+                    last_seen: now,
+                    source,
+                },
+            );
+            self.held += charge;
+            let usage = self.sources.entry(source).or_default();
+            usage.records += RECORD_BYTES;
+            usage.bytes += charge + RECORD_BYTES;
+            if self.bytes() > self.capacity {
+                self.evict(client);
+            }
+            return Admission::New;
         }
-        let calls = self.clients.entry(client).or_insert_with(|| ClientCalls {
-            done_below: Xid(0),
-            forgotten_below: Xid(0),
-            calls: BTreeMap::new(),
-            last_seen: now,
-        });
+        let Some(calls) = self.clients.get_mut(&client) else {
+            return Admission::Full;
+        };
         calls.last_seen = now;
+        let before = buffer_bytes(&calls.calls);
+        let mut freed = 0;
         if done_below > calls.done_below {
-            self.bytes -= calls.advance(done_below);
+            freed = calls.advance(done_below);
         }
-        let admission = match calls.calls.get(&xid) {
-            Some(entry) => match &entry.state {
+        let position = calls.calls.binary_search_by_key(&xid, |(x, _)| *x);
+        let admission = match position {
+            Ok(index) => match &calls.calls[index].1.state {
                 State::Running => Admission::Running,
                 State::Done(reply) => Admission::Replay(reply.clone()),
                 State::Confirmed => Admission::Stale,
                 State::Evicted => Admission::Evicted,
             },
-            None if xid < calls.done_below => Admission::Stale,
-            None if xid < calls.forgotten_below => Admission::Evicted,
-            None => {
-                if !may_start() {
-                    return Admission::Full;
+            Err(_) if xid < calls.done_below => Admission::Stale,
+            Err(_) if xid < calls.forgotten_below => Admission::Evicted,
+            Err(index) => {
+                if may_start() {
+                    let entry = Entry {
+                        state: State::Running,
+                        expires: now + deadline,
+                    };
+                    calls.calls.insert(index, (xid, entry));
+                    Admission::New
+                } else {
+                    Admission::Full
                 }
-                let entry = Entry {
-                    state: State::Running,
-                    expires: now + deadline,
-                };
-                calls.calls.insert(xid, entry);
-                self.bytes += ENTRY_OVERHEAD_BYTES;
-                Admission::New
             }
         };
-        if admission == Admission::New && self.bytes > self.capacity {
+        let after = buffer_bytes(&calls.calls);
+        let source = calls.source;
+        self.reply_bytes -= freed;
+        self.recharge(source, before + freed, after);
+        if admission == Admission::New && self.bytes() > self.capacity {
             self.evict(client);
         }
         admission
+    }
+
+    /// Whether a new client record from `source` is within that source's
+    /// share and, evicting replies if need be, within the cap.
+    fn has_room_for_a_record(&mut self, source: Source) -> bool {
+        let holding = self.sources.get(&source).map_or(0, |usage| usage.records);
+        let sources = self.sources.len() + usize::from(holding == 0);
+        if holding + RECORD_BYTES > self.capacity / (sources + 1) {
+            return false;
+        }
+        let mut needed = growth(self.clients.len(), self.clients.capacity(), CLIENT_SLOT)
+            + CALL_SLOT
+            + ALLOCATION_OVERHEAD;
+        if !self.sources.contains_key(&source) {
+            needed += growth(self.sources.len(), self.sources.capacity(), SOURCE_SLOT);
+        }
+        if self.bytes() + needed > self.capacity
+            && self.bytes() + needed - self.capacity <= self.reply_bytes
+        {
+            // Evicting walks every client: only done when it can make room.
+            self.evict_to(self.capacity.saturating_sub(needed) / 10 * 9, None);
+        }
+        self.bytes() + needed <= self.capacity
+    }
+
+    /// Moves `source`'s charge for a buffer from `before` to `after` bytes.
+    fn recharge(&mut self, source: Source, before: usize, after: usize) {
+        self.held = self.held + after - before;
+        if let Some(usage) = self.sources.get_mut(&source) {
+            usage.bytes = usage.bytes + after - before;
+        }
     }
 
     /// Stores a finished call's reply.
@@ -184,56 +346,85 @@ impl ReplyCache {
         let Some(calls) = self.clients.get_mut(&client) else {
             return;
         };
-        let below_watermark = xid < calls.done_below;
-        let Some(entry) = calls.calls.get_mut(&xid) else {
+        let Ok(index) = calls.calls.binary_search_by_key(&xid, |(x, _)| *x) else {
             return;
         };
-        if below_watermark {
-            calls.calls.remove(&xid);
-            self.bytes -= ENTRY_OVERHEAD_BYTES;
+        let source = calls.source;
+        if xid < calls.done_below {
+            let before = buffer_bytes(&calls.calls);
+            calls.calls.remove(index);
+            let after = buffer_bytes(&calls.calls);
+            self.recharge(source, before, after);
             return;
         }
+        let retention = self.retention;
+        let entry = &mut calls.calls[index].1;
         entry.state = State::Done(reply.to_vec());
-        entry.expires = entry.expires.max(now + self.retention);
-        self.bytes += reply.len();
-        if self.bytes > self.capacity {
+        entry.expires = entry.expires.max(now + retention);
+        let charge = reply_charge(reply);
+        self.reply_bytes += charge;
+        self.recharge(source, 0, charge);
+        if self.bytes() > self.capacity {
             self.evict(client);
         }
     }
 
     /// The client has the reply to `xid`: free it, keep a tombstone.
     pub(crate) fn confirm(&mut self, client: ClientId, xid: Xid) {
-        let entry = self
-            .clients
-            .get_mut(&client)
-            .and_then(|calls| calls.calls.get_mut(&xid));
-        if let Some(entry) = entry
-            && let State::Done(reply) = &entry.state
-        {
-            self.bytes -= reply.len();
+        let Some(calls) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let Ok(index) = calls.calls.binary_search_by_key(&xid, |(x, _)| *x) else {
+            return;
+        };
+        let source = calls.source;
+        let entry = &mut calls.calls[index].1;
+        if let State::Done(reply) = &entry.state {
+            let charge = reply_charge(reply);
             entry.state = State::Confirmed;
+            self.reply_bytes -= charge;
+            self.recharge(source, charge, 0);
         }
     }
 
-    /// Forgets expired entries and idle clients.
+    /// Forgets expired entries and idle clients, gives back the memory of
+    /// tables and buffers left mostly empty, and counts again what each
+    /// source holds (a walk of every client, once a sweep interval).
     pub(crate) fn sweep(&mut self, now: Instant) {
         let retention = self.retention;
-        let mut freed = 0;
         self.clients.retain(|_, calls| {
-            calls.calls.retain(|_, entry| {
-                let keep = matches!(entry.state, State::Running) || entry.expires > now;
-                if !keep {
-                    freed += entry.charge();
-                }
-                keep
-            });
+            calls
+                .calls
+                .retain(|(_, entry)| matches!(entry.state, State::Running) || entry.expires > now);
             let keep = !calls.calls.is_empty() || calls.last_seen + retention > now;
-            if !keep {
-                freed += CLIENT_RECORD_BYTES;
+            if keep && calls.calls.len() * 4 <= calls.calls.capacity() {
+                calls.calls.shrink_to(calls.calls.len().max(1) * 2);
             }
             keep
         });
-        self.bytes -= freed;
+        if self.clients.len() * 4 <= self.clients.capacity() {
+            self.clients.shrink_to(self.clients.len() * 2);
+        }
+        self.recount();
+    }
+
+    /// Recomputes what is held, in all and by each source, from the clients.
+    fn recount(&mut self) {
+        self.sources.clear();
+        self.held = 0;
+        self.reply_bytes = 0;
+        for calls in self.clients.values() {
+            let replies: usize = calls.calls.iter().map(|(_, e)| e.reply_charge()).sum();
+            let bytes = buffer_bytes(&calls.calls) + replies;
+            self.held += bytes;
+            self.reply_bytes += replies;
+            let usage = self.sources.entry(calls.source).or_default();
+            usage.records += RECORD_BYTES;
+            usage.bytes += RECORD_BYTES + bytes;
+        }
+        if self.sources.len() * 4 <= self.sources.capacity() {
+            self.sources.shrink_to(self.sources.len() * 2);
+        }
     }
 
     pub(crate) fn evictions(&self) -> u64 {
@@ -244,93 +435,150 @@ impl ReplyCache {
         self.tombstones_dropped
     }
 
-    /// Bytes charged: replies plus per-entry bookkeeping.
+    /// Bytes held: the tables, every client's buffer of calls and every
+    /// reply, each allocation as large as it is (see the module doc).
     pub(crate) fn bytes(&self) -> usize {
-        self.bytes
+        self.held
+            + table_bytes(self.clients.capacity(), CLIENT_SLOT)
+            + table_bytes(self.sources.capacity(), SOURCE_SLOT)
     }
 
     /// Brings memory down to 90% of the cap (hysteresis keeps this rare).
     fn evict(&mut self, preferred: ClientId) {
         let target = self.capacity / 10 * 9;
-        // Replies first, the offending client's oldest first, then everyone's.
-        let mut order: Vec<ClientId> = vec![preferred];
-        order.extend(self.clients.keys().copied().filter(|c| *c != preferred));
+        self.evict_to(target, Some(preferred));
+    }
+
+    /// Evicts replies, then tombstones, until at most `target` bytes are
+    /// held: `preferred`'s first, then those of the sources holding the
+    /// most, each client's oldest first.
+    fn evict_to(&mut self, target: usize, preferred: Option<ClientId>) {
+        let mut order: Vec<(usize, ClientId)> = self
+            .clients
+            .iter()
+            .filter(|(id, _)| Some(**id) != preferred)
+            .map(|(id, calls)| {
+                let held = self.sources.get(&calls.source).map_or(0, |u| u.bytes);
+                (usize::MAX - held, *id)
+            })
+            .collect();
+        order.sort_unstable();
+        let order: Vec<ClientId> = preferred
+            .into_iter()
+            .chain(order.into_iter().map(|(_, id)| id))
+            .collect();
+        let tables = self.bytes() - self.held;
         for client in &order {
+            if self.held + tables <= target {
+                break;
+            }
             let Some(calls) = self.clients.get_mut(client) else {
                 continue;
             };
-            for entry in calls.calls.values_mut() {
-                if self.bytes <= target {
-                    return;
+            let mut freed = 0;
+            for (_, entry) in calls.calls.iter_mut() {
+                if self.held - freed + tables <= target {
+                    break;
                 }
                 if let State::Done(reply) = &entry.state {
-                    self.bytes -= reply.len();
+                    freed += reply_charge(reply);
                     entry.state = State::Evicted;
                     self.evictions += 1;
                 }
             }
+            let source = calls.source;
+            self.reply_bytes -= freed;
+            self.recharge(source, freed, 0);
         }
         // Then tombstones, oldest first, as a last resort.
         for client in &order {
+            if self.held + tables <= target {
+                break;
+            }
             let Some(calls) = self.clients.get_mut(client) else {
                 continue;
             };
-            while self.bytes > target {
-                let oldest = calls
-                    .calls
-                    .iter()
-                    .find(|(_, e)| matches!(e.state, State::Confirmed | State::Evicted))
-                    .map(|(xid, _)| *xid);
-                let Some(xid) = oldest else { break };
-                calls.calls.remove(&xid);
-                calls.forgotten_below = calls.forgotten_below.max(Xid(xid.0.saturating_add(1)));
-                self.bytes -= ENTRY_OVERHEAD_BYTES;
-                self.tombstones_dropped += 1;
+            let before = buffer_bytes(&calls.calls);
+            let mut floor = calls.forgotten_below;
+            let mut dropped = 0u64;
+            calls.calls.retain(|(xid, entry)| {
+                let tombstone = matches!(entry.state, State::Confirmed | State::Evicted);
+                if tombstone {
+                    dropped += 1;
+                    floor = floor.max(Xid(xid.0.saturating_add(1)));
+                }
+                !tombstone
+            });
+            calls.forgotten_below = floor;
+            if dropped > 0 {
+                self.tombstones_dropped += dropped;
+                calls.calls.shrink_to(calls.calls.len().max(1));
             }
+            let after = buffer_bytes(&calls.calls);
+            let source = calls.source;
+            self.recharge(source, before, after);
         }
     }
 }
 
 impl ClientCalls {
-    /// Raises the watermark; returns the bytes freed. Running calls stay
-    /// until they finish (their replies are then discarded).
+    /// Raises the watermark; returns the reply bytes freed (the buffer
+    /// keeps its capacity). Running calls stay until they finish (their
+    /// replies are then discarded).
     fn advance(&mut self, done_below: Xid) -> usize {
         self.done_below = done_below;
-        // Popped from the front in place: splitting the map would allocate
-        // a node on every call.
         let mut freed = 0;
         let mut running = Vec::new();
-        while let Some(first) = self.calls.first_entry() {
-            if *first.key() >= done_below {
+        while let Some((xid, _)) = self.calls.front() {
+            if *xid >= done_below {
                 break;
             }
-            let (xid, entry) = first.remove_entry();
+            let Some((xid, entry)) = self.calls.pop_front() else {
+                break;
+            };
             if matches!(entry.state, State::Running) {
                 running.push((xid, entry));
             } else {
-                freed += entry.charge();
+                freed += entry.reply_charge();
             }
         }
-        self.calls.extend(running);
+        for call in running.into_iter().rev() {
+            self.calls.push_front(call);
+        }
         freed
     }
 }
 
 impl Entry {
-    fn charge(&self) -> usize {
-        ENTRY_OVERHEAD_BYTES
-            + match &self.state {
-                State::Done(reply) => reply.len(),
-                _ => 0,
-            }
+    fn reply_charge(&self) -> usize {
+        match &self.state {
+            State::Done(reply) => reply_charge(reply),
+            _ => 0,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::source_of;
+    use std::net::Ipv6Addr;
 
     const C: ClientId = ClientId(7);
+
+    /// Two sources: 127.0.0.0/8 and ::/64.
+    fn a() -> Source {
+        source_of(std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    fn b() -> Source {
+        source_of(Ipv6Addr::LOCALHOST.into())
+    }
+
+    /// What one client with one call (no reply) holds.
+    fn one_call(cache: &ReplyCache) -> usize {
+        cache.held
+    }
     const DEADLINE: Duration = Duration::from_secs(10);
 
     /// Every new call may start.
@@ -347,11 +595,11 @@ mod tests {
         let mut cache = cache();
         let now = Instant::now();
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::New
         );
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Running
         );
     }
@@ -360,10 +608,10 @@ mod tests {
     fn duplicate_of_finished_call_gets_the_cached_reply() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
         cache.complete(C, Xid(1), b"reply", now);
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Replay(b"reply".to_vec())
         );
     }
@@ -372,29 +620,35 @@ mod tests {
     fn watermark_forgets_replies_and_drops_late_duplicates() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
         cache.complete(C, Xid(1), b"reply", now);
         assert_eq!(
-            cache.admit(C, Xid(2), Xid(2), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(2), Xid(2), DEADLINE, now, room),
             Admission::New
         );
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(2), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(1), Xid(2), DEADLINE, now, room),
             Admission::Stale
         );
-        assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
+        assert_eq!(
+            cache.reply_bytes, 0,
+            "the reply below the watermark is freed"
+        );
+        assert_eq!(cache.clients[&C].calls.len(), 1);
     }
 
     #[test]
     fn confirmed_reply_is_freed_and_its_duplicate_ignored() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(5), Xid(1), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(5), Xid(1), DEADLINE, now, room);
         cache.complete(C, Xid(5), &[0; 1000], now);
+        let held = cache.bytes();
         cache.confirm(C, Xid(5));
-        assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
+        assert_eq!(cache.bytes(), held - 1000 - ALLOCATION_OVERHEAD);
+        assert_eq!(cache.reply_bytes, 0);
         assert_eq!(
-            cache.admit(C, Xid(5), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(5), Xid(1), DEADLINE, now, room),
             Admission::Stale
         );
     }
@@ -405,7 +659,7 @@ mod tests {
         let now = Instant::now();
         for xid in 1..=100 {
             assert_eq!(
-                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now, room),
+                cache.admit(a(), C, Xid(xid), Xid(1), DEADLINE, now, room),
                 Admission::New
             );
             cache.complete(C, Xid(xid), &[0; 500], now);
@@ -413,11 +667,11 @@ mod tests {
         }
         assert!(cache.evictions() > 0);
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room),
             Admission::Evicted
         );
         assert_eq!(
-            cache.admit(C, Xid(100), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(100), Xid(1), DEADLINE, now, room),
             Admission::Replay(vec![0; 500])
         );
     }
@@ -425,19 +679,16 @@ mod tests {
     #[test]
     fn calls_below_dropped_tombstones_are_refused_not_rerun() {
         // A cap so small that even tombstones overflow it.
-        let mut cache = ReplyCache::new(
-            CLIENT_RECORD_BYTES + 4 * ENTRY_OVERHEAD_BYTES,
-            Duration::from_secs(60),
-        );
+        let mut cache = ReplyCache::new(2_000, Duration::from_secs(60));
         let now = Instant::now();
         for xid in 1..=20 {
-            cache.admit(C, Xid(xid), Xid(1), DEADLINE, now, room);
+            cache.admit(a(), C, Xid(xid), Xid(1), DEADLINE, now, room);
             cache.complete(C, Xid(xid), b"r", now);
         }
         assert!(cache.tombstones_dropped() > 0);
         for xid in 1..=10 {
             assert_ne!(
-                cache.admit(C, Xid(xid), Xid(1), DEADLINE, now, room),
+                cache.admit(a(), C, Xid(xid), Xid(1), DEADLINE, now, room),
                 Admission::New,
                 "xid {xid}"
             );
@@ -449,17 +700,14 @@ mod tests {
         let mut cache = ReplyCache::new(1 << 20, Duration::from_secs(1));
         let now = Instant::now();
         let short = Duration::from_millis(10);
-        cache.admit(C, Xid(1), Xid(1), short, now, room);
+        cache.admit(a(), C, Xid(1), Xid(1), short, now, room);
         cache.complete(C, Xid(1), b"reply", now);
-        cache.admit(C, Xid(2), Xid(1), short, now, room);
+        cache.admit(a(), C, Xid(2), Xid(1), short, now, room);
         cache.sweep(now + Duration::from_secs(2));
+        assert_eq!(cache.reply_bytes, 0, "only the running call remains");
+        assert_eq!(cache.clients[&C].calls.len(), 1);
         assert_eq!(
-            cache.bytes(),
-            CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES,
-            "only the running call remains"
-        );
-        assert_eq!(
-            cache.admit(C, Xid(2), Xid(1), short, now, room),
+            cache.admit(a(), C, Xid(2), Xid(1), short, now, room),
             Admission::Running
         );
     }
@@ -468,24 +716,28 @@ mod tests {
     fn a_call_finishing_below_the_watermark_is_not_kept() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
-        cache.admit(C, Xid(2), Xid(2), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(2), Xid(2), DEADLINE, now, room);
         cache.complete(C, Xid(1), b"late", now);
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(2), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(1), Xid(2), DEADLINE, now, room),
             Admission::Stale
         );
-        assert_eq!(cache.bytes(), CLIENT_RECORD_BYTES + ENTRY_OVERHEAD_BYTES);
+        assert_eq!(
+            cache.reply_bytes, 0,
+            "the reply below the watermark is freed"
+        );
+        assert_eq!(cache.clients[&C].calls.len(), 1);
     }
 
     #[test]
     fn new_clients_beyond_the_cap_are_refused_and_memory_stays_bounded() {
-        let capacity = 100 * CLIENT_RECORD_BYTES;
+        let capacity = 100 * RECORD_BYTES;
         let mut cache = ReplyCache::new(capacity, Duration::from_secs(60));
         let now = Instant::now();
         let mut full = 0;
         for client in 0..10_000 {
-            match cache.admit(ClientId(client), Xid(1), Xid(1), DEADLINE, now, room) {
+            match cache.admit(a(), ClientId(client), Xid(1), Xid(1), DEADLINE, now, room) {
                 Admission::New => cache.complete(ClientId(client), Xid(1), b"r", now),
                 Admission::Full => full += 1,
                 other => panic!("{other:?}"),
@@ -494,14 +746,15 @@ mod tests {
         }
         assert!(full > 9_000, "{full} refused");
         // Known clients still get their answers; idle records age out.
-        assert_eq!(
-            cache.admit(ClientId(0), Xid(1), Xid(1), DEADLINE, now, room),
-            Admission::Evicted
+        let known = cache.admit(a(), ClientId(0), Xid(1), Xid(1), DEADLINE, now, room);
+        assert!(
+            matches!(known, Admission::Replay(_) | Admission::Evicted),
+            "{known:?}"
         );
         cache.sweep(now + Duration::from_secs(120));
         assert_eq!(cache.bytes(), 0);
         assert_eq!(
-            cache.admit(ClientId(20_000), Xid(1), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), ClientId(20_000), Xid(1), Xid(1), DEADLINE, now, room),
             Admission::New
         );
     }
@@ -510,15 +763,15 @@ mod tests {
     fn a_new_call_refused_a_start_is_not_recorded_and_a_later_copy_runs() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
         let before = cache.bytes();
         assert_eq!(
-            cache.admit(C, Xid(2), Xid(1), DEADLINE, now, || false),
+            cache.admit(a(), C, Xid(2), Xid(1), DEADLINE, now, || false),
             Admission::Full
         );
         assert_eq!(cache.bytes(), before);
         assert_eq!(
-            cache.admit(C, Xid(2), Xid(1), DEADLINE, now, room),
+            cache.admit(a(), C, Xid(2), Xid(1), DEADLINE, now, room),
             Admission::New
         );
     }
@@ -527,11 +780,84 @@ mod tests {
     fn a_duplicate_is_answered_without_asking_whether_it_may_start() {
         let mut cache = cache();
         let now = Instant::now();
-        cache.admit(C, Xid(1), Xid(1), DEADLINE, now, room);
+        cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
         let asked = || panic!("asked for a call already running");
         assert_eq!(
-            cache.admit(C, Xid(1), Xid(1), DEADLINE, now, asked),
+            cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, asked),
             Admission::Running
         );
+    }
+
+    #[test]
+    fn a_flood_of_new_clients_from_one_source_leaves_room_for_another() {
+        let capacity = 64 << 10;
+        let mut cache = ReplyCache::new(capacity, Duration::from_secs(60));
+        let now = Instant::now();
+        let mut refused = 0;
+        for client in 0..10_000 {
+            match cache.admit(a(), ClientId(client), Xid(1), Xid(1), DEADLINE, now, room) {
+                Admission::New => cache.complete(ClientId(client), Xid(1), b"r", now),
+                Admission::Full => refused += 1,
+                other => panic!("{other:?}"),
+            }
+            assert!(cache.bytes() <= capacity, "{} bytes", cache.bytes());
+        }
+        assert!(
+            refused > 9_000,
+            "the flood was refused only {refused} times"
+        );
+        // The other source's share (a third, with two holding records).
+        let fits = capacity / 3 / RECORD_BYTES - 1;
+        for client in 0..fits as u64 {
+            let id = ClientId(1_000_000 + client);
+            assert_eq!(
+                cache.admit(b(), id, Xid(1), Xid(1), DEADLINE, now, room),
+                Admission::New,
+                "client {client} of the other source"
+            );
+            cache.complete(id, Xid(1), b"r", now);
+            assert!(cache.bytes() <= capacity, "{} bytes", cache.bytes());
+        }
+    }
+
+    #[test]
+    fn a_table_is_charged_as_hashbrown_grows_it() {
+        let mut table: HashMap<ClientId, ClientCalls> = HashMap::new();
+        for n in 0..10_000u64 {
+            let expected = table_bytes(table.capacity(), CLIENT_SLOT)
+                + growth(table.len(), table.capacity(), CLIENT_SLOT);
+            let calls = ClientCalls {
+                done_below: Xid(0),
+                forgotten_below: Xid(0),
+                calls: VecDeque::new(),
+                last_seen: Instant::now(),
+                source: a(),
+            };
+            table.insert(ClientId(n), calls);
+            assert_eq!(table_bytes(table.capacity(), CLIENT_SLOT), expected, "{n}");
+        }
+    }
+
+    #[test]
+    fn what_is_counted_is_what_the_tables_and_buffers_allocate() {
+        let mut cache = cache();
+        let now = Instant::now();
+        for client in 0..1_000 {
+            cache.admit(a(), ClientId(client), Xid(1), Xid(1), DEADLINE, now, room);
+            cache.complete(ClientId(client), Xid(1), &[0; 10], now);
+        }
+        let table = cache.clients.capacity() * (CLIENT_SLOT + 1);
+        let buffers = 1_000 * (CALL_SLOT + ALLOCATION_OVERHEAD);
+        let replies = 1_000 * (10 + ALLOCATION_OVERHEAD);
+        assert!(
+            cache.bytes() >= table + buffers + replies,
+            "{}",
+            cache.bytes()
+        );
+        assert!(one_call(&cache) == buffers + replies);
+        // All idle: the sweep gives everything back, tables included.
+        cache.sweep(now + Duration::from_secs(120));
+        assert_eq!(cache.bytes(), 0);
+        assert_eq!(cache.clients.capacity(), 0);
     }
 }

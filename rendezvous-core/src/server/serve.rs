@@ -371,6 +371,14 @@ impl Server {
         self.lease_keeper.is_registered()
     }
 
+    /// Why the server is not registered now, if its last attempt to
+    /// register (or renew) failed: the matchmaker's answer as it came, e.g.
+    /// [`Error::LimitReached`] naming the limit that refused it, or
+    /// [`Error::MatchmakerUnreachable`]. `None` while registered.
+    pub fn registration_error(&self) -> Option<Error> {
+        self.lease_keeper.last_error()
+    }
+
     pub fn procedures(&self) -> Vec<&Procedure> {
         self.responder.procedures().procedures()
     }

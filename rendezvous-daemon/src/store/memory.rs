@@ -13,13 +13,15 @@
 //! Expiry is exact: every operation first drops the leases whose time has
 //! passed, so an expired endpoint is never returned, and a periodic sweep
 //! frees their memory when nobody asks. Registrations are counted in total
-//! and per source address, each against its [`Limits`].
+//! and per source (all of 127.0.0.0/8 one, an IPv6 /64 one), each against
+//! its [`Limits`].
 
 use super::directory::{Binding, Directory};
 use super::policy::{Limits, TtlBounds, millis, validate};
 use super::{Counts, Expired, Pending, Store};
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
+use rendezvous_core::server::{Source, source_of};
 use rendezvous_runtime::Instant;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -100,8 +102,8 @@ struct LeaseRecord {
     /// Orders the bindings of one (name, endpoint); never reused.
     number: u64,
     endpoint: SocketAddr,
-    /// The address the registration came from, for the per-source limit.
-    source: IpAddr,
+    /// The source the registration came from, for the per-source limit.
+    source: Source,
     ttl: Duration,
     expires: Instant,
     names: Vec<String>,
@@ -115,8 +117,8 @@ pub struct LeaseTable {
     leases: HashMap<LeaseToken, LeaseRecord>,
     expiries: BTreeSet<(Instant, LeaseToken)>,
     directory: Directory<LeaseToken>,
-    /// Registrations held by source address.
-    per_source: HashMap<IpAddr, usize>,
+    /// Registrations held by source (a host: see `source_of`).
+    per_source: HashMap<Source, usize>,
     next_lease_number: u64,
 }
 
@@ -151,11 +153,12 @@ impl LeaseTable {
     ) -> Result<Lease, MatchmakerError> {
         self.expire(now);
         validate(&request)?;
-        let source = source.to_canonical();
+        let address = source;
+        let source = source_of(address);
         let count = request.procedures.len();
         let from_source = self.per_source.get(&source).copied().unwrap_or(0);
         self.limits
-            .admit(count, source, self.directory.len(), from_source)?;
+            .admit(count, address, self.directory.len(), from_source)?;
         let ttl = self.ttl.grant(Duration::from_millis(request.ttl_ms));
         self.next_lease_number += 1;
         let number = self.next_lease_number;
@@ -423,6 +426,36 @@ mod tests {
         table
             .register(request(&["c"], 1002, 1), token(4), LOCAL, now)
             .unwrap();
+    }
+
+    #[test]
+    fn a_host_is_one_source_all_of_127_slash_8_and_an_ipv6_slash_64() {
+        let limits = Limits {
+            max_registrations: 100,
+            max_registrations_per_source: 2,
+        };
+        let mut table = LeaseTable::new(TtlBounds::default(), limits);
+        let now = Instant::now();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let mut number = 0;
+        let mut register = |table: &mut LeaseTable, from: &str| {
+            number += 1;
+            let request = request(&["a"], 1000 + number, 1);
+            table.register(request, token(number as u8), ip(from), now)
+        };
+        register(&mut table, "127.0.0.1").unwrap();
+        register(&mut table, "127.0.0.2").unwrap();
+        let refused = register(&mut table, "127.0.0.6");
+        let Err(MatchmakerError::LimitReached { what, limit: 2 }) = refused else {
+            panic!("{refused:?}");
+        };
+        assert!(what.contains("127.0.0.0/8"), "{what}");
+        register(&mut table, "2001:db8::1").unwrap();
+        register(&mut table, "2001:db8::2").unwrap();
+        assert!(register(&mut table, "2001:db8::ffff:3").is_err());
+        register(&mut table, "2001:db8:0:1::1").unwrap();
+        register(&mut table, "10.0.0.1").unwrap();
+        register(&mut table, "10.0.0.2").unwrap();
     }
 
     #[test]

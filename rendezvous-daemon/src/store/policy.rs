@@ -3,6 +3,7 @@
 
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire::MAX_NAME_BYTES;
+use rendezvous_core::server::source_of;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -49,7 +50,11 @@ impl TtlBounds {
 pub struct Limits {
     /// Registrations held at once, from everyone.
     pub max_registrations: usize,
-    /// Registrations held at once that were registered from one IP address.
+    /// Registrations held at once that were registered from one source:
+    /// one host, as [`rendezvous_core::server::source_of`] tells it (all
+    /// of 127.0.0.0/8 is one, an IPv6 /64 is one, any other IPv4 address
+    /// is one), so a host cannot multiply its share by binding more of
+    /// its addresses.
     pub max_registrations_per_source: usize,
 }
 
@@ -74,12 +79,13 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Refuses `count` more registrations from `source` when the store
-    /// holds `total` in all and `from_source` from that address.
+    /// Refuses `count` more registrations from `address` when the store
+    /// holds `total` in all and `from_source` from its source
+    /// ([`source_of`]).
     pub fn admit(
         &self,
         count: usize,
-        source: IpAddr,
+        address: IpAddr,
         total: usize,
         from_source: usize,
     ) -> Result<(), MatchmakerError> {
@@ -92,9 +98,16 @@ impl Limits {
             });
         }
         if from_source + count > self.max_registrations_per_source {
+            let address = address.to_canonical();
+            let source = source_of(address);
+            let from = if source.network() == address {
+                address.to_string()
+            } else {
+                format!("{address}'s host ({source}, counted as one source)")
+            };
             return Err(MatchmakerError::LimitReached {
                 what: format!(
-                    "registrations from {source} (it holds {from_source}, this request adds {count}; --max-registrations-per-source)"
+                    "registrations from {from} (it holds {from_source}, this request adds {count}; --max-registrations-per-source)"
                 ),
                 limit: self.max_registrations_per_source as u64,
             });

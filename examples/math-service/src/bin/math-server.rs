@@ -56,8 +56,11 @@ fn main() -> ExitCode {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
+            let why = server
+                .registration_error()
+                .map_or_else(|| "no answer".to_owned(), |error| error.to_string());
             println!(
-                "  (not registered yet: no matchmaker at {} could register it; retrying)",
+                "  (not registered yet at {}: {why}; retrying)",
                 tried.join(", ")
             );
         }

@@ -11,6 +11,7 @@
 use crate::rt::Instant;
 pub(super) use crate::server::reply_cache::Admission;
 use crate::server::reply_cache::ReplyCache;
+use crate::server::source::Source;
 use crate::wire::Call;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -50,16 +51,18 @@ impl CallsInFlight {
     }
 }
 
-/// What `call` gets. [`Admission::New`] means it holds a place in flight,
-/// given back with [`CallsInFlight::finish`] once it is answered;
-/// [`Admission::Full`] means it is to be refused as overloaded.
+/// What `call`, from `source`, gets. [`Admission::New`] means it holds a
+/// place in flight, given back with [`CallsInFlight::finish`] once it is
+/// answered; [`Admission::Full`] means it is to be refused as overloaded.
 pub(super) fn admit(
     cache: &mut ReplyCache,
     in_flight: &CallsInFlight,
     call: &Call,
+    source: Source,
     now: Instant,
 ) -> Admission {
     cache.admit(
+        source,
         call.client,
         call.xid,
         call.done_below,
@@ -69,9 +72,20 @@ pub(super) fn admit(
     )
 }
 
+/// What a call of a read-only procedure gets: nothing is looked up or
+/// recorded; it runs (again, if it is a copy) when a place in flight is
+/// free, else it is refused as overloaded.
+pub(super) fn admit_read_only(in_flight: &CallsInFlight) -> Admission {
+    if in_flight.try_start() {
+        Admission::New
+    } else {
+        Admission::Full
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{CLIENT, call};
+    use super::super::testing::{CLIENT, call, source};
     use super::*;
     use crate::wire::Xid;
     use std::time::Duration;
@@ -84,7 +98,7 @@ mod tests {
     fn a_new_call_takes_a_place_in_flight() {
         let (mut cache, in_flight) = (cache(), CallsInFlight::new(2));
         assert_eq!(
-            admit(&mut cache, &in_flight, &call(1), Instant::now()),
+            admit(&mut cache, &in_flight, &call(1), source(), Instant::now()),
             Admission::New
         );
         assert_eq!(in_flight.running(), 1);
@@ -94,31 +108,34 @@ mod tests {
     fn at_the_limit_a_new_call_is_refused_and_the_cache_keeps_no_trace() {
         let (mut cache, in_flight) = (cache(), CallsInFlight::new(1));
         let now = Instant::now();
-        admit(&mut cache, &in_flight, &call(1), now);
+        admit(&mut cache, &in_flight, &call(1), source(), now);
         let held = cache.bytes();
         assert_eq!(
-            admit(&mut cache, &in_flight, &call(2), now),
+            admit(&mut cache, &in_flight, &call(2), source(), now),
             Admission::Full
         );
         assert_eq!(cache.bytes(), held);
         assert_eq!(in_flight.running(), 1);
         // Its retransmission, once a place is free, runs.
         in_flight.finish(1);
-        assert_eq!(admit(&mut cache, &in_flight, &call(2), now), Admission::New);
+        assert_eq!(
+            admit(&mut cache, &in_flight, &call(2), source(), now),
+            Admission::New
+        );
     }
 
     #[test]
     fn at_the_limit_a_duplicate_is_still_answered() {
         let (mut cache, in_flight) = (cache(), CallsInFlight::new(1));
         let now = Instant::now();
-        admit(&mut cache, &in_flight, &call(1), now);
+        admit(&mut cache, &in_flight, &call(1), source(), now);
         assert_eq!(
-            admit(&mut cache, &in_flight, &call(1), now),
+            admit(&mut cache, &in_flight, &call(1), source(), now),
             Admission::Running
         );
         cache.complete(CLIENT, Xid(1), b"reply", now);
         assert_eq!(
-            admit(&mut cache, &in_flight, &call(1), now),
+            admit(&mut cache, &in_flight, &call(1), source(), now),
             Admission::Replay(b"reply".to_vec())
         );
         assert_eq!(in_flight.running(), 1, "duplicates take no place");
@@ -128,7 +145,7 @@ mod tests {
     fn a_limit_of_zero_refuses_every_new_call() {
         let (mut cache, in_flight) = (cache(), CallsInFlight::new(0));
         assert_eq!(
-            admit(&mut cache, &in_flight, &call(1), Instant::now()),
+            admit(&mut cache, &in_flight, &call(1), source(), Instant::now()),
             Admission::Full
         );
         assert_eq!(in_flight.running(), 0);

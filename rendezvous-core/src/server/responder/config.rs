@@ -5,7 +5,9 @@ use std::time::Duration;
 /// How a responder treats calls.
 #[derive(Clone, Debug)]
 pub struct ResponderConfig {
-    /// Memory the reply cache may hold, replies and bookkeeping.
+    /// Memory the reply cache may hold: its tables, buffers and replies as
+    /// allocated, so that filled to it the process grows by about this.
+    /// A source's client records stay below `bytes / (sources + 1)`.
     pub reply_cache_bytes: usize,
     /// How long a reply is kept for a client that never confirms it.
     pub retention: Duration,

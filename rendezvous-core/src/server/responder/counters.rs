@@ -127,6 +127,7 @@ mod tests {
         let mut cache = ReplyCache::new(1 << 20, Duration::from_secs(60));
         let now = Instant::now();
         cache.admit(
+            crate::server::source_of(std::net::Ipv4Addr::LOCALHOST.into()),
             ClientId(1),
             Xid(1),
             Xid(1),

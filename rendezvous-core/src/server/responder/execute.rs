@@ -171,6 +171,7 @@ mod tests {
             &mut service.cache(),
             &service.in_flight,
             &call,
+            super::super::testing::source(),
             Instant::now(),
         );
         assert_eq!(admission, Admission::New);
@@ -200,6 +201,7 @@ mod tests {
             &mut service.cache(),
             &service.in_flight,
             &call(1),
+            super::super::testing::source(),
             Instant::now(),
         );
         assert_eq!(again, Admission::Replay(answer));

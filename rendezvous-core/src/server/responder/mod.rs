@@ -36,6 +36,7 @@
 //! - `service`: what the loop and every call's task share (socket,
 //!   procedures, reply cache, calls in flight, counters);
 //! - `admission`: new, duplicate or refused, with the calls-in-flight limit;
+//! - `refusals`: the rate limit on lines about calls refused;
 //! - `counters` and `config`: what is counted, and how calls are treated.
 
 mod admission;
@@ -45,6 +46,7 @@ mod counters;
 mod execute;
 mod outbox;
 mod receive;
+mod refusals;
 mod service;
 #[cfg(test)]
 mod testing;

@@ -192,6 +192,7 @@ mod tests {
                 &mut service.cache(),
                 &service.in_flight,
                 &call(xid),
+                super::super::testing::source(),
                 Instant::now(),
             );
             assert_eq!(admission, Admission::New);

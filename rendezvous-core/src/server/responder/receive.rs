@@ -8,6 +8,7 @@ use super::execute;
 use super::outbox::Outbox;
 use super::service::Service;
 use crate::rt::{self, Instant};
+use crate::server::source::source_of;
 use crate::wire::{Call, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +83,13 @@ async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, o
         }
         Some(p) => p.clone(),
     };
-    let admission = admission::admit(&mut service.cache(), &service.in_flight, &call, now);
+    // A read-only call needs no record: it is only run (again).
+    let admission = if procedure.is_read_only() {
+        admission::admit_read_only(&service.in_flight)
+    } else {
+        let source = source_of(peer.address.ip());
+        admission::admit(&mut service.cache(), &service.in_flight, &call, source, now)
+    };
     match admission {
         Admission::New => execute::start(service, call, procedure, peer, out).await,
         Admission::Running => answer::ack(service, &call, peer, out).await,
@@ -93,6 +100,15 @@ async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, o
         }
         Admission::Full => {
             service.counters.overloaded.bump();
+            if let Some(suppressed) = service.refusals().note(now) {
+                tracing::warn!(
+                    peer = %peer.address,
+                    source = %source_of(peer.address.ip()),
+                    procedure = %call.procedure,
+                    suppressed,
+                    "refused a call as overloaded: no room to run it, or to record a new client of its source ({suppressed} more refused since the last such line)"
+                );
+            }
             answer::refuse(service, &call, Outcome::Overloaded, peer, out).await;
         }
     }

@@ -9,6 +9,7 @@
 use super::admission::CallsInFlight;
 use super::config::ResponderConfig;
 use super::counters::{Counters, ResponderStats};
+use super::refusals::RefusalLog;
 use crate::requester::{Feed, Requester};
 use crate::rt::UdpSocket;
 use crate::server::procedure::ProcedureSet;
@@ -32,6 +33,7 @@ pub(super) struct Service {
     cache: Mutex<ReplyCache>,
     pub(super) in_flight: CallsInFlight,
     pub(super) counters: Counters,
+    refusals: Mutex<RefusalLog>,
     /// Set by [`Service::abort`]: nothing more leaves the socket.
     aborted: AtomicBool,
     /// The same socket, for [`Service::requester`].
@@ -61,6 +63,7 @@ impl Service {
             in_flight: CallsInFlight::new(config.max_calls_in_flight),
             config,
             counters: Counters::default(),
+            refusals: Mutex::new(RefusalLog::default()),
             aborted: AtomicBool::new(false),
             sender,
             requester: Mutex::new(None),
@@ -90,6 +93,11 @@ impl Service {
 
     pub(super) fn cache(&self) -> MutexGuard<'_, ReplyCache> {
         lock(&self.cache)
+    }
+
+    /// The rate limit on lines about refusals.
+    pub(super) fn refusals(&self) -> MutexGuard<'_, RefusalLog> {
+        lock(&self.refusals)
     }
 
     pub(super) fn stats(&self) -> ResponderStats {

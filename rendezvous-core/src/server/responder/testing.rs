@@ -10,6 +10,11 @@ use std::future::Future;
 use std::net::UdpSocket;
 use std::time::Duration;
 
+/// The source every test call comes from (loopback).
+pub(super) fn source() -> crate::server::source::Source {
+    crate::server::source::source_of(std::net::Ipv4Addr::LOCALHOST.into())
+}
+
 /// The client every test call comes from.
 pub(super) const CLIENT: ClientId = ClientId(7);
 

@@ -6,8 +6,9 @@
 use super::layout::{BindingValue, Layout, LeaseValue, TokenHash, Value};
 use crate::store::Counts;
 use crate::store::directory::{Binding, Directory};
+use rendezvous_core::server::{Source, source_of};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// What the directory keeps per binding: its time to live, as granted
 /// (renewals through other daemons are not seen, so time left is not known).
@@ -30,7 +31,7 @@ pub struct Cache {
     pub directory: Directory<GrantedTtl>,
     leases: HashMap<TokenHash, LeaseValue>,
     keys: HashMap<Vec<u8>, Entry>,
-    per_source: HashMap<IpAddr, usize>,
+    per_source: HashMap<Source, usize>,
     /// The etcd revision this cache reflects.
     revision: i64,
 }
@@ -63,7 +64,7 @@ impl Cache {
     }
 
     /// Registrations held whose leases were registered from `source`.
-    pub fn from_source(&self, source: IpAddr) -> usize {
+    pub fn from_source(&self, source: Source) -> usize {
         self.per_source.get(&source).copied().unwrap_or(0)
     }
 
@@ -94,7 +95,7 @@ impl Cache {
         };
         let entry = match value {
             Value::Lease(hash, lease) => {
-                *self.per_source.entry(lease.source).or_default() += lease.names.len();
+                *self.per_source.entry(source_of(lease.source)).or_default() += lease.names.len();
                 self.leases.insert(hash, lease);
                 Entry::Lease(hash)
             }
@@ -128,11 +129,11 @@ impl Cache {
         match self.keys.remove(key) {
             Some(Entry::Lease(hash)) => {
                 if let Some(lease) = self.leases.remove(&hash)
-                    && let Some(held) = self.per_source.get_mut(&lease.source)
+                    && let Some(held) = self.per_source.get_mut(&source_of(lease.source))
                 {
                     *held = held.saturating_sub(lease.names.len());
                     if *held == 0 {
-                        self.per_source.remove(&lease.source);
+                        self.per_source.remove(&source_of(lease.source));
                     }
                 }
             }
@@ -155,6 +156,7 @@ mod tests {
     use rendezvous_core::Fingerprint;
     use rendezvous_core::protocol::matchmaker::LeaseToken;
     use rendezvous_core::protocol::wire::encode_payload;
+    use std::net::IpAddr;
 
     fn binding(name: &str, port: u16) -> BindingValue {
         BindingValue {
@@ -194,7 +196,7 @@ mod tests {
                 registrations: 1
             }
         );
-        assert_eq!(cache.from_source(lease.source), 1);
+        assert_eq!(cache.from_source(source_of(lease.source)), 1);
         assert_eq!(cache.lease(&hash).map(|l| l.id), Some(77));
         let found = cache.directory.lookup("a", None, |ttl| *ttl).unwrap();
         assert_eq!(found.endpoints[0].ttl_ms, 5_000);
@@ -203,7 +205,7 @@ mod tests {
         cache.delete(lease_key.as_bytes());
         cache.delete(b"/r/procedures/never-there");
         assert_eq!(cache.counts(), Counts::default());
-        assert_eq!(cache.from_source(lease.source), 0);
+        assert_eq!(cache.from_source(source_of(lease.source)), 0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use etcd_client::{
 };
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire;
+use rendezvous_core::server::source_of;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -332,7 +333,7 @@ impl Worker {
             let total = cache.counts().registrations;
             self.shared
                 .limits
-                .admit(count, source, total, cache.from_source(source))?;
+                .admit(count, source, total, cache.from_source(source_of(source)))?;
         }
         let deadline = self.write_deadline();
         let ttl = self.shared.ttl.grant(Duration::from_millis(request.ttl_ms));
