@@ -2,13 +2,23 @@
 //! serde and ciborium, so any `Serialize + DeserializeOwned` type travels.
 //!
 //! Arguments travel as the CBOR array of the argument tuple; results as the
-//! CBOR of the returned value. Decoding is bounded by the payload's own length
-//! (at most a datagram), by [`MAX_NESTING`] (checked by [`depth`] first), and by serde's cap on
-//! preallocation: a collection declaring more elements than the input holds
-//! makes serde reserve up to 1 MiB before the decode fails (found by fuzzing;
-//! a size-hint-free adapter would remove it).
+//! CBOR of the returned value. A payload is exactly one well-formed CBOR
+//! item: [`item`] finds where it ends first (refusing ill-formed bytes and
+//! nesting past [`MAX_NESTING`]), then serde reads it, and the decode is
+//! refused unless serde read all of it but the breaks that close
+//! indefinite-length containers (ciborium leaves those unread when the type
+//! it fills, a tuple, is complete before the break). Decoding is bounded by
+//! the payload's own length (at most a datagram), by the depth limit, and
+//! by serde's cap on preallocation: a collection declaring more elements
+//! than the input holds makes serde reserve up to 1 MiB before the decode
+//! fails (found by fuzzing; a size-hint-free adapter would remove it).
+//!
+//! What serde and ciborium accept beyond the canonical encoding is
+//! PROTOCOL.md's *Payloads* list (tags skipped, bignums as integers, arrays
+//! of small integers as byte strings, and so on): lenient reads that give
+//! the value the sender meant, kept rather than a deserializer of our own.
 
-use super::depth;
+use super::item::{self, Flaw};
 use super::limits::*;
 use super::message::*;
 use serde::Serialize;
@@ -16,6 +26,9 @@ use serde::de::DeserializeOwned;
 
 /// ciborium's scratch space for one decode.
 const SCRATCH_BYTES: usize = 256;
+
+/// The initial byte of a break, which closes an indefinite-length container.
+const BREAK: u8 = 0xff;
 
 /// The buffer a payload is encoded into starts this large.
 const PAYLOAD_START_BYTES: usize = 128;
@@ -36,7 +49,9 @@ pub fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Encod
     Ok(out)
 }
 
-/// Decodes a payload, refusing trailing bytes.
+/// Decodes a payload: one well-formed CBOR item, read whole as a `T`;
+/// ill-formed bytes, bytes after the item and elements `T` does not read
+/// are refused.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     if payload.len() > MAX_DATAGRAM_BYTES {
         return Err(DecodeError::TooLarge {
@@ -44,17 +59,35 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeEr
             limit: MAX_DATAGRAM_BYTES,
         });
     }
-    if depth::too_deep(payload) {
-        return Err(DecodeError::TooDeep { limit: MAX_NESTING });
+    let length = item::item_length(payload).map_err(|flaw| match flaw {
+        Flaw::TooDeep => DecodeError::TooDeep { limit: MAX_NESTING },
+        Flaw::Truncated => DecodeError::Truncated,
+        Flaw::IllFormed { at, why } => DecodeError::Malformed {
+            reason: format!("the payload is not well-formed CBOR at byte {at}: {why}"),
+        },
+    })?;
+    if length < payload.len() {
+        return Err(DecodeError::PayloadTrailingBytes {
+            count: payload.len() - length,
+        });
     }
     // Strings up to this size are read in place; longer ones are allocated
     // (as they would be anyway for an owned value).
     let mut scratch = [0u8; SCRATCH_BYTES];
     let mut rest = payload;
     let value = ciborium::de::from_reader_with_buffer(&mut rest, &mut scratch).map_err(classify)?;
-    match rest.len() {
-        0 => Ok(value),
-        count => Err(DecodeError::TrailingBytes { count }),
+    // Only breaks may be left: those of indefinite-length containers whose
+    // type was complete before them (a tuple). Anything else is an element
+    // the type did not read, past a tuple's length.
+    match rest.iter().position(|byte| *byte != BREAK) {
+        None => Ok(value),
+        Some(offset) => Err(DecodeError::Malformed {
+            reason: format!(
+                "an array has more elements than the tuple it decodes as: {} bytes unread from byte {}",
+                rest.len() - offset,
+                payload.len() - rest.len() + offset
+            ),
+        }),
     }
 }
 
