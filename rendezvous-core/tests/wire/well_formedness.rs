@@ -4,8 +4,9 @@
 //! payload, not the message.
 
 use crate::cbor::payload_err;
-use rendezvous_core::protocol::matchmaker::LookupRequest;
+use rendezvous_core::protocol::matchmaker::{LeaseToken, LookupRequest, MatchmakerError};
 use rendezvous_core::protocol::wire::{DecodeError, decode_payload};
+use std::net::SocketAddr;
 
 #[test]
 fn an_indefinite_length_argument_tuple_decodes() {
@@ -31,6 +32,52 @@ fn an_indefinite_length_argument_tuple_decodes() {
     assert_eq!(
         (request.name.as_str(), request.signature),
         ("math.add", None)
+    );
+}
+
+/// Where ciborium alone refused indefinite lengths (enums, field names,
+/// fixed-size arrays, byte strings read into fixed-size arrays), the
+/// decoder reads them too: it hands ciborium a definite-length rewrite.
+#[test]
+fn indefinite_lengths_are_read_in_every_place() {
+    // {_ "NotFound": {_ "name": "x"}}: an enum as an indefinite-length map.
+    let mut enum_map = vec![0xbf, 0x68];
+    enum_map.extend(b"NotFound");
+    enum_map.extend([0xbf, 0x64]);
+    enum_map.extend(b"name");
+    enum_map.extend([0x61, b'x', 0xff, 0xff]);
+    assert_eq!(
+        decode_payload::<MatchmakerError>(&enum_map),
+        Ok(MatchmakerError::NotFound { name: "x".into() })
+    );
+    // {(_ "na", "me"): "x"}: a field name as an indefinite-length text.
+    let mut field = vec![0xa1, 0x7f, 0x62];
+    field.extend(b"na");
+    field.push(0x62);
+    field.extend(b"me");
+    field.extend([0xff, 0x61, b'x']);
+    let request: LookupRequest = decode_payload(&field).unwrap();
+    assert_eq!(request.name, "x");
+    // (_ h'00..07' h'08..0f'): a lease token's 16 bytes in two chunks.
+    let mut token = vec![0x5f, 0x48];
+    token.extend(0..8u8);
+    token.push(0x48);
+    token.extend(8..16u8);
+    token.push(0xff);
+    let expected: [u8; 16] = std::array::from_fn(|i| i as u8);
+    assert_eq!(
+        decode_payload::<LeaseToken>(&token),
+        Ok(LeaseToken(expected))
+    );
+    // {"V4": [_ [_ 127, 0, 0, 1], 5000]}: fixed-size arrays.
+    let mut address = vec![0xa1, 0x62];
+    address.extend(b"V4");
+    address.extend([
+        0x9f, 0x9f, 0x18, 0x7f, 0x00, 0x00, 0x01, 0xff, 0x19, 0x13, 0x88, 0xff,
+    ]);
+    assert_eq!(
+        decode_payload::<SocketAddr>(&address),
+        Ok("127.0.0.1:5000".parse().unwrap())
     );
 }
 
@@ -135,12 +182,24 @@ fn the_documented_lenient_reads_hold() {
     assert_eq!(decode_payload::<Option<u8>>(&[0xf7]), Ok(None));
     // Half and single floats are f64.
     assert_eq!(decode_payload::<f64>(&[0xf9, 0x3e, 0x00]), Ok(1.5));
-    // What it refuses: an integer for a float, a float for an integer, an
+    assert_eq!(
+        decode_payload::<f32>(&[0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]),
+        Ok(1.5)
+    );
+    // A byte-string key names a struct field as a text key does.
+    let mut bytes_key = vec![0xa1, 0x44];
+    bytes_key.extend(b"name");
+    bytes_key.push(0x68);
+    bytes_key.extend(b"math.add");
+    let request: LookupRequest = decode_payload(&bytes_key).unwrap();
+    assert_eq!(request.name, "math.add");
+    // What it refuses: text that is not UTF-8, an integer for a float, a float for an integer, an
     // array for a struct, a value past its type's range.
     assert!(decode_payload::<f64>(&[0x01]).is_err());
     assert!(decode_payload::<i64>(&[0xf9, 0x3e, 0x00]).is_err());
     assert!(decode_payload::<LookupRequest>(&[0x82, 0x61, 0x61, 0xf6]).is_err());
     assert!(decode_payload::<u8>(&[0x19, 0x01, 0x00]).is_err());
+    assert!(decode_payload::<String>(&[0x61, 0xff]).is_err());
 }
 
 /// PROTOCOL.md's *Payloads*: the argument tuple is the first level, so a

@@ -1,13 +1,24 @@
 //! Where a payload's CBOR item ends: one pass over its bytes, before serde
 //! sees them, that checks the item is well-formed (RFC 8949 §3 and its
-//! Appendix F) and nested at most [`MAX_NESTING`] deep.
+//! Appendix F) and nested at most [`MAX_NESTING`] deep, and, for an item
+//! using indefinite lengths, a second that rewrites it with definite ones.
 //!
-//! Two jobs, one walk. **Well-formedness**: ciborium decodes by type and
-//! stops once the type is satisfied, so on its own it runs a call whose
-//! indefinite-length argument array lacks its break (`9f 02 03` read as
-//! `(2, 3)`), and it leaves the break of a well-formed one (`9f 02 03 ff`)
-//! unread, which then looked like a trailing byte. Knowing where the item
-//! really ends lets the decoder refuse the first and accept the second.
+//! **Well-formedness**: ciborium decodes by type and stops once the type is
+//! satisfied, so on its own it ran a call whose indefinite-length argument
+//! array lacked its break (`9f 02 03` read as `(2, 3)`), and left the break
+//! of a well-formed one (`9f 02 03 ff`) unread, which then looked like a
+//! trailing byte. Knowing where the item really ends lets the decoder
+//! refuse the first.
+//!
+//! **Indefinite lengths everywhere**: ciborium reads them only in some
+//! places (a `Vec`, a struct, a `String`), not in others (a tuple, an enum,
+//! a field name, a fixed-size byte array). Rather than document its gaps,
+//! an item that uses any is handed to it rewritten with definite lengths
+//! (strings' chunks joined): the same value, in the form every place
+//! reads. Senders emit definite lengths, so this costs nothing in practice;
+//! the rewrite is at most a few bytes per indefinite item longer than the
+//! input.
+//!
 //! **Depth**: ciborium bounds nesting only in
 //! `from_reader_with_recursion_limit`, which zeroes a 4 KiB scratch buffer
 //! on every call (measured with callgrind: a quarter of a small call's
@@ -15,9 +26,12 @@
 //! ciborium counts (arrays, maps and tags), and the decode uses a small
 //! buffer.
 //!
-//! What it does not check is left to the decoder, which meets every byte it
-//! does not skip: text being UTF-8, values fitting their types.
+//! What it does not check is left to the decoder, which meets every byte
+//! but the breaks: text being UTF-8 (but for the chunks of an
+//! indefinite-length text, each of which must be), values fitting their
+//! types.
 
+use super::cbor::Writer;
 use super::limits::MAX_NESTING;
 
 /// The initial byte of a break, which ends an indefinite-length item.
@@ -35,8 +49,19 @@ pub(super) enum Flaw {
     TooDeep,
     /// The bytes end inside the item.
     Truncated,
-    /// Not well-formed CBOR.
+    /// Not well-formed CBOR (or, in an indefinite-length text, a chunk
+    /// that is not UTF-8).
     IllFormed { at: usize, why: &'static str },
+}
+
+/// A well-formed item at the front of some bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Item {
+    /// Bytes it takes.
+    pub(super) length: usize,
+    /// For each indefinite-length array, map or string, in the order they
+    /// open: its count of items (keys and values, for a map) or of bytes.
+    sizes: Vec<u64>,
 }
 
 /// A container the walk is inside.
@@ -48,14 +73,17 @@ struct Open {
     map: bool,
     /// In an indefinite-length map: a key was read and its value was not.
     key_pending: bool,
+    /// An indefinite-length container's index in [`Item::sizes`].
+    slot: usize,
 }
 
-/// The length of the first CBOR item in `bytes`, if it is well-formed and
-/// nests arrays, maps and tags at most [`MAX_NESTING`] deep; the first flaw
-/// met otherwise.
-pub(super) fn item_length(bytes: &[u8]) -> Result<usize, Flaw> {
+/// The first CBOR item in `bytes`, if it is well-formed and nests arrays,
+/// maps and tags at most [`MAX_NESTING`] deep; the first flaw met
+/// otherwise.
+pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
     let mut open = [Open::default(); MAX_NESTING];
     let mut depth: usize = 0;
+    let mut sizes = Vec::new();
     let mut at = 0;
     loop {
         let start = at;
@@ -90,7 +118,7 @@ pub(super) fn item_length(bytes: &[u8]) -> Result<usize, Flaw> {
                     ));
                 }
                 (2 | 3, length) => {
-                    at = skip_string(bytes, at, major, length)?;
+                    at = skip_string(bytes, at, major, length, &mut sizes)?;
                     None
                 }
                 (4, Some(count)) => Some((count, false)),
@@ -112,10 +140,15 @@ pub(super) fn item_length(bytes: &[u8]) -> Result<usize, Flaw> {
                     return Err(Flaw::TooDeep);
                 }
                 if left > 0 {
+                    let slot = sizes.len();
+                    if left == INDEFINITE {
+                        sizes.push(0);
+                    }
                     open[depth] = Open {
                         left,
                         map,
                         key_pending: false,
+                        slot,
                     };
                     depth += 1;
                     continue;
@@ -126,11 +159,14 @@ pub(super) fn item_length(bytes: &[u8]) -> Result<usize, Flaw> {
         // those it fills.
         loop {
             let Some(top) = depth.checked_sub(1) else {
-                return Ok(at);
+                return Ok(Item { length: at, sizes });
             };
             let container = &mut open[top];
             if container.left == INDEFINITE {
                 container.key_pending = container.map && !container.key_pending;
+                if let Some(size) = sizes.get_mut(container.slot) {
+                    *size += 1;
+                }
                 break;
             }
             container.left -= 1;
@@ -139,6 +175,69 @@ pub(super) fn item_length(bytes: &[u8]) -> Result<usize, Flaw> {
             }
             depth -= 1;
         }
+    }
+}
+
+impl Item {
+    /// Whether it uses an indefinite length anywhere.
+    pub(super) fn has_indefinite_lengths(&self) -> bool {
+        !self.sizes.is_empty()
+    }
+
+    /// The item (the front of `bytes`, which [`item`] read) written with
+    /// definite lengths only: breaks dropped, each indefinite-length
+    /// container's head given its count, each indefinite-length string's
+    /// chunks joined. Everything else is copied as it is.
+    pub(super) fn with_definite_lengths(&self, bytes: &[u8]) -> Vec<u8> {
+        // A definite head is at most 9 bytes where the indefinite one and
+        // its break took 2.
+        let mut out = Vec::with_capacity(self.length + 7 * self.sizes.len());
+        let mut sizes = self.sizes.iter().copied();
+        let mut at = 0;
+        while let Some(&initial) = bytes.get(at).filter(|_| at < self.length) {
+            if initial == BREAK {
+                at += 1;
+                continue;
+            }
+            let (major, info) = (initial >> 5, initial & 0x1f);
+            let Ok((argument, after)) = read_argument(bytes, at + 1, info) else {
+                break;
+            };
+            match (major, argument) {
+                (2 | 3, Some(length)) => {
+                    let end = after.saturating_add(length as usize);
+                    out.extend_from_slice(bytes.get(at..end).unwrap_or_default());
+                    at = end;
+                }
+                (2 | 3, None) => {
+                    Writer::new(&mut out).head(major, sizes.next().unwrap_or(0));
+                    at = after;
+                    // Each chunk: a definite string of this type, or the break.
+                    while let Some(&chunk) = bytes.get(at).filter(|b| **b != BREAK) {
+                        let Ok((Some(length), content)) =
+                            read_argument(bytes, at + 1, chunk & 0x1f)
+                        else {
+                            break;
+                        };
+                        let end = content.saturating_add(length as usize);
+                        out.extend_from_slice(bytes.get(content..end).unwrap_or_default());
+                        at = end;
+                    }
+                    at += 1;
+                }
+                (4 | 5, None) => {
+                    let count = sizes.next().unwrap_or(0);
+                    let count = if major == 5 { count / 2 } else { count };
+                    Writer::new(&mut out).head(major, count);
+                    at = after;
+                }
+                _ => {
+                    out.extend_from_slice(bytes.get(at..after).unwrap_or_default());
+                    at = after;
+                }
+            }
+        }
+        out
     }
 }
 
@@ -168,8 +267,15 @@ fn read_argument(bytes: &[u8], at: usize, info: u8) -> Result<(Option<u64>, usiz
 }
 
 /// Skips a text or byte string's content: all its chunks, if of indefinite
-/// length, each a definite-length string of the same major type.
-fn skip_string(bytes: &[u8], at: usize, major: u8, length: Option<u64>) -> Result<usize, Flaw> {
+/// length, each a definite-length string of the same major type (and, for
+/// text, UTF-8 on its own), whose total length it records in `sizes`.
+fn skip_string(
+    bytes: &[u8],
+    at: usize,
+    major: u8,
+    length: Option<u64>,
+    sizes: &mut Vec<u64>,
+) -> Result<usize, Flaw> {
     let skip = |at: usize, length: u64| {
         let end = usize::try_from(length)
             .ok()
@@ -177,22 +283,37 @@ fn skip_string(bytes: &[u8], at: usize, major: u8, length: Option<u64>) -> Resul
         end.filter(|end| *end <= bytes.len()).ok_or(Flaw::Truncated)
     };
     let Some(length) = length else {
+        let slot = sizes.len();
+        sizes.push(0);
         let mut at = at;
         loop {
             let initial = *bytes.get(at).ok_or(Flaw::Truncated)?;
             if initial == BREAK {
                 return Ok(at + 1);
             }
-            let chunk = read_argument(bytes, at + 1, initial & 0x1f)?;
-            match chunk {
-                (Some(length), after) if initial >> 5 == major => at = skip(after, length)?,
+            let (chunk_length, content) = read_argument(bytes, at + 1, initial & 0x1f)?;
+            let length = match chunk_length {
+                Some(length) if initial >> 5 == major => length,
                 _ => {
                     return Err(ill_formed(
                         at,
                         "a chunk of an indefinite-length string is not a definite-length string of its type",
                     ));
                 }
+            };
+            let end = skip(content, length)?;
+            if major == 3
+                && std::str::from_utf8(bytes.get(content..end).unwrap_or_default()).is_err()
+            {
+                return Err(ill_formed(
+                    at,
+                    "a chunk of an indefinite-length text is not UTF-8",
+                ));
             }
+            if let Some(size) = sizes.get_mut(slot) {
+                *size += length;
+            }
+            at = end;
         }
     };
     skip(at, length)
@@ -203,7 +324,11 @@ mod tests {
     use super::*;
 
     fn too_deep(bytes: &[u8]) -> bool {
-        item_length(bytes) == Err(Flaw::TooDeep)
+        item(bytes) == Err(Flaw::TooDeep)
+    }
+
+    fn item_length(bytes: &[u8]) -> Result<usize, Flaw> {
+        item(bytes).map(|item| item.length)
     }
 
     fn nested(open: u8, levels: usize, close: &[u8]) -> Vec<u8> {
@@ -239,9 +364,9 @@ mod tests {
         two.extend(nested(0x81, MAX_NESTING - 1, &[]));
         assert!(!too_deep(&two));
         let strings = [
-            0x83, 0x43, 0x81, 0x81, 0x81, 0x7f, 0x61, 0x81, 0xff, 0x81, 0x00,
+            0x83, 0x43, 0x81, 0x81, 0x81, 0x7f, 0x61, 0x61, 0xff, 0x81, 0x00,
         ];
-        assert!(!too_deep(&strings));
+        assert_eq!(item_length(&strings), Ok(strings.len()));
     }
 
     #[test]
@@ -287,6 +412,8 @@ mod tests {
             (&[0x7f, 0x41, 0x00, 0xff], 1),
             (&[0x5f, 0x5f, 0xff, 0xff], 1),
             (&[0xbf, 0x00, 0xff], 2),
+            // "é" split across two chunks: neither is UTF-8.
+            (&[0x7f, 0x61, 0xc3, 0x61, 0xa9, 0xff], 1),
         ] {
             assert!(
                 matches!(item_length(bytes), Err(Flaw::IllFormed { at: found, .. }) if found == at),
@@ -296,9 +423,50 @@ mod tests {
         }
     }
 
+    fn rewritten(bytes: &[u8]) -> Vec<u8> {
+        let item = item(bytes).expect("well-formed");
+        assert!(item.has_indefinite_lengths(), "{bytes:x?}");
+        let out = item.with_definite_lengths(bytes);
+        let again = super::item(&out).expect("the rewrite is well-formed");
+        assert!(!again.has_indefinite_lengths(), "{out:x?}");
+        assert_eq!(again.length, out.len());
+        out
+    }
+
+    #[test]
+    fn the_rewrite_has_definite_lengths_and_the_same_items() {
+        for (from, to) in [
+            (&[0x9f, 0x02, 0x03, 0xff][..], &[0x82, 0x02, 0x03][..]),
+            (&[0xbf, 0x61, b'a', 0x01, 0xff], &[0xa1, 0x61, b'a', 0x01]),
+            (&[0x5f, 0x41, 1, 0x41, 2, 0xff], &[0x42, 1, 2]),
+            (
+                &[0x7f, 0x61, b'a', 0x62, b'b', b'c', 0xff],
+                &[0x63, b'a', b'b', b'c'],
+            ),
+            (&[0x9f, 0x9f, 0xff, 0x5f, 0xff, 0xff], &[0x82, 0x80, 0x40]),
+            (
+                &[0xc1, 0x9f, 0xf9, 0x3e, 0x00, 0x18, 0x20, 0xff],
+                &[0xc1, 0x82, 0xf9, 0x3e, 0x00, 0x18, 0x20],
+            ),
+            (
+                &[0x82, 0x43, 1, 2, 3, 0xbf, 0xff],
+                &[0x82, 0x43, 1, 2, 3, 0xa0],
+            ),
+        ] {
+            assert_eq!(rewritten(from), to, "{from:x?}");
+        }
+        // 24 elements: the count needs a second byte.
+        let mut long = vec![0x9f];
+        long.extend([0x00; 24]);
+        long.push(0xff);
+        let mut definite = vec![0x98, 24];
+        definite.extend([0x00; 24]);
+        assert_eq!(rewritten(&long), definite);
+    }
+
     /// A random CBOR item nesting about `depth` containers of every kind,
     /// with scalars and strings beside them.
-    fn item(rng: &mut fastrand::Rng, depth: usize, out: &mut Vec<u8>) {
+    fn random_item(rng: &mut fastrand::Rng, depth: usize, out: &mut Vec<u8>) {
         if depth == 0 {
             match rng.u8(0..4) {
                 0 => out.push(rng.u8(0..24)),
@@ -313,23 +481,23 @@ mod tests {
             0 => {
                 out.push(0x80 | siblings as u8);
                 for _ in 0..siblings {
-                    item(rng, depth - 1, out);
+                    random_item(rng, depth - 1, out);
                 }
             }
             1 => {
                 out.push(0x9f);
                 for _ in 0..siblings {
-                    item(rng, depth - 1, out);
+                    random_item(rng, depth - 1, out);
                 }
                 out.push(0xff);
             }
             2 => {
                 out.extend([0xa1, 0x00]);
-                item(rng, depth - 1, out);
+                random_item(rng, depth - 1, out);
             }
             _ => {
                 out.push(0xc6);
-                item(rng, depth - 1, out);
+                random_item(rng, depth - 1, out);
             }
         }
     }
@@ -341,13 +509,23 @@ mod tests {
         for _ in 0..2_000 {
             let mut bytes = Vec::new();
             let depth = rng.usize(0..MAX_NESTING + 4);
-            item(&mut rng, depth, &mut bytes);
+            random_item(&mut rng, depth, &mut bytes);
             let limited: Result<IgnoredAny, _> =
                 ciborium::de::from_reader_with_recursion_limit(bytes.as_slice(), MAX_NESTING);
             let decoder_too_deep =
                 matches!(limited, Err(ciborium::de::Error::RecursionLimitExceeded));
             assert!(limited.is_ok() || decoder_too_deep, "{limited:?}");
             assert_eq!(too_deep(&bytes), decoder_too_deep, "{bytes:x?}");
+            // The rewrite, where there is one, is the same value.
+            if let Ok(found) = item(&bytes)
+                && found.has_indefinite_lengths()
+            {
+                let value = |bytes: &[u8]| -> ciborium::Value {
+                    ciborium::de::from_reader(bytes).expect("a value")
+                };
+                let definite = found.with_definite_lengths(&bytes);
+                assert_eq!(value(&definite), value(&bytes), "{bytes:x?}");
+            }
         }
     }
 }

@@ -4,10 +4,9 @@
 //! Arguments travel as the CBOR array of the argument tuple; results as the
 //! CBOR of the returned value. A payload is exactly one well-formed CBOR
 //! item: [`item`] finds where it ends first (refusing ill-formed bytes and
-//! nesting past [`MAX_NESTING`]), then serde reads it, and the decode is
-//! refused unless serde read all of it but the breaks that close
-//! indefinite-length containers (ciborium leaves those unread when the type
-//! it fills, a tuple, is complete before the break). Decoding is bounded by
+//! nesting past [`MAX_NESTING`]) and rewrites it with definite lengths if it
+//! uses indefinite ones (which ciborium reads only in some places), then
+//! serde reads it, and must read all of it. Decoding is bounded by
 //! the payload's own length (at most a datagram), by the depth limit, and
 //! by serde's cap on preallocation: a collection declaring more elements
 //! than the input holds makes serde reserve up to 1 MiB before the decode
@@ -26,9 +25,6 @@ use serde::de::DeserializeOwned;
 
 /// ciborium's scratch space for one decode.
 const SCRATCH_BYTES: usize = 256;
-
-/// The initial byte of a break, which closes an indefinite-length container.
-const BREAK: u8 = 0xff;
 
 /// The buffer a payload is encoded into starts this large.
 const PAYLOAD_START_BYTES: usize = 128;
@@ -59,33 +55,39 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeEr
             limit: MAX_DATAGRAM_BYTES,
         });
     }
-    let length = item::item_length(payload).map_err(|flaw| match flaw {
+    let item = item::item(payload).map_err(|flaw| match flaw {
         Flaw::TooDeep => DecodeError::TooDeep { limit: MAX_NESTING },
         Flaw::Truncated => DecodeError::Truncated,
         Flaw::IllFormed { at, why } => DecodeError::Malformed {
             reason: format!("the payload is not well-formed CBOR at byte {at}: {why}"),
         },
     })?;
-    if length < payload.len() {
+    if item.length < payload.len() {
         return Err(DecodeError::PayloadTrailingBytes {
-            count: payload.len() - length,
+            count: payload.len() - item.length,
         });
     }
+    // What ciborium reads in every place: definite lengths (offsets in its
+    // errors are then the rewrite's).
+    let rewritten;
+    let definite = if item.has_indefinite_lengths() {
+        rewritten = item.with_definite_lengths(payload);
+        &rewritten[..]
+    } else {
+        payload
+    };
     // Strings up to this size are read in place; longer ones are allocated
     // (as they would be anyway for an owned value).
     let mut scratch = [0u8; SCRATCH_BYTES];
-    let mut rest = payload;
+    let mut rest = definite;
     let value = ciborium::de::from_reader_with_buffer(&mut rest, &mut scratch).map_err(classify)?;
-    // Only breaks may be left: those of indefinite-length containers whose
-    // type was complete before them (a tuple). Anything else is an element
-    // the type did not read, past a tuple's length.
-    match rest.iter().position(|byte| *byte != BREAK) {
-        None => Ok(value),
-        Some(offset) => Err(DecodeError::Malformed {
+    // The item is one whole value, so what serde left unread are elements
+    // past a tuple's length (it reads as many as the tuple has).
+    match rest.len() {
+        0 => Ok(value),
+        unread => Err(DecodeError::Malformed {
             reason: format!(
-                "an array has more elements than the tuple it decodes as: {} bytes unread from byte {}",
-                rest.len() - offset,
-                payload.len() - rest.len() + offset
+                "an array has more elements than the tuple it decodes as: {unread} bytes of the payload unread"
             ),
         }),
     }
