@@ -178,6 +178,13 @@ fn the_documented_lenient_reads_hold() {
         decode_payload::<Vec<u8>>(&[0x42, 0x01, 0x02]),
         Ok(vec![1, 2])
     );
+    let mut token = vec![0x90];
+    token.extend(0..16u8);
+    let expected: [u8; 16] = std::array::from_fn(|i| i as u8);
+    assert_eq!(
+        decode_payload::<LeaseToken>(&token),
+        Ok(LeaseToken(expected))
+    );
     // undefined (f7) is null.
     assert_eq!(decode_payload::<Option<u8>>(&[0xf7]), Ok(None));
     // Half and single floats are f64.
