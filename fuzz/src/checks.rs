@@ -213,6 +213,9 @@ fn undecodable_is_classified(input: &[u8], undecodable: &Undecodable) {
         DecodeError::TooDeep { .. } => {
             panic!("the envelope counts no nesting; input {}", hex(input))
         }
+        DecodeError::PayloadTrailingBytes { .. } => {
+            panic!("the envelope is not a payload; input {}", hex(input))
+        }
         DecodeError::UnsupportedVersion { version } => {
             let header = header.unwrap_or_else(|| {
                 panic!("UnsupportedVersion without header; input {}", hex(input))
@@ -344,7 +347,7 @@ where
             match error {
                 DecodeError::Truncated
                 | DecodeError::Malformed { .. }
-                | DecodeError::TrailingBytes { .. } => {}
+                | DecodeError::PayloadTrailingBytes { .. } => {}
                 DecodeError::TooDeep { limit } => assert_eq!(limit, MAX_NESTING),
                 DecodeError::TooLarge { size, .. } => {
                     assert!(size > MAX_DATAGRAM_BYTES && size == input.len())

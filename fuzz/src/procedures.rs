@@ -258,8 +258,17 @@ pub fn sample_args() -> Vec<(u8, Vec<u8>)> {
     let mut map = BTreeMap::new();
     map.insert("a".to_owned(), vec![Some(origin.clone()), None]);
     map.insert(String::new(), vec![]);
+    // The same tuple as an indefinite-length array: with its break (it
+    // decodes) and without (ill-formed: refused).
+    let definite = encode(&(1u8, -2i16, 3u32, -4i64, u64::MAX, true));
+    let mut indefinite = vec![0x9f];
+    indefinite.extend_from_slice(&definite[1..]);
+    let unbroken = indefinite.clone();
+    indefinite.push(0xff);
     vec![
-        (0, encode(&(1u8, -2i16, 3u32, -4i64, u64::MAX, true))),
+        (0, definite),
+        (0, indefinite),
+        (0, unbroken),
         (1, encode(&(u128::MAX, i128::MIN, 7usize))),
         (2, encode(&("héllo".to_owned(), 'ß', vec![0u8, 255]))),
         (

@@ -271,3 +271,120 @@ fn a_real_responder_answers_the_documented_call_with_the_documented_reply() {
         responder.shutdown().await;
     });
 }
+
+/// A responder serving `math.add(i64,i64)->i64` that counts its runs; the
+/// answer (ack skipped) to `call` sent raw.
+fn ask_math_add(calls: &[Call]) -> (Vec<Outcome>, u64) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    rt::block_on(async {
+        let runs = Arc::new(AtomicU64::new(0));
+        let counter = runs.clone();
+        let mut procedures = ProcedureSet::new();
+        let add = Procedure::typed("math.add", math_add(), move |(a, b): (i64, i64), _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move { a + b }
+        });
+        procedures.insert(add).unwrap();
+        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let responder = Responder::bind(localhost, procedures, ResponderConfig::default())
+            .await
+            .unwrap();
+        let socket = UdpSocket::bind(localhost).await.unwrap();
+        let mut outcomes = Vec::new();
+        let mut buffer = vec![0u8; 65_536];
+        for call in calls {
+            let datagram = Message::Call(call.clone()).encode().unwrap();
+            socket
+                .send_to(&datagram, responder.local_addr())
+                .await
+                .unwrap();
+            let reply = loop {
+                let (length, _) =
+                    rt::timeout(Duration::from_secs(5), socket.recv_from(&mut buffer))
+                        .await
+                        .expect("no answer within 5 s")
+                        .unwrap();
+                match Message::decode(&buffer[..length]).unwrap() {
+                    Message::Reply(reply) if reply.xid == call.xid => break reply,
+                    _ => continue,
+                }
+            };
+            outcomes.push(reply.outcome);
+        }
+        responder.shutdown().await;
+        (outcomes, runs.load(Ordering::SeqCst))
+    })
+}
+
+fn math_add_call(xid: u64, args: &[u8]) -> Call {
+    Call {
+        client: ClientId(0x0123_4567_89ab_cdef),
+        xid: Xid(xid),
+        incarnation: Incarnation::ANY,
+        procedure: "math.add".into(),
+        signature: math_add(),
+        deadline: Duration::from_secs(3),
+        done_below: Xid(1),
+        args: args.to_vec(),
+    }
+}
+
+/// PROTOCOL.md's *Payloads*: `9f 02 03 ff` is math.add(2, 3) and returns 5;
+/// `9f 02 03` (no break) and `83 02 03 04` (a third argument) are refused
+/// BadArguments, and neither runs.
+#[test]
+fn a_real_responder_runs_an_indefinite_length_tuple_and_refuses_an_ill_formed_one() {
+    assert_documented("9f 02 03 ff");
+    let (outcomes, runs) = ask_math_add(&[
+        math_add_call(1, &[0x9f, 0x02, 0x03, 0xff]),
+        math_add_call(2, &[0x9f, 0x02, 0x03]),
+        math_add_call(3, &[0x83, 0x02, 0x03, 0x04]),
+    ]);
+    assert_eq!(outcomes[0], Outcome::Return(encode_payload(&5i64).unwrap()));
+    for outcome in &outcomes[1..] {
+        assert!(
+            matches!(outcome, Outcome::BadArguments(reason) if !reason.contains("message")),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(runs, 1, "only the well-formed call ran");
+}
+
+/// A call whose `done_below` is above its own xid would declare itself
+/// finished; it used to be forgotten on arrival, unanswered and unrun. It is
+/// refused `[6, reason]` naming both fields (the reason PROTOCOL.md shows),
+/// and the same call with a proper watermark then runs.
+#[test]
+fn a_call_with_done_below_above_its_xid_is_refused_malformed_and_does_not_run() {
+    let above = Call {
+        done_below: Xid(2),
+        ..math_add_call(1, &[0x82, 0x02, 0x03])
+    };
+    let (outcomes, runs) = ask_math_add(&[above, math_add_call(1, &[0x82, 0x02, 0x03])]);
+    let Outcome::Malformed(reason) = &outcomes[0] else {
+        panic!("not Malformed: {:?}", outcomes[0]);
+    };
+    assert!(
+        reason.contains("done_below 2") && reason.contains("xid 1"),
+        "{reason}"
+    );
+    assert_documented(&format!("[6, \"{reason}\"]"));
+    assert_eq!(outcomes[1], Outcome::Return(encode_payload(&5i64).unwrap()));
+    assert_eq!(runs, 1);
+}
+
+/// PROTOCOL.md's *Payloads*: nesting past 32 levels, the argument tuple
+/// being the first, is refused `[7, reason]` (BadArguments) with the reason
+/// shown there, and does not run.
+#[test]
+fn a_too_deep_argument_tuple_is_refused_bad_arguments() {
+    let mut deep = vec![0x81; 33];
+    deep.push(0x00);
+    let (outcomes, runs) = ask_math_add(&[math_add_call(1, &deep)]);
+    let Outcome::BadArguments(reason) = &outcomes[0] else {
+        panic!("not BadArguments: {:?}", outcomes[0]);
+    };
+    assert_documented(&format!("[7, \"{reason}\"]"));
+    assert_eq!(runs, 0);
+}

@@ -4,8 +4,8 @@
 //! so no reply may be more than [`AMPLIFICATION_FACTOR`] times the request
 //! datagram that caused it (`CallContext::result_budget` is what that
 //! leaves for the result). A lookup with more endpoints than fit returns as
-//! many as fit, starting at a rotating position so that every endpoint gets
-//! its share of clients, with `truncated` set; a signature mismatch lists as
+//! the first as many as fit, in the order the store gave (rotated per name,
+//! so that every endpoint gets its share of clients), with `truncated` set; a signature mismatch lists as
 //! many of the available signatures as fit. When not even one endpoint (or
 //! list entry) fits, the answer is `RequestTooSmall`, naming the request
 //! size that would do: the requester pads and asks again.
@@ -19,18 +19,17 @@ pub fn request_bytes_for(result_bytes: usize) -> u64 {
     (result_bytes + MAX_REPLY_ENVELOPE_BYTES).div_ceil(AMPLIFICATION_FACTOR) as u64
 }
 
-/// A lookup's answer cut to `budget` bytes of encoded result; `turn` picks
-/// where a cut answer starts.
+/// A lookup's answer cut to `budget` bytes of encoded result: its first
+/// endpoints, in its order, as many as fit.
 pub fn fit_lookup(
     answer: Result<Lookup, MatchmakerError>,
     budget: usize,
-    turn: usize,
 ) -> Result<Lookup, MatchmakerError> {
     if encoded_len(&answer) <= budget {
         return answer;
     }
     match answer {
-        Ok(lookup) => fit_endpoints(lookup, budget, turn),
+        Ok(lookup) => fit_endpoints(lookup, budget),
         Err(MatchmakerError::SignatureMismatch {
             name,
             expected,
@@ -59,8 +58,8 @@ pub fn fit_lookup(
     }
 }
 
-fn fit_endpoints(lookup: Lookup, budget: usize, turn: usize) -> Result<Lookup, MatchmakerError> {
-    let all = lookup.endpoints;
+fn fit_endpoints(lookup: Lookup, budget: usize) -> Result<Lookup, MatchmakerError> {
+    let mut all = lookup.endpoints;
     let empty: Result<Lookup, MatchmakerError> = Ok(Lookup {
         endpoints: Vec::new(),
         truncated: true,
@@ -68,30 +67,24 @@ fn fit_endpoints(lookup: Lookup, budget: usize, turn: usize) -> Result<Lookup, M
     // The array header grows from 1 byte to at most 3 as it fills.
     let framing = encoded_len(&empty) + 2;
     let sizes: Vec<usize> = all.iter().map(encoded_len).collect();
-    let count = all.len();
-    let start = turn % count.max(1);
-    let mut taken = Vec::new();
     let mut used = framing;
-    for offset in 0..count {
-        let index = (start + offset) % count;
-        if used + sizes[index] > budget {
-            break;
-        }
-        used += sizes[index];
-        taken.push(index);
-    }
-    if taken.is_empty() {
+    let fitting = sizes
+        .iter()
+        .take_while(|size| {
+            used += **size;
+            used <= budget
+        })
+        .count();
+    if fitting == 0 {
         let widest = sizes.iter().copied().max().unwrap_or(0);
         return Err(MatchmakerError::RequestTooSmall {
             needed_bytes: request_bytes_for(framing + widest),
         });
     }
-    taken.sort_unstable();
-    let truncated = taken.len() < count;
-    let mut all: Vec<Option<_>> = all.into_iter().map(Some).collect();
-    let endpoints = taken.iter().filter_map(|&i| all[i].take()).collect();
+    let truncated = fitting < all.len();
+    all.truncate(fitting);
     Ok(Lookup {
-        endpoints,
+        endpoints: all,
         truncated,
     })
 }
@@ -124,38 +117,32 @@ mod tests {
     #[test]
     fn an_answer_within_the_budget_is_unchanged() {
         let answer = Ok(lookup(3));
-        assert_eq!(fit_lookup(answer.clone(), 1_000, 0), answer);
+        assert_eq!(fit_lookup(answer.clone(), 1_000), answer);
     }
 
     #[test]
     fn a_long_answer_is_cut_to_the_budget_and_marked_truncated() {
         for budget in [120, 300, 1_000] {
-            let cut = fit_lookup(Ok(lookup(100)), budget, 7);
+            let mut rotated = lookup(100);
+            rotated.endpoints.rotate_left(7);
+            let cut = fit_lookup(Ok(rotated.clone()), budget);
             assert!(encoded_len(&cut) <= budget, "budget {budget}");
             let cut = cut.unwrap();
             assert!(cut.truncated);
             assert!(!cut.endpoints.is_empty());
-            let mut sorted = cut.endpoints.clone();
-            sorted.sort_by_key(|e| e.address);
-            assert_eq!(sorted, cut.endpoints, "still in address order");
+            let first = &rotated.endpoints[..cut.endpoints.len()];
+            assert_eq!(cut.endpoints, first, "the first ones, in the store's order");
         }
     }
 
     #[test]
-    fn successive_cut_answers_start_at_different_endpoints() {
-        let first = fit_lookup(Ok(lookup(100)), 300, 0).unwrap();
-        let second = fit_lookup(Ok(lookup(100)), 300, 50).unwrap();
-        assert_ne!(first.endpoints, second.endpoints);
-    }
-
-    #[test]
     fn a_budget_too_small_for_one_endpoint_names_the_request_size_needed() {
-        let refused = fit_lookup(Ok(lookup(5)), 40, 0);
+        let refused = fit_lookup(Ok(lookup(5)), 40);
         let Err(MatchmakerError::RequestTooSmall { needed_bytes }) = refused else {
             panic!("{refused:?}");
         };
         let budget = wire::result_budget(needed_bytes as usize);
-        assert!(fit_lookup(Ok(lookup(5)), budget, 0).is_ok());
+        assert!(fit_lookup(Ok(lookup(5)), budget).is_ok());
     }
 
     #[test]
@@ -165,7 +152,7 @@ mod tests {
             expected: Fingerprint(1),
             available: (0..500).map(Fingerprint).collect(),
         });
-        let cut = fit_lookup(mismatch, 200, 0);
+        let cut = fit_lookup(mismatch, 200);
         assert!(encoded_len(&cut) <= 200);
     }
 }

@@ -12,7 +12,6 @@ use rendezvous_core::protocol::matchmaker::{LeaseToken, MatchmakerError, Registe
 use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
 use rendezvous_runtime::Instant;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -22,8 +21,6 @@ pub(crate) struct State {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) gate: Mutex<Gatekeeper>,
     pub(crate) log: Mutex<RefusalLog>,
-    /// Where the next truncated lookup starts, so all endpoints get clients.
-    turn: AtomicUsize,
 }
 
 pub(crate) type Shared = Arc<State>;
@@ -34,7 +31,6 @@ impl State {
             store,
             gate: Mutex::new(gate),
             log: Mutex::new(RefusalLog::default()),
-            turn: AtomicUsize::new(0),
         })
     }
 
@@ -202,9 +198,9 @@ fn lookup(state: Shared) -> Procedure {
     read_only::<operation::Lookup, _, _>(move |request, context| {
         let state = state.clone();
         async move {
+            // Rotated per name by the store; a cut keeps the first ones.
             let answer = state.store.lookup(&request.name, request.signature);
-            let turn = state.turn.fetch_add(1, Ordering::Relaxed);
-            fit_lookup(answer, context.result_budget(), turn)
+            fit_lookup(answer, context.result_budget())
         }
     })
 }

@@ -146,6 +146,82 @@ fn during_a_rolling_upgrade_each_signature_finds_only_its_own_servers() {
     });
 }
 
+/// Each name rotates on its own lookups: successive lookups of a name begin
+/// with successive endpoints (address order, wrapping), whatever else is
+/// looked up in between; a lookup cut to the reply's size keeps the first
+/// ones of its rotation. (One counter for every name, and answers sorted
+/// back into address order, let every lookup of a name begin with its
+/// lowest address.)
+#[test]
+fn successive_lookups_of_a_name_begin_with_successive_endpoints() {
+    let daemon = Daemon::start(&[]);
+    run(async {
+        let client = daemon.client().await;
+        let a: Vec<SocketAddr> = (1..=3).map(|i| loopback(41_000 + i)).collect();
+        for (i, at) in a.iter().enumerate().rev() {
+            register(&client, "rotate.a", ADD_V1, *at, i as u64 + 1, LONG_TTL).await;
+        }
+        for i in 1..=2 {
+            register(
+                &client,
+                "rotate.b",
+                ADD_V1,
+                loopback(42_000 + i),
+                9,
+                LONG_TTL,
+            )
+            .await;
+        }
+        // More than a padded lookup's reply holds (18 IPv4 endpoints).
+        let many: Vec<SocketAddr> = (1..=30).map(|i| loopback(43_000 + i)).collect();
+        for at in &many {
+            register(&client, "rotate.many", ADD_V1, *at, 7, LONG_TTL).await;
+        }
+
+        let mut firsts = Vec::new();
+        for _ in 0..6 {
+            let found = addresses(&client.lookup("rotate.a", None).await.unwrap());
+            // Some rotation of the address order.
+            let start = a
+                .iter()
+                .position(|at| *at == found[0])
+                .expect("a known endpoint");
+            let mut rotated = a.clone();
+            rotated.rotate_left(start);
+            assert_eq!(found, rotated);
+            firsts.push(start);
+            // Lookups of other names in between do not move a's turn.
+            client.lookup("rotate.b", None).await.unwrap();
+            client.lookup("rotate.b", None).await.unwrap();
+        }
+        let step = |w: &[usize]| (w[1] + a.len() - w[0]) % a.len();
+        assert!(
+            firsts.windows(2).all(|w| step(w) == 1),
+            "each lookup of rotate.a begins one endpoint further: {firsts:?}"
+        );
+
+        let mut cut_firsts = Vec::new();
+        for _ in 0..4 {
+            let answer = client.lookup_answer("rotate.many", None).await.unwrap();
+            assert!(answer.truncated);
+            let found = addresses(&answer.endpoints);
+            let start = many.iter().position(|at| *at == found[0]).expect("known");
+            let expected: Vec<SocketAddr> = (0..found.len())
+                .map(|k| many[(start + k) % many.len()])
+                .collect();
+            assert_eq!(found, expected, "consecutive from where the turn is");
+            cut_firsts.push(start);
+            client.lookup("rotate.a", None).await.unwrap();
+        }
+        assert!(
+            cut_firsts
+                .windows(2)
+                .all(|w| (w[1] + many.len() - w[0]) % many.len() == 1),
+            "each cut lookup begins one endpoint further: {cut_firsts:?}"
+        );
+    });
+}
+
 #[test]
 fn lookup_of_an_unknown_name_is_not_found() {
     let daemon = Daemon::start_signed(&[]);

@@ -65,6 +65,10 @@ mod interface {
     #[procedure(name = "test.add")]
     pub async fn add(a: i64, b: i64) -> i64;
 
+    /// No arguments, nothing returned.
+    #[procedure(name = "test.reset")]
+    pub async fn reset();
+
     /// A client built against an older `test.add`.
     pub mod stale {
         use rendezvous_core::procedure;
@@ -110,6 +114,30 @@ fn every_linked_procedure_is_served_without_a_list() {
             ]
         );
     });
+}
+
+/// PROTOCOL.md's *Signatures*: the text is the name, then the types as
+/// written (paths unresolved), `()` for no arguments and for no result.
+#[test]
+fn signature_texts_are_as_protocol_md_spells_them() {
+    use rendezvous_core::Fingerprint;
+    let protocol = include_str!("../../PROTOCOL.md");
+    for (signature, text) in [
+        (answer::SIGNATURE, "procedures::answer()->u32"),
+        (interface::reset::SIGNATURE, "test.reset()->()"),
+        (
+            geometry::ops::translate::SIGNATURE,
+            "test.translate(super::Point,self::Offset)->super::Point",
+        ),
+    ] {
+        assert_eq!(signature, Fingerprint::of(text), "{text}");
+        let documented = format!("`{text}` is `{signature}`");
+        let squeezed = protocol.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            squeezed.contains(&documented),
+            "PROTOCOL.md lacks {documented}"
+        );
+    }
 }
 
 #[test]

@@ -102,7 +102,7 @@ pub(crate) fn any_message(rng: &mut fastrand::Rng) -> Message {
             procedure: any_text(rng, 1, MAX_NAME_BYTES),
             signature: Fingerprint(any_u64(rng)),
             deadline: Duration::from_millis(rng.u64(0..=MAX_DEADLINE.as_millis() as u64)),
-            done_below: Xid(any_u64(rng)),
+            done_below: Xid(rng.u64(..=xid.0)),
             args: if rng.bool() {
                 any_bytes(rng, 128)
             } else {

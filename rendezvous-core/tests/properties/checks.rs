@@ -107,6 +107,9 @@ fn check_undecodable(input: &[u8], undecodable: &Undecodable) {
     match error {
         DecodeError::TooLarge { .. } => assert!(input.len() > MAX_DATAGRAM_BYTES),
         DecodeError::TooDeep { .. } => panic!("the envelope counts no nesting: {}", hex(input)),
+        DecodeError::PayloadTrailingBytes { .. } => {
+            panic!("the envelope is not a payload: {}", hex(input))
+        }
         DecodeError::UnsupportedVersion { version } => {
             assert_eq!(header.map(|h| h.version), Some(*version), "{}", hex(input));
             assert_ne!(*version, PROTOCOL_VERSION);
@@ -203,7 +206,7 @@ where
             match &error {
                 DecodeError::Truncated
                 | DecodeError::Malformed { .. }
-                | DecodeError::TrailingBytes { .. } => {}
+                | DecodeError::PayloadTrailingBytes { .. } => {}
                 DecodeError::TooDeep { limit } => assert_eq!(*limit, MAX_NESTING),
                 DecodeError::TooLarge { size, .. } => assert!(*size > MAX_DATAGRAM_BYTES),
                 other => panic!(

@@ -140,6 +140,29 @@ fn xid_zero_in_a_call_is_an_invalid_field() {
 }
 
 #[test]
+fn done_below_above_the_xid_is_an_invalid_field_naming_both() {
+    // The sample call is xid 42; a watermark of 43 would say it is done.
+    let call = Call {
+        done_below: Xid(43),
+        ..sample_call()
+    };
+    let datagram = array_of(&call_elements(&call));
+    assert_invalid_field(&datagram, "done_below");
+    let reason = decode_err(&datagram).error.to_string();
+    assert!(
+        reason.contains("done_below 43") && reason.contains("xid 42"),
+        "{reason}"
+    );
+    // At the xid itself, the lowest call in flight is this one: accepted.
+    let at_xid = Call {
+        done_below: Xid(42),
+        ..sample_call()
+    };
+    let datagram = array_of(&call_elements(&at_xid));
+    assert_eq!(Message::decode(&datagram), Ok(Message::Call(at_xid)));
+}
+
+#[test]
 fn invalid_utf8_in_procedure_name_is_malformed() {
     // "a" followed by 0xc3 0x28, an invalid two-byte sequence.
     let undecodable = decode_err(&call_with(PROCEDURE, raw_text(b"a\xc3\x28")));

@@ -26,4 +26,5 @@ mod samples;
 mod trailing_bytes;
 mod truncation;
 mod versions_and_error_replies;
+mod well_formedness;
 mod wrong_types;

@@ -24,6 +24,6 @@ fn payload_followed_by_one_byte_is_trailing_bytes() {
     payload.push(0x00);
     assert_eq!(
         payload_err::<Lookup>(&payload),
-        DecodeError::TrailingBytes { count: 1 }
+        DecodeError::PayloadTrailingBytes { count: 1 }
     );
 }

@@ -8,6 +8,14 @@
 //! same port sits next to its predecessor, older first, until that one's
 //! lease ends. What a binding's `lease` is depends on the store; the
 //! directory only asks the store how much time it has left.
+//!
+//! **Rotation.** Each name keeps its own turn: a lookup lists the name's
+//! endpoints in address order, rotated to begin one further along than the
+//! name's previous lookup (wrapping), so successive lookups of one name
+//! begin with successive endpoints, whatever other names are looked up in
+//! between. Clients try the first endpoint first, and a lookup cut to the
+//! reply's size (`budget`) keeps the first ones: either way every endpoint
+//! gets its share of new clients, not the lowest address all of them.
 
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
@@ -30,9 +38,27 @@ pub struct Binding<L> {
 /// Bindings of one name, by (endpoint, lease order).
 type Bindings<L> = BTreeMap<(SocketAddr, u64), Binding<L>>;
 
+/// One name's bindings and where its next lookup begins.
+#[derive(Debug)]
+struct Name<L> {
+    bindings: Bindings<L>,
+    /// Lookups of this name so far (wrapping): the next one begins at this
+    /// index, modulo the endpoints it matches.
+    turn: usize,
+}
+
+impl<L> Default for Name<L> {
+    fn default() -> Self {
+        Name {
+            bindings: BTreeMap::new(),
+            turn: 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Directory<L> {
-    names: BTreeMap<String, Bindings<L>>,
+    names: BTreeMap<String, Name<L>>,
     bindings: usize,
 }
 
@@ -57,20 +83,20 @@ impl<L> Directory<L> {
 
     /// Adds (or replaces) the binding of `name` at (`endpoint`, `order`).
     pub fn insert(&mut self, name: &str, endpoint: SocketAddr, order: u64, binding: Binding<L>) {
-        let bindings = match self.names.get_mut(name) {
-            Some(bindings) => bindings,
+        let entry = match self.names.get_mut(name) {
+            Some(entry) => entry,
             None => self.names.entry(name.to_owned()).or_default(),
         };
-        if bindings.insert((endpoint, order), binding).is_none() {
+        if entry.bindings.insert((endpoint, order), binding).is_none() {
             self.bindings += 1;
         }
     }
 
     /// Removes the binding of `name` at (`endpoint`, `order`), if present.
     pub fn remove(&mut self, name: &str, endpoint: SocketAddr, order: u64) -> Option<Binding<L>> {
-        let bindings = self.names.get_mut(name)?;
-        let removed = bindings.remove(&(endpoint, order))?;
-        if bindings.is_empty() {
+        let entry = self.names.get_mut(name)?;
+        let removed = entry.bindings.remove(&(endpoint, order))?;
+        if entry.bindings.is_empty() {
             self.names.remove(name);
         }
         self.bindings -= 1;
@@ -78,10 +104,11 @@ impl<L> Directory<L> {
     }
 
     /// Every endpoint of `name` with `signature` (any, if `None`), ordered
-    /// by address, then by lease (older first); `ttl_left` says how long
+    /// by address, then by lease (older first), and rotated to begin at the
+    /// name's turn, which the lookup advances; `ttl_left` says how long
     /// each binding's lease has to live, in milliseconds.
     pub fn lookup(
-        &self,
+        &mut self,
         name: &str,
         signature: Option<Fingerprint>,
         ttl_left: impl Fn(&L) -> u64,
@@ -89,8 +116,9 @@ impl<L> Directory<L> {
         let not_found = || MatchmakerError::NotFound {
             name: name.to_owned(),
         };
-        let endpoints = self.names.get(name).ok_or_else(not_found)?;
-        let matching: Vec<EndpointInfo> = endpoints
+        let entry = self.names.get_mut(name).ok_or_else(not_found)?;
+        let endpoints = &entry.bindings;
+        let mut matching: Vec<EndpointInfo> = endpoints
             .iter()
             .filter(|(_, binding)| signature.is_none_or(|s| s == binding.signature))
             .map(|((address, _), binding)| EndpointInfo {
@@ -110,10 +138,17 @@ impl<L> Directory<L> {
                     available: available.into_iter().collect(),
                 })
             }
-            _ => Ok(Lookup {
-                endpoints: matching,
-                truncated: false,
-            }),
+            _ => {
+                if !matching.is_empty() {
+                    let first = entry.turn % matching.len();
+                    matching.rotate_left(first);
+                    entry.turn = entry.turn.wrapping_add(1);
+                }
+                Ok(Lookup {
+                    endpoints: matching,
+                    truncated: false,
+                })
+            }
         }
     }
 
@@ -130,8 +165,8 @@ impl<L> Directory<L> {
         let mut last_cursor = None;
         let mut bytes = PAGE_FRAMING_BYTES;
         let start = after.as_ref().map(|c| c.name.clone()).unwrap_or_default();
-        for (name, endpoints) in self.names.range(start..) {
-            for ((endpoint, lease), binding) in endpoints {
+        for (name, entry) in self.names.range(start..) {
+            for ((endpoint, lease), binding) in &entry.bindings {
                 if let Some(cursor) = &after
                     && (name.as_str(), *endpoint, *lease)
                         <= (cursor.name.as_str(), cursor.endpoint, cursor.lease)
@@ -231,5 +266,30 @@ mod tests {
         let addresses: Vec<SocketAddr> = found.endpoints.iter().map(|e| e.address).collect();
         assert_eq!(addresses, [at(1), at(3)]);
         assert!(found.endpoints.iter().all(|e| e.ttl_ms == 42));
+    }
+
+    fn addresses(directory: &mut Directory<()>, name: &str) -> Vec<u16> {
+        let found = directory.lookup(name, None, |_| 0).unwrap();
+        found.endpoints.iter().map(|e| e.address.port()).collect()
+    }
+
+    #[test]
+    fn each_name_rotates_on_its_own_lookups_in_address_order() {
+        let mut directory = Directory::default();
+        for port in [3, 1, 2] {
+            directory.insert("a", at(port), u64::from(port), binding(1));
+        }
+        directory.insert("b", at(9), 9, binding(1));
+        directory.insert("b", at(8), 8, binding(1));
+        assert_eq!(addresses(&mut directory, "a"), [1, 2, 3]);
+        // Lookups of another name do not move a's turn.
+        assert_eq!(addresses(&mut directory, "b"), [8, 9]);
+        assert_eq!(addresses(&mut directory, "b"), [9, 8]);
+        assert_eq!(addresses(&mut directory, "a"), [2, 3, 1]);
+        assert_eq!(addresses(&mut directory, "a"), [3, 1, 2]);
+        assert_eq!(addresses(&mut directory, "a"), [1, 2, 3]);
+        // A lookup that finds nothing does not take a turn.
+        assert!(directory.lookup("a", Some(Fingerprint(5)), |_| 0).is_err());
+        assert_eq!(addresses(&mut directory, "a"), [2, 3, 1]);
     }
 }

@@ -216,7 +216,8 @@ impl LeaseTable {
     }
 
     /// Every live endpoint of `name` with `signature` (any, if `None`),
-    /// ordered by address, then by lease (older first).
+    /// ordered by address, then by lease (older first), rotated per name
+    /// (see `directory`).
     pub fn lookup(
         &mut self,
         name: &str,
@@ -224,8 +225,9 @@ impl LeaseTable {
         now: Instant,
     ) -> Result<Lookup, MatchmakerError> {
         self.expire(now);
+        let leases = &self.leases;
         self.directory
-            .lookup(name, signature, |token| self.ttl_left(token, now))
+            .lookup(name, signature, |token| ttl_left(leases, token, now))
     }
 
     /// One page of registrations after `after`, at most `page_bytes` of
@@ -277,10 +279,15 @@ impl LeaseTable {
     }
 
     fn ttl_left(&self, token: &LeaseToken, now: Instant) -> u64 {
-        self.leases.get(token).map_or(0, |record| {
-            millis(record.expires.saturating_duration_since(now))
-        })
+        ttl_left(&self.leases, token, now)
     }
+}
+
+/// How long the lease `token` has to live, in milliseconds.
+fn ttl_left(leases: &HashMap<LeaseToken, LeaseRecord>, token: &LeaseToken, now: Instant) -> u64 {
+    leases.get(token).map_or(0, |record| {
+        millis(record.expires.saturating_duration_since(now))
+    })
 }
 
 #[cfg(test)]

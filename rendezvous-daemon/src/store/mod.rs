@@ -72,7 +72,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn unregister(&self, token: LeaseToken) -> Pending<Result<Expired, MatchmakerError>>;
 
     /// Every live endpoint of `name` with `signature` (any, if `None`),
-    /// ordered by address, then by lease (older first).
+    /// ordered by address, then by lease (older first), rotated to begin
+    /// one further along than the name's previous lookup (see `directory`).
     fn lookup(&self, name: &str, signature: Option<Fingerprint>)
     -> Result<Lookup, MatchmakerError>;
 

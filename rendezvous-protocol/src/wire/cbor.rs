@@ -132,6 +132,11 @@ impl<'a> Writer<'a> {
         self.out.extend_from_slice(value.as_bytes());
     }
 
+    /// An item head of major type `major`: a length, a count or a value.
+    pub(super) fn head(&mut self, major: u8, argument: u64) {
+        self.header(major, argument);
+    }
+
     fn header(&mut self, major: u8, argument: u64) {
         let major = major << 5;
         match argument {

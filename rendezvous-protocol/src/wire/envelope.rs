@@ -364,6 +364,17 @@ fn validate(message: &Message) -> Result<(), DecodeError> {
                 reason: "xid 0 never names a call; number calls from 1".into(),
             });
         }
+        // A watermark above the call's own xid would declare the call itself
+        // finished: the server would forget it on arrival and never run it.
+        if call.done_below > call.xid {
+            return Err(DecodeError::InvalidField {
+                field: "done_below",
+                reason: format!(
+                    "done_below {} is above the call's xid {}; it is at most the xid",
+                    call.done_below.0, call.xid.0
+                ),
+            });
+        }
     }
     Ok(())
 }

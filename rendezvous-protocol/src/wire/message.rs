@@ -135,7 +135,7 @@ pub struct Header {
 pub enum DecodeError {
     #[error("datagram of {size} bytes exceeds the {limit}-byte limit; send smaller arguments")]
     TooLarge { size: usize, limit: usize },
-    #[error("message ends early: it was truncated or is incomplete")]
+    #[error("the CBOR ends early: it was truncated or is incomplete")]
     Truncated,
     #[error("malformed: {reason}")]
     Malformed { reason: String },
@@ -143,6 +143,9 @@ pub enum DecodeError {
     TooDeep { limit: usize },
     #[error("{count} unexpected bytes after the end of the message")]
     TrailingBytes { count: usize },
+    /// A payload (arguments or result) holds more than one CBOR item.
+    #[error("{count} unexpected bytes after the payload's CBOR item")]
+    PayloadTrailingBytes { count: usize },
     #[error(
         "protocol version {version} is not supported; this peer speaks version {PROTOCOL_VERSION}"
     )]

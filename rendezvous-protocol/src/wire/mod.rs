@@ -27,14 +27,14 @@
 //!
 //! The files, each standing only on those listed before it: `limits` (the
 //! numbers), `message` (the types), `cbor` (the envelope's CBOR subset),
-//! `depth` (the nesting check), `envelope` (messages to bytes and back),
+//! `item` (where a payload's CBOR item ends: well-formed, not too deep), `envelope` (messages to bytes and back),
 //! `payload` (arguments and results through serde), `codec` (the
 //! messages' own methods and batches). This file only re-exports.
 
 mod cbor;
 mod codec;
-mod depth;
 mod envelope;
+mod item;
 mod limits;
 mod message;
 mod payload;

@@ -2,13 +2,22 @@
 //! serde and ciborium, so any `Serialize + DeserializeOwned` type travels.
 //!
 //! Arguments travel as the CBOR array of the argument tuple; results as the
-//! CBOR of the returned value. Decoding is bounded by the payload's own length
-//! (at most a datagram), by [`MAX_NESTING`] (checked by [`depth`] first), and by serde's cap on
-//! preallocation: a collection declaring more elements than the input holds
-//! makes serde reserve up to 1 MiB before the decode fails (found by fuzzing;
-//! a size-hint-free adapter would remove it).
+//! CBOR of the returned value. A payload is exactly one well-formed CBOR
+//! item: [`item`] finds where it ends first (refusing ill-formed bytes and
+//! nesting past [`MAX_NESTING`]) and rewrites it with definite lengths if it
+//! uses indefinite ones (which ciborium reads only in some places), then
+//! serde reads it, and must read all of it. Decoding is bounded by
+//! the payload's own length (at most a datagram), by the depth limit, and
+//! by serde's cap on preallocation: a collection declaring more elements
+//! than the input holds makes serde reserve up to 1 MiB before the decode
+//! fails (found by fuzzing; a size-hint-free adapter would remove it).
+//!
+//! What serde and ciborium accept beyond the canonical encoding is
+//! PROTOCOL.md's *Payloads* list (tags skipped, bignums as integers, arrays
+//! of small integers as byte strings, and so on): lenient reads that give
+//! the value the sender meant, kept rather than a deserializer of our own.
 
-use super::depth;
+use super::item::{self, Flaw};
 use super::limits::*;
 use super::message::*;
 use serde::Serialize;
@@ -36,7 +45,9 @@ pub fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Encod
     Ok(out)
 }
 
-/// Decodes a payload, refusing trailing bytes.
+/// Decodes a payload: one well-formed CBOR item, read whole as a `T`;
+/// ill-formed bytes, bytes after the item and elements `T` does not read
+/// are refused.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     if payload.len() > MAX_DATAGRAM_BYTES {
         return Err(DecodeError::TooLarge {
@@ -44,17 +55,41 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeEr
             limit: MAX_DATAGRAM_BYTES,
         });
     }
-    if depth::too_deep(payload) {
-        return Err(DecodeError::TooDeep { limit: MAX_NESTING });
+    let item = item::item(payload).map_err(|flaw| match flaw {
+        Flaw::TooDeep => DecodeError::TooDeep { limit: MAX_NESTING },
+        Flaw::Truncated => DecodeError::Truncated,
+        Flaw::IllFormed { at, why } => DecodeError::Malformed {
+            reason: format!("the payload is not well-formed CBOR at byte {at}: {why}"),
+        },
+    })?;
+    if item.length < payload.len() {
+        return Err(DecodeError::PayloadTrailingBytes {
+            count: payload.len() - item.length,
+        });
     }
+    // What ciborium reads in every place: definite lengths (offsets in its
+    // errors are then the rewrite's).
+    let rewritten;
+    let definite = if item.has_indefinite_lengths() {
+        rewritten = item.with_definite_lengths(payload);
+        &rewritten[..]
+    } else {
+        payload
+    };
     // Strings up to this size are read in place; longer ones are allocated
     // (as they would be anyway for an owned value).
     let mut scratch = [0u8; SCRATCH_BYTES];
-    let mut rest = payload;
+    let mut rest = definite;
     let value = ciborium::de::from_reader_with_buffer(&mut rest, &mut scratch).map_err(classify)?;
+    // The item is one whole value, so what serde left unread are elements
+    // past a tuple's length (it reads as many as the tuple has).
     match rest.len() {
         0 => Ok(value),
-        count => Err(DecodeError::TrailingBytes { count }),
+        unread => Err(DecodeError::Malformed {
+            reason: format!(
+                "an array has more elements than the tuple it decodes as: {unread} bytes of the payload unread"
+            ),
+        }),
     }
 }
 

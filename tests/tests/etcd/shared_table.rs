@@ -107,3 +107,51 @@ fn lease_is_renewed_and_ended_through_any_daemon() {
         );
     });
 }
+
+/// PROTOCOL.md's *Lookup*, for the etcd store: each daemon rotates each
+/// name on its own lookups, so successive lookups of a name through one
+/// daemon begin with successive endpoints, whatever else is looked up.
+#[test]
+fn lookups_through_one_daemon_rotate_per_name() {
+    let etcd = Etcd::start();
+    let daemons = start_daemons(2, &etcd, &unique_prefix("rotate"));
+    run(async {
+        let probes = probes(&daemons).await;
+        let ats: Vec<_> = (1..=3).map(|i| loopback(41_100 + i)).collect();
+        for at in &ats {
+            register(&probes[0], "etcd.rotate", *at, LONG_TTL)
+                .await
+                .expect("register through A");
+        }
+        register(&probes[0], "etcd.other", loopback(41_200), LONG_TTL)
+            .await
+            .expect("register through A");
+        // B's cache follows the watch: wait until it holds all three.
+        let all = Endpoints::from_iter(ats.iter().map(|at| (*at, 1)));
+        assert_lists(
+            &probes[1],
+            "etcd.rotate",
+            &all,
+            "registered through A, at B",
+        )
+        .await;
+        let mut firsts = Vec::new();
+        for _ in 0..4 {
+            let found = probes[1].lookup("etcd.rotate", None).await.expect("lookup");
+            let start = ats
+                .iter()
+                .position(|at| *at == found[0].address)
+                .expect("a registered endpoint");
+            let order: Vec<_> = found.iter().map(|e| e.address).collect();
+            let mut rotated = ats.clone();
+            rotated.rotate_left(start);
+            assert_eq!(order, rotated, "address order, rotated");
+            firsts.push(start);
+            probes[1].lookup("etcd.other", None).await.expect("lookup");
+        }
+        assert!(
+            firsts.windows(2).all(|w| (w[1] + 3 - w[0]) % 3 == 1),
+            "each lookup through B begins one endpoint further: {firsts:?}"
+        );
+    });
+}
