@@ -16,7 +16,7 @@ use rendezvous_core::server::{CallContext, Procedure, Server};
 use rendezvous_core::{Client, Error, Fingerprint, MatchmakerClient, RemoteProcedure, RetryPolicy};
 use rendezvous_daemon::{Matchmaker, MatchmakerConfig};
 use rendezvous_runtime::{self as rt, Instant};
-use rendezvous_tests::{Daemon, run, run_with_timeout};
+use rendezvous_tests::{Daemon, SecretFile, run, run_with_timeout};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -182,9 +182,19 @@ fn flood(
 fn a_flood_of_lookups_leaves_no_record_behind() {
     const LOOKUPS: u64 = 20_000;
     run(async {
-        let matchmaker = Matchmaker::bind(v4(0)).await.unwrap();
+        // Signed: only a signed registration may name an endpoint (here
+        // one nobody listens on) other than its source.
+        let secret = SecretFile::test_secret();
+        let config = MatchmakerConfig {
+            secret: Some(secret.secret()),
+            ..MatchmakerConfig::default()
+        };
+        let matchmaker = Matchmaker::bind_with(v4(0), config).await.unwrap();
         let address = matchmaker.local_addr();
-        let client = MatchmakerClient::connect(address).await.unwrap();
+        let client = MatchmakerClient::connect(address)
+            .await
+            .unwrap()
+            .with_secret(Some(secret.secret()));
         let spec = ProcedureSpec {
             name: ECHO.into(),
             signature: echo_signature(),

@@ -154,7 +154,7 @@ fn during_a_rolling_upgrade_each_signature_finds_only_its_own_servers() {
 /// lowest address.)
 #[test]
 fn successive_lookups_of_a_name_begin_with_successive_endpoints() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let a: Vec<SocketAddr> = (1..=3).map(|i| loopback(41_000 + i)).collect();
