@@ -29,6 +29,15 @@ pub fn fit_lookup(
     if encoded_len(&answer) <= budget {
         return answer;
     }
+    // Who unregistered is a hint, and the first thing to go: a client that
+    // does not see it keeps its doubt, which is safe.
+    let answer = answer.map(|lookup| Lookup {
+        unregistered: Vec::new(),
+        ..lookup
+    });
+    if encoded_len(&answer) <= budget {
+        return answer;
+    }
     match answer {
         Ok(lookup) => fit_endpoints(lookup, budget, turn),
         Err(MatchmakerError::SignatureMismatch {
@@ -64,6 +73,7 @@ fn fit_endpoints(lookup: Lookup, budget: usize, turn: usize) -> Result<Lookup, M
     let empty: Result<Lookup, MatchmakerError> = Ok(Lookup {
         endpoints: Vec::new(),
         truncated: true,
+        unregistered: Vec::new(),
     });
     // The array header grows from 1 byte to at most 3 as it fills.
     let framing = encoded_len(&empty) + 2;
@@ -93,6 +103,7 @@ fn fit_endpoints(lookup: Lookup, budget: usize, turn: usize) -> Result<Lookup, M
     Ok(Lookup {
         endpoints,
         truncated,
+        unregistered: Vec::new(),
     })
 }
 
@@ -118,6 +129,7 @@ mod tests {
                 })
                 .collect(),
             truncated: false,
+            unregistered: Vec::new(),
         }
     }
 

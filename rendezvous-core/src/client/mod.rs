@@ -301,11 +301,22 @@ impl Client {
                 transmissions: call.transmissions() - before,
                 total_transmissions: call.transmissions(),
                 acknowledged: call.acked_by().is_some(),
+                answered_by: call.answered_by(),
+                age: call.age_at(target.address),
             };
             match failover.after_attempt(attempt) {
                 AfterAttempt::Return(bytes) => return Ok(bytes),
                 AfterAttempt::Fail(error) => return Err(error),
                 AfterAttempt::LookAgain => {}
+                AfterAttempt::Resend(next) => {
+                    // The address has a new incarnation: later calls look
+                    // it up again instead of naming the old one.
+                    resources
+                        .endpoints
+                        .invalidate(name, signature, Instant::now());
+                    target = next;
+                    continue;
+                }
             }
             // `target` went silent, or is not (any longer) the server that
             // was looked up: avoid it for a while, and look again.
@@ -319,7 +330,8 @@ impl Client {
             let found = found.as_deref().map_err(Error::clone);
             let pick =
                 |endpoints: &[Target], avoid: &[Target]| resources.endpoints.pick(endpoints, avoid);
-            match failover.after_lookup(found, pick, call.remaining()) {
+            let unregistered = |t: Target| resources.endpoints.unregistered(t);
+            match failover.after_lookup(found, pick, unregistered, call.remaining()) {
                 AfterLookup::Fail(error) => return Err(error),
                 AfterLookup::Retry {
                     target: next,

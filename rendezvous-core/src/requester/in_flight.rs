@@ -29,7 +29,8 @@ pub(super) const TICK: Duration = Duration::from_millis(5);
 #[derive(Debug)]
 pub(super) enum Incoming {
     Ack(Incarnation),
-    Reply(Outcome),
+    /// A reply, and the incarnation in its header.
+    Reply(Outcome, Incarnation),
     /// From the ticker: the time the call asked to be woken has come.
     Tick,
     /// Nobody is reading the socket: try to become the reader.
@@ -41,7 +42,7 @@ pub(super) enum Incoming {
 #[derive(Debug)]
 pub(super) struct Waiting {
     pub(super) wake_at: Instant,
-    reply: Option<Outcome>,
+    reply: Option<(Outcome, Incarnation)>,
     ack: Option<Incarnation>,
     tick: bool,
     nudge: bool,
@@ -64,8 +65,8 @@ impl Waiting {
     /// nothing (a call has one); flags stand for any number of their kind.
     pub(super) fn post(&mut self, incoming: Incoming) {
         match incoming {
-            Incoming::Reply(outcome) => {
-                self.reply.get_or_insert(outcome);
+            Incoming::Reply(outcome, incarnation) => {
+                self.reply.get_or_insert((outcome, incarnation));
             }
             Incoming::Ack(incarnation) => self.ack = Some(incarnation),
             Incoming::Tick => self.tick = true,
@@ -78,8 +79,8 @@ impl Waiting {
 
     /// The most important thing left for the call, if any.
     pub(super) fn take(&mut self) -> Option<Incoming> {
-        if let Some(outcome) = self.reply.take() {
-            return Some(Incoming::Reply(outcome));
+        if let Some((outcome, incarnation)) = self.reply.take() {
+            return Some(Incoming::Reply(outcome, incarnation));
         }
         if let Some(incarnation) = self.ack.take() {
             return Some(Incoming::Ack(incarnation));
@@ -178,10 +179,10 @@ mod tests {
         mailbox.post(Incoming::Nudge);
         mailbox.post(Incoming::Tick);
         mailbox.post(Incoming::Ack(Incarnation(7)));
-        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure));
+        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure, Incarnation(1)));
         assert!(matches!(
             mailbox.take(),
-            Some(Incoming::Reply(Outcome::NoSuchProcedure))
+            Some(Incoming::Reply(Outcome::NoSuchProcedure, _))
         ));
         assert!(matches!(
             mailbox.take(),
@@ -195,13 +196,13 @@ mod tests {
     #[test]
     fn the_first_reply_stays_and_flags_count_once() {
         let mut mailbox = waiting();
-        mailbox.post(Incoming::Reply(Outcome::Overloaded));
-        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure));
+        mailbox.post(Incoming::Reply(Outcome::Overloaded, Incarnation(1)));
+        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure, Incarnation(1)));
         mailbox.post(Incoming::Tick);
         mailbox.post(Incoming::Tick);
         assert!(matches!(
             mailbox.take(),
-            Some(Incoming::Reply(Outcome::Overloaded))
+            Some(Incoming::Reply(Outcome::Overloaded, _))
         ));
         assert!(matches!(mailbox.take(), Some(Incoming::Tick)));
         assert!(mailbox.take().is_none(), "one reply, one tick");

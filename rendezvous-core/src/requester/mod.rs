@@ -154,6 +154,8 @@ impl Requester {
             deadline: started + deadline,
             transmissions: 0,
             acked_by: None,
+            first_sent: Vec::new(),
+            answered_by: None,
         }
     }
 }
@@ -214,6 +216,30 @@ mod tests {
         address
     }
 
+    /// A socket that answers each call with `answer(call)`, all in one
+    /// datagram.
+    fn peer_batch(answer: fn(&Call) -> Vec<Message>) -> SocketAddr {
+        let socket = std::net::UdpSocket::bind(LOOPBACK).expect("bind a peer");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("set a read timeout");
+        let address = socket.local_addr().expect("peer address");
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 65_536];
+            while let Ok((length, from)) = socket.recv_from(&mut buffer) {
+                let Ok(Message::Call(call)) = Message::decode(&buffer[..length]) else {
+                    continue;
+                };
+                let mut datagram = Vec::new();
+                for message in answer(&call) {
+                    datagram.extend(message.encode().expect("encode an answer"));
+                }
+                let _ = socket.send_to(&datagram, from);
+            }
+        });
+        address
+    }
+
     fn reply(call: &Call, outcome: Outcome) -> Message {
         Message::Reply(Reply {
             client: call.client,
@@ -253,6 +279,38 @@ mod tests {
         );
         assert!(matches!(answer, Ok(Outcome::Return(bytes)) if bytes == [0x01]));
         assert_eq!(transmissions, 1);
+    }
+
+    /// `[4]` followed by `[12, uptime]` for the same call, in one
+    /// datagram, is one refusal, read as the second; the reply header's
+    /// incarnation is kept.
+    #[test]
+    fn a_wrong_incarnation_followed_by_its_uptime_reads_as_the_uptime() {
+        let endpoint = peer_batch(|call| {
+            vec![
+                reply(call, Outcome::WrongIncarnation),
+                reply(call, Outcome::WrongIncarnationUptime(1_234)),
+            ]
+        });
+        let requester = requester();
+        let (answer, answered_by) = rt::block_on(async {
+            let mut call = requester.begin(
+                "t.echo",
+                Fingerprint(1),
+                vec![0x80],
+                Duration::from_secs(20),
+            );
+            let answer = call
+                .attempt(endpoint, Incarnation(5), &policy(), MAX_UNANSWERED)
+                .await;
+            assert!(call.age_at(endpoint).is_some());
+            (answer, call.answered_by())
+        });
+        assert!(
+            matches!(answer, Ok(Outcome::WrongIncarnationUptime(1_234))),
+            "{answer:?}"
+        );
+        assert_eq!(answered_by, Some(Incarnation(42)));
     }
 
     #[test]

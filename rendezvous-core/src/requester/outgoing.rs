@@ -45,6 +45,10 @@ pub(crate) struct Outgoing<'r> {
     pub(super) deadline: Instant,
     pub(super) transmissions: u32,
     pub(super) acked_by: Option<Incarnation>,
+    /// When the call was first sent to each address it went to.
+    pub(super) first_sent: Vec<(SocketAddr, Instant)>,
+    /// The incarnation in the header of the last reply.
+    pub(super) answered_by: Option<Incarnation>,
 }
 
 impl Outgoing<'_> {
@@ -57,6 +61,18 @@ impl Outgoing<'_> {
     /// the call reached it.
     pub(crate) fn acked_by(&self) -> Option<Incarnation> {
         self.acked_by
+    }
+
+    /// The incarnation named in the header of the last reply, if any.
+    pub(crate) fn answered_by(&self) -> Option<Incarnation> {
+        self.answered_by
+    }
+
+    /// How long ago the call was first sent to `address` (before the send,
+    /// so never less than the truth), if it was.
+    pub(crate) fn age_at(&self, address: SocketAddr) -> Option<Duration> {
+        let sent = self.first_sent.iter().find(|(to, _)| *to == address)?;
+        Some(sent.1.elapsed())
     }
 
     pub(crate) fn remaining(&self) -> Duration {
@@ -93,6 +109,9 @@ impl Outgoing<'_> {
             if unanswered >= max_unanswered {
                 return Err(Failure::Silent);
             }
+            if !self.first_sent.iter().any(|(to, _)| *to == endpoint) {
+                self.first_sent.push((endpoint, Instant::now()));
+            }
             socket.send(datagram, endpoint).await.map_err(Failure::Io)?;
             if self.transmissions > 0 {
                 socket.retransmissions.fetch_add(1, Ordering::Relaxed);
@@ -105,7 +124,8 @@ impl Outgoing<'_> {
             // Wait for the answer; an ACK only stretches the wait.
             loop {
                 match self.next_incoming().await? {
-                    Incoming::Reply(outcome) => {
+                    Incoming::Reply(outcome, incarnation) => {
+                        self.answered_by = Some(incarnation);
                         // Karn: only unambiguous samples, and none that
                         // include a slow procedure's running time.
                         if self.transmissions == 1 && !acked {

@@ -10,7 +10,7 @@ use super::in_flight::Incoming;
 use super::socket::ClientSocket;
 use crate::rt;
 use crate::sync::lock;
-use crate::wire::{MAX_DATAGRAM_BYTES, Message, Xid};
+use crate::wire::{MAX_DATAGRAM_BYTES, Message, Outcome, Reply, Xid};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -54,12 +54,24 @@ impl<'a> Reader<'a> {
             }
         };
         let mut mine = None;
-        for message in Message::decode_batch(&self.buffer[..length]) {
+        let mut messages = Message::decode_batch(&self.buffer[..length])
+            .filter_map(Result::ok)
+            .peekable();
+        while let Some((message, _)) = messages.next() {
             let (xid, incoming) = match message {
-                Ok((Message::Reply(reply), _)) if reply.client == socket.client => {
-                    (reply.xid, Incoming::Reply(reply.outcome))
+                Message::Reply(reply) if reply.client == socket.client => {
+                    // `[4]` followed by `[12, uptime]` for the same call is
+                    // one refusal, read as the second (PROTOCOL.md).
+                    if reply.outcome == Outcome::WrongIncarnation
+                        && messages
+                            .peek()
+                            .is_some_and(|(next, _)| says_uptime_of(next, &reply))
+                    {
+                        continue;
+                    }
+                    (reply.xid, Incoming::Reply(reply.outcome, reply.incarnation))
                 }
-                Ok((Message::Ack(ack), _)) if ack.client == socket.client => {
+                Message::Ack(ack) if ack.client == socket.client => {
                     (ack.xid, Incoming::Ack(ack.incarnation))
                 }
                 _ => continue,
@@ -72,6 +84,15 @@ impl<'a> Reader<'a> {
         }
         mine
     }
+}
+
+/// Whether `next` is the `[12, uptime]` that completes the `[4]` `reply`.
+fn says_uptime_of(next: &Message, reply: &Reply) -> bool {
+    matches!(next, Message::Reply(uptime)
+        if uptime.client == reply.client
+            && uptime.xid == reply.xid
+            && uptime.incarnation == reply.incarnation
+            && matches!(uptime.outcome, Outcome::WrongIncarnationUptime(_)))
 }
 
 impl Drop for Reader<'_> {

@@ -25,5 +25,6 @@ mod randomized;
 mod samples;
 mod trailing_bytes;
 mod truncation;
+mod uptime;
 mod versions_and_error_replies;
 mod wrong_types;

@@ -113,6 +113,7 @@ impl<L> Directory<L> {
             _ => Ok(Lookup {
                 endpoints: matching,
                 truncated: false,
+                unregistered: Vec::new(),
             }),
         }
     }
