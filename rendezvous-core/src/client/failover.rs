@@ -28,7 +28,11 @@
 //!   that incarnation when the call's first copy there is younger than
 //!   the uptime (the port was not free for it before the earlier process
 //!   let go of it): it refused them all, so the call ran nowhere there,
-//!   and is resent at once to the incarnation that answered.
+//!   and is resent at once to the incarnation that answered. When a call
+//!   in doubt at an endpoint finds its address listed under another
+//!   incarnation (replaced), it goes back once more to the old one (a
+//!   copy naming the old incarnation cannot run at the new one) to hear
+//!   that refusal, at most [`UPTIME_ASKS`] times.
 //! * **Nowhere new to go** (every listed endpoint already tried): the call
 //!   goes back to one after a pause, backing off by [`RetryPolicy::backoff`].
 
@@ -38,6 +42,10 @@ use crate::requester::Failure;
 use crate::retry::RetryPolicy;
 use crate::wire::{Incarnation, Outcome};
 use std::time::Duration;
+
+/// How many times a call in doubt goes back to a replaced endpoint to
+/// learn its successor's uptime.
+const UPTIME_ASKS: u32 = 3;
 
 /// Why a call may have run at an endpoint it is leaving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +130,9 @@ pub(crate) struct Failover<'p> {
     silent: bool,
     /// Pauses taken, for the backoff.
     pauses: u32,
+    /// Times the call went back to a replaced endpoint to learn the
+    /// uptime of its successor.
+    uptime_asks: u32,
 }
 
 impl<'p> Failover<'p> {
@@ -141,6 +152,7 @@ impl<'p> Failover<'p> {
             doubt: None,
             silent: false,
             pauses: 0,
+            uptime_asks: 0,
         }
     }
 
@@ -254,6 +266,20 @@ impl<'p> Failover<'p> {
             && unregistered(target)
         {
             self.doubt = None;
+        }
+        if let Some((_, doubted)) = self.doubt
+            && !self.idempotent
+            && self.uptime_asks < UPTIME_ASKS
+            && endpoints
+                .iter()
+                .any(|t| t.address == doubted.address && t.incarnation != doubted.incarnation)
+        {
+            self.uptime_asks += 1;
+            self.current = doubted;
+            return AfterLookup::Retry {
+                target: doubted,
+                pause: Duration::ZERO,
+            };
         }
         let Some(next) = pick(endpoints, &self.left_behind) else {
             return AfterLookup::Fail(Error::NotFound { name: name.into() });
@@ -397,6 +423,21 @@ mod tests {
         RetryPolicy::default()
     }
 
+    /// Whether the call, looked up with `found` again and again, never
+    /// leaves `at` and ends `OutcomeUnknown` there: going back to `at`
+    /// (to hear a successor's uptime) meets a refusal that proves nothing.
+    fn ends_unknown_at(failover: &mut Failover<'_>, found: &[Target], at: Target) -> bool {
+        for _ in 0..=UPTIME_ASKS {
+            match look(failover, found) {
+                AfterLookup::Retry { target, .. } if target == at => {
+                    failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
+                }
+                next => return is_unknown_at(&next, at),
+            }
+        }
+        false
+    }
+
     fn is_unknown_at(next: &AfterLookup, at: Target) -> bool {
         matches!(next, AfterLookup::Fail(Error::OutcomeUnknown { endpoint, .. }) if *endpoint == at.address)
     }
@@ -475,7 +516,7 @@ mod tests {
         for found in [vec![other()], vec![new(), other()]] {
             let mut failover = Failover::new("p", false, &policy, old());
             failover.after_attempt(silent());
-            assert!(is_unknown_at(&look(&mut failover, &found), old()));
+            assert!(ends_unknown_at(&mut failover, &found, old()));
         }
         // Another endpoint's graceful exit is not this one's.
         let mut failover = Failover::new("p", false, &policy, old());
@@ -515,13 +556,42 @@ mod tests {
         assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
     }
 
+    /// A call that went silent at the old incarnation, while the lookup
+    /// lists the new one at the same address: it goes back to the old one
+    /// to hear the new one's uptime, which may clear it.
+    #[test]
+    fn a_call_in_doubt_at_a_replaced_endpoint_asks_its_successor_for_the_uptime() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        for _ in 0..UPTIME_ASKS {
+            let next = look(&mut failover, &[new(), other()]);
+            assert!(
+                matches!(next, AfterLookup::Retry { target, pause } if target == old() && pause.is_zero()),
+                "{next:?}"
+            );
+            // The answer is lost, or proves nothing.
+            failover.after_attempt(refused_by_new(100, 900, 1));
+        }
+        assert!(is_unknown_at(
+            &look(&mut failover, &[new(), other()]),
+            old()
+        ));
+
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        look(&mut failover, &[new()]);
+        let after = failover.after_attempt(refused_by_new(2_000, 900, 2));
+        assert!(matches!(after, AfterAttempt::Resend(target) if target == new()));
+    }
+
     #[test]
     fn a_restart_younger_than_the_call_proves_nothing() {
         let policy = policy();
         let mut failover = Failover::new("p", false, &policy, old());
         let after = failover.after_attempt(refused_by_new(300, 900, 2));
         assert!(matches!(after, AfterAttempt::LookAgain));
-        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[new()], old()));
         // A single copy answered proves it ran nowhere, as `[4]` does.
         let mut failover = Failover::new("p", false, &policy, old());
         failover.after_attempt(refused_by_new(300, 900, 1));
@@ -596,7 +666,7 @@ mod tests {
         );
         let refused = failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
         assert!(matches!(refused, AfterAttempt::LookAgain));
-        assert!(is_unknown_at(&look(&mut failover, &[old(), new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[old(), new()], old()));
     }
 
     #[test]
@@ -608,7 +678,7 @@ mod tests {
         failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
         // The old lease is gone now, but that proves nothing: the silence
         // was not followed by a graceful exit the client saw.
-        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[new()], old()));
     }
 
     #[test]
@@ -616,7 +686,7 @@ mod tests {
         let policy = policy();
         let mut failover = Failover::new("p", false, &policy, old());
         failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 2));
-        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[new()], old()));
     }
 
     #[test]
