@@ -184,6 +184,17 @@ impl<'p> Failover<'p> {
                 self.silent = true;
                 Some(Doubt::Silent)
             }
+            // Every copy ever sent to this address was refused by the
+            // kernel: none reached a process there, now or before.
+            Err(Failure::Refused) => {
+                if self
+                    .doubt
+                    .is_some_and(|(_, t)| t.address == current.address)
+                {
+                    self.doubt = None;
+                }
+                None
+            }
             Err(Failure::Expired) if attempt.acknowledged => {
                 return AfterAttempt::Fail(Doubt::AcknowledgedThenExpired.error(name, current));
             }
@@ -327,6 +338,12 @@ pub(crate) fn failure_error(
             attempts,
             deadline,
         },
+        Failure::Refused => Error::io(
+            format!(
+                "could not reach `{procedure}` at {endpoint}: nothing listens there (port unreachable)"
+            ),
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        ),
         Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
             what: "arguments",
             size,
@@ -583,6 +600,26 @@ mod tests {
         look(&mut failover, &[new()]);
         let after = failover.after_attempt(refused_by_new(2_000, 900, 2));
         assert!(matches!(after, AfterAttempt::Resend(target) if target == new()));
+    }
+
+    /// Issue 13, item 1(c): every copy refused (port unreachable): the
+    /// call ran nowhere there, so it moves on, even from an earlier doubt
+    /// at that address.
+    #[test]
+    fn a_call_whose_every_copy_was_refused_moves_on() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(attempt(Err(Failure::Refused), 1));
+        assert!(matches!(after, AfterAttempt::LookAgain));
+        let next = look(&mut failover, &[old(), other()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        look(&mut failover, &[old()]);
+        failover.after_attempt(attempt(Err(Failure::Refused), 1));
+        let next = look(&mut failover, &[old(), other()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::rt::{self, Instant};
 use crate::sync::lock;
 use crate::wire::{Incarnation, Outcome, Xid};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -31,6 +32,9 @@ pub(super) enum Incoming {
     Ack(Incarnation),
     /// A reply, and the incarnation in its header.
     Reply(Outcome, Incarnation),
+    /// The kernel said a copy sent to this address found nothing listening
+    /// (see `refusals`).
+    Refused(SocketAddr),
     /// From the ticker: the time the call asked to be woken has come.
     Tick,
     /// Nobody is reading the socket: try to become the reader.
@@ -43,6 +47,8 @@ pub(super) enum Incoming {
 pub(super) struct Waiting {
     pub(super) wake_at: Instant,
     reply: Option<(Outcome, Incarnation)>,
+    /// Addresses that refused copies, one entry per copy.
+    refused: Vec<SocketAddr>,
     ack: Option<Incarnation>,
     tick: bool,
     nudge: bool,
@@ -54,6 +60,7 @@ impl Waiting {
         Waiting {
             wake_at,
             reply: None,
+            refused: Vec::new(),
             ack: None,
             tick: false,
             nudge: false,
@@ -68,6 +75,7 @@ impl Waiting {
             Incoming::Reply(outcome, incarnation) => {
                 self.reply.get_or_insert((outcome, incarnation));
             }
+            Incoming::Refused(to) => self.refused.push(to),
             Incoming::Ack(incarnation) => self.ack = Some(incarnation),
             Incoming::Tick => self.tick = true,
             Incoming::Nudge => self.nudge = true,
@@ -81,6 +89,9 @@ impl Waiting {
     pub(super) fn take(&mut self) -> Option<Incoming> {
         if let Some((outcome, incarnation)) = self.reply.take() {
             return Some(Incoming::Reply(outcome, incarnation));
+        }
+        if let Some(to) = self.refused.pop() {
+            return Some(Incoming::Refused(to));
         }
         if let Some(incarnation) = self.ack.take() {
             return Some(Incoming::Ack(incarnation));

@@ -19,12 +19,14 @@
 //! * [`in_flight`]: the table of waiting calls, their mailboxes, the ticker.
 //! * [`reader`]: the reading role, handed from call to call.
 //! * [`outbox`]: batching of calls in flight together.
+//! * [`refusals`]: the kernel's port-unreachable errors, read per copy.
 //! * [`socket`]: what all calls share, below the rest.
 
 mod in_flight;
 mod outbox;
 mod outgoing;
 mod reader;
+mod refusals;
 mod socket;
 
 pub(crate) use outgoing::{Failure, Outgoing};
@@ -68,6 +70,7 @@ impl Requester {
     pub(crate) fn bind(address: SocketAddr) -> io::Result<Requester> {
         let socket = std::net::UdpSocket::bind(address)?;
         let ipv4 = socket.local_addr()?.is_ipv4();
+        refusals::enable(&socket, ipv4);
         let in_flight: Arc<InFlight> = Arc::default();
         let (stop, stopped) = async_channel::bounded(1);
         let (ticker, wakeups) = async_channel::bounded(1);
@@ -154,7 +157,7 @@ impl Requester {
             deadline: started + deadline,
             transmissions: 0,
             acked_by: None,
-            first_sent: Vec::new(),
+            sent_to: Vec::new(),
             answered_by: None,
         }
     }
@@ -336,6 +339,26 @@ mod tests {
         assert!(matches!(answer, Err(Failure::Silent)), "{answer:?}");
         assert_eq!(transmissions, 3);
         assert_eq!(acked, None);
+    }
+
+    /// Issue 13, item 1(c): a port nothing listens on refuses the first
+    /// copy, and the attempt ends at once, not after its timers.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_port_nobody_listens_on_refuses_the_call_at_its_first_copy() {
+        let nobody = std::net::UdpSocket::bind(LOOPBACK)
+            .and_then(|socket| socket.local_addr())
+            .expect("find a free port");
+        let requester = requester();
+        for _ in 0..2 {
+            // The second call meets a socket whose error was just read.
+            let (answer, transmissions, acked) =
+                attempt(&requester, nobody, u32::MAX, Duration::from_secs(20));
+            assert!(matches!(answer, Err(Failure::Refused)), "{answer:?}");
+            assert_eq!(transmissions, 1);
+            assert_eq!(acked, None);
+        }
+        assert_eq!(requester.stats().retransmissions, 0);
     }
 
     #[test]

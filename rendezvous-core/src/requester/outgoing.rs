@@ -26,6 +26,9 @@ pub(crate) enum Failure {
     Expired,
     /// The endpoint left `max_unanswered` transmissions in a row unanswered.
     Silent,
+    /// Every copy the call ever sent to the endpoint's address was refused
+    /// by the kernel (port unreachable): none was delivered there.
+    Refused,
     /// The call does not fit a datagram.
     TooLarge {
         size: usize,
@@ -45,8 +48,9 @@ pub(crate) struct Outgoing<'r> {
     pub(super) deadline: Instant,
     pub(super) transmissions: u32,
     pub(super) acked_by: Option<Incarnation>,
-    /// When the call was first sent to each address it went to.
-    pub(super) first_sent: Vec<(SocketAddr, Instant)>,
+    /// Each address the call was sent to: when first, how many copies,
+    /// how many of them were refused.
+    pub(super) sent_to: Vec<SentTo>,
     /// The incarnation in the header of the last reply.
     pub(super) answered_by: Option<Incarnation>,
 }
@@ -71,8 +75,8 @@ impl Outgoing<'_> {
     /// How long ago the call was first sent to `address` (before the send,
     /// so never less than the truth), if it was.
     pub(crate) fn age_at(&self, address: SocketAddr) -> Option<Duration> {
-        let sent = self.first_sent.iter().find(|(to, _)| *to == address)?;
-        Some(sent.1.elapsed())
+        let sent = self.sent_to.iter().find(|sent| sent.address == address)?;
+        Some(sent.first.elapsed())
     }
 
     pub(crate) fn remaining(&self) -> Duration {
@@ -109,9 +113,7 @@ impl Outgoing<'_> {
             if unanswered >= max_unanswered {
                 return Err(Failure::Silent);
             }
-            if !self.first_sent.iter().any(|(to, _)| *to == endpoint) {
-                self.first_sent.push((endpoint, Instant::now()));
-            }
+            record(&mut self.sent_to, endpoint).copies += 1;
             socket.send(datagram, endpoint).await.map_err(Failure::Io)?;
             if self.transmissions > 0 {
                 socket.retransmissions.fetch_add(1, Ordering::Relaxed);
@@ -143,6 +145,13 @@ impl Outgoing<'_> {
                             acked = true;
                             wake_at = Instant::now() + policy.timeout(&socket.rtt, 0, true);
                             self.wake_at(wake_at.min(self.deadline));
+                        }
+                    }
+                    Incoming::Refused(to) => {
+                        let sent = record(&mut self.sent_to, to);
+                        sent.refused = (sent.refused + 1).min(sent.copies);
+                        if to == endpoint && sent.refused == sent.copies {
+                            return Err(Failure::Refused);
                         }
                     }
                     Incoming::Nudge => {}
@@ -224,6 +233,34 @@ impl Outgoing<'_> {
             waiting.wake_at = at;
         }
     }
+}
+
+/// The copies of one call sent to one address.
+#[derive(Debug)]
+pub(super) struct SentTo {
+    address: SocketAddr,
+    /// Before the first copy was sent.
+    first: Instant,
+    copies: u32,
+    /// Never more than `copies`: a datagram is refused once.
+    refused: u32,
+}
+
+/// The record of copies sent to `address`, made on first use.
+fn record(sent_to: &mut Vec<SentTo>, address: SocketAddr) -> &mut SentTo {
+    let index = match sent_to.iter().position(|sent| sent.address == address) {
+        Some(index) => index,
+        None => {
+            sent_to.push(SentTo {
+                address,
+                first: Instant::now(),
+                copies: 0,
+                refused: 0,
+            });
+            sent_to.len() - 1
+        }
+    };
+    &mut sent_to[index]
 }
 
 fn stopped() -> Failure {

@@ -45,10 +45,14 @@ impl<'a> Reader<'a> {
         let socket = self.socket;
         let length = match socket.socket.recv_from(&mut self.buffer).await {
             Ok((length, _from)) => length,
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                // A copy found nothing listening (`refusals`): tell its call.
+                socket.take_refusals();
+                return None;
+            }
             Err(error) => {
-                // ICMP errors surface here on some platforms; the calls' own
-                // timers deal with the silence.
                 tracing::debug!(%error, "client socket receive error");
+                socket.take_refusals();
                 rt::sleep(Duration::from_millis(1)).await;
                 return None;
             }
