@@ -107,3 +107,56 @@ fn lease_is_renewed_and_ended_through_any_daemon() {
         );
     });
 }
+
+/// Issue 13, item 1(b), over etcd: a new incarnation registering at an
+/// endpoint through one daemon ends the old one's lease at once, for every
+/// daemon, long before it would expire.
+#[test]
+fn a_new_incarnation_at_an_endpoint_replaces_the_old_one_through_any_daemon() {
+    const NAME: &str = "etcd.replaced";
+    let etcd = Etcd::start();
+    let daemons = start_daemons(2, &etcd, &unique_prefix("replaced"));
+    run(async {
+        let probes = probes(&daemons).await;
+        let at = loopback(40_003);
+        let old = register(&probes[0], NAME, at, LONG_TTL)
+            .await
+            .expect("register the old incarnation through A");
+        assert_lists(
+            &probes[1],
+            NAME,
+            &Endpoints::from([(at, 1)]),
+            "registered, at B",
+        )
+        .await;
+        probes[1]
+            .register(
+                crate::support::spec(NAME),
+                at,
+                rendezvous_core::protocol::wire::Incarnation(2),
+                LONG_TTL,
+            )
+            .await
+            .expect("register the new incarnation through B");
+        let found = crate::support::listed(&probes[1], NAME)
+            .await
+            .expect("look up at B");
+        assert_eq!(
+            found,
+            Endpoints::from([(at, 2)]),
+            "right after the restart, at B"
+        );
+        assert_lists(
+            &probes[0],
+            NAME,
+            &Endpoints::from([(at, 2)]),
+            "replaced, at A",
+        )
+        .await;
+        let renewed = probes[0].renew(old.token).await;
+        assert!(
+            matches!(renewed, Err(Error::UnknownLease)),
+            "renewing the replaced lease: {renewed:?}"
+        );
+    });
+}

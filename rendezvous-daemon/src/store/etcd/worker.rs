@@ -335,6 +335,21 @@ impl Worker {
                 .admit(count, source, total, cache.from_source(source))?;
         }
         let deadline = self.write_deadline();
+        // A new incarnation at an endpoint: the process that held the old
+        // one's leases no longer holds the port; they end now (best effort:
+        // one not revoked still expires).
+        let replaced = self
+            .shared
+            .cache()
+            .replaced_by(request.endpoint, request.incarnation);
+        for id in replaced {
+            let mut client = self.client.clone();
+            if let Err(error) = client.lease_revoke(id).await
+                && !is_not_found(&error)
+            {
+                tracing::debug!(%error, "could not end a replaced incarnation's lease");
+            }
+        }
         let ttl = self.shared.ttl.grant(Duration::from_millis(request.ttl_ms));
         // etcd counts TTLs in whole seconds.
         let seconds = ttl.as_secs().max(1) + u64::from(ttl.subsec_nanos() > 0);
@@ -354,6 +369,7 @@ impl Worker {
             ttl_ms,
             source,
             names: request.procedures.iter().map(|p| p.name.clone()).collect(),
+            incarnation: Some(request.incarnation),
         };
         let mut puts = vec![(self.layout.lease_key(&hash), encode(&lease)?)];
         for spec in &request.procedures {
