@@ -19,21 +19,29 @@
 //!   only slow or lossy is always safe: its reply cache recognises the call.
 //! * A call moves to *another* endpoint only when the first one cannot have
 //!   run it: it refused the call (no such procedure, another signature, a
-//!   new incarnation answering the first copy), or it went silent and the
-//!   matchmaker no longer lists it (it left gracefully). When the first
-//!   endpoint went silent while still listed, acknowledged the call, or
-//!   restarted while it was outstanding, the caller gets
-//!   [`Error::OutcomeUnknown`] — unless the procedure is declared
-//!   idempotent, in which case the call moves on — and later calls avoid
-//!   that endpoint. An acknowledged call that reaches its deadline is
-//!   `OutcomeUnknown` too.
+//!   new incarnation answering the first copy), the kernel refused every
+//!   copy sent there (port unreachable), a new incarnation's refusal
+//!   carries an uptime longer than the call has been going there (the new
+//!   process was serving before the call's first copy, so no earlier one
+//!   got it: the call is resent to it at once), or it went silent and the
+//!   matchmaker says it unregistered (it left gracefully). An endpoint
+//!   merely no longer listed (its lease expired, or a new incarnation at
+//!   its address replaced it) proves nothing. When the first endpoint went
+//!   silent, acknowledged the call, or restarted while it was outstanding,
+//!   the caller gets [`Error::OutcomeUnknown`] — unless the procedure is
+//!   declared idempotent, in which case the call moves on — and later
+//!   calls avoid that endpoint. An acknowledged call that reaches its
+//!   deadline is `OutcomeUnknown` too.
 //! * Once a call may have run at an endpoint, it stays so for its whole
 //!   life: no pause, re-lookup or later refusal (a restarted server's
-//!   `WrongIncarnation`, say) makes the client forget it.
-//! * The residual risks: a server that shuts down gracefully while the
-//!   reply to a call it ran is being lost on the network, or one that dies
-//!   and whose lease runs out before the client looks again; the client
-//!   then takes its silence for non-delivery.
+//!   `WrongIncarnation`, say) makes the client forget it; only the proofs
+//!   above do.
+//! * Fresh clients start at a random place among a name's endpoints, so
+//!   they spread over them. A client's suspicion of an endpoint is its
+//!   own: no client removes or demotes another server's registration.
+//! * The residual risk: a server that shuts down gracefully while the
+//!   reply to a call it ran is being lost on the network; the client then
+//!   takes its silence for non-delivery.
 
 mod endpoints;
 mod failover;
