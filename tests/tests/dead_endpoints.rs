@@ -7,16 +7,18 @@
 //!   to another endpoint at once, and runs once. No client unlists the dead
 //!   one: only its lease, or a new incarnation at its address, does.
 //! * A server restarted on the same port replaces the old incarnation in
-//!   the matchmaker at once.
+//!   the matchmaker at once (the matchmaker asks the endpoint who holds
+//!   it); a registration at an endpoint held by another incarnation
+//!   replaces nothing.
 //! * Fresh clients spread over a name's endpoints.
 //!
 //! Counts are asserted, never durations: a call that waited out its timers
 //! at a dead endpoint would have retransmitted there.
 
 use rendezvous_core::Client;
-use rendezvous_tests::Daemon;
 use rendezvous_tests::fault_server::procedures::count;
 use rendezvous_tests::fault_server::{ExecutionLog, FaultServer, FaultServerConfig, ScratchDir};
+use rendezvous_tests::{Daemon, eventually};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -167,7 +169,52 @@ fn a_server_restarted_on_its_port_replaces_the_dead_one_at_once() {
     assert_ne!(new.incarnation(), old_incarnation);
     rendezvous_tests::run(async {
         let client = fresh_client(daemon.address());
-        assert_eq!(listed(&client).await, vec![(at, new.incarnation())]);
+        // The matchmaker asks the endpoint who holds it, and ends the dead
+        // incarnation's lease when the new one answers: within a round
+        // trip, long before the lease would end.
+        let expected = vec![(at, new.incarnation())];
+        let replaced = eventually(
+            Duration::from_secs(20),
+            Duration::from_millis(10),
+            || async { (listed(&client).await == expected).then_some(()) },
+        )
+        .await;
+        assert!(
+            replaced.is_some(),
+            "still listed: {:?}",
+            listed(&client).await
+        );
         assert_eq!(count::remote_with(&client, 7).await.ok(), Some(7));
+    });
+}
+
+#[test]
+fn a_registration_at_a_live_servers_endpoint_replaces_nothing() {
+    let scratch = ScratchDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "impostor");
+    let daemon = Daemon::start(&[]);
+    let server = FaultServer::start(&config(daemon.address(), any_port(), scratch.join("s.log")));
+    let at = server.address();
+    rendezvous_tests::run(async {
+        let client = fresh_client(daemon.address());
+        let spec = rendezvous_core::protocol::matchmaker::ProcedureSpec {
+            name: count::NAME.into(),
+            signature: count::SIGNATURE,
+        };
+        let impostor = rendezvous_core::protocol::wire::Incarnation(server.incarnation() ^ 1);
+        client
+            .matchmaker()
+            .register(vec![spec], at, impostor, LEASE_TTL)
+            .await
+            .expect("register at the live server's endpoint");
+        // Give the matchmaker's check time to happen (and to do nothing).
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            seen = listed(&client).await;
+            rendezvous_runtime::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            seen.contains(&(at, server.incarnation())),
+            "the live server was unlisted by another's registration: {seen:?}"
+        );
     });
 }

@@ -236,6 +236,35 @@ impl Client {
         decode_result(procedure.name, &result)
     }
 
+    /// The incarnation of the server that holds `endpoint` now: the one in
+    /// the header of its answer to a call of a procedure no server has
+    /// (it runs nothing). The matchmaker uses it to check that a new
+    /// incarnation registering at an endpoint really holds it before the
+    /// old one's registrations go.
+    pub async fn incarnation_at(&self, endpoint: SocketAddr) -> Result<Incarnation, Error> {
+        const NOBODYS: &str = "rendezvous.incarnation";
+        let mut call = self.resources.requester.begin(
+            NOBODYS,
+            Fingerprint(0),
+            vec![0x80],
+            self.policy.deadline,
+        );
+        let answer = call
+            .attempt(endpoint, Incarnation::ANY, &self.policy, MAX_UNANSWERED)
+            .await;
+        match (answer, call.answered_by()) {
+            (Ok(_), Some(incarnation)) => Ok(incarnation),
+            (Ok(outcome), None) => Err(refusal(NOBODYS, endpoint, outcome)),
+            (Err(failure), _) => Err(failure_error(
+                NOBODYS,
+                endpoint,
+                failure,
+                call.transmissions(),
+                self.policy.deadline,
+            )),
+        }
+    }
+
     /// Calls a server at a known address, without the matchmaker.
     pub async fn call_at<A, R>(
         &self,

@@ -6,7 +6,7 @@
 //! store's number for the lease (the in-memory store counts leases; the
 //! etcd store uses the key's create revision), so a server restarted on the
 //! same port sits next to its predecessor, older first, until that one's
-//! lease ends. What a binding's `lease` is depends on the store; the
+//! lease ends or the matchmaker finds it replaced (`Store::replace`). What a binding's `lease` is depends on the store; the
 //! directory only asks the store how much time it has left.
 
 use rendezvous_core::Fingerprint;

@@ -4,12 +4,14 @@
 //! A lease belongs to one server (one endpoint, one incarnation) and covers
 //! all the procedures it registered. Bindings map a name to the endpoints
 //! that serve it, one per (endpoint, lease): a new registration is added
-//! beside the existing ones. A binding leaves with its own lease
-//! (unregister, which needs the token, or expiry), or when a *new
-//! incarnation* registers at its endpoint: only one process can hold a
-//! port, so the old one is gone, and its leases end at once (replaced)
-//! instead of lingering until they expire. No client request removes or
-//! demotes a registration; only its lease, or this rule, does.
+//! beside the existing ones, never over them. A binding leaves with its
+//! own lease (unregister, which needs the token, or expiry), or when the
+//! matchmaker finds that a *new incarnation* that registered at its
+//! endpoint holds that endpoint (it answers there, see `service.rs`): only
+//! one process can hold a port, so the old one is gone, and its leases end
+//! at once ([`LeaseTable::replace`]) instead of lingering until they
+//! expire. No client request removes or demotes a registration; only its
+//! lease, or that check, does.
 //!
 //! The table remembers, for [`UNREGISTERED_FOR`], which endpoints of each
 //! name unregistered, and lookups list them (`Lookup::unregistered`): a
@@ -97,6 +99,15 @@ impl Store for MemoryStore {
         self.table().list(after, page_bytes, Instant::now())
     }
 
+    fn others_at(&self, endpoint: SocketAddr, incarnation: u64) -> bool {
+        self.table().others_at(endpoint, incarnation)
+    }
+
+    fn replace(&self, endpoint: SocketAddr, incarnation: u64) -> Pending<Vec<Expired>> {
+        let replaced = self.table().replace(endpoint, incarnation, Instant::now());
+        Box::pin(std::future::ready(replaced))
+    }
+
     fn expire(&self) -> Vec<Expired> {
         self.table().expire(Instant::now())
     }
@@ -171,7 +182,6 @@ impl LeaseTable {
     ) -> Result<Lease, MatchmakerError> {
         self.expire(now);
         validate(&request)?;
-        self.replace_at(request.endpoint, request.incarnation);
         let source = source.to_canonical();
         let count = request.procedures.len();
         let from_source = self.per_source.get(&source).copied().unwrap_or(0);
@@ -247,18 +257,33 @@ impl LeaseTable {
         Ok(gone)
     }
 
+    /// Whether leases of other incarnations than `incarnation` are held at
+    /// `endpoint`.
+    pub fn others_at(&self, endpoint: SocketAddr, incarnation: u64) -> bool {
+        self.leases
+            .values()
+            .any(|r| r.endpoint == endpoint && r.incarnation != incarnation)
+    }
+
     /// Ends at once the leases of other incarnations at `endpoint`: the
     /// process that held them no longer holds the port.
-    fn replace_at(&mut self, endpoint: SocketAddr, incarnation: u64) {
+    pub fn replace(
+        &mut self,
+        endpoint: SocketAddr,
+        incarnation: u64,
+        now: Instant,
+    ) -> Vec<Expired> {
+        self.expire(now);
         let replaced: Vec<LeaseToken> = self
             .leases
             .iter()
             .filter(|(_, r)| r.endpoint == endpoint && r.incarnation != incarnation)
             .map(|(token, _)| *token)
             .collect();
-        for token in replaced {
-            self.remove_lease(token);
-        }
+        replaced
+            .into_iter()
+            .filter_map(|token| self.remove_lease(token))
+            .collect()
     }
 
     fn note_unregistered(&mut self, name: &str, departed: Departed, now: Instant) {
@@ -415,6 +440,12 @@ mod tests {
         let mut restarted = request(&["a"], 1000, 1);
         restarted.incarnation = 10;
         table.register(restarted, token(2), LOCAL, now).unwrap();
+        // Beside, until the matchmaker finds the new one holds the port.
+        assert!(table.others_at(SocketAddr::from(([127, 0, 0, 1], 1000)), 10));
+        assert_eq!(table.lookup("a", None, now).unwrap().endpoints.len(), 3);
+        let replaced = table.replace(SocketAddr::from(([127, 0, 0, 1], 1000)), 10, now);
+        assert_eq!(replaced.len(), 1);
+        assert!(!table.others_at(SocketAddr::from(([127, 0, 0, 1], 1000)), 10));
         let found = table.lookup("a", None, now).unwrap();
         let listed: Vec<(u16, u64)> = found
             .endpoints

@@ -64,11 +64,11 @@ impl Cache {
 
     /// The etcd leases at `endpoint` of incarnations other than
     /// `incarnation` (records that name one).
-    pub fn replaced_by(&self, endpoint: SocketAddr, incarnation: u64) -> Vec<i64> {
+    pub fn replaced_by(&self, endpoint: SocketAddr, incarnation: u64) -> Vec<(i64, Vec<String>)> {
         self.leases
             .values()
             .filter(|l| l.endpoint == endpoint && l.incarnation.is_some_and(|i| i != incarnation))
-            .map(|l| l.id)
+            .map(|l| (l.id, l.names.clone()))
             .collect()
     }
 

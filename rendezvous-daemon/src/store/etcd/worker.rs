@@ -14,7 +14,7 @@ use etcd_client::{
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
@@ -72,6 +72,11 @@ pub enum Command {
     Unregister {
         token: LeaseToken,
         reply: Reply<Result<Expired, MatchmakerError>>,
+    },
+    Replace {
+        endpoint: SocketAddr,
+        incarnation: u64,
+        reply: Reply<Vec<Expired>>,
     },
 }
 
@@ -313,6 +318,13 @@ impl Worker {
             Command::Unregister { token, reply } => {
                 let _ = reply.send(self.unregister(token).await).await;
             }
+            Command::Replace {
+                endpoint,
+                incarnation,
+                reply,
+            } => {
+                let _ = reply.send(self.replace(endpoint, incarnation).await).await;
+            }
         }
     }
 
@@ -335,21 +347,6 @@ impl Worker {
                 .admit(count, source, total, cache.from_source(source))?;
         }
         let deadline = self.write_deadline();
-        // A new incarnation at an endpoint: the process that held the old
-        // one's leases no longer holds the port; they end now (best effort:
-        // one not revoked still expires).
-        let replaced = self
-            .shared
-            .cache()
-            .replaced_by(request.endpoint, request.incarnation);
-        for id in replaced {
-            let mut client = self.client.clone();
-            if let Err(error) = client.lease_revoke(id).await
-                && !is_not_found(&error)
-            {
-                tracing::debug!(%error, "could not end a replaced incarnation's lease");
-            }
-        }
         let ttl = self.shared.ttl.grant(Duration::from_millis(request.ttl_ms));
         // etcd counts TTLs in whole seconds.
         let seconds = ttl.as_secs().max(1) + u64::from(ttl.subsec_nanos() > 0);
@@ -429,6 +426,31 @@ impl Worker {
                 .map_or(revision, |header| header.revision());
         }
         Ok(revision)
+    }
+
+    /// Revokes the leases at `endpoint` of other incarnations (best
+    /// effort: one not revoked still expires).
+    async fn replace(&self, endpoint: SocketAddr, incarnation: u64) -> Vec<Expired> {
+        let replaced = self.shared.cache().replaced_by(endpoint, incarnation);
+        let mut gone = Vec::new();
+        let mut revision = 0;
+        for (id, names) in replaced {
+            let mut client = self.client.clone();
+            match client.lease_revoke(id).await {
+                Ok(response) => {
+                    revision = response.header().map_or(revision, |h| h.revision());
+                    gone.push(Expired { endpoint, names });
+                }
+                Err(error) if is_not_found(&error) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "could not end a replaced incarnation's lease")
+                }
+            }
+        }
+        if revision > 0 {
+            self.await_cache(revision).await;
+        }
+        gone
     }
 
     async fn renew(&self, token: LeaseToken) -> Result<Renewed, MatchmakerError> {
