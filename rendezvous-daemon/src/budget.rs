@@ -133,6 +133,24 @@ mod tests {
         }
     }
 
+    /// Who unregistered is dropped first: the endpoints still fit.
+    #[test]
+    fn the_unregistered_hint_goes_before_any_endpoint() {
+        use rendezvous_core::protocol::matchmaker::Departed;
+        let mut answer = lookup(2);
+        let full = encoded_len(&Ok::<_, MatchmakerError>(answer.clone()));
+        answer.unregistered = (0..8)
+            .map(|i| Departed {
+                address: SocketAddr::from(([127, 0, 0, 1], 50_000 + i)),
+                incarnation: u64::MAX,
+            })
+            .collect();
+        let cut = fit_lookup(Ok(answer), full, 0).unwrap();
+        assert_eq!(cut.endpoints.len(), 2);
+        assert!(!cut.truncated);
+        assert!(cut.unregistered.is_empty());
+    }
+
     #[test]
     fn an_answer_within_the_budget_is_unchanged() {
         let answer = Ok(lookup(3));
