@@ -22,6 +22,9 @@ use std::time::SystemTime;
 /// How long the matchmaker asks a new registration's endpoint who holds it.
 const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 
+/// How many times it asks before it gives up (and replaces nothing).
+const PROBE_ATTEMPTS: u32 = 3;
+
 /// What the procedures share.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -71,7 +74,15 @@ impl State {
                 }
             }
         };
-        match prober.incarnation_at(endpoint).await {
+        // A few attempts: the endpoint may sit behind a lossy network.
+        let mut asked = prober.incarnation_at(endpoint).await;
+        for _ in 1..PROBE_ATTEMPTS {
+            if asked.is_ok() {
+                break;
+            }
+            asked = prober.incarnation_at(endpoint).await;
+        }
+        match asked {
             Ok(holder) if holder.0 == incarnation => {
                 for gone in self.store.replace(endpoint, incarnation).await {
                     tracing::info!(

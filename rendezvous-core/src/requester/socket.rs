@@ -71,12 +71,15 @@ impl ClientSocket {
     /// port-unreachable error (which the kernel reports on the next call
     /// on the socket) hands the refusals to their calls and sends again.
     async fn send_to(&self, datagram: &[u8], endpoint: SocketAddr) -> io::Result<()> {
-        match self.socket.send_to(datagram, endpoint).await {
-            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                self.take_refusals();
-                self.socket.send_to(datagram, endpoint).await.map(drop)
+        let mut tries = 0;
+        loop {
+            match self.socket.send_to(datagram, endpoint).await {
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused && tries < 3 => {
+                    self.take_refusals();
+                    tries += 1;
+                }
+                sent => return sent.map(drop),
             }
-            sent => sent.map(drop),
         }
     }
 
@@ -98,7 +101,7 @@ impl ClientSocket {
             xid,
         });
         if let Ok(datagram) = confirm.encode() {
-            let _ = self.socket.send_to(&datagram, endpoint).await;
+            let _ = self.send_to(&datagram, endpoint).await;
         }
     }
 }
