@@ -63,6 +63,7 @@ fn answered<T: DeserializeOwned + Debug>(name: &str, outcome: &Outcome, args: &[
         Outcome::NoSuchProcedure
         | Outcome::SignatureMismatch(_)
         | Outcome::WrongIncarnation
+        | Outcome::WrongIncarnationUptime(_)
         | Outcome::UnsupportedVersion(_)
         | Outcome::Malformed(_)
         | Outcome::ReplyEvicted => {

@@ -86,18 +86,25 @@ impl Peer {
                     continue;
                 }
             };
-            // Whatever a server sends decodes.
-            let message = Message::decode(&self.buffer[..length]).unwrap_or_else(|error| {
-                panic!(
-                    "the server sent an undecodable datagram ({error:?}): {}",
-                    hex(&self.buffer[..length])
-                )
-            });
-            if let Message::Reply(reply) = message
-                && reply.client == self.client
-                && reply.xid == xid
-            {
-                return Some(reply.outcome);
+            // Whatever a server sends decodes: every message of it (a
+            // batch of answers, or `[4]` followed by its uptime `[12]`).
+            let mut ours = None;
+            for message in Message::decode_batch(&self.buffer[..length]) {
+                let (message, _) = message.unwrap_or_else(|error| {
+                    panic!(
+                        "the server sent an undecodable datagram ({error:?}): {}",
+                        hex(&self.buffer[..length])
+                    )
+                });
+                if let Message::Reply(reply) = message
+                    && reply.client == self.client
+                    && reply.xid == xid
+                {
+                    ours.get_or_insert(reply.outcome);
+                }
+            }
+            if ours.is_some() {
+                return ours;
             }
         }
     }

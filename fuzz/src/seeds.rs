@@ -256,6 +256,7 @@ fn every_outcome() -> Vec<Outcome> {
         Outcome::NoSuchProcedure,
         Outcome::SignatureMismatch(Fingerprint(9)),
         Outcome::WrongIncarnation,
+        Outcome::WrongIncarnationUptime(1_500),
         Outcome::UnsupportedVersion(vec![1, 2]),
         Outcome::Malformed("bad".into()),
         Outcome::BadArguments("args".into()),

@@ -228,7 +228,9 @@ pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -
         },
         Outcome::NoSuchProcedure => remote(Refusal::NoSuchProcedure),
         Outcome::SignatureMismatch(server) => remote(Refusal::SignatureMismatch { server }),
-        Outcome::WrongIncarnation => remote(Refusal::Restarted),
+        Outcome::WrongIncarnation | Outcome::WrongIncarnationUptime(_) => {
+            remote(Refusal::Restarted)
+        }
         Outcome::UnsupportedVersion(versions) => remote(Refusal::UnsupportedVersion { versions }),
         Outcome::Malformed(reason) => remote(Refusal::Malformed { reason }),
         Outcome::BadArguments(reason) => remote(Refusal::BadArguments { reason }),

@@ -57,6 +57,7 @@ fn lookup_result() -> Result<Lookup, MatchmakerError> {
             ttl_ms: 29_000,
         }],
         truncated: false,
+        unregistered: Vec::new(),
     })
 }
 

@@ -28,6 +28,15 @@ pub fn fit_lookup(
     if encoded_len(&answer) <= budget {
         return answer;
     }
+    // Who unregistered is a hint, and the first thing to go: a client that
+    // does not see it keeps its doubt, which is safe.
+    let answer = answer.map(|lookup| Lookup {
+        unregistered: Vec::new(),
+        ..lookup
+    });
+    if encoded_len(&answer) <= budget {
+        return answer;
+    }
     match answer {
         Ok(lookup) => fit_endpoints(lookup, budget),
         Err(MatchmakerError::SignatureMismatch {
@@ -63,6 +72,7 @@ fn fit_endpoints(lookup: Lookup, budget: usize) -> Result<Lookup, MatchmakerErro
     let empty: Result<Lookup, MatchmakerError> = Ok(Lookup {
         endpoints: Vec::new(),
         truncated: true,
+        unregistered: Vec::new(),
     });
     // The array header grows from 1 byte to at most 3 as it fills.
     let framing = encoded_len(&empty) + 2;
@@ -86,6 +96,7 @@ fn fit_endpoints(lookup: Lookup, budget: usize) -> Result<Lookup, MatchmakerErro
     Ok(Lookup {
         endpoints: all,
         truncated,
+        unregistered: Vec::new(),
     })
 }
 
@@ -111,7 +122,26 @@ mod tests {
                 })
                 .collect(),
             truncated: false,
+            unregistered: Vec::new(),
         }
+    }
+
+    /// Who unregistered is dropped first: the endpoints still fit.
+    #[test]
+    fn the_unregistered_hint_goes_before_any_endpoint() {
+        use rendezvous_core::protocol::matchmaker::Departed;
+        let mut answer = lookup(2);
+        let full = encoded_len(&Ok::<_, MatchmakerError>(answer.clone()));
+        answer.unregistered = (0..8)
+            .map(|i| Departed {
+                address: SocketAddr::from(([127, 0, 0, 1], 50_000 + i)),
+                incarnation: u64::MAX,
+            })
+            .collect();
+        let cut = fit_lookup(Ok(answer), full).unwrap();
+        assert_eq!(cut.endpoints.len(), 2);
+        assert!(!cut.truncated);
+        assert!(cut.unregistered.is_empty());
     }
 
     #[test]

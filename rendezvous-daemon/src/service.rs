@@ -6,14 +6,23 @@ use crate::budget::{self, fit_lookup};
 use crate::gatekeeper::Gatekeeper;
 use crate::refusal_log::{RefusalLog, Refused};
 use crate::store::{LIST_PAGE_BYTES, Store};
+use rendezvous_core::Client;
 use rendezvous_core::protocol::matchmaker::auth::Authenticated;
 use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
 use rendezvous_core::protocol::matchmaker::{LeaseToken, MatchmakerError, RegisterRequest};
 use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
-use rendezvous_runtime::Instant;
+use rendezvous_runtime::{self as rt, Instant};
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 use std::time::SystemTime;
+
+/// How long the matchmaker asks a new registration's endpoint who holds it.
+const PROBE_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How many times it asks before it gives up (and replaces nothing).
+const PROBE_ATTEMPTS: u32 = 3;
 
 /// What the procedures share.
 #[derive(Debug)]
@@ -21,6 +30,9 @@ pub(crate) struct State {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) gate: Mutex<Gatekeeper>,
     pub(crate) log: Mutex<RefusalLog>,
+    /// Clients that ask an endpoint which incarnation holds it (IPv4,
+    /// IPv6), made on first use.
+    probers: [OnceLock<Client>; 2],
 }
 
 pub(crate) type Shared = Arc<State>;
@@ -31,7 +43,58 @@ impl State {
             store,
             gate: Mutex::new(gate),
             log: Mutex::new(RefusalLog::default()),
+            probers: [OnceLock::new(), OnceLock::new()],
         })
+    }
+
+    /// After `incarnation` registered at `endpoint`, where other
+    /// incarnations hold leases: asks the endpoint which incarnation holds
+    /// it, and if it is the new one, ends the others' leases (replaced).
+    /// A registration at someone else's endpoint is answered there by the
+    /// owner, so it replaces nothing.
+    async fn check_replaced(&self, endpoint: SocketAddr, incarnation: u64) {
+        let family = usize::from(endpoint.is_ipv6());
+        let prober = match self.probers[family].get() {
+            Some(prober) => prober,
+            None => {
+                let built = Client::builder()
+                    .matchmaker(endpoint)
+                    .deadline(PROBE_DEADLINE)
+                    .build();
+                match built {
+                    Ok(prober) => self.probers[family].get_or_init(|| prober),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not make a client to ask endpoints who holds them");
+                        return;
+                    }
+                }
+            }
+        };
+        // A few attempts: the endpoint may sit behind a lossy network.
+        let mut asked = prober.incarnation_at(endpoint).await;
+        for _ in 1..PROBE_ATTEMPTS {
+            if asked.is_ok() {
+                break;
+            }
+            asked = prober.incarnation_at(endpoint).await;
+        }
+        match asked {
+            Ok(holder) if holder.0 == incarnation => {
+                for gone in self.store.replace(endpoint, incarnation).await {
+                    tracing::info!(
+                        endpoint = %gone.endpoint, procedures = ?gone.names, incarnation,
+                        "replaced: a new incarnation holds the endpoint"
+                    );
+                }
+            }
+            Ok(holder) => tracing::info!(
+                %endpoint, registered = incarnation, holder = holder.0,
+                "a registration at an endpoint held by another incarnation replaces nothing"
+            ),
+            Err(error) => {
+                tracing::debug!(%endpoint, %error, "no answer from a newly registered endpoint")
+            }
+        }
     }
 
     /// Lets `request` through the gatekeeper, or logs (rate-limited) and
@@ -145,17 +208,23 @@ fn register(state: Shared) -> Procedure {
                 LeaseToken::generate().map_err(|error| MatchmakerError::InvalidRequest {
                     reason: format!("the matchmaker's random source failed: {error}"),
                 })?;
-            let endpoint = request.endpoint;
+            let (endpoint, incarnation) = (request.endpoint, request.incarnation);
             let names: Vec<String> = request.procedures.iter().map(|p| p.name.clone()).collect();
             let lease = state
                 .store
                 .register(request, token, context.peer.ip())
                 .await;
             match &lease {
-                Ok(lease) => tracing::info!(
-                    %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
-                    "registered"
-                ),
+                Ok(lease) => {
+                    tracing::info!(
+                        %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
+                        "registered"
+                    );
+                    if state.store.others_at(endpoint, incarnation) {
+                        let state = state.clone();
+                        rt::spawn(async move { state.check_replaced(endpoint, incarnation).await });
+                    }
+                }
                 Err(refusal @ MatchmakerError::LimitReached { .. }) => {
                     state.refused(Refused::Limit, operation::Register::NAME, &context, refusal);
                 }

@@ -440,6 +440,7 @@ fn a_lookup_refused_as_overloaded_is_retried_until_it_is_answered() {
                     > = Ok(rendezvous_core::protocol::matchmaker::Lookup {
                         endpoints: Vec::new(),
                         truncated: false,
+                        unregistered: Vec::new(),
                     });
                     Outcome::Return(wire::encode_payload(&answer).unwrap())
                 };

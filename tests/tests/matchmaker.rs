@@ -420,8 +420,10 @@ fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_f
         let client = daemon.client().await;
         let at = loopback(40_001);
         let first = register(&client, "math.add", ADD_V1, at, 1, LONG_TTL).await;
-        // The server restarted on the same port: a new incarnation, a new
-        // lease, beside the old one until that one ends by itself.
+        // A new incarnation, a new lease, beside the old one: nothing
+        // answers at that endpoint, so the matchmaker cannot find that the
+        // new one holds it, and replaces nothing (a server restarted on its
+        // port does answer: tests/tests/dead_endpoints.rs).
         register(&client, "math.add", ADD_V1, at, 2, LONG_TTL).await;
 
         let found = client.lookup("math.add", None).await.unwrap();
@@ -436,6 +438,38 @@ fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_f
         let found = client.lookup("math.add", None).await.unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].incarnation, 2);
+    });
+}
+
+/// Item 0's residual: a lookup names the endpoints that unregistered, so a
+/// client can tell a graceful exit from a lease that merely expired.
+#[test]
+fn a_lookup_names_the_endpoints_that_unregistered_and_only_those() {
+    let daemon = Daemon::start(&[]);
+    run(async {
+        let client = daemon.client().await;
+        let (gone, expiring, staying) = (loopback(40_001), loopback(40_002), loopback(40_003));
+        let lease = register(&client, "math.add", ADD_V1, gone, 1, LONG_TTL).await;
+        register(
+            &client,
+            "math.add",
+            ADD_V1,
+            expiring,
+            2,
+            Duration::from_secs(1),
+        )
+        .await;
+        register(&client, "math.add", ADD_V1, staying, 3, LONG_TTL).await;
+        client.unregister(lease.token).await.unwrap();
+        rt::sleep(Duration::from_millis(1_500)).await;
+        let found = client.lookup_answer("math.add", None).await.unwrap();
+        assert_eq!(addresses(&found.endpoints), vec![staying]);
+        let unregistered: Vec<(SocketAddr, u64)> = found
+            .unregistered
+            .iter()
+            .map(|d| (d.address, d.incarnation))
+            .collect();
+        assert_eq!(unregistered, vec![(gone, 1)]);
     });
 }
 
@@ -830,12 +864,18 @@ fn garbage_datagrams_neither_disturb_the_daemon_nor_grow_its_memory() {
             rt::timeout(Duration::from_millis(200), raw.recv_from(&mut buffer)).await
         {
             answers += 1;
-            match Message::decode(&buffer[..length]) {
-                Ok(Message::Reply(reply)) if !matches!(reply.outcome, Outcome::Return(_)) => {
-                    refused += 1
+            // A refusal of another incarnation is two replies in one
+            // datagram (`[4]`, then its uptime).
+            for message in Message::decode_batch(&buffer[..length]) {
+                match message {
+                    Ok((Message::Reply(reply), _))
+                        if !matches!(reply.outcome, Outcome::Return(_)) =>
+                    {
+                        refused += 1
+                    }
+                    Ok((Message::Reply(_) | Message::Ack(_), _)) => {}
+                    other => panic!("the daemon sent neither a reply nor an ACK: {other:?}"),
                 }
-                Ok(Message::Reply(_) | Message::Ack(_)) => {}
-                other => panic!("the daemon sent neither a reply nor an ACK: {other:?}"),
             }
         }
         assert!(

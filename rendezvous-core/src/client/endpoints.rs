@@ -12,7 +12,7 @@
 
 use crate::error::Error;
 use crate::matchmaker::MatchmakerClient;
-use crate::matchmaker::protocol::EndpointInfo;
+use crate::matchmaker::protocol::{Departed, EndpointInfo};
 use crate::rt::Instant;
 use crate::signature::Fingerprint;
 use crate::sync::lock;
@@ -29,6 +29,9 @@ const STALE_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a suspect endpoint is passed over when others exist.
 const SUSPECT_FOR: Duration = Duration::from_secs(5);
+
+/// How long a lookup's word that an endpoint unregistered is remembered.
+const UNREGISTERED_FOR: Duration = Duration::from_secs(60);
 
 /// One endpoint as calls address it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,12 +71,29 @@ struct Resolution {
     done: async_channel::Receiver<()>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct EndpointCache {
     slots: Mutex<HashMap<Key, Slot>>,
     suspects: Mutex<HashMap<Target, Instant>>,
+    /// Endpoints that lookups said unregistered (left gracefully), and
+    /// when they said it.
+    unregistered: Mutex<HashMap<Target, Instant>>,
     lookups: AtomicU64,
+    /// Where this client's picks start: random, so that fresh clients
+    /// spread over a name's endpoints instead of all taking the first.
     rotation: AtomicUsize,
+}
+
+impl Default for EndpointCache {
+    fn default() -> EndpointCache {
+        EndpointCache {
+            slots: Mutex::default(),
+            suspects: Mutex::default(),
+            unregistered: Mutex::default(),
+            lookups: AtomicU64::new(0),
+            rotation: AtomicUsize::new(crate::random::u64() as usize),
+        }
+    }
 }
 
 impl EndpointCache {
@@ -156,12 +176,14 @@ impl EndpointCache {
         matchmaker: &MatchmakerClient,
     ) -> Result<(Endpoints, Duration), Error> {
         self.lookups.fetch_add(1, Ordering::Relaxed);
-        let found = matchmaker.lookup(name, Some(signature)).await?;
-        if found.is_empty() {
+        let found = matchmaker.lookup_answer(name, Some(signature)).await?;
+        if found.endpoints.is_empty() {
             return Err(Error::NotFound {
                 name: name.to_owned(),
             });
         }
+        self.note_unregistered(&found.unregistered);
+        let found = found.endpoints;
         let ttl = found.iter().map(|e| e.ttl_ms).min().unwrap_or(0);
         let endpoints = found.iter().map(target).collect();
         Ok((endpoints, Duration::from_millis(ttl)))
@@ -177,6 +199,25 @@ impl EndpointCache {
         {
             slots.remove(&key);
         }
+    }
+
+    fn note_unregistered(&self, gone: &[Departed]) {
+        let now = Instant::now();
+        let mut unregistered = lock(&self.unregistered);
+        unregistered.retain(|_, at| now.saturating_duration_since(*at) < UNREGISTERED_FOR);
+        for departed in gone {
+            let target = Target {
+                address: departed.address,
+                incarnation: Incarnation(departed.incarnation),
+            };
+            unregistered.insert(target, now);
+        }
+    }
+
+    /// Whether a lookup said lately that `target` unregistered: it left
+    /// gracefully (not merely expired, or replaced at its address).
+    pub(crate) fn unregistered(&self, target: Target) -> bool {
+        lock(&self.unregistered).contains_key(&target)
     }
 
     /// Passes over `target` for a while when others exist.

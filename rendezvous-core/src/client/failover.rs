@@ -15,9 +15,24 @@
 //!   is idempotent: going back there is safe (its reply cache knows the
 //!   call); moving on could run it twice, so the caller gets
 //!   [`Error::OutcomeUnknown`] instead.
-//! * **Silence from an endpoint that is no longer listed** right after it
-//!   went silent reads as a graceful exit (a server unregisters before it
-//!   stops taking calls, then answers what it took): that doubt is dropped.
+//! * **Silence from an endpoint that unregistered** reads as a graceful
+//!   exit (a server unregisters before it stops taking calls, then answers
+//!   what it took): that doubt is dropped, but only when the lookup made
+//!   right after the silence lists the endpoint among those that
+//!   *unregistered*. An endpoint that is merely no longer listed may have
+//!   let its lease expire, or been replaced by a new incarnation at its
+//!   address: both say nothing about what it ran, so the doubt stays.
+//! * **A restart proven after the call began clears the doubt there.** A
+//!   `WrongIncarnation` that carries the answering incarnation's uptime
+//!   (outcome 12) proves that every copy sent to that address reached only
+//!   that incarnation when the call's first copy there is younger than
+//!   the uptime (the port was not free for it before the earlier process
+//!   let go of it): it refused them all, so the call ran nowhere there,
+//!   and is resent at once to the incarnation that answered. When a call
+//!   in doubt at an endpoint finds its address listed under another
+//!   incarnation (replaced), it goes back once more to the old one (a
+//!   copy naming the old incarnation cannot run at the new one) to hear
+//!   that refusal, at most [`UPTIME_ASKS`] times.
 //! * **Nowhere new to go** (every listed endpoint already tried): the call
 //!   goes back to one after a pause, backing off by [`RetryPolicy::backoff`].
 
@@ -25,8 +40,12 @@ use super::endpoints::Target;
 use crate::error::{Error, refusal};
 use crate::requester::Failure;
 use crate::retry::RetryPolicy;
-use crate::wire::Outcome;
+use crate::wire::{Incarnation, Outcome};
 use std::time::Duration;
+
+/// How many times a call in doubt goes back to a replaced endpoint to
+/// learn its successor's uptime.
+const UPTIME_ASKS: u32 = 3;
 
 /// Why a call may have run at an endpoint it is leaving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +88,10 @@ pub(crate) struct Attempt {
     pub(crate) total_transmissions: u32,
     /// Whether any endpoint has acknowledged the call.
     pub(crate) acknowledged: bool,
+    /// The incarnation in the header of the reply, if one came.
+    pub(crate) answered_by: Option<Incarnation>,
+    /// How long ago the call was first sent to this attempt's address.
+    pub(crate) age: Option<Duration>,
 }
 
 /// After an attempt: the call's end, or a new lookup.
@@ -78,6 +101,9 @@ pub(crate) enum AfterAttempt {
     Fail(Error),
     /// Look the name up again, then call [`Failover::after_lookup`].
     LookAgain,
+    /// Send the call to this endpoint now, with no lookup and no pause:
+    /// the incarnation that answered, proven to have run nothing of it.
+    Resend(Target),
 }
 
 /// After a lookup: the call's end, or where to send it next.
@@ -104,6 +130,9 @@ pub(crate) struct Failover<'p> {
     silent: bool,
     /// Pauses taken, for the backoff.
     pauses: u32,
+    /// Times the call went back to a replaced endpoint to learn the
+    /// uptime of its successor.
+    uptime_asks: u32,
 }
 
 impl<'p> Failover<'p> {
@@ -123,6 +152,7 @@ impl<'p> Failover<'p> {
             doubt: None,
             silent: false,
             pauses: 0,
+            uptime_asks: 0,
         }
     }
 
@@ -130,17 +160,40 @@ impl<'p> Failover<'p> {
     pub(crate) fn after_attempt(&mut self, attempt: Attempt) -> AfterAttempt {
         let (name, current) = (self.procedure, self.current);
         self.silent = false;
+        if let Some(next) = self.proven_restart(&attempt) {
+            self.current = next;
+            return AfterAttempt::Resend(next);
+        }
         let doubt = match attempt.answer {
             Ok(Outcome::Return(bytes)) => return AfterAttempt::Return(bytes),
             // Earlier copies went unanswered: they may have reached the
             // incarnation this one replaced.
-            Ok(Outcome::WrongIncarnation) if attempt.transmissions > 1 => Some(Doubt::Restarted),
-            Ok(Outcome::WrongIncarnation | Outcome::NoSuchProcedure) => None,
+            Ok(Outcome::WrongIncarnation | Outcome::WrongIncarnationUptime(_))
+                if attempt.transmissions > 1 =>
+            {
+                Some(Doubt::Restarted)
+            }
+            Ok(
+                Outcome::WrongIncarnation
+                | Outcome::WrongIncarnationUptime(_)
+                | Outcome::NoSuchProcedure,
+            ) => None,
             Ok(Outcome::SignatureMismatch(_)) => None,
             Ok(outcome) => return AfterAttempt::Fail(refusal(name, current.address, outcome)),
             Err(Failure::Silent) => {
                 self.silent = true;
                 Some(Doubt::Silent)
+            }
+            // Every copy ever sent to this address was refused by the
+            // kernel: none reached a process there, now or before.
+            Err(Failure::Refused) => {
+                if self
+                    .doubt
+                    .is_some_and(|(_, t)| t.address == current.address)
+                {
+                    self.doubt = None;
+                }
+                None
             }
             Err(Failure::Expired) if attempt.acknowledged => {
                 return AfterAttempt::Fail(Doubt::AcknowledgedThenExpired.error(name, current));
@@ -161,13 +214,50 @@ impl<'p> Failover<'p> {
         AfterAttempt::LookAgain
     }
 
+    /// The incarnation to resend to at once, when `attempt` met a restart
+    /// that provably happened before the call's first copy to this address
+    /// (see the module docs); any doubt about that address is then gone.
+    fn proven_restart(&mut self, attempt: &Attempt) -> Option<Target> {
+        let Ok(Outcome::WrongIncarnationUptime(uptime_ms)) = attempt.answer else {
+            return None;
+        };
+        let (answered_by, age) = (attempt.answered_by?, attempt.age?);
+        let address = self.current.address;
+        // An ack came from somewhere: keep to the rules that cover it.
+        if attempt.acknowledged || age >= Duration::from_millis(uptime_ms) {
+            return None;
+        }
+        match self.doubt {
+            // Copies that named the answering incarnation itself are not
+            // covered: it did not refuse those.
+            Some((_, doubted)) if doubted.address == address => {
+                if doubted.incarnation == answered_by {
+                    return None;
+                }
+                self.doubt = None;
+            }
+            _ => {}
+        }
+        let next = Target {
+            address,
+            incarnation: answered_by,
+        };
+        match self.doubt {
+            Some((_, doubted)) if doubted != next && !self.idempotent => None,
+            _ => Some(next),
+        }
+    }
+
     /// Reads the lookup made after an attempt; `pick` chooses among the
     /// endpoints found, passing over those given as its second argument
-    /// while others remain; `remaining` is the call's time left.
+    /// while others remain; `unregistered` says whether the lookup named
+    /// an endpoint among those that left gracefully; `remaining` is the
+    /// call's time left.
     pub(crate) fn after_lookup(
         &mut self,
         found: Result<&[Target], Error>,
         pick: impl FnOnce(&[Target], &[Target]) -> Option<Target>,
+        unregistered: impl Fn(Target) -> bool,
         remaining: Duration,
     ) -> AfterLookup {
         let name = self.procedure;
@@ -184,8 +274,23 @@ impl<'p> Failover<'p> {
             && self.silent
             && target == self.current
             && !endpoints.contains(&target)
+            && unregistered(target)
         {
             self.doubt = None;
+        }
+        if let Some((_, doubted)) = self.doubt
+            && !self.idempotent
+            && self.uptime_asks < UPTIME_ASKS
+            && endpoints
+                .iter()
+                .any(|t| t.address == doubted.address && t.incarnation != doubted.incarnation)
+        {
+            self.uptime_asks += 1;
+            self.current = doubted;
+            return AfterLookup::Retry {
+                target: doubted,
+                pause: Duration::ZERO,
+            };
         }
         let Some(next) = pick(endpoints, &self.left_behind) else {
             return AfterLookup::Fail(Error::NotFound { name: name.into() });
@@ -233,6 +338,12 @@ pub(crate) fn failure_error(
             attempts,
             deadline,
         },
+        Failure::Refused => Error::io(
+            format!(
+                "could not reach `{procedure}` at {endpoint}: nothing listens there (port unreachable)"
+            ),
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        ),
         Failure::TooLarge { size, limit } => Error::PayloadTooLarge {
             what: "arguments",
             size,
@@ -247,7 +358,6 @@ pub(crate) fn failure_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Incarnation;
     use std::net::SocketAddr;
 
     fn target(port: u16, incarnation: u64) -> Target {
@@ -277,6 +387,20 @@ mod tests {
             transmissions,
             total_transmissions: transmissions,
             acknowledged: false,
+            answered_by: Some(new().incarnation),
+            age: Some(Duration::from_millis(500)),
+        }
+    }
+
+    /// `[4]` with the uptime of `new()`, to a call first sent to its
+    /// address `age_ms` ago.
+    fn refused_by_new(uptime_ms: u64, age_ms: u64, transmissions: u32) -> Attempt {
+        Attempt {
+            age: Some(Duration::from_millis(age_ms)),
+            ..attempt(
+                Ok(Outcome::WrongIncarnationUptime(uptime_ms)),
+                transmissions,
+            )
         }
     }
 
@@ -293,12 +417,42 @@ mod tests {
             .copied()
     }
 
+    /// A lookup that names nobody as unregistered.
     fn look(failover: &mut Failover<'_>, found: &[Target]) -> AfterLookup {
-        failover.after_lookup(Ok(found), first_fresh, Duration::from_secs(10))
+        failover.after_lookup(Ok(found), first_fresh, |_| false, Duration::from_secs(10))
+    }
+
+    /// A lookup that names `gone` as unregistered.
+    fn look_unregistered(
+        failover: &mut Failover<'_>,
+        found: &[Target],
+        gone: Target,
+    ) -> AfterLookup {
+        failover.after_lookup(
+            Ok(found),
+            first_fresh,
+            |t| t == gone,
+            Duration::from_secs(10),
+        )
     }
 
     fn policy() -> RetryPolicy {
         RetryPolicy::default()
+    }
+
+    /// Whether the call, looked up with `found` again and again, never
+    /// leaves `at` and ends `OutcomeUnknown` there: going back to `at`
+    /// (to hear a successor's uptime) meets a refusal that proves nothing.
+    fn ends_unknown_at(failover: &mut Failover<'_>, found: &[Target], at: Target) -> bool {
+        for _ in 0..=UPTIME_ASKS {
+            match look(failover, found) {
+                AfterLookup::Retry { target, .. } if target == at => {
+                    failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
+                }
+                next => return is_unknown_at(&next, at),
+            }
+        }
+        false
     }
 
     fn is_unknown_at(next: &AfterLookup, at: Target) -> bool {
@@ -362,12 +516,148 @@ mod tests {
     }
 
     #[test]
-    fn a_silent_endpoint_no_longer_listed_left_gracefully() {
+    fn a_silent_endpoint_that_unregistered_left_gracefully() {
         let policy = policy();
         let mut failover = Failover::new("p", false, &policy, old());
         failover.after_attempt(silent());
+        let next = look_unregistered(&mut failover, &[other()], old());
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+    }
+
+    /// Issue 13, item 0's residual: an endpoint no longer listed because
+    /// its lease expired (or a new incarnation replaced it) may have run
+    /// the call before it died.
+    #[test]
+    fn a_silent_endpoint_merely_no_longer_listed_keeps_its_doubt() {
+        let policy = policy();
+        for found in [vec![other()], vec![new(), other()]] {
+            let mut failover = Failover::new("p", false, &policy, old());
+            failover.after_attempt(silent());
+            assert!(ends_unknown_at(&mut failover, &found, old()));
+        }
+        // Another endpoint's graceful exit is not this one's.
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        let next = look_unregistered(&mut failover, &[other()], target(7000, 9));
+        assert!(is_unknown_at(&next, old()));
+    }
+
+    /// Issue 13, item 1(a): a restart older than the call's first copy at
+    /// that address: nothing of the call reached the old process, so it
+    /// goes to the new incarnation at once, even after lost copies.
+    #[test]
+    fn a_refusal_from_an_incarnation_older_than_the_call_resends_it_there() {
+        let policy = policy();
+        for transmissions in [1, 3] {
+            let mut failover = Failover::new("p", false, &policy, old());
+            let after = failover.after_attempt(refused_by_new(2_000, 400, transmissions));
+            assert!(
+                matches!(after, AfterAttempt::Resend(target) if target == new()),
+                "{after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_proven_restart_clears_the_doubt_of_an_earlier_silence_at_that_address() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        look(&mut failover, &[old()]);
+        let after = failover.after_attempt(refused_by_new(5_000, 1_200, 1));
+        assert!(matches!(after, AfterAttempt::Resend(target) if target == new()));
+        // And the call is free of it: a later refusal moves it on.
+        let after = failover.after_attempt(attempt(Ok(Outcome::NoSuchProcedure), 1));
+        assert!(matches!(after, AfterAttempt::LookAgain));
         let next = look(&mut failover, &[other()]);
         assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+    }
+
+    /// A call that went silent at the old incarnation, while the lookup
+    /// lists the new one at the same address: it goes back to the old one
+    /// to hear the new one's uptime, which may clear it.
+    #[test]
+    fn a_call_in_doubt_at_a_replaced_endpoint_asks_its_successor_for_the_uptime() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        for _ in 0..UPTIME_ASKS {
+            let next = look(&mut failover, &[new(), other()]);
+            assert!(
+                matches!(next, AfterLookup::Retry { target, pause } if target == old() && pause.is_zero()),
+                "{next:?}"
+            );
+            // The answer is lost, or proves nothing.
+            failover.after_attempt(refused_by_new(100, 900, 1));
+        }
+        assert!(is_unknown_at(
+            &look(&mut failover, &[new(), other()]),
+            old()
+        ));
+
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        look(&mut failover, &[new()]);
+        let after = failover.after_attempt(refused_by_new(2_000, 900, 2));
+        assert!(matches!(after, AfterAttempt::Resend(target) if target == new()));
+    }
+
+    /// Issue 13, item 1(c): every copy refused (port unreachable): the
+    /// call ran nowhere there, so it moves on, even from an earlier doubt
+    /// at that address.
+    #[test]
+    fn a_call_whose_every_copy_was_refused_moves_on() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(attempt(Err(Failure::Refused), 1));
+        assert!(matches!(after, AfterAttempt::LookAgain));
+        let next = look(&mut failover, &[old(), other()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(silent());
+        look(&mut failover, &[old()]);
+        failover.after_attempt(attempt(Err(Failure::Refused), 1));
+        let next = look(&mut failover, &[old(), other()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+    }
+
+    #[test]
+    fn a_restart_younger_than_the_call_proves_nothing() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(refused_by_new(300, 900, 2));
+        assert!(matches!(after, AfterAttempt::LookAgain));
+        assert!(ends_unknown_at(&mut failover, &[new()], old()));
+        // A single copy answered proves it ran nowhere, as `[4]` does.
+        let mut failover = Failover::new("p", false, &policy, old());
+        failover.after_attempt(refused_by_new(300, 900, 1));
+        let next = look(&mut failover, &[new()]);
+        assert!(matches!(next, AfterLookup::Retry { target, .. } if target == new()));
+    }
+
+    #[test]
+    fn a_proven_restart_does_not_clear_a_doubt_about_the_incarnation_that_answered() {
+        // The call went silent at the new incarnation itself (which may
+        // have run it), then a copy naming the old one was refused by it.
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, new());
+        failover.after_attempt(silent());
+        look(&mut failover, &[new()]);
+        let after = failover.after_attempt(refused_by_new(5_000, 1_000, 1));
+        assert!(!matches!(after, AfterAttempt::Resend(_)), "{after:?}");
+        assert!(is_unknown_at(&look(&mut failover, &[other()]), new()));
+    }
+
+    #[test]
+    fn an_acknowledged_call_is_not_resent_on_an_uptime() {
+        let policy = policy();
+        let mut failover = Failover::new("p", false, &policy, old());
+        let after = failover.after_attempt(Attempt {
+            acknowledged: true,
+            ..refused_by_new(5_000, 100, 1)
+        });
+        assert!(!matches!(after, AfterAttempt::Resend(_)), "{after:?}");
     }
 
     #[test]
@@ -413,7 +703,7 @@ mod tests {
         );
         let refused = failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
         assert!(matches!(refused, AfterAttempt::LookAgain));
-        assert!(is_unknown_at(&look(&mut failover, &[old(), new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[old(), new()], old()));
     }
 
     #[test]
@@ -425,7 +715,7 @@ mod tests {
         failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 1));
         // The old lease is gone now, but that proves nothing: the silence
         // was not followed by a graceful exit the client saw.
-        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[new()], old()));
     }
 
     #[test]
@@ -433,7 +723,7 @@ mod tests {
         let policy = policy();
         let mut failover = Failover::new("p", false, &policy, old());
         failover.after_attempt(attempt(Ok(Outcome::WrongIncarnation), 2));
-        assert!(is_unknown_at(&look(&mut failover, &[new()]), old()));
+        assert!(ends_unknown_at(&mut failover, &[new()], old()));
     }
 
     #[test]
@@ -481,13 +771,19 @@ mod tests {
         let next = failover.after_lookup(
             Err(unreachable.clone()),
             first_fresh,
+            |_| false,
             Duration::from_secs(1),
         );
         assert!(is_unknown_at(&next, old()));
 
         let mut failover = Failover::new("p", true, &policy, old());
         failover.after_attempt(silent());
-        let next = failover.after_lookup(Err(unreachable), first_fresh, Duration::from_secs(1));
+        let next = failover.after_lookup(
+            Err(unreachable),
+            first_fresh,
+            |_| true,
+            Duration::from_secs(1),
+        );
         assert!(matches!(
             next,
             AfterLookup::Fail(Error::MatchmakerUnreachable { .. })
@@ -499,7 +795,7 @@ mod tests {
         let policy = policy();
         let mut failover = Failover::new("p", false, &policy, old());
         failover.after_attempt(attempt(Ok(Outcome::NoSuchProcedure), 1));
-        let next = failover.after_lookup(Ok(&[]), first_fresh, Duration::from_secs(1));
+        let next = failover.after_lookup(Ok(&[]), first_fresh, |_| false, Duration::from_secs(1));
         assert!(matches!(next, AfterLookup::Fail(Error::NotFound { .. })));
     }
 }

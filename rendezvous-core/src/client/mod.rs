@@ -19,21 +19,29 @@
 //!   only slow or lossy is always safe: its reply cache recognises the call.
 //! * A call moves to *another* endpoint only when the first one cannot have
 //!   run it: it refused the call (no such procedure, another signature, a
-//!   new incarnation answering the first copy), or it went silent and the
-//!   matchmaker no longer lists it (it left gracefully). When the first
-//!   endpoint went silent while still listed, acknowledged the call, or
-//!   restarted while it was outstanding, the caller gets
-//!   [`Error::OutcomeUnknown`] — unless the procedure is declared
-//!   idempotent, in which case the call moves on — and later calls avoid
-//!   that endpoint. An acknowledged call that reaches its deadline is
-//!   `OutcomeUnknown` too.
+//!   new incarnation answering the first copy), the kernel refused every
+//!   copy sent there (port unreachable), a new incarnation's refusal
+//!   carries an uptime longer than the call has been going there (the new
+//!   process was serving before the call's first copy, so no earlier one
+//!   got it: the call is resent to it at once), or it went silent and the
+//!   matchmaker says it unregistered (it left gracefully). An endpoint
+//!   merely no longer listed (its lease expired, or a new incarnation at
+//!   its address replaced it) proves nothing. When the first endpoint went
+//!   silent, acknowledged the call, or restarted while it was outstanding,
+//!   the caller gets [`Error::OutcomeUnknown`] — unless the procedure is
+//!   declared idempotent, in which case the call moves on — and later
+//!   calls avoid that endpoint. An acknowledged call that reaches its
+//!   deadline is `OutcomeUnknown` too.
 //! * Once a call may have run at an endpoint, it stays so for its whole
 //!   life: no pause, re-lookup or later refusal (a restarted server's
-//!   `WrongIncarnation`, say) makes the client forget it.
-//! * The residual risks: a server that shuts down gracefully while the
-//!   reply to a call it ran is being lost on the network, or one that dies
-//!   and whose lease runs out before the client looks again; the client
-//!   then takes its silence for non-delivery.
+//!   `WrongIncarnation`, say) makes the client forget it; only the proofs
+//!   above do.
+//! * Fresh clients start at a random place among a name's endpoints, so
+//!   they spread over them. A client's suspicion of an endpoint is its
+//!   own: no client removes or demotes another server's registration.
+//! * The residual risk: a server that shuts down gracefully while the
+//!   reply to a call it ran is being lost on the network; the client then
+//!   takes its silence for non-delivery.
 
 mod endpoints;
 mod failover;
@@ -228,6 +236,35 @@ impl Client {
         decode_result(procedure.name, &result)
     }
 
+    /// The incarnation of the server that holds `endpoint` now: the one in
+    /// the header of its answer to a call of a procedure no server has
+    /// (it runs nothing). The matchmaker uses it to check that a new
+    /// incarnation registering at an endpoint really holds it before the
+    /// old one's registrations go.
+    pub async fn incarnation_at(&self, endpoint: SocketAddr) -> Result<Incarnation, Error> {
+        const NOBODYS: &str = "rendezvous.incarnation";
+        let mut call = self.resources.requester.begin(
+            NOBODYS,
+            Fingerprint(0),
+            vec![0x80],
+            self.policy.deadline,
+        );
+        let answer = call
+            .attempt(endpoint, Incarnation::ANY, &self.policy, MAX_UNANSWERED)
+            .await;
+        match (answer, call.answered_by()) {
+            (Ok(_), Some(incarnation)) => Ok(incarnation),
+            (Ok(outcome), None) => Err(refusal(NOBODYS, endpoint, outcome)),
+            (Err(failure), _) => Err(failure_error(
+                NOBODYS,
+                endpoint,
+                failure,
+                call.transmissions(),
+                self.policy.deadline,
+            )),
+        }
+    }
+
     /// Calls a server at a known address, without the matchmaker.
     pub async fn call_at<A, R>(
         &self,
@@ -301,11 +338,22 @@ impl Client {
                 transmissions: call.transmissions() - before,
                 total_transmissions: call.transmissions(),
                 acknowledged: call.acked_by().is_some(),
+                answered_by: call.answered_by(),
+                age: call.age_at(target.address),
             };
             match failover.after_attempt(attempt) {
                 AfterAttempt::Return(bytes) => return Ok(bytes),
                 AfterAttempt::Fail(error) => return Err(error),
                 AfterAttempt::LookAgain => {}
+                AfterAttempt::Resend(next) => {
+                    // The address has a new incarnation: later calls look
+                    // it up again instead of naming the old one.
+                    resources
+                        .endpoints
+                        .invalidate(name, signature, Instant::now());
+                    target = next;
+                    continue;
+                }
             }
             // `target` went silent, or is not (any longer) the server that
             // was looked up: avoid it for a while, and look again.
@@ -319,7 +367,8 @@ impl Client {
             let found = found.as_deref().map_err(Error::clone);
             let pick =
                 |endpoints: &[Target], avoid: &[Target]| resources.endpoints.pick(endpoints, avoid);
-            match failover.after_lookup(found, pick, call.remaining()) {
+            let unregistered = |t: Target| resources.endpoints.unregistered(t);
+            match failover.after_lookup(found, pick, unregistered, call.remaining()) {
                 AfterLookup::Fail(error) => return Err(error),
                 AfterLookup::Retry {
                     target: next,

@@ -369,7 +369,7 @@ impl MatchmakerClient {
             .await;
         let answer = match attempt {
             Ok(answer) => answer,
-            Err(Failure::Expired | Failure::Silent) => {
+            Err(Failure::Expired | Failure::Silent | Failure::Refused) => {
                 return Ok(Asked::Silent {
                     acknowledged: call.acked_by().is_some(),
                 });

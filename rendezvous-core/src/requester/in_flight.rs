@@ -17,6 +17,7 @@ use crate::rt::{self, Instant};
 use crate::sync::lock;
 use crate::wire::{Incarnation, Outcome, Xid};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -29,7 +30,11 @@ pub(super) const TICK: Duration = Duration::from_millis(5);
 #[derive(Debug)]
 pub(super) enum Incoming {
     Ack(Incarnation),
-    Reply(Outcome),
+    /// A reply, and the incarnation in its header.
+    Reply(Outcome, Incarnation),
+    /// The kernel said a copy sent to this address found nothing listening
+    /// (see `refusals`).
+    Refused(SocketAddr),
     /// From the ticker: the time the call asked to be woken has come.
     Tick,
     /// Nobody is reading the socket: try to become the reader.
@@ -41,7 +46,9 @@ pub(super) enum Incoming {
 #[derive(Debug)]
 pub(super) struct Waiting {
     pub(super) wake_at: Instant,
-    reply: Option<Outcome>,
+    reply: Option<(Outcome, Incarnation)>,
+    /// Addresses that refused copies, one entry per copy.
+    refused: Vec<SocketAddr>,
     ack: Option<Incarnation>,
     tick: bool,
     nudge: bool,
@@ -53,6 +60,7 @@ impl Waiting {
         Waiting {
             wake_at,
             reply: None,
+            refused: Vec::new(),
             ack: None,
             tick: false,
             nudge: false,
@@ -64,9 +72,10 @@ impl Waiting {
     /// nothing (a call has one); flags stand for any number of their kind.
     pub(super) fn post(&mut self, incoming: Incoming) {
         match incoming {
-            Incoming::Reply(outcome) => {
-                self.reply.get_or_insert(outcome);
+            Incoming::Reply(outcome, incarnation) => {
+                self.reply.get_or_insert((outcome, incarnation));
             }
+            Incoming::Refused(to) => self.refused.push(to),
             Incoming::Ack(incarnation) => self.ack = Some(incarnation),
             Incoming::Tick => self.tick = true,
             Incoming::Nudge => self.nudge = true,
@@ -78,8 +87,11 @@ impl Waiting {
 
     /// The most important thing left for the call, if any.
     pub(super) fn take(&mut self) -> Option<Incoming> {
-        if let Some(outcome) = self.reply.take() {
-            return Some(Incoming::Reply(outcome));
+        if let Some((outcome, incarnation)) = self.reply.take() {
+            return Some(Incoming::Reply(outcome, incarnation));
+        }
+        if let Some(to) = self.refused.pop() {
+            return Some(Incoming::Refused(to));
         }
         if let Some(incarnation) = self.ack.take() {
             return Some(Incoming::Ack(incarnation));
@@ -178,10 +190,10 @@ mod tests {
         mailbox.post(Incoming::Nudge);
         mailbox.post(Incoming::Tick);
         mailbox.post(Incoming::Ack(Incarnation(7)));
-        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure));
+        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure, Incarnation(1)));
         assert!(matches!(
             mailbox.take(),
-            Some(Incoming::Reply(Outcome::NoSuchProcedure))
+            Some(Incoming::Reply(Outcome::NoSuchProcedure, _))
         ));
         assert!(matches!(
             mailbox.take(),
@@ -195,13 +207,13 @@ mod tests {
     #[test]
     fn the_first_reply_stays_and_flags_count_once() {
         let mut mailbox = waiting();
-        mailbox.post(Incoming::Reply(Outcome::Overloaded));
-        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure));
+        mailbox.post(Incoming::Reply(Outcome::Overloaded, Incarnation(1)));
+        mailbox.post(Incoming::Reply(Outcome::NoSuchProcedure, Incarnation(1)));
         mailbox.post(Incoming::Tick);
         mailbox.post(Incoming::Tick);
         assert!(matches!(
             mailbox.take(),
-            Some(Incoming::Reply(Outcome::Overloaded))
+            Some(Incoming::Reply(Outcome::Overloaded, _))
         ));
         assert!(matches!(mailbox.take(), Some(Incoming::Tick)));
         assert!(mailbox.take().is_none(), "one reply, one tick");

@@ -19,12 +19,14 @@
 //! * [`in_flight`]: the table of waiting calls, their mailboxes, the ticker.
 //! * [`reader`]: the reading role, handed from call to call.
 //! * [`outbox`]: batching of calls in flight together.
+//! * [`refusals`]: the kernel's port-unreachable errors, read per copy.
 //! * [`socket`]: what all calls share, below the rest.
 
 mod in_flight;
 mod outbox;
 mod outgoing;
 mod reader;
+mod refusals;
 mod socket;
 
 pub(crate) use outgoing::{Failure, Outgoing};
@@ -85,6 +87,14 @@ impl Requester {
     /// answers in; the reading role is then taken for good.
     fn on_socket(socket: std::net::UdpSocket, read_elsewhere: bool) -> io::Result<Requester> {
         let ipv4 = socket.local_addr()?.is_ipv4();
+        // Port-unreachable errors are queued only on a socket this requester
+        // reads: a server's own socket is read by its receive loop, which
+        // does not drain an error queue, so it keeps the kernel's default
+        // (no errors reported for an unconnected socket), and a fed
+        // requester's calls fall back to their timers.
+        if !read_elsewhere {
+            refusals::enable(&socket, ipv4);
+        }
         let in_flight: Arc<InFlight> = Arc::default();
         let (stop, stopped) = async_channel::bounded(1);
         let (ticker, wakeups) = async_channel::bounded(1);
@@ -171,6 +181,8 @@ impl Requester {
             deadline: started + deadline,
             transmissions: 0,
             acked_by: None,
+            sent_to: Vec::new(),
+            answered_by: None,
         }
     }
 }
@@ -251,6 +263,30 @@ mod tests {
         address
     }
 
+    /// A socket that answers each call with `answer(call)`, all in one
+    /// datagram.
+    fn peer_batch(answer: fn(&Call) -> Vec<Message>) -> SocketAddr {
+        let socket = std::net::UdpSocket::bind(LOOPBACK).expect("bind a peer");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("set a read timeout");
+        let address = socket.local_addr().expect("peer address");
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 65_536];
+            while let Ok((length, from)) = socket.recv_from(&mut buffer) {
+                let Ok(Message::Call(call)) = Message::decode(&buffer[..length]) else {
+                    continue;
+                };
+                let mut datagram = Vec::new();
+                for message in answer(&call) {
+                    datagram.extend(message.encode().expect("encode an answer"));
+                }
+                let _ = socket.send_to(&datagram, from);
+            }
+        });
+        address
+    }
+
     fn reply(call: &Call, outcome: Outcome) -> Message {
         Message::Reply(Reply {
             client: call.client,
@@ -292,6 +328,38 @@ mod tests {
         assert_eq!(transmissions, 1);
     }
 
+    /// `[4]` followed by `[12, uptime]` for the same call, in one
+    /// datagram, is one refusal, read as the second; the reply header's
+    /// incarnation is kept.
+    #[test]
+    fn a_wrong_incarnation_followed_by_its_uptime_reads_as_the_uptime() {
+        let endpoint = peer_batch(|call| {
+            vec![
+                reply(call, Outcome::WrongIncarnation),
+                reply(call, Outcome::WrongIncarnationUptime(1_234)),
+            ]
+        });
+        let requester = requester();
+        let (answer, answered_by) = rt::block_on(async {
+            let mut call = requester.begin(
+                "t.echo",
+                Fingerprint(1),
+                vec![0x80],
+                Duration::from_secs(20),
+            );
+            let answer = call
+                .attempt(endpoint, Incarnation(5), &policy(), MAX_UNANSWERED)
+                .await;
+            assert!(call.age_at(endpoint).is_some());
+            (answer, call.answered_by())
+        });
+        assert!(
+            matches!(answer, Ok(Outcome::WrongIncarnationUptime(1_234))),
+            "{answer:?}"
+        );
+        assert_eq!(answered_by, Some(Incarnation(42)));
+    }
+
     #[test]
     fn lost_copies_are_retransmitted_under_the_same_xid() {
         let endpoint = peer(2, |call| vec![reply(call, Outcome::Return(vec![]))]);
@@ -315,6 +383,26 @@ mod tests {
         assert!(matches!(answer, Err(Failure::Silent)), "{answer:?}");
         assert_eq!(transmissions, 3);
         assert_eq!(acked, None);
+    }
+
+    /// Issue 13, item 1(c): a port nothing listens on refuses the first
+    /// copy, and the attempt ends at once, not after its timers.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_port_nobody_listens_on_refuses_the_call_at_its_first_copy() {
+        let nobody = std::net::UdpSocket::bind(LOOPBACK)
+            .and_then(|socket| socket.local_addr())
+            .expect("find a free port");
+        let requester = requester();
+        for _ in 0..2 {
+            // The second call meets a socket whose error was just read.
+            let (answer, transmissions, acked) =
+                attempt(&requester, nobody, u32::MAX, Duration::from_secs(20));
+            assert!(matches!(answer, Err(Failure::Refused)), "{answer:?}");
+            assert_eq!(transmissions, 1);
+            assert_eq!(acked, None);
+        }
+        assert_eq!(requester.stats().retransmissions, 0);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub(crate) enum Failure {
     Expired,
     /// The endpoint left `max_unanswered` transmissions in a row unanswered.
     Silent,
+    /// Every copy the call ever sent to the endpoint's address was refused
+    /// by the kernel (port unreachable): none was delivered there.
+    Refused,
     /// The call does not fit a datagram.
     TooLarge {
         size: usize,
@@ -45,6 +48,11 @@ pub(crate) struct Outgoing<'r> {
     pub(super) deadline: Instant,
     pub(super) transmissions: u32,
     pub(super) acked_by: Option<Incarnation>,
+    /// Each address the call was sent to: when first, how many copies,
+    /// how many of them were refused.
+    pub(super) sent_to: Vec<SentTo>,
+    /// The incarnation in the header of the last reply.
+    pub(super) answered_by: Option<Incarnation>,
 }
 
 impl Outgoing<'_> {
@@ -57,6 +65,18 @@ impl Outgoing<'_> {
     /// the call reached it.
     pub(crate) fn acked_by(&self) -> Option<Incarnation> {
         self.acked_by
+    }
+
+    /// The incarnation named in the header of the last reply, if any.
+    pub(crate) fn answered_by(&self) -> Option<Incarnation> {
+        self.answered_by
+    }
+
+    /// How long ago the call was first sent to `address` (before the send,
+    /// so never less than the truth), if it was.
+    pub(crate) fn age_at(&self, address: SocketAddr) -> Option<Duration> {
+        let sent = self.sent_to.iter().find(|sent| sent.address == address)?;
+        Some(sent.first.elapsed())
     }
 
     pub(crate) fn remaining(&self) -> Duration {
@@ -93,6 +113,7 @@ impl Outgoing<'_> {
             if unanswered >= max_unanswered {
                 return Err(Failure::Silent);
             }
+            record(&mut self.sent_to, endpoint).copies += 1;
             socket.send(datagram, endpoint).await.map_err(Failure::Io)?;
             if self.transmissions > 0 {
                 socket.retransmissions.fetch_add(1, Ordering::Relaxed);
@@ -105,7 +126,8 @@ impl Outgoing<'_> {
             // Wait for the answer; an ACK only stretches the wait.
             loop {
                 match self.next_incoming().await? {
-                    Incoming::Reply(outcome) => {
+                    Incoming::Reply(outcome, incarnation) => {
+                        self.answered_by = Some(incarnation);
                         // Karn: only unambiguous samples, and none that
                         // include a slow procedure's running time.
                         if self.transmissions == 1 && !acked {
@@ -123,6 +145,13 @@ impl Outgoing<'_> {
                             acked = true;
                             wake_at = Instant::now() + policy.timeout(&socket.rtt, 0, true);
                             self.wake_at(wake_at.min(self.deadline));
+                        }
+                    }
+                    Incoming::Refused(to) => {
+                        let sent = record(&mut self.sent_to, to);
+                        sent.refused = (sent.refused + 1).min(sent.copies);
+                        if to == endpoint && sent.refused == sent.copies {
+                            return Err(Failure::Refused);
                         }
                     }
                     Incoming::Nudge => {}
@@ -204,6 +233,34 @@ impl Outgoing<'_> {
             waiting.wake_at = at;
         }
     }
+}
+
+/// The copies of one call sent to one address.
+#[derive(Debug)]
+pub(super) struct SentTo {
+    address: SocketAddr,
+    /// Before the first copy was sent.
+    first: Instant,
+    copies: u32,
+    /// Never more than `copies`: a datagram is refused once.
+    refused: u32,
+}
+
+/// The record of copies sent to `address`, made on first use.
+fn record(sent_to: &mut Vec<SentTo>, address: SocketAddr) -> &mut SentTo {
+    let index = match sent_to.iter().position(|sent| sent.address == address) {
+        Some(index) => index,
+        None => {
+            sent_to.push(SentTo {
+                address,
+                first: Instant::now(),
+                copies: 0,
+                refused: 0,
+            });
+            sent_to.len() - 1
+        }
+    };
+    &mut sent_to[index]
 }
 
 fn stopped() -> Failure {

@@ -10,7 +10,7 @@ use super::in_flight::Incoming;
 use super::socket::ClientSocket;
 use crate::rt;
 use crate::sync::lock;
-use crate::wire::{MAX_DATAGRAM_BYTES, Message, Xid};
+use crate::wire::{MAX_DATAGRAM_BYTES, Message, Outcome, Xid};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -45,17 +45,32 @@ impl<'a> Reader<'a> {
         let socket = self.socket;
         let length = match socket.socket.recv_from(&mut self.buffer).await {
             Ok((length, _from)) => length,
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                // A copy found nothing listening (`refusals`): tell its call.
+                socket.take_refusals();
+                return None;
+            }
             Err(error) => {
-                // ICMP errors surface here on some platforms; the calls' own
-                // timers deal with the silence.
                 tracing::debug!(%error, "client socket receive error");
+                socket.take_refusals();
                 rt::sleep(Duration::from_millis(1)).await;
                 return None;
             }
         };
         let mut mine = None;
-        for message in Message::decode_batch(&self.buffer[..length]) {
-            let Some((xid, incoming)) = message.ok().and_then(|(m, _)| socket.incoming(m)) else {
+        let mut messages = Message::decode_batch(&self.buffer[..length])
+            .filter_map(|message| message.ok().map(|(message, _)| message))
+            .peekable();
+        while let Some(message) = messages.next() {
+            // `[4]` followed by `[12, uptime]` for the same call is one
+            // refusal, read as the second (PROTOCOL.md).
+            if messages
+                .peek()
+                .is_some_and(|next| completes_refusal(&message, next))
+            {
+                continue;
+            }
+            let Some((xid, incoming)) = socket.incoming(message) else {
                 continue;
             };
             if xid == self.xid {
@@ -66,6 +81,19 @@ impl<'a> Reader<'a> {
         }
         mine
     }
+}
+
+/// Whether `next` is the `[12, uptime]` that completes `message`, a `[4]`.
+fn completes_refusal(message: &Message, next: &Message) -> bool {
+    let Message::Reply(reply) = message else {
+        return false;
+    };
+    reply.outcome == Outcome::WrongIncarnation
+        && matches!(next, Message::Reply(uptime)
+        if uptime.client == reply.client
+            && uptime.xid == reply.xid
+            && uptime.incarnation == reply.incarnation
+            && matches!(uptime.outcome, Outcome::WrongIncarnationUptime(_)))
 }
 
 impl Drop for Reader<'_> {

@@ -5,6 +5,7 @@
 
 use super::in_flight::{InFlight, Incoming};
 use super::outbox::{Flushing, Outbox};
+use super::refusals;
 use crate::retry::RttEstimator;
 use crate::rt::UdpSocket;
 use crate::sync::lock;
@@ -49,7 +50,7 @@ impl ClientSocket {
             || self.in_flight.lock().len() <= 1;
         if alone {
             self.datagrams.fetch_add(1, Ordering::Relaxed);
-            return self.socket.send_to(datagram, endpoint).await.map(drop);
+            return self.send_to(datagram, endpoint).await;
         }
         if !lock(&self.outbox).add(endpoint, datagram) {
             return Ok(());
@@ -59,7 +60,7 @@ impl ClientSocket {
         let batches = flushing.take();
         for (endpoint, batch) in &batches {
             self.datagrams.fetch_add(1, Ordering::Relaxed);
-            if let Err(error) = self.socket.send_to(batch, *endpoint).await {
+            if let Err(error) = self.send_to(batch, *endpoint).await {
                 tracing::debug!(%endpoint, %error, "could not send a batch of calls");
             }
         }
@@ -71,12 +72,39 @@ impl ClientSocket {
     pub(super) fn incoming(&self, message: Message) -> Option<(Xid, Incoming)> {
         match message {
             Message::Reply(reply) if reply.client == self.client => {
-                Some((reply.xid, Incoming::Reply(reply.outcome)))
+                Some((reply.xid, Incoming::Reply(reply.outcome, reply.incarnation)))
             }
             Message::Ack(ack) if ack.client == self.client => {
                 Some((ack.xid, Incoming::Ack(ack.incarnation)))
             }
             _ => None,
+        }
+    }
+
+    /// Sends one datagram. A send that fails on an earlier datagram's
+    /// port-unreachable error (which the kernel reports on the next call
+    /// on the socket) hands the refusals to their calls and sends again.
+    async fn send_to(&self, datagram: &[u8], endpoint: SocketAddr) -> io::Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.socket.send_to(datagram, endpoint).await {
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused && tries < 3 => {
+                    self.take_refusals();
+                    tries += 1;
+                }
+                sent => return sent.map(drop),
+            }
+        }
+    }
+
+    /// Hands each refused copy queued on the socket to its call.
+    pub(super) fn take_refusals(&self) {
+        for refused in refusals::drain(&self.socket) {
+            for (client, xid) in calls_in(&refused.datagram) {
+                if client == self.client {
+                    self.in_flight.deliver(xid, Incoming::Refused(refused.to));
+                }
+            }
         }
     }
 
@@ -87,7 +115,25 @@ impl ClientSocket {
             xid,
         });
         if let Ok(datagram) = confirm.encode() {
-            let _ = self.socket.send_to(&datagram, endpoint).await;
+            let _ = self.send_to(&datagram, endpoint).await;
         }
     }
+}
+
+/// The (client, xid) of each call in a refused datagram, as far as its
+/// quoted bytes go: a call cut short still names itself in its header.
+fn calls_in(datagram: &[u8]) -> Vec<(ClientId, Xid)> {
+    let mut calls = Vec::new();
+    for message in Message::decode_batch(datagram) {
+        match message {
+            Ok((Message::Call(call), _)) => calls.push((call.client, call.xid)),
+            Ok(_) => {}
+            Err(undecodable) => {
+                if let Some(header) = undecodable.header.filter(|h| h.is_call()) {
+                    calls.push((header.client, header.xid));
+                }
+            }
+        }
+    }
+    calls
 }

@@ -53,7 +53,7 @@ pub(crate) fn any_bytes(rng: &mut fastrand::Rng, max: usize) -> Vec<u8> {
 }
 
 fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
-    let outcome = match rng.u8(0..12) {
+    let outcome = match rng.u8(0..13) {
         0 => Outcome::Return(any_bytes(rng, 64)),
         1 => Outcome::Panicked(any_text(rng, 0, 64)),
         2 => Outcome::NoSuchProcedure,
@@ -68,6 +68,7 @@ fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
         },
         9 => Outcome::ReplyEvicted,
         10 => Outcome::DeadlineExceeded,
+        11 => Outcome::WrongIncarnationUptime(any_u64(rng)),
         _ => Outcome::Overloaded,
     };
     // Exhaustive on purpose: a new outcome fails to compile until it is
@@ -78,6 +79,7 @@ fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
         | Outcome::NoSuchProcedure
         | Outcome::SignatureMismatch(_)
         | Outcome::WrongIncarnation
+        | Outcome::WrongIncarnationUptime(_)
         | Outcome::UnsupportedVersion(_)
         | Outcome::Malformed(_)
         | Outcome::BadArguments(_)

@@ -25,6 +25,7 @@ mod randomized;
 mod samples;
 mod trailing_bytes;
 mod truncation;
+mod uptime;
 mod versions_and_error_replies;
 mod well_formedness;
 mod wrong_types;

@@ -3,7 +3,7 @@
 
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::{
-    Auth, EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup,
+    Auth, Departed, EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup,
     LookupRequest, MatchmakerError, ProcedureSpec, RegisterRequest, Registration, RenewRequest,
     Renewed, UnregisterRequest,
 };
@@ -60,6 +60,8 @@ pub(crate) fn every_outcome() -> Vec<Outcome> {
         Outcome::NoSuchProcedure,
         Outcome::SignatureMismatch(Fingerprint::of("math.add(i32,i32)->i32")),
         Outcome::WrongIncarnation,
+        Outcome::WrongIncarnationUptime(0),
+        Outcome::WrongIncarnationUptime(u64::MAX),
         Outcome::UnsupportedVersion(vec![1, 2, u64::MAX]),
         Outcome::UnsupportedVersion(Vec::new()),
         Outcome::Malformed("message ends early".into()),
@@ -83,6 +85,7 @@ pub(crate) fn outcome_variant(outcome: &Outcome) -> &'static str {
         Outcome::NoSuchProcedure => "NoSuchProcedure",
         Outcome::SignatureMismatch(_) => "SignatureMismatch",
         Outcome::WrongIncarnation => "WrongIncarnation",
+        Outcome::WrongIncarnationUptime(_) => "WrongIncarnationUptime",
         Outcome::UnsupportedVersion(_) => "UnsupportedVersion",
         Outcome::Malformed(_) => "Malformed",
         Outcome::BadArguments(_) => "BadArguments",
@@ -92,7 +95,7 @@ pub(crate) fn outcome_variant(outcome: &Outcome) -> &'static str {
         Outcome::Overloaded => "Overloaded",
     }
 }
-pub(crate) const OUTCOME_VARIANTS: usize = 12;
+pub(crate) const OUTCOME_VARIANTS: usize = 13;
 
 /// One message of every kind, the reply with every outcome.
 pub(crate) fn sample_messages() -> Vec<Message> {
@@ -165,6 +168,10 @@ pub(crate) fn sample_lookup() -> Lookup {
             },
         ],
         truncated: true,
+        unregistered: vec![Departed {
+            address: v4(),
+            incarnation: 7,
+        }],
     }
 }
 

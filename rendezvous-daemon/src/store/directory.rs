@@ -6,8 +6,9 @@
 //! store's number for the lease (the in-memory store counts leases; the
 //! etcd store uses the key's create revision), so a server restarted on the
 //! same port sits next to its predecessor, older first, until that one's
-//! lease ends. What a binding's `lease` is depends on the store; the
-//! directory only asks the store how much time it has left.
+//! lease ends or the matchmaker finds it replaced (`Store::replace`). What
+//! a binding's `lease` is depends on the store; the directory only asks the
+//! store how much time it has left.
 //!
 //! **Rotation.** Each name keeps its own turn: a lookup lists the name's
 //! endpoints in address order, rotated to begin one further along than the
@@ -147,6 +148,7 @@ impl<L> Directory<L> {
                 Ok(Lookup {
                     endpoints: matching,
                     truncated: false,
+                    unregistered: Vec::new(),
                 })
             }
         }

@@ -4,11 +4,20 @@
 //! A lease belongs to one server (one endpoint, one incarnation) and covers
 //! all the procedures it registered. Bindings map a name to the endpoints
 //! that serve it, one per (endpoint, lease): a new registration is added
-//! beside the existing ones, never over them, so no request can replace or
-//! remove another server's registration. A binding leaves only with its own
-//! lease (unregister, which needs the token, or expiry); a server restarted
-//! on the same port therefore appears twice until its predecessor's lease
-//! expires, and clients tell the two apart by incarnation.
+//! beside the existing ones, never over them. A binding leaves with its
+//! own lease (unregister, which needs the token, or expiry), or when the
+//! matchmaker finds that a *new incarnation* that registered at its
+//! endpoint holds that endpoint (it answers there, see `service.rs`): only
+//! one process can hold a port, so the old one is gone, and its leases end
+//! at once ([`LeaseTable::replace`]) instead of lingering until they
+//! expire. No client request removes or demotes a registration; only its
+//! lease, or that check, does.
+//!
+//! The table remembers, for [`UNREGISTERED_FOR`], which endpoints of each
+//! name unregistered, and lookups list them (`Lookup::unregistered`): a
+//! client reads a silent endpoint as having left gracefully only then. An
+//! endpoint whose lease expired or that was replaced is never listed
+//! there: neither says whether it ran what was sent to it.
 //!
 //! Expiry is exact: every operation first drops the leases whose time has
 //! passed, so an expired endpoint is never returned, and a periodic sweep
@@ -23,10 +32,18 @@ use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::server::{Source, source_of};
 use rendezvous_runtime::Instant;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// How long a lookup lists an endpoint that unregistered.
+pub const UNREGISTERED_FOR: Duration = Duration::from_secs(60);
+
+/// Endpoints remembered as unregistered, per name and in all: the oldest
+/// are forgotten first (a client that is not told keeps its doubt).
+const UNREGISTERED_PER_NAME: usize = 8;
+const UNREGISTERED_IN_ALL: usize = 4096;
 
 /// The in-memory [`Store`]: a [`LeaseTable`] behind a lock held for no
 /// more than one operation, never across an `.await`.
@@ -84,6 +101,15 @@ impl Store for MemoryStore {
         self.table().list(after, page_bytes, Instant::now())
     }
 
+    fn others_at(&self, endpoint: SocketAddr, incarnation: u64) -> bool {
+        self.table().others_at(endpoint, incarnation)
+    }
+
+    fn replace(&self, endpoint: SocketAddr, incarnation: u64) -> Pending<Vec<Expired>> {
+        let replaced = self.table().replace(endpoint, incarnation, Instant::now());
+        Box::pin(std::future::ready(replaced))
+    }
+
     fn expire(&self) -> Vec<Expired> {
         self.table().expire(Instant::now())
     }
@@ -102,6 +128,7 @@ struct LeaseRecord {
     /// Orders the bindings of one (name, endpoint); never reused.
     number: u64,
     endpoint: SocketAddr,
+    incarnation: u64,
     /// The source the registration came from, for the per-source limit.
     source: Source,
     ttl: Duration,
@@ -120,6 +147,10 @@ pub struct LeaseTable {
     /// Registrations held by source (a host: see `source_of`).
     per_source: HashMap<Source, usize>,
     next_lease_number: u64,
+    /// Endpoints that unregistered lately, by name, oldest first.
+    unregistered: HashMap<String, VecDeque<(Instant, Departed)>>,
+    /// The same, all names in the order they went: (when, name).
+    unregistered_order: VecDeque<(Instant, String)>,
 }
 
 impl LeaseTable {
@@ -178,6 +209,7 @@ impl LeaseTable {
         let record = LeaseRecord {
             number,
             endpoint: request.endpoint,
+            incarnation: request.incarnation,
             source,
             ttl,
             expires,
@@ -211,8 +243,76 @@ impl LeaseTable {
         now: Instant,
     ) -> Result<Expired, MatchmakerError> {
         self.expire(now);
-        self.remove_lease(token)
-            .ok_or(MatchmakerError::UnknownLease)
+        let record = self
+            .leases
+            .get(&token)
+            .ok_or(MatchmakerError::UnknownLease)?;
+        let departed = Departed {
+            address: record.endpoint,
+            incarnation: record.incarnation,
+        };
+        let gone = self
+            .remove_lease(token)
+            .ok_or(MatchmakerError::UnknownLease)?;
+        for name in &gone.names {
+            self.note_unregistered(name, departed, now);
+        }
+        Ok(gone)
+    }
+
+    /// Whether leases of other incarnations than `incarnation` are held at
+    /// `endpoint`.
+    pub fn others_at(&self, endpoint: SocketAddr, incarnation: u64) -> bool {
+        self.leases
+            .values()
+            .any(|r| r.endpoint == endpoint && r.incarnation != incarnation)
+    }
+
+    /// Ends at once the leases of other incarnations at `endpoint`: the
+    /// process that held them no longer holds the port.
+    pub fn replace(
+        &mut self,
+        endpoint: SocketAddr,
+        incarnation: u64,
+        now: Instant,
+    ) -> Vec<Expired> {
+        self.expire(now);
+        let replaced: Vec<LeaseToken> = self
+            .leases
+            .iter()
+            .filter(|(_, r)| r.endpoint == endpoint && r.incarnation != incarnation)
+            .map(|(token, _)| *token)
+            .collect();
+        replaced
+            .into_iter()
+            .filter_map(|token| self.remove_lease(token))
+            .collect()
+    }
+
+    fn note_unregistered(&mut self, name: &str, departed: Departed, now: Instant) {
+        let held = self.unregistered.entry(name.to_owned()).or_default();
+        held.retain(|(_, d)| *d != departed);
+        if held.len() >= UNREGISTERED_PER_NAME {
+            held.pop_front();
+        }
+        held.push_back((now, departed));
+        self.unregistered_order.push_back((now, name.to_owned()));
+        while self.unregistered_order.len() > UNREGISTERED_IN_ALL {
+            self.forget_oldest_unregistered();
+        }
+    }
+
+    /// Forgets the oldest note of an unregistered endpoint.
+    fn forget_oldest_unregistered(&mut self) {
+        let Some((at, name)) = self.unregistered_order.pop_front() else {
+            return;
+        };
+        if let Some(held) = self.unregistered.get_mut(&name) {
+            held.retain(|(when, _)| *when > at);
+            if held.is_empty() {
+                self.unregistered.remove(&name);
+            }
+        }
     }
 
     /// Every live endpoint of `name` with `signature` (any, if `None`),
@@ -226,8 +326,13 @@ impl LeaseTable {
     ) -> Result<Lookup, MatchmakerError> {
         self.expire(now);
         let leases = &self.leases;
-        self.directory
-            .lookup(name, signature, |token| ttl_left(leases, token, now))
+        let mut found = self
+            .directory
+            .lookup(name, signature, |token| ttl_left(leases, token, now))?;
+        if let Some(held) = self.unregistered.get(name) {
+            found.unregistered = held.iter().map(|(_, departed)| *departed).collect();
+        }
+        Ok(found)
     }
 
     /// One page of registrations after `after`, at most `page_bytes` of
@@ -246,6 +351,13 @@ impl LeaseTable {
 
     /// Drops every lease whose time has passed; returns what went.
     pub fn expire(&mut self, now: Instant) -> Vec<Expired> {
+        while self
+            .unregistered_order
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= UNREGISTERED_FOR)
+        {
+            self.forget_oldest_unregistered();
+        }
         let mut expired = Vec::new();
         while let Some(&(expires, token)) = self.expiries.first() {
             if expires > now {
@@ -323,24 +435,84 @@ mod tests {
         LeaseTable::new(TtlBounds::default(), Limits::default())
     }
 
+    /// Issue 13, item 1(b): the restarted server replaces its predecessor
+    /// at once, which is not listed as having unregistered.
     #[test]
-    fn registering_a_name_again_at_an_endpoint_adds_a_binding_beside_the_first() {
+    fn a_new_incarnation_at_an_endpoint_replaces_the_old_ones_leases() {
         let mut table = table();
         let now = Instant::now();
         table
-            .register(request(&["a"], 1000, 1), token(1), LOCAL, now)
+            .register(request(&["a", "b"], 1000, 1), token(1), LOCAL, now)
+            .unwrap();
+        table
+            .register(request(&["a"], 1001, 1), token(3), LOCAL, now)
             .unwrap();
         let mut restarted = request(&["a"], 1000, 1);
         restarted.incarnation = 10;
         table.register(restarted, token(2), LOCAL, now).unwrap();
+        // Beside, until the matchmaker finds the new one holds the port.
+        assert!(table.others_at(SocketAddr::from(([127, 0, 0, 1], 1000)), 10));
+        assert_eq!(table.lookup("a", None, now).unwrap().endpoints.len(), 3);
+        let replaced = table.replace(SocketAddr::from(([127, 0, 0, 1], 1000)), 10, now);
+        assert_eq!(replaced.len(), 1);
+        assert!(!table.others_at(SocketAddr::from(([127, 0, 0, 1], 1000)), 10));
         let found = table.lookup("a", None, now).unwrap();
-        let incarnations: Vec<u64> = found.endpoints.iter().map(|e| e.incarnation).collect();
-        assert_eq!(incarnations, [9, 10], "older lease first");
-        assert_eq!(table.lease_count(), 2);
-        assert!(
-            table.renew(token(1), now).is_ok(),
-            "the first lease lives on"
+        let listed: Vec<(u16, u64)> = found
+            .endpoints
+            .iter()
+            .map(|e| (e.address.port(), e.incarnation))
+            .collect();
+        assert_eq!(listed, [(1000, 10), (1001, 9)]);
+        assert!(found.unregistered.is_empty(), "{:?}", found.unregistered);
+        assert_eq!(
+            table.lookup("b", None, now),
+            Err(MatchmakerError::NotFound { name: "b".into() })
         );
+        assert_eq!(table.lease_count(), 2);
+        assert_eq!(
+            table.renew(token(1), now),
+            Err(MatchmakerError::UnknownLease),
+            "the old lease ended"
+        );
+    }
+
+    #[test]
+    fn a_lookup_lists_endpoints_that_unregistered_but_not_those_that_expired() {
+        let mut table = table();
+        let now = Instant::now();
+        for (port, n) in [(1000, 1), (1001, 2), (1002, 3)] {
+            let mut request = request(&["a"], port, 1);
+            request.incarnation = u64::from(n);
+            table.register(request, token(n), LOCAL, now).unwrap();
+        }
+        table.unregister(token(1), now).unwrap();
+        let mut short = request(&["a"], 1003, 1);
+        short.ttl_ms = 1_000;
+        table.register(short, token(4), LOCAL, now).unwrap();
+        let later = now + Duration::from_secs(2);
+        let found = table.lookup("a", None, later).unwrap();
+        let ports: Vec<u16> = found.endpoints.iter().map(|e| e.address.port()).collect();
+        assert_eq!(ports, [1001, 1002]);
+        assert_eq!(
+            found.unregistered,
+            [Departed {
+                address: SocketAddr::from(([127, 0, 0, 1], 1000)),
+                incarnation: 1
+            }]
+        );
+        // Forgotten after a while.
+        let much_later = now + UNREGISTERED_FOR;
+        for n in [5, 6] {
+            let mut request = request(&["a"], 1000 + u16::from(n), 1);
+            request.incarnation = u64::from(n);
+            table
+                .register(request, token(n), LOCAL, much_later)
+                .unwrap();
+        }
+        table.unregister(token(5), much_later).unwrap();
+        let found = table.lookup("a", None, much_later).unwrap();
+        let gone: Vec<u64> = found.unregistered.iter().map(|d| d.incarnation).collect();
+        assert_eq!(gone, [5]);
     }
 
     #[test]

@@ -81,6 +81,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// CBOR result; `Err(bytes)` when the next one alone needs `bytes`.
     fn list(&self, after: Option<ListCursor>, page_bytes: usize) -> Result<ListPage, usize>;
 
+    /// Whether leases of incarnations other than `incarnation` are held
+    /// at `endpoint` (a restarted server's predecessor, or an impostor).
+    fn others_at(&self, endpoint: SocketAddr, incarnation: u64) -> bool;
+
+    /// Ends at once the leases at `endpoint` of incarnations other than
+    /// `incarnation`, which the matchmaker found holding the endpoint
+    /// (one process holds a port at a time). They are *replaced*: lookups
+    /// do not name them as unregistered.
+    fn replace(&self, endpoint: SocketAddr, incarnation: u64) -> Pending<Vec<Expired>>;
+
     /// Frees leases whose time has passed and returns what they covered;
     /// called periodically. (A store whose backend expires leases itself
     /// returns nothing here.)

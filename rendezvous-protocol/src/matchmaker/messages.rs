@@ -135,6 +135,22 @@ pub struct Lookup {
     /// more, or `list` them. Absent (false) when all are here.
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
+    /// Endpoints of this name that left recently by unregistering (a
+    /// graceful exit), and only those: an endpoint whose lease expired, or
+    /// that a new incarnation at its address replaced, is not here, since
+    /// neither says whether it ran a call sent to it. A client that met
+    /// silence at an endpoint reads it as "it left before taking the call"
+    /// only when it is listed here. Absent (empty) from matchmakers that do
+    /// not keep it, and dropped first when the answer must be cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unregistered: Vec<Departed>,
+}
+
+/// An endpoint that left a name's registrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departed {
+    pub address: SocketAddr,
+    pub incarnation: u64,
 }
 
 fn is_false(value: &bool) -> bool {

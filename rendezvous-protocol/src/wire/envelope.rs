@@ -36,6 +36,7 @@ const OUTCOME_REPLY_TOO_LARGE: u64 = 8;
 const OUTCOME_REPLY_EVICTED: u64 = 9;
 const OUTCOME_DEADLINE_EXCEEDED: u64 = 10;
 const OUTCOME_OVERLOADED: u64 = 11;
+const OUTCOME_WRONG_INCARNATION_UPTIME: u64 = 12;
 
 /// Most protocol versions an UnsupportedVersion outcome may list.
 const MAX_VERSIONS_LISTED: u64 = 16;
@@ -144,6 +145,11 @@ fn write_outcome(w: &mut Writer<'_>, outcome: &Outcome) {
         Outcome::WrongIncarnation => {
             w.array(1);
             w.uint(OUTCOME_WRONG_INCARNATION);
+        }
+        Outcome::WrongIncarnationUptime(uptime_ms) => {
+            w.array(2);
+            w.uint(OUTCOME_WRONG_INCARNATION_UPTIME);
+            w.uint(*uptime_ms);
         }
         Outcome::UnsupportedVersion(versions) => {
             w.array(2);
@@ -307,6 +313,9 @@ fn read_outcome(r: &mut Reader<'_>) -> Result<Outcome, DecodeError> {
             Outcome::SignatureMismatch(Fingerprint(r.uint("signature")?)),
         ),
         OUTCOME_WRONG_INCARNATION => (1, Outcome::WrongIncarnation),
+        OUTCOME_WRONG_INCARNATION_UPTIME => {
+            (2, Outcome::WrongIncarnationUptime(r.uint("uptime_ms")?))
+        }
         OUTCOME_UNSUPPORTED_VERSION => {
             let count = r.array("supported versions")?;
             if count > MAX_VERSIONS_LISTED {

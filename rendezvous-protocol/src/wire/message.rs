@@ -86,7 +86,7 @@ pub struct Confirm {
 }
 
 /// What became of a call. `NoSuchProcedure`, `SignatureMismatch`,
-/// `WrongIncarnation`, `UnsupportedVersion`, `Malformed`, `BadArguments`
+/// `WrongIncarnation`, `WrongIncarnationUptime`, `UnsupportedVersion`, `Malformed`, `BadArguments`
 /// and `Overloaded` mean it did not run; the others say how far it got.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Outcome {
@@ -101,6 +101,13 @@ pub enum Outcome {
     /// The call named an incarnation other than the server's (in the reply
     /// header); it did not run.
     WrongIncarnation,
+    /// `WrongIncarnation`, and how long the answering incarnation has been
+    /// serving (ms since it bound its socket). Sent right after a
+    /// `WrongIncarnation` for the same call, in the same datagram, where a
+    /// peer that does not know it stops reading (PROTOCOL.md, Outcomes).
+    /// A call first sent to that address less than this long ago cannot
+    /// have reached an earlier process there.
+    WrongIncarnationUptime(u64),
     /// The message's protocol version is not spoken here; these are.
     UnsupportedVersion(Vec<u64>),
     /// The message could not be decoded; it did not run.

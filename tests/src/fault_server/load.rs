@@ -12,8 +12,8 @@ use std::time::Duration;
 /// How long [`Load::reach`] waits at most: far beyond need.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// How each call of a load ended, by id.
-type Results = Vec<(u64, Result<u64, Error>)>;
+/// How each call of a load ended, by id, and when it began.
+type Results = Vec<(u64, rt::Instant, Result<u64, Error>)>;
 
 /// One client calling `count` with ids `0..calls`, `in_flight` at a time.
 #[derive(Debug)]
@@ -24,7 +24,13 @@ pub struct Load {
 
 impl Load {
     pub fn start(client: &Client, calls: u64, in_flight: usize) -> Load {
-        let next = Arc::new(AtomicU64::new(0));
+        Load::start_from(client, 0, calls, in_flight)
+    }
+
+    /// The same with ids `first..first + calls`.
+    pub fn start_from(client: &Client, first: u64, calls: u64, in_flight: usize) -> Load {
+        let calls = first + calls;
+        let next = Arc::new(AtomicU64::new(first));
         let completed = Arc::new(AtomicU64::new(0));
         let workers = (0..in_flight)
             .map(|_| {
@@ -36,9 +42,10 @@ impl Load {
                         if id >= calls {
                             return results;
                         }
+                        let began = rt::Instant::now();
                         let result = count::remote_with(&client, id).await;
                         completed.fetch_add(1, Ordering::SeqCst);
-                        results.push((id, result));
+                        results.push((id, began, result));
                     }
                 })
             })
@@ -62,9 +69,20 @@ impl Load {
 
     /// Waits for every call; how each ended, by id.
     pub async fn finish(self) -> BTreeMap<u64, Result<u64, Error>> {
+        let timed = self.finish_timed().await;
+        timed
+            .into_iter()
+            .map(|(id, (_, result))| (id, result))
+            .collect()
+    }
+
+    /// Waits for every call; when each began and how it ended, by id.
+    pub async fn finish_timed(self) -> BTreeMap<u64, (rt::Instant, Result<u64, Error>)> {
         let mut results = BTreeMap::new();
         for worker in self.workers {
-            results.extend(worker.await);
+            for (id, began, result) in worker.await {
+                results.insert(id, (began, result));
+            }
         }
         results
     }

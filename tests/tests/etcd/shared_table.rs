@@ -155,3 +155,82 @@ fn lookups_through_one_daemon_rotate_per_name() {
         );
     });
 }
+
+/// A socket that answers every call as incarnation `incarnation` with
+/// no such procedure, as a server of that incarnation would: what the
+/// matchmaker asks a newly registered endpoint.
+fn holder(incarnation: u64) -> std::net::SocketAddr {
+    use rendezvous_core::protocol::wire::{Incarnation, Message, Outcome, Reply};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a holder");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("set a read timeout");
+    let at = socket.local_addr().expect("the holder's address");
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 65_536];
+        while let Ok((length, from)) = socket.recv_from(&mut buffer) {
+            if let Ok(Message::Call(call)) = Message::decode(&buffer[..length]) {
+                let reply = Message::Reply(Reply {
+                    client: call.client,
+                    xid: call.xid,
+                    incarnation: Incarnation(incarnation),
+                    outcome: Outcome::NoSuchProcedure,
+                });
+                let _ = socket.send_to(&reply.encode().expect("encode"), from);
+            }
+        }
+    });
+    at
+}
+
+/// Issue 13, item 1(b), over etcd: a new incarnation registering through
+/// one daemon at an endpoint it holds ends the old one's lease at once,
+/// for every daemon, long before it would expire.
+#[test]
+fn a_new_incarnation_at_an_endpoint_replaces_the_old_one_through_any_daemon() {
+    const NAME: &str = "etcd.replaced";
+    let etcd = Etcd::start();
+    let daemons = start_daemons(2, &etcd, &unique_prefix("replaced"));
+    let at = holder(2);
+    run(async {
+        let probes = probes(&daemons).await;
+        let old = register(&probes[0], NAME, at, LONG_TTL)
+            .await
+            .expect("register the old incarnation through A");
+        assert_lists(
+            &probes[1],
+            NAME,
+            &Endpoints::from([(at, 1)]),
+            "registered, at B",
+        )
+        .await;
+        probes[1]
+            .register(
+                crate::support::spec(NAME),
+                at,
+                rendezvous_core::protocol::wire::Incarnation(2),
+                LONG_TTL,
+            )
+            .await
+            .expect("register the new incarnation through B");
+        assert_lists(
+            &probes[1],
+            NAME,
+            &Endpoints::from([(at, 2)]),
+            "replaced, at B",
+        )
+        .await;
+        assert_lists(
+            &probes[0],
+            NAME,
+            &Endpoints::from([(at, 2)]),
+            "replaced, at A",
+        )
+        .await;
+        let renewed = probes[0].renew(old.token).await;
+        assert!(
+            matches!(renewed, Err(Error::UnknownLease)),
+            "renewing the replaced lease: {renewed:?}"
+        );
+    });
+}

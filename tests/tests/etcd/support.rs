@@ -102,7 +102,7 @@ pub(crate) fn addresses(daemons: &[Daemon]) -> Vec<SocketAddr> {
     daemons.iter().map(Daemon::address).collect()
 }
 
-fn spec(name: &str) -> Vec<ProcedureSpec> {
+pub(crate) fn spec(name: &str) -> Vec<ProcedureSpec> {
     vec![ProcedureSpec {
         name: name.to_owned(),
         signature: HAND,

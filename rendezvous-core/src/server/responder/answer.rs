@@ -122,6 +122,42 @@ pub(super) async fn refuse(
     post(service, &reply, peer, out).await;
 }
 
+/// Refuses a call that names another incarnation: `[4]`, then, in the same
+/// datagram, `[12, uptime_ms]` for the same call (PROTOCOL.md, Outcomes).
+/// A peer that does not know code 12 stops reading the datagram there,
+/// having read `[4]`; one that does learns that a call first sent here
+/// less than `uptime_ms` ago reached no earlier process. When the pair
+/// would exceed the call's amplification bound, `[4]` goes alone.
+pub(super) async fn wrong_incarnation(
+    service: &Service,
+    call: &Call,
+    peer: Peer,
+    out: &mut Outbox,
+) {
+    let reply = |outcome| {
+        Message::Reply(Reply {
+            client: call.client,
+            xid: call.xid,
+            incarnation: service.incarnation,
+            outcome,
+        })
+    };
+    // Rounded down: an uptime too short is safe, one too long is not.
+    let uptime_ms = u64::try_from(service.bound_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let pair = reply(Outcome::WrongIncarnation)
+        .encode()
+        .and_then(|mut bytes| {
+            bytes.extend(reply(Outcome::WrongIncarnationUptime(uptime_ms)).encode()?);
+            Ok(bytes)
+        });
+    match pair {
+        Ok(bytes) if bytes.len() <= reply_limit(peer.datagram_bytes) => {
+            out.post(service, bytes).await
+        }
+        _ => post(service, &reply(Outcome::WrongIncarnation), peer, out).await,
+    }
+}
+
 /// Answers a message that did not decode, if it was a call and an error
 /// reply fits its bound (see [`Undecodable::error_reply_within`]).
 pub(super) async fn undecodable(

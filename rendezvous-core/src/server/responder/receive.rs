@@ -73,7 +73,7 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
 /// and has it answered.
 async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, out: &mut Outbox) {
     if call.incarnation != Incarnation::ANY && call.incarnation != service.incarnation {
-        return answer::refuse(service, &call, Outcome::WrongIncarnation, peer, out).await;
+        return answer::wrong_incarnation(service, &call, peer, out).await;
     }
     let procedure = match service.procedures.get(&call.procedure) {
         None => return answer::refuse(service, &call, Outcome::NoSuchProcedure, peer, out).await,
@@ -121,6 +121,7 @@ mod tests {
     use super::*;
     use crate::server::ProcedureSet;
     use crate::signature::Fingerprint;
+    use crate::wire::Xid;
     use std::net::UdpSocket;
 
     /// A receive loop serving `set`, and a client socket to call it from.
@@ -182,7 +183,20 @@ mod tests {
             incarnation: elsewhere,
             ..wrong_signature(unknown(call(1)))
         };
-        assert_eq!(served.ask(call_elsewhere), Outcome::WrongIncarnation);
+        // `[4]`, then the uptime for the same call, in one datagram.
+        served.send(&[call_elsewhere]);
+        let answer = received(&served.client);
+        let outcomes: Vec<(Xid, Outcome)> = Message::decode_batch(&answer)
+            .map(|message| match message {
+                Ok((Message::Reply(reply), _)) => (reply.xid, reply.outcome),
+                other => panic!("not a reply: {other:?}"),
+            })
+            .collect();
+        assert!(
+            matches!(&outcomes[..], [(Xid(1), Outcome::WrongIncarnation), (Xid(1), Outcome::WrongIncarnationUptime(uptime))]
+                if *uptime < 60_000),
+            "{outcomes:?}"
+        );
         assert_eq!(
             served.ask(wrong_signature(unknown(call(2)))),
             Outcome::NoSuchProcedure

@@ -11,7 +11,7 @@ use super::config::ResponderConfig;
 use super::counters::{Counters, ResponderStats};
 use super::refusals::RefusalLog;
 use crate::requester::{Feed, Requester};
-use crate::rt::UdpSocket;
+use crate::rt::{Instant, UdpSocket};
 use crate::server::procedure::ProcedureSet;
 use crate::server::reply_cache::ReplyCache;
 use crate::sync::lock;
@@ -28,6 +28,10 @@ pub(super) struct Service {
     socket: UdpSocket,
     pub(super) local_addr: SocketAddr,
     pub(super) incarnation: Incarnation,
+    /// When the socket was bound: the incarnation's uptime, told to calls
+    /// that name another one, counts from here (nothing earlier at this
+    /// address can be this process: the port was not yet ours).
+    pub(super) bound_at: Instant,
     pub(super) procedures: ProcedureSet,
     pub(super) config: ResponderConfig,
     cache: Mutex<ReplyCache>,
@@ -51,12 +55,14 @@ impl Service {
         config: ResponderConfig,
     ) -> io::Result<Service> {
         let bound = std::net::UdpSocket::bind(address)?;
+        let bound_at = Instant::now();
         let sender = bound.try_clone()?;
         let socket = UdpSocket::from(bound);
         let local_addr = socket.local_addr()?;
         Ok(Service {
             socket,
             local_addr,
+            bound_at,
             incarnation: Incarnation(crate::random::u64().max(1)),
             procedures,
             cache: Mutex::new(ReplyCache::new(config.reply_cache_bytes, config.retention)),

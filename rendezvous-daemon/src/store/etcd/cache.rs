@@ -63,6 +63,16 @@ impl Cache {
         }
     }
 
+    /// The etcd leases at `endpoint` of incarnations other than
+    /// `incarnation` (records that name one).
+    pub fn replaced_by(&self, endpoint: SocketAddr, incarnation: u64) -> Vec<(i64, Vec<String>)> {
+        self.leases
+            .values()
+            .filter(|l| l.endpoint == endpoint && l.incarnation.is_some_and(|i| i != incarnation))
+            .map(|l| (l.id, l.names.clone()))
+            .collect()
+    }
+
     /// Registrations held whose leases were registered from `source`.
     pub fn from_source(&self, source: Source) -> usize {
         self.per_source.get(&source).copied().unwrap_or(0)
@@ -182,6 +192,7 @@ mod tests {
             ttl_ms: 5_000,
             source: IpAddr::from([127, 0, 0, 1]),
             names: vec!["a".into()],
+            incarnation: Some(9),
         };
         let lease_key = layout.lease_key(&hash);
         let a_bytes = encode_payload(&a).unwrap();

@@ -39,6 +39,11 @@ pub struct LeaseValue {
     /// The address the registration came from, for the per-source limit.
     pub source: IpAddr,
     pub names: Vec<String>,
+    /// The server's incarnation, so that a new one registering at the same
+    /// endpoint ends this lease at once. Absent from records written by
+    /// daemons before it was kept: those are left to expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<u64>,
 }
 
 /// One procedure served at one endpoint under one lease.
@@ -178,6 +183,7 @@ mod tests {
             ttl_ms: 2_000,
             source: IpAddr::from([127, 0, 0, 1]),
             names: vec!["a".into()],
+            incarnation: Some(9),
         };
         let key = layout.lease_key(&hash);
         let bytes = wire::encode_payload(&lease).unwrap();

@@ -54,7 +54,7 @@ use layout::Layout;
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -289,6 +289,25 @@ impl Store for EtcdStore {
             .list(after, page_bytes, |granted| *granted)?;
         page.stale = !self.is_live();
         Ok(page)
+    }
+
+    fn others_at(&self, endpoint: SocketAddr, incarnation: u64) -> bool {
+        !self
+            .shared
+            .cache()
+            .replaced_by(endpoint, incarnation)
+            .is_empty()
+    }
+
+    fn replace(&self, endpoint: SocketAddr, incarnation: u64) -> Pending<Vec<Expired>> {
+        self.send(
+            |reply| Command::Replace {
+                endpoint,
+                incarnation,
+                reply,
+            },
+            Vec::new,
+        )
     }
 
     fn expire(&self) -> Vec<Expired> {

@@ -15,7 +15,7 @@ use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire;
 use rendezvous_core::server::source_of;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
@@ -73,6 +73,11 @@ pub enum Command {
     Unregister {
         token: LeaseToken,
         reply: Reply<Result<Expired, MatchmakerError>>,
+    },
+    Replace {
+        endpoint: SocketAddr,
+        incarnation: u64,
+        reply: Reply<Vec<Expired>>,
     },
 }
 
@@ -314,6 +319,13 @@ impl Worker {
             Command::Unregister { token, reply } => {
                 let _ = reply.send(self.unregister(token).await).await;
             }
+            Command::Replace {
+                endpoint,
+                incarnation,
+                reply,
+            } => {
+                let _ = reply.send(self.replace(endpoint, incarnation).await).await;
+            }
         }
     }
 
@@ -355,6 +367,7 @@ impl Worker {
             ttl_ms,
             source,
             names: request.procedures.iter().map(|p| p.name.clone()).collect(),
+            incarnation: Some(request.incarnation),
         };
         let mut puts = vec![(self.layout.lease_key(&hash), encode(&lease)?)];
         for spec in &request.procedures {
@@ -414,6 +427,31 @@ impl Worker {
                 .map_or(revision, |header| header.revision());
         }
         Ok(revision)
+    }
+
+    /// Revokes the leases at `endpoint` of other incarnations (best
+    /// effort: one not revoked still expires).
+    async fn replace(&self, endpoint: SocketAddr, incarnation: u64) -> Vec<Expired> {
+        let replaced = self.shared.cache().replaced_by(endpoint, incarnation);
+        let mut gone = Vec::new();
+        let mut revision = 0;
+        for (id, names) in replaced {
+            let mut client = self.client.clone();
+            match client.lease_revoke(id).await {
+                Ok(response) => {
+                    revision = response.header().map_or(revision, |h| h.revision());
+                    gone.push(Expired { endpoint, names });
+                }
+                Err(error) if is_not_found(&error) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "could not end a replaced incarnation's lease")
+                }
+            }
+        }
+        if revision > 0 {
+            self.await_cache(revision).await;
+        }
+        gone
     }
 
     async fn renew(&self, token: LeaseToken) -> Result<Renewed, MatchmakerError> {
