@@ -191,18 +191,25 @@ fn a_server_restarted_on_its_port_replaces_the_dead_one_at_once() {
 #[test]
 fn a_registration_at_a_live_servers_endpoint_replaces_nothing() {
     let scratch = ScratchDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")), "impostor");
-    let daemon = Daemon::start(&[]);
-    let server = FaultServer::start(&config(daemon.address(), any_port(), scratch.join("s.log")));
+    // Signed: without a secret, no process may register at an endpoint it
+    // does not send from at all; with one, a holder of the secret can, and
+    // the matchmaker's check must still replace nothing.
+    let daemon = Daemon::start_signed(&[]);
+    let secret = daemon.secret_file().expect("a signed daemon");
+    let server = FaultServer::start_signed(
+        &config(daemon.address(), any_port(), scratch.join("s.log")),
+        secret.path(),
+    );
     let at = server.address();
     rendezvous_tests::run(async {
         let client = fresh_client(daemon.address());
+        let impostor_matchmaker = daemon.client().await;
         let spec = rendezvous_core::protocol::matchmaker::ProcedureSpec {
             name: count::NAME.into(),
             signature: count::SIGNATURE,
         };
         let impostor = rendezvous_core::protocol::wire::Incarnation(server.incarnation() ^ 1);
-        client
-            .matchmaker()
+        impostor_matchmaker
             .register(vec![spec], at, impostor, LEASE_TTL)
             .await
             .expect("register at the live server's endpoint");

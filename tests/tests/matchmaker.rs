@@ -445,7 +445,7 @@ fn registering_the_same_name_and_endpoint_again_adds_a_registration_beside_the_f
 /// client can tell a graceful exit from a lease that merely expired.
 #[test]
 fn a_lookup_names_the_endpoints_that_unregistered_and_only_those() {
-    let daemon = Daemon::start(&[]);
+    let daemon = Daemon::start_signed(&[]);
     run(async {
         let client = daemon.client().await;
         let (gone, expiring, staying) = (loopback(40_001), loopback(40_002), loopback(40_003));

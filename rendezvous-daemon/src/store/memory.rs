@@ -457,11 +457,13 @@ mod tests {
         assert_eq!(replaced.len(), 1);
         assert!(!table.others_at(SocketAddr::from(([127, 0, 0, 1], 1000)), 10));
         let found = table.lookup("a", None, now).unwrap();
-        let listed: Vec<(u16, u64)> = found
+        // In address order, rotated per lookup (`directory`): compare sorted.
+        let mut listed: Vec<(u16, u64)> = found
             .endpoints
             .iter()
             .map(|e| (e.address.port(), e.incarnation))
             .collect();
+        listed.sort();
         assert_eq!(listed, [(1000, 10), (1001, 9)]);
         assert!(found.unregistered.is_empty(), "{:?}", found.unregistered);
         assert_eq!(
