@@ -261,6 +261,7 @@ async fn visibility(
 
 fn specs(name: &str) -> Vec<ProcedureSpec> {
     vec![ProcedureSpec {
+        signature_text: None,
         name: name.to_owned(),
         signature: Fingerprint(1),
     }]

@@ -23,14 +23,22 @@ pub enum Error {
     NotFound { name: String },
 
     /// Servers exist for the name, but none with the signature this caller expects.
+    /// The texts are there when known (registrations and proxies made by
+    /// `#[procedure]` carry them), so that `u64` against `i64` shows as
+    /// types rather than as two hashes.
     #[error(
-        "`{name}`: this caller expects signature {expected}, but the servers offer {}; rebuild the caller against the servers' interface, or run a server of the matching version",
-        list(available)
+        "`{name}`: this caller expects signature {}, but the servers offer {}; rebuild the caller against the servers' interface, or run a server of the matching version",
+        with_text(*expected, expected_text.as_deref()),
+        list(available, available_texts)
     )]
     SignatureMismatch {
         name: String,
         expected: Fingerprint,
         available: Vec<Fingerprint>,
+        /// The caller's signature text, when it knows it.
+        expected_text: Option<String>,
+        /// The texts of `available` the matchmaker knew, by fingerprint.
+        available_texts: Vec<(Fingerprint, String)>,
     },
 
     /// No reply came before the deadline.
@@ -279,9 +287,51 @@ fn unreachable(addresses: &[SocketAddr]) -> String {
     }
 }
 
-fn list(fingerprints: &[Fingerprint]) -> String {
-    let all: Vec<String> = fingerprints.iter().map(ToString::to_string).collect();
+fn list(fingerprints: &[Fingerprint], texts: &[(Fingerprint, String)]) -> String {
+    let all: Vec<String> = fingerprints
+        .iter()
+        .map(|&fingerprint| {
+            let text = texts
+                .iter()
+                .find(|(f, _)| *f == fingerprint)
+                .map(|(_, text)| text.as_str());
+            with_text(fingerprint, text)
+        })
+        .collect();
     all.join(", ")
+}
+
+/// `` `math.add(i64, i64) -> i64` (0x…) `` when the text is known, the
+/// fingerprint alone otherwise.
+fn with_text(fingerprint: Fingerprint, text: Option<&str>) -> String {
+    match text {
+        Some(text) => format!("`{text}` ({fingerprint})"),
+        None => fingerprint.to_string(),
+    }
+}
+
+impl Error {
+    /// Adds the caller's own signature text to a [`Error::SignatureMismatch`]
+    /// that lacks it (the matchmaker knows only the caller's fingerprint);
+    /// other errors pass unchanged. The proxies `#[procedure]` makes call it.
+    pub fn with_expected_signature_text(self, text: &str) -> Error {
+        match self {
+            Error::SignatureMismatch {
+                name,
+                expected,
+                available,
+                expected_text: None,
+                available_texts,
+            } => Error::SignatureMismatch {
+                name,
+                expected,
+                available,
+                expected_text: Some(text.to_owned()),
+                available_texts,
+            },
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]

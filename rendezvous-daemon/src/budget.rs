@@ -43,23 +43,30 @@ pub fn fit_lookup(
             name,
             expected,
             mut available,
+            mut available_texts,
         }) => {
-            // A hint of what exists: as many as fit, the empty list at worst.
-            while !available.is_empty() {
+            // A hint of what exists: as many as fit, the empty list at
+            // worst; the texts go first, then the fingerprints.
+            let fits = |available: &Vec<_>, available_texts: &Vec<_>| {
                 let candidate: Result<Lookup, _> = Err(MatchmakerError::SignatureMismatch {
                     name: name.clone(),
                     expected,
                     available: available.clone(),
+                    available_texts: available_texts.clone(),
                 });
-                if encoded_len(&candidate) <= budget {
-                    break;
-                }
+                encoded_len(&candidate) <= budget
+            };
+            while !available_texts.is_empty() && !fits(&available, &available_texts) {
+                available_texts.pop();
+            }
+            while !available.is_empty() && !fits(&available, &available_texts) {
                 available.pop();
             }
             Err(MatchmakerError::SignatureMismatch {
                 name,
                 expected,
                 available,
+                available_texts,
             })
         }
         // Errors that only echo the request are smaller than it.
@@ -181,8 +188,34 @@ mod tests {
             name: "math.add".into(),
             expected: Fingerprint(1),
             available: (0..500).map(Fingerprint).collect(),
+            available_texts: Vec::new(),
         });
         let cut = fit_lookup(mismatch, 200);
         assert!(encoded_len(&cut) <= 200);
+    }
+
+    #[test]
+    fn a_signature_mismatch_drops_texts_before_fingerprints() {
+        let mismatch = Err(MatchmakerError::SignatureMismatch {
+            name: "math.add".into(),
+            expected: Fingerprint(1),
+            available: vec![Fingerprint(2), Fingerprint(3)],
+            available_texts: vec![
+                (Fingerprint(2), "x".repeat(100)),
+                (Fingerprint(3), "y".repeat(100)),
+            ],
+        });
+        let cut = fit_lookup(mismatch, 200);
+        assert!(encoded_len(&cut) <= 200);
+        let Err(MatchmakerError::SignatureMismatch {
+            available,
+            available_texts,
+            ..
+        }) = cut
+        else {
+            panic!("{cut:?}");
+        };
+        assert_eq!(available, [Fingerprint(2), Fingerprint(3)]);
+        assert_eq!(available_texts.len(), 1, "{available_texts:?}");
     }
 }

@@ -205,6 +205,7 @@ fn a_registration_at_a_live_servers_endpoint_replaces_nothing() {
         let client = fresh_client(daemon.address());
         let impostor_matchmaker = daemon.client().await;
         let spec = rendezvous_core::protocol::matchmaker::ProcedureSpec {
+            signature_text: None,
             name: count::NAME.into(),
             signature: count::SIGNATURE,
         };

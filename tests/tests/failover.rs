@@ -272,6 +272,7 @@ async fn lists(address: SocketAddr, server: &Server) -> bool {
 
 fn specs() -> Vec<ProcedureSpec> {
     vec![ProcedureSpec {
+        signature_text: None,
         name: DOUBLE.name.into(),
         signature: DOUBLE.signature,
     }]

@@ -196,6 +196,7 @@ fn a_flood_of_lookups_leaves_no_record_behind() {
             .unwrap()
             .with_secret(Some(secret.secret()));
         let spec = ProcedureSpec {
+            signature_text: None,
             name: ECHO.into(),
             signature: echo_signature(),
         };
@@ -338,6 +339,7 @@ fn a_flood_from_one_source_refuses_no_client_of_another() {
             if round % 10 == 0 {
                 let register = RegisterRequest {
                     procedures: vec![ProcedureSpec {
+                        signature_text: None,
                         name: format!("flood.legit_{}", round % 8),
                         signature: echo_signature(),
                     }],
@@ -518,6 +520,7 @@ fn registrations_from_all_of_127_slash_8_share_one_per_source_limit() {
         let own = socket.local_addr().unwrap();
         let request = RegisterRequest {
             procedures: vec![ProcedureSpec {
+                signature_text: None,
                 name: format!("flood.host_{host}"),
                 signature: echo_signature(),
             }],

@@ -34,6 +34,7 @@ const SHORT_TTL: Duration = Duration::from_secs(1);
 
 fn spec(name: &str, signature: Fingerprint) -> ProcedureSpec {
     ProcedureSpec {
+        signature_text: None,
         name: name.to_owned(),
         signature,
     }
@@ -103,6 +104,7 @@ fn lookup_with_another_signature_is_a_mismatch_listing_the_registered_signatures
                 name,
                 expected,
                 available,
+                ..
             }) => {
                 assert_eq!(name, "math.add");
                 assert_eq!(expected, ADD_V3);

@@ -217,6 +217,7 @@ fn a_caller_built_against_a_changed_signature_gets_signature_mismatch() {
                 name,
                 expected,
                 available,
+                ..
             }) => {
                 assert_eq!(name, "test.add");
                 assert_eq!(expected, interface::stale::add::SIGNATURE);

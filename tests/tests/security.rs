@@ -74,6 +74,7 @@ fn specs(names: &[&str]) -> Vec<ProcedureSpec> {
     names
         .iter()
         .map(|name| ProcedureSpec {
+            signature_text: None,
             name: (*name).to_owned(),
             signature: ADD,
         })
@@ -377,6 +378,7 @@ fn another_lease_cannot_replace_a_registration() {
         let intruder = client
             .register(
                 vec![ProcedureSpec {
+                    signature_text: None,
                     name: "math.add".into(),
                     signature: Fingerprint::of("evil"),
                 }],

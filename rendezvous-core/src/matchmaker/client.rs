@@ -529,10 +529,13 @@ impl From<MatchmakerError> for Error {
                 name,
                 expected,
                 available,
+                available_texts,
             } => Error::SignatureMismatch {
                 name,
                 expected,
                 available,
+                expected_text: None,
+                available_texts,
             },
             MatchmakerError::UnknownLease => Error::UnknownLease,
             MatchmakerError::InvalidRequest { reason } => Error::InvalidRequest { reason },

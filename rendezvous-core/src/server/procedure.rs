@@ -56,6 +56,7 @@ pub type Handler =
 pub struct Procedure {
     name: String,
     signature: Fingerprint,
+    signature_text: Option<String>,
     handler: Handler,
     read_only: bool,
 }
@@ -70,6 +71,7 @@ impl Procedure {
         Procedure {
             name: name.into(),
             signature,
+            signature_text: None,
             handler: Arc::new(move |args, context| Box::pin(handler(args, context))),
             read_only: false,
         }
@@ -90,6 +92,23 @@ impl Procedure {
     pub fn read_only(mut self) -> Procedure {
         self.read_only = true;
         self
+    }
+
+    /// Gives the signature text the fingerprint was made from
+    /// (`math.add(i64, i64) -> i64`), registered beside it so that
+    /// `rendezvous-daemon list` and mismatch errors can show types rather
+    /// than hashes. `#[procedure]` gives it; without it the registration
+    /// carries the fingerprint alone. A text over
+    /// [`MAX_SIGNATURE_TEXT_BYTES`](crate::protocol::matchmaker::MAX_SIGNATURE_TEXT_BYTES)
+    /// is refused by the matchmaker.
+    pub fn with_signature_text(mut self, text: impl Into<String>) -> Procedure {
+        self.signature_text = Some(text.into());
+        self
+    }
+
+    /// The signature text given by [`Procedure::with_signature_text`].
+    pub fn signature_text(&self) -> Option<&str> {
+        self.signature_text.as_deref()
     }
 
     /// Whether it was declared [`Procedure::read_only`].

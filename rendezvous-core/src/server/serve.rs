@@ -188,6 +188,7 @@ impl ServerBuilder {
             .map(|p| ProcedureSpec {
                 name: p.name().to_owned(),
                 signature: p.signature(),
+                signature_text: p.signature_text().map(str::to_owned),
             })
             .collect();
         let matchmakers = match self.matchmakers {

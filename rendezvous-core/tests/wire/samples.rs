@@ -128,10 +128,12 @@ pub(crate) fn sample_register_request() -> RegisterRequest {
     RegisterRequest {
         procedures: vec![
             ProcedureSpec {
+                signature_text: Some("math.add(i64, i64) -> i64".into()),
                 name: "math.add".into(),
                 signature: Fingerprint::of("math.add(i64,i64)->i64"),
             },
             ProcedureSpec {
+                signature_text: None,
                 name: "math.neg".into(),
                 signature: Fingerprint::of("math.neg(i64)->i64"),
             },
@@ -180,6 +182,7 @@ pub(crate) fn sample_registration() -> Registration {
         name: "math.add".into(),
         endpoint: v4(),
         signature: Fingerprint::of("math.add(i64,i64)->i64"),
+        signature_text: Some("math.add(i64, i64) -> i64".into()),
         incarnation: 3,
         ttl_ms: 12_345,
     }
@@ -203,6 +206,7 @@ pub(crate) fn every_matchmaker_error() -> Vec<MatchmakerError> {
             name: "math.add".into(),
             expected: Fingerprint::of("math.add(i64,i64)->i64"),
             available: vec![Fingerprint(1), Fingerprint(u64::MAX)],
+            available_texts: vec![(Fingerprint(1), "math.add(u64, u64) -> u64".into())],
         },
         MatchmakerError::UnknownLease,
         MatchmakerError::InvalidRequest {

@@ -54,7 +54,7 @@ async fn print_list(client: MatchmakerClient) -> Result<(), rendezvous_core::Err
             [
                 r.name.clone(),
                 r.endpoint.to_string(),
-                r.signature.to_string(),
+                signature_cell(r.signature, r.signature_text.as_deref()),
                 format!("{:016x}", r.incarnation),
                 format_ttl(r.ttl_ms),
             ]
@@ -123,6 +123,26 @@ fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// The signature as its text (`math.add(i64, i64) -> i64`) when the
+/// registration gave one, else its fingerprint (an older server's, or a
+/// procedure built by hand). Control characters are shown escaped: the
+/// text is the registering server's word, and must not drive the terminal.
+fn signature_cell(signature: Fingerprint, text: Option<&str>) -> String {
+    match text {
+        Some(text) => text
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+        None => signature.to_string(),
     }
 }
 

@@ -32,6 +32,9 @@ const PAGE_FRAMING_BYTES: usize = 32;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding<L> {
     pub signature: Fingerprint,
+    /// The signature text registered with it, if any (bounded by the
+    /// request check: `MAX_SIGNATURE_TEXT_BYTES`).
+    pub signature_text: Option<String>,
     pub incarnation: u64,
     pub lease: L,
 }
@@ -133,10 +136,21 @@ impl<L> Directory<L> {
             Some(expected) if matching.is_empty() => {
                 let available: BTreeSet<Fingerprint> =
                     endpoints.values().map(|b| b.signature).collect();
+                // One text per fingerprint: the first registration's that
+                // gave one.
+                let mut texts: BTreeMap<Fingerprint, String> = BTreeMap::new();
+                for binding in endpoints.values() {
+                    if let Some(text) = &binding.signature_text {
+                        texts
+                            .entry(binding.signature)
+                            .or_insert_with(|| text.clone());
+                    }
+                }
                 Err(MatchmakerError::SignatureMismatch {
                     name: name.to_owned(),
                     expected,
                     available: available.into_iter().collect(),
+                    available_texts: texts.into_iter().collect(),
                 })
             }
             _ => {
@@ -179,6 +193,7 @@ impl<L> Directory<L> {
                     name: name.clone(),
                     endpoint: *endpoint,
                     signature: binding.signature,
+                    signature_text: binding.signature_text.clone(),
                     incarnation: binding.incarnation,
                     ttl_ms: ttl_left(&binding.lease),
                 };
@@ -225,6 +240,7 @@ mod tests {
     fn binding(signature: u64) -> Binding<()> {
         Binding {
             signature: Fingerprint(signature),
+            signature_text: None,
             incarnation: 1,
             lease: (),
         }
@@ -262,6 +278,7 @@ mod tests {
                 name: "a".into(),
                 expected: Fingerprint(9),
                 available: vec![Fingerprint(5), Fingerprint(7)],
+                available_texts: Vec::new(),
             })
         );
         let found = directory.lookup("a", Some(Fingerprint(7)), |_| 42).unwrap();

@@ -197,6 +197,7 @@ impl LeaseTable {
         for spec in request.procedures {
             let binding = Binding {
                 signature: spec.signature,
+                signature_text: spec.signature_text,
                 incarnation: request.incarnation,
                 lease: token,
             };
@@ -416,6 +417,7 @@ mod tests {
             procedures: names
                 .iter()
                 .map(|n| ProcedureSpec {
+                    signature_text: None,
                     name: n.to_string(),
                     signature: Fingerprint(signature),
                 })

@@ -147,6 +147,15 @@ pub fn validate(request: &RegisterRequest) -> Result<(), MatchmakerError> {
         if !seen.insert(spec.name.as_str()) {
             return invalid(format!("procedure `{}` is named twice", spec.name));
         }
+        if let Some(text) = &spec.signature_text
+            && text.len() > MAX_SIGNATURE_TEXT_BYTES
+        {
+            return invalid(format!(
+                "the signature text of `{}` is {} bytes, over the {MAX_SIGNATURE_TEXT_BYTES}-byte limit; register it without the text (the fingerprint alone), or shorten its types with `use`",
+                spec.name,
+                text.len()
+            ));
+        }
     }
     if request.endpoint.port() == 0 || request.endpoint.ip().is_unspecified() {
         return invalid(format!(

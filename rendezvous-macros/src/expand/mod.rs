@@ -7,11 +7,14 @@
 //!   the proxy (`add::remote`), which is all a body-less declaration becomes;
 //! - `bounds`: serde bound checks spanned at each type, so an error
 //!   underlines the type, not the attribute;
-//! - `registration`: the entry collected at startup (an implementation only).
+//! - `registration`: the entry collected at startup (an implementation only);
+//! - `signature`: the signature text the fingerprint hashes, with the
+//!   paths it normalises.
 
 mod bounds;
 mod proxy;
 mod registration;
+mod signature;
 mod wire;
 
 use crate::model::{Item, Procedure};

@@ -1,5 +1,5 @@
 //! The struct named like the function, carrying what a client needs: the
-//! constants (`NAME`, `SIGNATURE`, `PROCEDURE`) and the proxies
+//! constants (`NAME`, `SIGNATURE_TEXT`, `SIGNATURE`, `PROCEDURE`) and the proxies
 //! (`add::remote`, `add::remote_with`). A body-less declaration becomes
 //! only this, with the same fingerprint as the implementation.
 //!
@@ -41,15 +41,7 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
             ::core::stringify!(#ident)
         )),
     };
-    let signature_suffix = format!(
-        "({})->{}",
-        arg_types
-            .iter()
-            .map(|ty| ty.to_token_stream().to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        output.to_token_stream()
-    );
+    let signature_suffix = super::signature::suffix(arg_types.iter().copied(), output);
     // A declaration's doc comments describe the proxy; an implementation's
     // stay on the function.
     let struct_docs = if body.is_none() {
@@ -70,9 +62,12 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
         impl #ident {
             /// The procedure's name on the wire.
             pub const NAME: &'static str = #name;
-            /// Fingerprint of the name and of the types as written.
-            pub const SIGNATURE: #rt::Fingerprint =
-                #rt::Fingerprint::of(::core::concat!(#name, #signature_suffix));
+            /// The signature as text: the name and the types as written,
+            /// with the paths PROTOCOL.md lists normalised
+            /// (`std::primitive::u64` is `u64`).
+            pub const SIGNATURE_TEXT: &'static str = ::core::concat!(#name, #signature_suffix);
+            /// Fingerprint of [`Self::SIGNATURE_TEXT`].
+            pub const SIGNATURE: #rt::Fingerprint = #rt::Fingerprint::of(Self::SIGNATURE_TEXT);
             /// Everything a client needs to call it.
             pub const PROCEDURE: #rt::RemoteProcedure = #rt::RemoteProcedure {
                 name: Self::NAME,
@@ -94,7 +89,9 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
                 -> ::core::result::Result<#output, #rt::Error>
             {
                 #use_wire
-                #wire.call(#client, &Self::PROCEDURE, (#(#arg_idents,)*)).await
+                #wire.call(#client, &Self::PROCEDURE, (#(#arg_idents,)*))
+                    .await
+                    .map_err(|error| error.with_expected_signature_text(Self::SIGNATURE_TEXT))
             }
         }
     }

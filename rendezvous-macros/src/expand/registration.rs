@@ -34,6 +34,7 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
                         #ident(#(#bindings),*)
                     },
                 )
+                .with_signature_text(Self::SIGNATURE_TEXT)
             }
         }
 

@@ -258,6 +258,7 @@ mod tests {
     fn register() -> RegisterRequest {
         RegisterRequest {
             procedures: vec![ProcedureSpec {
+                signature_text: None,
                 name: "math.add".into(),
                 signature: Fingerprint::of("math.add(i64,i64)->i64"),
             }],

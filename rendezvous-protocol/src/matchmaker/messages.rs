@@ -62,11 +62,34 @@ impl fmt::Debug for LeaseToken {
     }
 }
 
+/// Most bytes of a registration's `signature_text`: a matchmaker refuses a
+/// longer one as an invalid request.
+pub const MAX_SIGNATURE_TEXT_BYTES: usize = 1024;
+
 /// A procedure as registered: name and signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcedureSpec {
     pub name: String,
     pub signature: Fingerprint,
+    /// The signature text the fingerprint was computed from
+    /// (`math.add(i64, i64) -> i64`), for people: `list` prints it and a
+    /// mismatch names it. At most [`MAX_SIGNATURE_TEXT_BYTES`]. Absent from
+    /// older servers and from procedures built by hand without one; the
+    /// matchmaker stores it as given and never checks it against the
+    /// fingerprint (the fingerprint is what decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_text: Option<String>,
+}
+
+impl ProcedureSpec {
+    /// A spec without a signature text (as an older server sends).
+    pub fn new(name: impl Into<String>, signature: Fingerprint) -> ProcedureSpec {
+        ProcedureSpec {
+            name: name.into(),
+            signature,
+            signature_text: None,
+        }
+    }
 }
 
 /// `rendezvous.register`: put these procedures at `endpoint` under one lease.
@@ -207,6 +230,9 @@ pub struct Registration {
     pub name: String,
     pub endpoint: SocketAddr,
     pub signature: Fingerprint,
+    /// The signature text it was registered with, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_text: Option<String>,
     pub incarnation: u64,
     pub ttl_ms: u64,
 }
@@ -221,6 +247,11 @@ pub enum MatchmakerError {
         name: String,
         expected: Fingerprint,
         available: Vec<Fingerprint>,
+        /// The signature texts of `available`, where registrations gave
+        /// them: pairs, so that a text is never put beside the wrong
+        /// fingerprint. Absent from older matchmakers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        available_texts: Vec<(Fingerprint, String)>,
     },
     /// The lease expired or was never granted here: register again.
     UnknownLease,

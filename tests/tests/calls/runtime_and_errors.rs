@@ -138,6 +138,7 @@ fn caller_with_another_signature_gets_signature_mismatch() {
                 name,
                 expected,
                 available,
+                ..
             }) => {
                 assert_eq!(name, ADD.name);
                 assert_eq!(expected, ADD_V2.signature);

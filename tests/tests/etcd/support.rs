@@ -104,6 +104,7 @@ pub(crate) fn addresses(daemons: &[Daemon]) -> Vec<SocketAddr> {
 
 pub(crate) fn spec(name: &str) -> Vec<ProcedureSpec> {
     vec![ProcedureSpec {
+        signature_text: None,
         name: name.to_owned(),
         signature: HAND,
     }]

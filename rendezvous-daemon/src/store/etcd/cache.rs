@@ -113,6 +113,7 @@ impl Cache {
                 name,
                 endpoint,
                 signature,
+                signature_text,
                 incarnation,
                 ttl_ms,
                 ..
@@ -120,6 +121,7 @@ impl Cache {
                 let order = u64::try_from(create_revision).unwrap_or(0);
                 let binding = Binding {
                     signature,
+                    signature_text,
                     incarnation,
                     lease: ttl_ms,
                 };
@@ -173,6 +175,7 @@ mod tests {
             name: name.into(),
             endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
             signature: Fingerprint(1),
+            signature_text: None,
             incarnation: 1,
             lease: 77,
             ttl_ms: 5_000,

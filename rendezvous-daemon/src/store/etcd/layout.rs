@@ -52,6 +52,10 @@ pub struct BindingValue {
     pub name: String,
     pub endpoint: SocketAddr,
     pub signature: Fingerprint,
+    /// The signature text it was registered with; absent from records of
+    /// older daemons and registrations without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_text: Option<String>,
     pub incarnation: u64,
     /// The etcd lease.
     pub lease: i64,
@@ -154,6 +158,7 @@ mod tests {
             name: name.into(),
             endpoint: SocketAddr::from(([127, 0, 0, 1], 4000)),
             signature: Fingerprint(7),
+            signature_text: None,
             incarnation: 3,
             lease: 0x694d_7c2e_11aa,
             ttl_ms: 30_000,

@@ -375,6 +375,7 @@ impl Worker {
                 name: spec.name.clone(),
                 endpoint: request.endpoint,
                 signature: spec.signature,
+                signature_text: spec.signature_text.clone(),
                 incarnation: request.incarnation,
                 lease: id,
                 ttl_ms,
