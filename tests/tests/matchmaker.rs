@@ -665,6 +665,107 @@ fn cli_lookup_of_an_unknown_name_fails_naming_it() {
     assert!(output.stderr.contains("math.divide"), "{}", output.stderr);
 }
 
+// ------------------------------------------------------ signature texts
+
+const ADD_U64_TEXT: &str = "math.add(u64, u64) -> u64";
+
+/// `math.add` at 40_001 with its signature text, an old-style `math.add`
+/// (no text) at 40_002.
+fn daemon_with_a_text_and_without() -> Daemon {
+    let daemon = Daemon::start_signed(&[]);
+    run(async {
+        let client = daemon.client().await;
+        let with_text = ProcedureSpec {
+            signature_text: Some(ADD_U64_TEXT.into()),
+            ..spec("math.add", Fingerprint::of(ADD_U64_TEXT))
+        };
+        let at = loopback(40_001);
+        client
+            .register(vec![with_text], at, Incarnation(1), LONG_TTL)
+            .await
+            .expect("a registration with a text");
+        register(&client, "math.add", ADD_V1, loopback(40_002), 2, LONG_TTL).await;
+    });
+    daemon
+}
+
+#[test]
+fn cli_list_prints_the_signature_text_and_the_fingerprint_where_there_is_none() {
+    let daemon = daemon_with_a_text_and_without();
+    let address = daemon.address().to_string();
+    let output = cli(&["list", "--matchmaker", &address], &[]);
+    assert!(output.status.success(), "{output:?}");
+    let row = |at: SocketAddr| {
+        output
+            .stdout
+            .lines()
+            .find(|line| line.contains(&format!(" {at} ")))
+            .unwrap_or_else(|| panic!("no row for {at}:\n{}", output.stdout))
+            .to_owned()
+    };
+    let with_text = row(loopback(40_001));
+    assert!(with_text.contains(ADD_U64_TEXT), "{with_text}");
+    let without = row(loopback(40_002));
+    assert!(without.contains(&ADD_V1.to_string()), "{without}");
+}
+
+#[test]
+fn a_lookup_with_another_signature_names_the_registered_texts() {
+    let daemon = daemon_with_a_text_and_without();
+    run(async {
+        let client = daemon.client().await;
+        let error = client
+            .lookup("math.add", Some(ADD_V3))
+            .await
+            .expect_err("no math.add has ADD_V3");
+        let Error::SignatureMismatch {
+            ref available_texts,
+            ..
+        } = error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            available_texts,
+            &[(Fingerprint::of(ADD_U64_TEXT), ADD_U64_TEXT.to_owned())]
+        );
+        let message = error.to_string();
+        assert!(message.contains(&format!("`{ADD_U64_TEXT}`")), "{message}");
+        assert!(message.contains(&ADD_V1.to_string()), "{message}");
+    });
+}
+
+#[test]
+fn a_signature_text_over_the_limit_is_refused_naming_the_limit() {
+    use rendezvous_core::protocol::matchmaker::MAX_SIGNATURE_TEXT_BYTES;
+    let daemon = Daemon::start_signed(&[]);
+    run(async {
+        let client = daemon.client().await;
+        let long = format!("math.add({}) -> u64", "u".repeat(MAX_SIGNATURE_TEXT_BYTES));
+        let spec = ProcedureSpec {
+            signature_text: Some(long.clone()),
+            ..spec("math.add", Fingerprint::of(&long))
+        };
+        let refused = client
+            .register(vec![spec], loopback(40_001), Incarnation(1), LONG_TTL)
+            .await;
+        match refused {
+            Err(Error::InvalidRequest { reason }) => {
+                assert!(reason.contains("signature text"), "{reason}");
+                assert!(
+                    reason.contains(&MAX_SIGNATURE_TEXT_BYTES.to_string()),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+        assert!(matches!(
+            client.lookup("math.add", None).await,
+            Err(Error::NotFound { .. })
+        ));
+    });
+}
+
 #[test]
 fn cli_uses_the_environment_variable_when_no_matchmaker_flag_is_given() {
     let (daemon, _) = daemon_with_registrations();

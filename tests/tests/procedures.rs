@@ -76,6 +76,15 @@ mod interface {
         #[procedure(name = "test.add")]
         pub async fn add(a: i64, b: i32) -> i64;
     }
+
+    /// `test.add` with its types spelled through paths the signature text
+    /// normalises (PROTOCOL.md, *Signatures*).
+    pub mod spelled {
+        use rendezvous_core::procedure;
+
+        #[procedure(name = "test.add")]
+        pub async fn add(a: ::std::primitive::i64, b: core::primitive::i64) -> std::primitive::i64;
+    }
 }
 
 async fn setup() -> (Matchmaker, Server, Client) {
@@ -225,6 +234,41 @@ fn a_caller_built_against_a_changed_signature_gets_signature_mismatch() {
             }
             other => panic!("expected SignatureMismatch, got {other:?}"),
         }
+    });
+}
+
+#[test]
+fn a_signature_mismatch_names_both_signature_texts() {
+    assert_eq!(add::SIGNATURE_TEXT, "test.add(i64, i64) -> i64");
+    assert_eq!(
+        interface::stale::add::SIGNATURE_TEXT,
+        "test.add(i64, i32) -> i64"
+    );
+    run(async {
+        let (_matchmaker, _server, client) = setup().await;
+        let error = interface::stale::add::remote_with(&client, 1, 2)
+            .await
+            .expect_err("a mismatch");
+        let message = error.to_string();
+        for text in [add::SIGNATURE_TEXT, interface::stale::add::SIGNATURE_TEXT] {
+            assert!(message.contains(&format!("`{text}`")), "{text}: {message}");
+        }
+        assert!(message.contains(&add::SIGNATURE.to_string()), "{message}");
+    });
+}
+
+#[test]
+fn primitive_types_spelled_through_std_or_core_paths_agree_with_their_names() {
+    assert_eq!(interface::spelled::add::SIGNATURE, add::SIGNATURE);
+    assert_eq!(interface::spelled::add::SIGNATURE_TEXT, add::SIGNATURE_TEXT);
+    run(async {
+        let (_matchmaker, _server, client) = setup().await;
+        assert_eq!(
+            interface::spelled::add::remote_with(&client, 40, 2)
+                .await
+                .unwrap(),
+            42
+        );
     });
 }
 
