@@ -202,6 +202,22 @@ fn the_daemon_lists_what_math_server_registered() {
             output.stdout
         );
     }
+    // Types where the signature belongs, not a hash.
+    for text in [
+        "math.add(i64, i64) -> i64",
+        "math.div(i64, i64) -> Result<i64, MathError>",
+        "math.slow_square(i64, u64) -> i64",
+        "math.checksum(Document) -> Digest",
+    ] {
+        assert!(
+            output
+                .stdout
+                .lines()
+                .any(|line| line.contains(text) && line.contains(&endpoint)),
+            "`{text}` at {endpoint} missing from:\n{}",
+            output.stdout
+        );
+    }
 }
 
 #[test]
