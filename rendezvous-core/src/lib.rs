@@ -110,7 +110,7 @@ pub use signature::Fingerprint;
 /// For each function it generates:
 /// - the function itself, unchanged;
 /// - a braced struct of the same name (types and functions live in separate
-///   namespaces) with `NAME`, `SIGNATURE`, `PROCEDURE` and the proxies
+///   namespaces) with `NAME`, `SIGNATURE_TEXT`, `SIGNATURE`, `PROCEDURE` and the proxies
 ///   `remote(args..)` (through [`Client::global`]) and
 ///   `remote_with(&client, args..)`, returning `Result<R, Error>` — for a
 ///   procedure returning `Result<T, E>`, `Result<Result<T, E>, Error>`;
@@ -122,10 +122,19 @@ pub use signature::Fingerprint;
 /// - **Name.** The default name is the module path and the function name
 ///   (`my_crate::math::add`); `name = "..."` sets another. Two procedures of
 ///   one name in one binary are an error at server start naming both.
-/// - **Signature.** The fingerprint covers the name and the argument and
-///   return types *as written* (`i64` and `std::primitive::i64` differ). It
+/// - **Signature.** The fingerprint covers the signature text
+///   (`SIGNATURE_TEXT`, e.g. `math.add(i64, i64) -> i64`): the name and the
+///   argument and return types *as written*, except for a short list of
+///   paths normalised to their prelude names (a leading `::` dropped;
+///   `std::primitive::i64` and `core::primitive::i64` are `i64`;
+///   `std::string::String`, `std::vec::Vec`, `std::option::Option`,
+///   `std::result::Result` and their `core`/`alloc` spellings are `String`,
+///   `Vec`, `Option`, `Result`; PROTOCOL.md, *Signatures*). Other paths are
+///   not resolved: `Point` and `geometry::Point` differ. The fingerprint
 ///   travels in every lookup and call; a mismatch is
-///   [`Error::SignatureMismatch`].
+///   [`Error::SignatureMismatch`], naming both texts where known. The
+///   registration carries the text too, so `rendezvous-daemon list` shows
+///   it.
 /// - **Types.** Arguments and results are owned types implementing serde's
 ///   `Serialize` and `DeserializeOwned`: no references, no `impl Trait`, no
 ///   generics or lifetimes, no `self`. Argument patterns are plain names.

@@ -6,11 +6,13 @@
 //! `Error::SignatureMismatch`), instead of arguments that decode into
 //! garbage.
 //!
-//! The fingerprint is 64-bit FNV-1a over the canonical signature text
-//! `name(arg_type,arg_type)->return_type` with all whitespace removed, types
-//! spelled as written in the source. It is deliberately simple so that a peer
-//! in another language can compute it (see PROTOCOL.md); it is not a security
-//! measure.
+//! The fingerprint is 64-bit FNV-1a over the signature text
+//! `name(arg_type, arg_type) -> return_type` with all whitespace skipped,
+//! types spelled as written in the source but for a few normalised paths
+//! (`std::primitive::u64` is `u64`; PROTOCOL.md, *Signatures*, lists them).
+//! It is deliberately simple so that a peer in another language can compute
+//! it; it is not a security measure. Registrations may carry the text
+//! itself beside it, for people (`ProcedureSpec::signature_text`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -17,6 +17,22 @@ struct MathServer {
     child: Child,
     address: SocketAddr,
     procedures: Vec<String>,
+    /// Its stderr, line by line (its log), read as it comes so that the
+    /// pipe never fills.
+    log: mpsc::Receiver<String>,
+}
+
+/// Lines of `from`, sent as they come, until it closes.
+fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    received
 }
 
 impl MathServer {
@@ -26,22 +42,24 @@ impl MathServer {
 
     /// Started with `--matchmaker MATCHMAKERS` (one address or a list).
     fn start_with(matchmakers: &str) -> MathServer {
-        let mut child = Command::new(workspace_binary("math-service", "math-server"))
+        MathServer::start_logging(matchmakers, None)
+    }
+
+    /// Started with `RUST_LOG` set to `filter`, or unset for `None`.
+    fn start_logging(matchmakers: &str, filter: Option<&str>) -> MathServer {
+        let mut command = Command::new(workspace_binary("math-service", "math-server"));
+        command
             .args(["--matchmaker", matchmakers])
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("math-server starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .stderr(Stdio::piped());
+        if let Some(filter) = filter {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command.spawn().expect("math-server starts");
+        let received = lines_of(child.stdout.take().expect("stdout is piped"));
+        let log = lines_of(child.stderr.take().expect("stderr is piped"));
         let first = received
             .recv_timeout(PATIENCE)
             .expect("math-server prints its address");
@@ -60,7 +78,22 @@ impl MathServer {
             child,
             address,
             procedures,
+            log,
         }
+    }
+
+    /// Waits (bounded) for a log line containing every one of `words`;
+    /// returns the lines read, the last one matching if any did.
+    fn await_log(&self, words: &[&str]) -> (bool, Vec<String>) {
+        let mut seen = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(PATIENCE) {
+            let found = words.iter().all(|word| line.contains(word));
+            seen.push(line);
+            if found {
+                return (true, seen);
+            }
+        }
+        (false, seen)
     }
 }
 
@@ -218,6 +251,42 @@ fn the_daemon_lists_what_math_server_registered() {
             output.stdout
         );
     }
+}
+
+#[test]
+fn math_server_logs_its_registration_by_default() {
+    let daemon = Daemon::start(&[]);
+    let server = MathServer::start_logging(&daemon.address().to_string(), None);
+    let (found, seen) = server.await_log(&["INFO", "registered with the matchmaker"]);
+    assert!(
+        found,
+        "no registration line in math-server's log:\n{seen:#?}"
+    );
+}
+
+#[test]
+fn math_server_logs_a_refused_call_under_rust_log_debug() {
+    use rendezvous_core::{Client, Error, Fingerprint, RemoteProcedure};
+    let daemon = Daemon::start(&[]);
+    let server = MathServer::start_logging(&daemon.address().to_string(), Some("debug"));
+    // `math.add` as a caller built against other types would call it.
+    const STALE_ADD: RemoteProcedure = RemoteProcedure {
+        name: "math.add",
+        signature: Fingerprint::of("math.add(u64, u64) -> u64"),
+        idempotent: false,
+    };
+    let client = Client::builder()
+        .matchmaker(daemon.address())
+        .build()
+        .expect("a client");
+    let refused =
+        rendezvous_tests::run(client.call_at::<_, u64>(server.address, &STALE_ADD, &(1u64, 2u64)));
+    assert!(matches!(refused, Err(Error::Remote { .. })), "{refused:?}");
+    let (found, seen) = server.await_log(&[
+        "refused a call: signature mismatch",
+        "math.add(i64, i64) -> i64",
+    ]);
+    assert!(found, "no refusal line in math-server's log:\n{seen:#?}");
 }
 
 #[test]

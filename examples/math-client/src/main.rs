@@ -51,6 +51,16 @@ enum Call {
 
 fn main() -> ExitCode {
     let options = Options::parse();
+    // Log lines to stderr, filtered by RUST_LOG (default `warn`: stdout
+    // stays the answer alone).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     match block_on(run(options)) {
         Ok(output) => {
             println!("{output}");

@@ -28,6 +28,16 @@ pub async fn slow_double(x: i64) -> i64 {
 }
 
 fn main() {
+    // Log lines to stderr, filtered by RUST_LOG (default `warn`, so that
+    // the chart on stdout is all there is to read).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     if let Err(error) = block_on(demo()) {
         eprintln!("quickstart: {error}");
         std::process::exit(1);

@@ -27,6 +27,17 @@ struct Options {
 
 fn main() -> ExitCode {
     let options = Options::parse();
+    // What the server does (registrations, refusals, overload) goes to
+    // stderr as log lines, filtered by RUST_LOG (default `info`); without a
+    // subscriber a rendezvous server prints nothing.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let (stop, stopped) = async_channel::bounded::<()>(1);
     if let Err(error) = ctrlc::set_handler(move || {
         let _ = stop.try_send(());

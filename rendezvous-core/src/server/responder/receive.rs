@@ -76,8 +76,21 @@ async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, o
         return answer::wrong_incarnation(service, &call, peer, out).await;
     }
     let procedure = match service.procedures.get(&call.procedure) {
-        None => return answer::refuse(service, &call, Outcome::NoSuchProcedure, peer, out).await,
+        // Debug, not info: anyone can send these, and each is the caller's
+        // to fix (its error names the procedure and the signatures).
+        None => {
+            tracing::debug!(peer = %peer.address, procedure = %call.procedure, "refused a call: no such procedure here");
+            return answer::refuse(service, &call, Outcome::NoSuchProcedure, peer, out).await;
+        }
         Some(p) if p.signature() != call.signature => {
+            tracing::debug!(
+                peer = %peer.address,
+                procedure = %call.procedure,
+                caller = %call.signature,
+                server = %p.signature(),
+                server_text = p.signature_text().unwrap_or("?"),
+                "refused a call: signature mismatch"
+            );
             let outcome = Outcome::SignatureMismatch(p.signature());
             return answer::refuse(service, &call, outcome, peer, out).await;
         }
