@@ -89,14 +89,14 @@ fn normalise_path(path: &mut syn::Path) {
     path.leading_colon = None;
     let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let canonical = match names.as_slice() {
-        ["std" | "core", "primitive", _] => true,
-        ["std" | "alloc", "string", "String"] => true,
-        ["std" | "alloc", "vec", "Vec"] => true,
-        ["std" | "core", "option", "Option"] => true,
-        ["std" | "core", "result", "Result"] => true,
-        _ => false,
-    };
+    let canonical = matches!(
+        names.as_slice(),
+        ["std" | "core", "primitive", _]
+            | ["std" | "alloc", "string", "String"]
+            | ["std" | "alloc", "vec", "Vec"]
+            | ["std" | "core", "option", "Option"]
+            | ["std" | "core", "result", "Result"]
+    );
     if canonical {
         let last = path.segments.pop();
         path.segments.clear();
