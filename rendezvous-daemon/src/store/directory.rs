@@ -17,7 +17,13 @@
 //! between. Clients try the first endpoint first, and a lookup cut to the
 //! reply's size (`budget`) keeps the first ones: either way every endpoint
 //! gets its share of new clients, not the lowest address all of them.
+//!
+//! **Signature texts.** A binding keeps the text it was registered with;
+//! `list` gives it, except for a registration that with it would not fit
+//! even alone on the largest page (a 255-byte name and a 1 KiB text): that
+//! one is listed by its fingerprint alone, as an older server's is.
 
+use super::LIST_PAGE_BYTES;
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::protocol::wire;
@@ -189,7 +195,7 @@ impl<L> Directory<L> {
                 {
                     continue;
                 }
-                let registration = Registration {
+                let mut registration = Registration {
                     name: name.clone(),
                     endpoint: *endpoint,
                     signature: binding.signature,
@@ -204,7 +210,14 @@ impl<L> Directory<L> {
                 };
                 // Room for this registration and, should it end the page,
                 // for the cursor naming it.
-                let size = encoded_len(&registration);
+                let mut size = encoded_len(&registration);
+                if PAGE_FRAMING_BYTES + size + encoded_len(&cursor) > LIST_PAGE_BYTES {
+                    // Not even alone on the largest page: a long name and a
+                    // long text. Listed by its fingerprint, so that no
+                    // registration can make `list` unanswerable.
+                    registration.signature_text = None;
+                    size = encoded_len(&registration);
+                }
                 let needed = bytes + size + encoded_len(&cursor);
                 if needed > page_bytes {
                     if registrations.is_empty() {
@@ -248,6 +261,41 @@ mod tests {
 
     fn at(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn list_gives_a_text_unless_it_would_not_fit_the_largest_page_alone() {
+        let mut directory = Directory::default();
+        let long_name = "n".repeat(wire::MAX_NAME_BYTES);
+        for (name, port) in [("a", 1), (long_name.as_str(), 2)] {
+            let with_text = Binding {
+                signature_text: Some("t".repeat(MAX_SIGNATURE_TEXT_BYTES)),
+                ..binding(5)
+            };
+            directory.insert(name, at(port), 0, with_text);
+        }
+        let (mut texts, mut after) = (Vec::new(), None);
+        for _ in 0..directory.len() + 1 {
+            let page = directory
+                .list(after, LIST_PAGE_BYTES, |_| 1)
+                .expect("every registration fits the largest page");
+            assert!(encoded_len(&page) <= LIST_PAGE_BYTES);
+            texts.extend(
+                page.registrations
+                    .into_iter()
+                    .map(|r| (r.name, r.signature_text)),
+            );
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        assert_eq!(texts.len(), 2);
+        assert_eq!(
+            texts[0].1.as_deref().map(str::len),
+            Some(MAX_SIGNATURE_TEXT_BYTES)
+        );
+        assert_eq!(texts[1], (long_name, None));
     }
 
     #[test]
