@@ -78,7 +78,7 @@ pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};
 pub use error::{Error, Refusal};
 pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
-pub use server::{Procedure, Server, ServerBuilder};
+pub use server::{CallContext, Procedure, Server, ServerBuilder, State};
 pub use signature::Fingerprint;
 
 /// Exposes an `async fn` to the network and derives its client proxy.
