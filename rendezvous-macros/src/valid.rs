@@ -103,7 +103,7 @@ fn check_arguments(sig: &Signature, errors: &mut Errors) {
             FnArg::Receiver(receiver) => {
                 errors.push(
                     receiver,
-                    "a #[procedure] cannot take `self`: it is a free function; move it out of the `impl` block and pass the state it needs",
+                    "a #[procedure] cannot take `self`: it is a free function; move it out of the `impl` block and take what `self` held as `state: State<T>` (`rendezvous_core::State`), the `T` given to the server with `ServerBuilder::state(value)`",
                 );
                 continue;
             }

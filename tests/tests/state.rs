@@ -20,7 +20,10 @@ pub struct Shop {
 /// Sells `count` of `item`; returns the number of sales so far.
 #[procedure(name = "shop.sell")]
 pub async fn sell(shop: State<Shop>, item: String, count: u32) -> u64 {
-    shop.sold.lock().expect("no sale panicked").push(format!("{count} {item}"));
+    shop.sold
+        .lock()
+        .expect("no sale panicked")
+        .push(format!("{count} {item}"));
     shop.sales.fetch_add(1, Ordering::Relaxed) + 1
 }
 

@@ -28,6 +28,7 @@ use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec};
 use crate::matchmaker::{self, MatchmakerClient, Secret};
 use crate::rt;
 use crate::wire::Incarnation;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -163,7 +164,9 @@ impl ServerBuilder {
     /// Procedures this server must serve: [`ServerBuilder::start`] fails,
     /// naming the first one missing, if it would serve none of that name
     /// or one of another signature. Pass the constants `#[procedure]`
-    /// generates: `.require([add::PROCEDURE, div::PROCEDURE])`.
+    /// generates, by value or by reference:
+    /// `.require([add::PROCEDURE, div::PROCEDURE])`, or a service crate's
+    /// list of them, `.require(math_service::SERVICE)`.
     ///
     /// The trap it closes: a crate of procedures that the server binary
     /// never references is not linked, so its procedures are not served
@@ -171,8 +174,12 @@ impl ServerBuilder {
     /// procedure here references its crate, so it is linked, and a
     /// procedure that went missing all the same (renamed, moved behind a
     /// feature) is an error at start rather than at the first call.
-    pub fn require(mut self, procedures: impl IntoIterator<Item = RemoteProcedure>) -> Self {
-        self.required.extend(procedures);
+    pub fn require<P: Borrow<RemoteProcedure>>(
+        mut self,
+        procedures: impl IntoIterator<Item = P>,
+    ) -> Self {
+        self.required
+            .extend(procedures.into_iter().map(|p| *p.borrow()));
         self
     }
 
