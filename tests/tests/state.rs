@@ -5,6 +5,7 @@
 
 use rendezvous_core::{CallContext, Client, Error, Server, State, procedure};
 use rendezvous_daemon::Matchmaker;
+use rendezvous_runtime as rt;
 use rendezvous_tests::run;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,6 +118,40 @@ fn state_is_shared_by_every_call_and_the_caller_sends_only_the_wire_arguments() 
 }
 
 #[test]
+fn concurrent_calls_share_one_state() {
+    const CALLERS: u64 = 8;
+    const CALLS_EACH: u64 = 25;
+    run(async {
+        let matchmaker = matchmaker().await;
+        let server = Server::builder()
+            .matchmaker(matchmaker.local_addr())
+            .state(Shop::default())
+            .start()
+            .await
+            .expect("server starts");
+        let client = client_of(&matchmaker);
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                let client = client.clone();
+                rt::spawn(async move {
+                    for _ in 0..CALLS_EACH {
+                        interface::sell::remote_with(&client, "pen".into(), 1)
+                            .await
+                            .expect("a sale");
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await;
+        }
+        let sales = interface::sales::remote_with(&client).await.unwrap();
+        assert_eq!(sales, CALLERS * CALLS_EACH, "every sale counted once");
+        server.shutdown().await;
+    });
+}
+
+#[test]
 fn the_context_says_who_called_which_call_and_how_long_they_wait() {
     run(async {
         let matchmaker = matchmaker().await;
@@ -144,6 +179,11 @@ fn the_context_says_who_called_which_call_and_how_long_they_wait() {
         let other = client_of(&matchmaker);
         let (_, other_id, _, _, _) = whoami::remote_with(&other, 9).await.unwrap();
         assert_ne!(other_id, client_id);
+        // The time left is the caller's own deadline's.
+        let hurried = client.with_deadline(Duration::from_secs(2));
+        let (_, _, _, remaining, _) = whoami::remote_with(&hurried, 10).await.unwrap();
+        assert!(remaining > 0, "the deadline is ahead");
+        assert!(remaining <= 2_000, "at most the caller's 2 s: {remaining}");
         server.shutdown().await;
     });
 }
