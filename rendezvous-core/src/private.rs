@@ -163,6 +163,7 @@ impl<T> Unextractable for &Extract<T> {
         Err(MissingState {
             procedure: procedure.to_owned(),
             type_name: std::any::type_name::<T>(),
+            given: Vec::new(),
         })
     }
 

@@ -204,6 +204,7 @@ fn a_server_without_the_state_a_procedure_takes_refuses_to_start_naming_both() {
     assert!(reason.contains("State<state::Shop>"), "{reason}");
     assert!(reason.contains(".state("), "{reason}");
     assert!(reason.contains("tests/state.rs:"), "{reason}");
+    assert!(reason.contains("(it was given none)"), "{reason}");
 }
 
 #[test]

@@ -104,6 +104,7 @@ impl States {
         self.get().ok_or_else(|| MissingState {
             procedure: procedure.to_owned(),
             type_name: type_name::<T>(),
+            given: self.names.iter().map(|name| format!("`{name}`")).collect(),
         })
     }
 }
@@ -117,11 +118,21 @@ impl fmt::Debug for States {
 /// A procedure takes `State<T>`, and the server was given no `T`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "procedure `{procedure}` takes `State<{type_name}>`, but the server was given no `{type_name}`: add `.state(value)` with a `{type_name}` to the server's builder"
+    "procedure `{procedure}` takes `State<{type_name}>`, but the server was given no `{type_name}` (it was given {}): add `.state(value)` with a `{type_name}` to the server's builder",
+    given_list(given)
 )]
 pub struct MissingState {
     pub procedure: String,
     pub type_name: &'static str,
+    /// The types of the states the server was given, each in backquotes.
+    pub given: Vec<String>,
+}
+
+fn given_list(given: &[String]) -> String {
+    match given {
+        [] => "none".into(),
+        given => given.join(", "),
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +166,17 @@ mod tests {
             "{message}"
         );
         assert!(message.contains(".state("), "{message}");
+        assert!(message.contains("(it was given none)"), "{message}");
+
+        let mut states = States::new();
+        states.insert(std::sync::Arc::new(AtomicU32::new(0)));
+        let message = states
+            .require::<AtomicU32>("shop.sell")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("(it was given `alloc::sync::Arc<core::sync::atomic::AtomicU32>`)"),
+            "{message}"
+        );
     }
 }
