@@ -4,7 +4,7 @@
 pub use crate::client::{Client, RemoteProcedure};
 pub use crate::error::Error;
 pub use crate::server::linked::LinkedProcedure;
-pub use crate::server::{CallContext, Procedure};
+pub use crate::server::{CallContext, MissingState, Procedure, SharedState, State, States};
 pub use crate::signature::Fingerprint;
 pub use inventory;
 
@@ -31,6 +31,146 @@ impl<T> WireType for T where T: Serialize + DeserializeOwned + Send + 'static {}
 /// Fails to compile, at the type's span, unless `T` can cross the network.
 /// This is the only place the generated code states the serde bounds.
 pub const fn assert_wire_type<T: WireType>() {}
+
+/// An argument the server supplies rather than the caller sends (the
+/// macro tells them apart by the type's name: `State<..>`, `CallContext`).
+/// Only a mark, for [`assert_extractor`]; [`Supply`] does the work.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is taken as supplied by the server, for its name, but it is not rendezvous' `State` or `CallContext`",
+    label = "named like a server-supplied argument",
+    note = "import them from rendezvous_core (`use rendezvous_core::{{CallContext, State}};`); an argument sent by the caller needs another type name"
+)]
+pub trait Extractor {}
+
+/// No `SharedState` bound here, so that a state that cannot be shared is
+/// one error, from [`assert_shared_state`], at its type.
+impl<T: 'static> Extractor for State<T> {}
+
+impl Extractor for CallContext {}
+
+/// How the server supplies an argument: `prepare` once, when the server
+/// starts (a state not given fails the start); `extract` for each call.
+pub trait Supply: Extractor + Sized {
+    type Prepared: Send + Sync + 'static;
+
+    fn prepare(states: &States, procedure: &'static str) -> Result<Self::Prepared, MissingState>;
+
+    fn extract(prepared: &Self::Prepared, context: &CallContext) -> Self;
+}
+
+impl<T: SharedState> Supply for State<T> {
+    type Prepared = State<T>;
+
+    fn prepare(states: &States, procedure: &'static str) -> Result<State<T>, MissingState> {
+        states.require(procedure)
+    }
+
+    fn extract(prepared: &State<T>, _: &CallContext) -> State<T> {
+        prepared.clone()
+    }
+}
+
+impl Supply for CallContext {
+    type Prepared = ();
+
+    fn prepare(_: &States, _: &'static str) -> Result<(), MissingState> {
+        Ok(())
+    }
+
+    fn extract((): &(), context: &CallContext) -> CallContext {
+        *context
+    }
+}
+
+/// Fails to compile, at the type's span, unless `T` is a server-supplied
+/// argument.
+pub const fn assert_extractor<T: Extractor>() {}
+
+/// Fails to compile, at the type's span, unless `T` can be shared state.
+pub const fn assert_shared_state<T: SharedState>() {}
+
+/// A server-supplied argument of type `T`, to choose how the generated code
+/// prepares and extracts it (autoref specialization, on
+/// `(&Extract::<T>::new())`, as [`Wire`] does): through [`Extracts`] when
+/// the server can supply `T`, through [`Unextractable`] when not, which
+/// exists only so that such a type is one error, from [`assert_extractor`]
+/// or [`assert_shared_state`], at the type.
+#[derive(Debug)]
+pub struct Extract<T>(PhantomData<fn() -> T>);
+
+impl<T> Extract<T> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Extract(PhantomData)
+    }
+}
+
+pub trait Extracts {
+    type Arg;
+    type Prepared: Send + Sync + 'static;
+
+    fn prepare(
+        &self,
+        states: &States,
+        procedure: &'static str,
+    ) -> Result<Self::Prepared, MissingState>;
+
+    fn extract(&self, prepared: &Self::Prepared, context: &CallContext) -> Self::Arg;
+}
+
+impl<T: Supply> Extracts for Extract<T> {
+    type Arg = T;
+    type Prepared = T::Prepared;
+
+    fn prepare(
+        &self,
+        states: &States,
+        procedure: &'static str,
+    ) -> Result<T::Prepared, MissingState> {
+        T::prepare(states, procedure)
+    }
+
+    fn extract(&self, prepared: &T::Prepared, context: &CallContext) -> T {
+        T::extract(prepared, context)
+    }
+}
+
+/// The same, for a type the server cannot supply: the build has already
+/// failed, so these only need to type-check. Should one ever run, the
+/// server's start fails rather than a call panics.
+pub trait Unextractable {
+    type Arg;
+    type Prepared: Send + Sync + 'static;
+
+    fn prepare(
+        &self,
+        states: &States,
+        procedure: &'static str,
+    ) -> Result<Self::Prepared, MissingState>;
+
+    fn extract(&self, prepared: &Self::Prepared, context: &CallContext) -> Self::Arg;
+}
+
+/// Has no value: what an [`Unextractable`] argument prepares.
+#[derive(Debug)]
+pub enum Never {}
+
+impl<T> Unextractable for &Extract<T> {
+    type Arg = T;
+    type Prepared = Never;
+
+    fn prepare(&self, _: &States, procedure: &'static str) -> Result<Never, MissingState> {
+        Err(MissingState {
+            procedure: procedure.to_owned(),
+            type_name: std::any::type_name::<T>(),
+            given: Vec::new(),
+        })
+    }
+
+    fn extract(&self, prepared: &Never, _: &CallContext) -> T {
+        match *prepared {}
+    }
+}
 
 /// A procedure's argument tuple `A` and result `R`, to choose how the
 /// generated code encodes them (autoref specialization, on

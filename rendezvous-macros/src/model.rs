@@ -4,6 +4,7 @@
 //! type, the return type written out.
 
 use crate::attr::Options;
+use crate::extractor::{self, Kind};
 use syn::parse::{Parse, ParseStream};
 use syn::{
     Attribute, Block, FnArg, Ident, LitStr, Pat, ReturnType, Signature, Token, Type, Visibility,
@@ -57,13 +58,20 @@ pub(crate) struct Procedure {
     pub output: Type,
 }
 
-/// One argument: the name the proxy takes it by, and its type as written.
+/// One argument: its name, its type as written, and whether it travels.
 pub(crate) struct Arg {
     pub ident: Ident,
     pub ty: Type,
+    pub kind: Kind,
 }
 
 impl Procedure {
+    /// The arguments the caller sends, in order: the proxy's parameters,
+    /// the wire tuple, the fingerprint.
+    pub(crate) fn wire_args(&self) -> impl Iterator<Item = &Arg> {
+        self.args.iter().filter(|arg| arg.kind.is_wire())
+    }
+
     /// The model of an item whose signature `valid::check` accepted: every
     /// argument is then a plain `name: Type`.
     pub(crate) fn new(item: Item, options: Options) -> Procedure {
@@ -81,6 +89,7 @@ impl Procedure {
                     Pat::Ident(pat) => Some(Arg {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
+                        kind: extractor::classify(&typed.ty),
                     }),
                     _ => None,
                 },

@@ -22,13 +22,12 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
         ident,
         name,
         idempotent,
-        args,
         output,
         ..
     } = procedure;
     let rt = runtime();
-    let arg_idents: Vec<&Ident> = args.iter().map(|a| &a.ident).collect();
-    let arg_types: Vec<&syn::Type> = args.iter().map(|a| &a.ty).collect();
+    let arg_idents: Vec<&Ident> = procedure.wire_args().map(|a| &a.ident).collect();
+    let arg_types: Vec<&syn::Type> = procedure.wire_args().map(|a| &a.ty).collect();
     let client = Ident::new("client", Span::mixed_site());
     let wire = encoder(procedure);
     let use_wire = use_encoder();
@@ -41,14 +40,19 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
             ::core::stringify!(#ident)
         )),
     };
+    // What the caller relies on: the types that travel and whether a
+    // retry may run it twice (a declaration that forgets `idempotent`
+    // would otherwise retry where the implementation says not to, or not
+    // where it could).
     let signature_suffix = format!(
-        "({})->{}",
+        "({})->{}{}",
         arg_types
             .iter()
             .map(|ty| ty.to_token_stream().to_string())
             .collect::<Vec<_>>()
             .join(","),
-        output.to_token_stream()
+        output.to_token_stream(),
+        if *idempotent { "#idempotent" } else { "" }
     );
     // A declaration's doc comments describe the proxy; an implementation's
     // stay on the function.
@@ -70,7 +74,8 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
         impl #ident {
             /// The procedure's name on the wire.
             pub const NAME: &'static str = #name;
-            /// Fingerprint of the name and of the types as written.
+            /// Fingerprint of the name, of the types that travel as written,
+            /// and of `idempotent`.
             pub const SIGNATURE: #rt::Fingerprint =
                 #rt::Fingerprint::of(::core::concat!(#name, #signature_suffix));
             /// Everything a client needs to call it.

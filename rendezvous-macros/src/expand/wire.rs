@@ -17,7 +17,7 @@ pub(super) fn runtime() -> TokenStream {
 /// bound check, not one per proxy. Needs `use_encoder()` in scope.
 pub(super) fn encoder(procedure: &Procedure) -> TokenStream {
     let rt = runtime();
-    let arg_types = procedure.args.iter().map(|arg| &arg.ty);
+    let arg_types = procedure.wire_args().map(|arg| &arg.ty);
     let output = &procedure.output;
     quote! {
         (&#rt::Wire::<(#(#arg_types,)*), #output>::new())

@@ -29,7 +29,9 @@ pub(super) async fn start(
     let context = CallContext {
         peer: peer.address,
         client: call.client,
+        xid: call.xid,
         datagram_bytes: peer.datagram_bytes,
+        deadline: deadline_of(&call),
     };
     let args = std::mem::take(&mut call.args);
     let started =
@@ -77,6 +79,14 @@ async fn finish_slowly(
     let reply = finish(&service, &call, outcome, peer);
     service.send(&reply, peer.address).await;
     service.in_flight.finish(1);
+}
+
+/// When the caller of `call` stops waiting, counted from now; a deadline
+/// too far to represent is read as a year.
+fn deadline_of(call: &Call) -> Instant {
+    let now = Instant::now();
+    now.checked_add(call.deadline)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(365 * 24 * 3600))
 }
 
 /// Encodes and records the reply of a call that ran.
