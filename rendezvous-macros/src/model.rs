@@ -4,6 +4,7 @@
 //! type, the return type written out.
 
 use crate::attr::Options;
+use crate::carry::{self, Carry, OutputCarry};
 use syn::parse::{Parse, ParseStream};
 use syn::{
     Attribute, Block, FnArg, Ident, LitStr, Pat, ReturnType, Signature, Token, Type, Visibility,
@@ -55,12 +56,16 @@ pub(crate) struct Procedure {
     pub args: Vec<Arg>,
     /// The return type, `()` when none is written.
     pub output: Type,
+    /// How the result crosses the wire.
+    pub output_carry: OutputCarry,
 }
 
-/// One argument: the name the proxy takes it by, and its type as written.
+/// One argument: the name the proxy takes it by, its type as written, and
+/// how it crosses the wire.
 pub(crate) struct Arg {
     pub ident: Ident,
     pub ty: Type,
+    pub carry: Carry,
 }
 
 impl Procedure {
@@ -81,6 +86,7 @@ impl Procedure {
                     Pat::Ident(pat) => Some(Arg {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
+                        carry: carry::carry(&typed.ty),
                     }),
                     _ => None,
                 },
@@ -100,6 +106,7 @@ impl Procedure {
             name: options.name,
             idempotent: options.idempotent,
             args,
+            output_carry: carry::output_carry(&output),
             output,
         }
     }

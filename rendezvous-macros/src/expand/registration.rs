@@ -3,7 +3,7 @@
 //! `inventory` entry that hands it to every server of the process at
 //! startup. A body-less declaration has none.
 
-use super::wire::{encoder, runtime, use_encoder};
+use super::wire::{arg_pattern, arg_type, encoder, output_to_wire, runtime, use_encoder};
 use crate::model::Procedure;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -12,7 +12,7 @@ use syn::Ident;
 pub(super) fn registration(procedure: &Procedure) -> TokenStream {
     let Procedure { ident, args, .. } = procedure;
     let rt = runtime();
-    let arg_types: Vec<&syn::Type> = args.iter().map(|a| &a.ty).collect();
+    let arg_types = args.iter().map(arg_type);
     let context = Ident::new("context", Span::mixed_site());
     let wire = encoder(procedure);
     let use_wire = use_encoder();
@@ -21,6 +21,11 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
     let bindings: Vec<Ident> = (0..args.len())
         .map(|i| Ident::new(&format!("arg{i}"), Span::mixed_site()))
         .collect();
+    let patterns = args
+        .iter()
+        .zip(&bindings)
+        .map(|(arg, binding)| arg_pattern(arg, binding));
+    let call = output_to_wire(procedure, quote!(#ident(#(#bindings),*)));
     quote! {
         impl #ident {
             #[doc(hidden)]
@@ -29,9 +34,9 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
                 #wire.procedure(
                     Self::NAME,
                     Self::SIGNATURE,
-                    |(#(#bindings,)*): (#(#arg_types,)*), #context: #rt::CallContext| {
+                    |(#(#patterns,)*): (#(#arg_types,)*), #context: #rt::CallContext| {
                         let _ = #context;
-                        #ident(#(#bindings),*)
+                        #call
                     },
                 )
             }
