@@ -21,7 +21,8 @@ use std::marker::PhantomData;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross the network: it must implement serde's `Serialize` and `Deserialize`",
     label = "not `Serialize + DeserializeOwned + Send + 'static`",
-    note = "derive them, on the type or on the types inside it: `#[derive(serde::Serialize, serde::Deserialize)]`; and pass owned values"
+    note = "derive them, on the type or on the types inside it: `#[derive(serde::Serialize, serde::Deserialize)]`; and pass owned values",
+    note = "a type of another crate that lacks them (`std::io::Error`, `anyhow::Error`, ...) cannot be derived on: carry what you need of it in a type of your own"
 )]
 pub trait WireType {}
 
