@@ -122,6 +122,7 @@ pub use signature::Fingerprint;
 /// - **Name.** The default name is the module path and the function name
 ///   (`my_crate::math::add`); `name = "..."` sets another. Two procedures of
 ///   one name in one binary are an error at server start naming both.
+///   Names starting with `rendezvous.` are the matchmaker's: refused.
 /// - **Signature.** The fingerprint covers the name, the types of the
 ///   arguments that travel and of the result *as written* (`i64` and
 ///   `std::primitive::i64` differ), and `idempotent`. It travels in every
@@ -162,6 +163,14 @@ pub use signature::Fingerprint;
 /// - **Types.** Arguments and results are owned types implementing serde's
 ///   `Serialize` and `DeserializeOwned`: no references, no `impl Trait`, no
 ///   generics or lifetimes, no `self`. Argument patterns are plain names.
+///   A result written `Result<T, E>` is the standard `Result`; its error
+///   type crosses the network too, so an error of another crate
+///   (`std::io::Error`) is mapped into a serializable one of your own.
+/// - **Bytes.** An argument or result written `Vec<u8>` or `[u8; N]`, an
+///   `Option` of either, or the `T` of `Result<T, E>`, travels as a CBOR
+///   byte string rather than an array of integers (half the size, far
+///   faster). The macro sees only the type as written: a `Vec<u8>` inside
+///   your own struct needs `#[serde(with = "serde_bytes")]`.
 /// - **`idempotent`** tells the client that running the call twice is
 ///   harmless, so it may retry it on another server after the first one died
 ///   holding it, instead of returning [`Error::OutcomeUnknown`].

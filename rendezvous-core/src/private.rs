@@ -9,8 +9,8 @@ pub use crate::signature::Fingerprint;
 pub use inventory;
 
 use crate::server::HandlerError;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::future::Future;
 use std::marker::PhantomData;
 
@@ -21,7 +21,8 @@ use std::marker::PhantomData;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross the network: it must implement serde's `Serialize` and `Deserialize`",
     label = "not `Serialize + DeserializeOwned + Send + 'static`",
-    note = "derive them, on the type or on the types inside it: `#[derive(serde::Serialize, serde::Deserialize)]`; and pass owned values"
+    note = "derive them, on the type or on the types inside it: `#[derive(serde::Serialize, serde::Deserialize)]`; and pass owned values",
+    note = "a type of another crate that lacks them (`std::io::Error`, `anyhow::Error`, ...) cannot be derived on: carry what you need of it in a type of your own"
 )]
 pub trait WireType {}
 
@@ -169,6 +170,60 @@ impl<T> Unextractable for &Extract<T> {
 
     fn extract(&self, prepared: &Never, _: &CallContext) -> T {
         match *prepared {}
+    }
+}
+
+/// The error type `E` of a result written `Result<T, E>`: the same bounds
+/// as [`WireType`], with the advice a foreign error needs (one cannot
+/// derive on `std::io::Error`, so "derive them" would fail the newcomer).
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` cannot cross the network: it must implement serde's `Serialize` and `Deserialize`",
+    label = "not `Serialize + DeserializeOwned + Send + 'static`",
+    note = "on an error type of your own, derive them: `#[derive(serde::Serialize, serde::Deserialize)]`",
+    note = "an error type of another crate (`std::io::Error`, `anyhow::Error`, ...) cannot be derived on: return an error type of your own instead, e.g. `#[derive(serde::Serialize, serde::Deserialize)] pub enum StoreError {{ Io(String) }}`, and convert with `.map_err(|e| StoreError::Io(e.to_string()))`"
+)]
+pub trait WireError {}
+
+#[diagnostic::do_not_recommend]
+impl<T> WireError for T where T: Serialize + DeserializeOwned + Send + 'static {}
+
+/// Fails to compile, at the error type's span, unless `E` can cross the
+/// network.
+pub const fn assert_wire_error<E: WireError>() {}
+
+/// A return type written `Result<T, E>` is the standard one, so checking
+/// `T` and `E` apart (each underlined where written) checks it whole.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not `std::result::Result<{T}, {E}>`",
+    label = "a #[procedure] returning a type written `Result<T, E>` returns the standard `Result`",
+    note = "if this `Result` is a type of your own, give it another name"
+)]
+pub trait StdResult<T, E> {}
+
+impl<T, E> StdResult<T, E> for Result<T, E> {}
+
+/// Fails to compile unless `R` is `Result<T, E>`.
+pub const fn assert_std_result<R: StdResult<T, E>, T, E>() {}
+
+/// A `u8` sequence written as one in a signature (`Vec<u8>`, `[u8; N]`, or
+/// an `Option` of either), carried as a CBOR byte string through
+/// `serde_bytes` rather than serde's array of integers (twice the size,
+/// and hundreds of times slower to encode and decode). The generated code
+/// wraps the argument or result in it; the user never sees it. Receivers
+/// read an array of integers too (PROTOCOL.md's lenient reads), so a peer
+/// built before this encodes the same values and is understood.
+#[derive(Debug)]
+pub struct Bytes<T>(pub T);
+
+impl<T: serde_bytes::Serialize> Serialize for Bytes<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de, T: serde_bytes::Deserialize<'de>> Deserialize<'de> for Bytes<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_bytes::deserialize(deserializer).map(Bytes)
     }
 }
 

@@ -4,6 +4,7 @@
 //! type, the return type written out.
 
 use crate::attr::Options;
+use crate::carry::{self, Carry, OutputCarry};
 use crate::extractor::{self, Kind};
 use syn::parse::{Parse, ParseStream};
 use syn::{
@@ -56,13 +57,18 @@ pub(crate) struct Procedure {
     pub args: Vec<Arg>,
     /// The return type, `()` when none is written.
     pub output: Type,
+    /// How the result crosses the wire.
+    pub output_carry: OutputCarry,
 }
 
-/// One argument: its name, its type as written, and whether it travels.
+/// One argument: the name the proxy takes it by, its type as written,
+/// whether it travels (or the server supplies it), and how it crosses the
+/// wire when it does.
 pub(crate) struct Arg {
     pub ident: Ident,
     pub ty: Type,
     pub kind: Kind,
+    pub carry: Carry,
 }
 
 impl Procedure {
@@ -90,6 +96,7 @@ impl Procedure {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
                         kind: extractor::classify(&typed.ty),
+                        carry: carry::carry(&typed.ty),
                     }),
                     _ => None,
                 },
@@ -109,6 +116,7 @@ impl Procedure {
             name: options.name,
             idempotent: options.idempotent,
             args,
+            output_carry: carry::output_carry(&output),
             output,
         }
     }

@@ -172,7 +172,9 @@ fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
         ),
         Type::TraitObject(object) => errors.push(
             object,
-            &format!("{what} cannot be a trait object: name a concrete type"),
+            &format!(
+                "{what} cannot be a trait object: name a concrete type that implements Serialize and Deserialize; for an error (`Box<dyn Error>`), an error type of your own, e.g. `#[derive(serde::Serialize, serde::Deserialize)] pub enum StoreError {{ Io(String) }}`"
+            ),
         ),
         Type::Ptr(pointer) => errors.push(
             pointer,

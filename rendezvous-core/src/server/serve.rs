@@ -24,7 +24,7 @@ use super::responder::{Responder, ResponderConfig, ResponderStats};
 use super::state::{SharedState, States};
 use crate::client::RemoteProcedure;
 use crate::error::Error;
-use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec};
+use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec, operation};
 use crate::matchmaker::{self, MatchmakerClient, Secret};
 use crate::rt;
 use crate::wire::Incarnation;
@@ -379,6 +379,7 @@ fn procedure_set(
         Vec::new()
     };
     for entry in &linked {
+        refuse_reserved(entry.name, Some(entry.location))?;
         if let Some(first) = locations.insert(entry.name, entry.location) {
             return Err(configuration(format!(
                 "two procedures are named `{}`: at {first} and at {}; give one of them `#[procedure(name = \"...\")]`",
@@ -391,6 +392,7 @@ fn procedure_set(
             .map_err(|e| configuration(e.to_string()))?;
     }
     for procedure in by_hand {
+        refuse_reserved(procedure.name(), None)?;
         set.insert(procedure)
             .map_err(|e| configuration(e.to_string()))?;
     }
@@ -419,6 +421,24 @@ fn procedure_set(
         ));
     }
     Ok(set)
+}
+
+/// A server registers what it serves, and names under
+/// [`operation::RESERVED_PREFIX`] are the matchmaker's: refused here, naming
+/// the procedure (and where it is defined, for a `#[procedure]`). The
+/// matchmaker builds its own procedures into a [`ProcedureSet`] served by a
+/// bare `Responder`, which registers nothing and so may carry them.
+fn refuse_reserved(name: &str, location: Option<&str>) -> Result<(), Error> {
+    if !operation::is_reserved(name) {
+        return Ok(());
+    }
+    let at = location.map(|l| format!(" (at {l})")).unwrap_or_default();
+    Err(Error::Configuration {
+        reason: format!(
+            "procedure `{name}`{at} has a reserved name: names starting with `{}` belong to the matchmaker's own procedures; give it a name of your own, e.g. `#[procedure(name = \"myservice.lookup\")]`",
+            operation::RESERVED_PREFIX
+        ),
+    })
 }
 
 impl Server {

@@ -8,7 +8,7 @@
 //! associated functions resolve argument types in the function's own scope,
 //! so `self::Point` and `super::Point` mean what they mean to the function.
 
-use super::wire::{encoder, runtime, use_encoder};
+use super::wire::{arg_to_wire, encoder, output_from_wire, runtime, use_encoder};
 use crate::model::Procedure;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -31,6 +31,13 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
     let client = Ident::new("client", Span::mixed_site());
     let wire = encoder(procedure);
     let use_wire = use_encoder();
+    let wire_args = procedure
+        .wire_args()
+        .map(|arg| arg_to_wire(arg, &arg.ident));
+    let reply = output_from_wire(
+        procedure,
+        quote!(#wire.call(#client, &Self::PROCEDURE, (#(#wire_args,)*)).await),
+    );
 
     let name = match name {
         Some(name) => name.to_token_stream(),
@@ -99,7 +106,7 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
                 -> ::core::result::Result<#output, #rt::Error>
             {
                 #use_wire
-                #wire.call(#client, &Self::PROCEDURE, (#(#arg_idents,)*)).await
+                #reply
             }
         }
     }

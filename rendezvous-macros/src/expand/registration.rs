@@ -5,7 +5,7 @@
 //! startup. A procedure that takes no state also gets `__procedure()`,
 //! the same without states. A body-less declaration has none.
 
-use super::wire::{encoder, runtime, use_encoder};
+use super::wire::{arg_pattern, arg_type, encoder, output_to_wire, runtime, use_encoder};
 use crate::extractor::Kind;
 use crate::model::Procedure;
 use proc_macro2::{Span, TokenStream};
@@ -23,11 +23,12 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
     // must not shadow it.
     let binding = |i: usize| Ident::new(&format!("arg{i}"), Span::mixed_site());
     let prepared = |i: usize| Ident::new(&format!("prepared{i}"), Span::mixed_site());
-    let wire_bindings: Vec<Ident> = (0..args.len())
-        .filter(|&i| args[i].kind.is_wire())
-        .map(binding)
-        .collect();
-    let wire_types = procedure.wire_args().map(|arg| &arg.ty);
+    let wire_types = procedure.wire_args().map(arg_type);
+    let wire_patterns = args
+        .iter()
+        .enumerate()
+        .filter(|(_, arg)| arg.kind.is_wire())
+        .map(|(i, arg)| arg_pattern(arg, &binding(i)));
     // Once, at start: what each server-supplied argument needs.
     let preparations = args
         .iter()
@@ -51,6 +52,7 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
             quote!((&#rt::Extract::<#ty>::new()).extract(&#prepared, &#context))
         }
     });
+    let call = output_to_wire(procedure, quote!(#ident(#(#call_args),*)));
     let takes_state = args.iter().any(|arg| matches!(arg.kind, Kind::State(_)));
     let without_states = if takes_state {
         TokenStream::new()
@@ -78,9 +80,9 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
                 ::core::result::Result::Ok(#wire.procedure(
                     Self::NAME,
                     Self::SIGNATURE,
-                    move |(#(#wire_bindings,)*): (#(#wire_types,)*), #context: #rt::CallContext| {
+                    move |(#(#wire_patterns,)*): (#(#wire_types,)*), #context: #rt::CallContext| {
                         let _ = &#context;
-                        #ident(#(#call_args),*)
+                        #call
                     },
                 ))
             }
