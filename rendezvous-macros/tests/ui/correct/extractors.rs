@@ -30,6 +30,13 @@ pub mod implementation {
     pub async fn who(ctx: rendezvous_core::server::CallContext) -> String {
         ctx.peer.to_string()
     }
+
+    // Extractors beside arguments and a result carried as byte strings.
+    #[procedure(name = "shop.label")]
+    pub async fn label(stock: State<Stock>, picture: Vec<u8>, ctx: CallContext) -> Vec<u8> {
+        let _ = (stock.sold.load(Ordering::Relaxed), ctx.xid);
+        picture
+    }
 }
 
 pub mod interface {
@@ -47,6 +54,7 @@ const _: () = assert!(implementation::sold::SIGNATURE.0 == interface::sold::SIGN
 
 async fn call(client: &rendezvous_core::Client) -> Result<u64, rendezvous_core::Error> {
     implementation::sell::remote_with(client, "pen".into(), 2).await?;
+    let _: Vec<u8> = implementation::label::remote(vec![1, 2, 3]).await?;
     implementation::sold::remote().await
 }
 
