@@ -245,6 +245,7 @@ mod tests {
             peer: peer.parse().unwrap(),
             client: ClientId(1),
             datagram_bytes: 100,
+            deadline: std::time::Instant::now() + Duration::from_secs(10),
         }
     }
 

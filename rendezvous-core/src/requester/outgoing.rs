@@ -76,6 +76,12 @@ impl Outgoing<'_> {
     ) -> Result<Outcome, Failure> {
         let socket = self.socket;
         if self.encoded.is_none() || self.call.incarnation != incarnation {
+            // A call that moves tells its new server what is left of the
+            // caller's deadline (PROTOCOL.md, "Deadlines"); copies to one
+            // incarnation stay the same bytes, so its replay bound holds.
+            if self.encoded.is_some() {
+                self.call.deadline = self.remaining();
+            }
             self.call.incarnation = incarnation;
             let datagram = self.call.encode();
             self.encoded = Some(datagram.map_err(|error| match error {

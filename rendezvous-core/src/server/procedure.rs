@@ -1,6 +1,7 @@
 //! Procedures as the server runs them: a name, a signature and a handler
 //! from argument bytes to result bytes, with the types erased.
 
+use crate::rt::Instant;
 use crate::signature::Fingerprint;
 use crate::wire::{self, ClientId, MAX_NAME_BYTES};
 use futures_lite::future::Boxed;
@@ -11,6 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Who is calling, for handlers that care (the matchmaker does).
 #[derive(Clone, Copy, Debug)]
@@ -22,9 +24,26 @@ pub struct CallContext {
     /// The size of the call's datagram: what a reply bounded by
     /// [`crate::wire::AMPLIFICATION_FACTOR`] is measured against.
     pub datagram_bytes: usize,
+    /// When the caller gives up: when this server admitted the call plus
+    /// the time the call said its caller would still wait (`deadline_ms`,
+    /// PROTOCOL.md "Deadlines"). The server cancels the call then (drops
+    /// its future at its next await point) and answers `DeadlineExceeded`;
+    /// a handler with slow steps can check [`CallContext::remaining`] to
+    /// skip work no one will see.
+    pub deadline: Instant,
 }
 
 impl CallContext {
+    /// The time left before the caller's deadline (zero once it passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the caller's deadline has passed.
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
     /// The most bytes of result that fit a reply within
     /// [`crate::wire::AMPLIFICATION_FACTOR`] of this call's datagram: what a
     /// procedure of a responder with `bound_replies` must stay within.

@@ -4,6 +4,14 @@
 //! which acknowledges it after the ACK delay and cancels it at its
 //! deadline. A panic becomes an error reply. Either way the reply is
 //! recorded in the reply cache before it is sent.
+//!
+//! The deadline is the caller's: when the call was admitted plus the
+//! `deadline_ms` it carries (what its caller still had to wait when this
+//! copy's attempt began, PROTOCOL.md "Deadlines"). The handler sees it as
+//! [`CallContext::deadline`]. At the deadline the handler's future is
+//! dropped, before the `DeadlineExceeded` reply is recorded and sent: once
+//! the caller can hear that outcome, nothing of the call runs any more
+//! (code it spawned elsewhere is its own business).
 
 use super::answer::{self, Peer};
 use super::outbox::Outbox;
@@ -16,13 +24,15 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-/// Runs `call`, which holds a place in flight: given back when the outbox
-/// is sent if it finished at once, else when its task ends.
+/// Runs `call`, admitted at `admitted`, which holds a place in flight:
+/// given back when the outbox is sent if it finished at once, else when
+/// its task ends.
 pub(super) async fn start(
     service: &Arc<Service>,
     mut call: Call,
     procedure: Arc<Procedure>,
     peer: Peer,
+    admitted: Instant,
     out: &mut Outbox,
 ) {
     service.counters.executed.bump();
@@ -30,6 +40,7 @@ pub(super) async fn start(
         peer: peer.address,
         client: call.client,
         datagram_bytes: peer.datagram_bytes,
+        deadline: admitted + call.deadline,
     };
     let args = std::mem::take(&mut call.args);
     let started =
@@ -42,7 +53,11 @@ pub(super) async fn start(
             match futures_lite::future::poll_once(&mut running).await {
                 Some(result) => outcome_of(result),
                 None => {
-                    rt::spawn(finish_slowly(service.clone(), call, running, peer));
+                    let times = Times {
+                        ack: admitted + service.config.ack_delay.min(call.deadline),
+                        deadline: context.deadline,
+                    };
+                    rt::spawn(finish_slowly(service.clone(), call, running, peer, times));
                     return;
                 }
             }
@@ -54,6 +69,14 @@ pub(super) async fn start(
     out.answered_call();
 }
 
+/// When a call that did not finish at once is acknowledged, and when it
+/// is cancelled; both counted from its admission.
+#[derive(Clone, Copy, Debug)]
+struct Times {
+    ack: Instant,
+    deadline: Instant,
+}
+
 /// Waits for a call that did not finish at once: acknowledges it after
 /// the ACK delay, cancels it at its deadline.
 async fn finish_slowly(
@@ -61,16 +84,19 @@ async fn finish_slowly(
     call: Call,
     running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
     peer: Peer,
+    times: Times,
 ) {
     let ack_then_cancel = async {
-        let ack_delay = service.config.ack_delay.min(call.deadline);
-        rt::sleep(ack_delay).await;
+        rt::sleep(times.ack.saturating_duration_since(Instant::now())).await;
         if let Some(ack) = answer::ack_bytes(&service, &call, peer) {
             service.send(&ack, peer.address).await;
         }
-        rt::sleep(call.deadline.saturating_sub(ack_delay)).await;
+        rt::sleep(times.deadline.saturating_duration_since(Instant::now())).await;
+        service.counters.cancelled.bump();
         Outcome::DeadlineExceeded
     };
+    // The handler's future is dropped with this one, at the end of the
+    // statement: before the reply is recorded or sent.
     let outcome = async { outcome_of(running.await) }
         .or(ack_then_cancel)
         .await;
@@ -179,7 +205,7 @@ mod tests {
         let mut out = Outbox::new();
         out.address_to(peer.address);
         block_on(async {
-            start(service, call, procedure, peer, &mut out).await;
+            start(service, call, procedure, peer, Instant::now(), &mut out).await;
             out.flush(service).await;
         });
     }

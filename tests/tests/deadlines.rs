@@ -1,0 +1,276 @@
+//! The caller's deadline travels with its call (PROTOCOL.md, "Deadlines"):
+//! a procedure sees it in its context, and a call still running when it
+//! passes is cancelled (its future dropped), answered `DeadlineExceeded`
+//! once, and that answer is what every later copy of the call gets.
+//!
+//! A real server and matchmaker on loopback; the slow procedure counts its
+//! steps, so a cancelled call shows as a count that stops, and a guard
+//! that is dropped. Every wait is bounded and generous; nothing asserts how
+//! long something took.
+
+use rendezvous_core::protocol::wire::{
+    Call, ClientId, Incarnation, Message, Outcome, Xid, encode_payload,
+};
+use rendezvous_core::server::CallContext;
+use rendezvous_core::{Client, Error, Fingerprint, Procedure, RemoteProcedure, Server};
+use rendezvous_daemon::Matchmaker;
+use rendezvous_runtime as rt;
+use rendezvous_tests::{eventually, loopback, run};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const SLOW: RemoteProcedure = RemoteProcedure {
+    name: "deadlines.slow",
+    signature: Fingerprint::of("deadlines.slow(u64)->u64"),
+    idempotent: false,
+};
+
+const REMAINING: RemoteProcedure = RemoteProcedure {
+    name: "deadlines.remaining",
+    signature: Fingerprint::of("deadlines.remaining()->u64"),
+    idempotent: false,
+};
+
+/// The longest a slow call would run if nothing cancelled it.
+const STEPS: u64 = 10_000;
+const STEP: Duration = Duration::from_millis(10);
+
+/// What the slow procedure leaves behind.
+#[derive(Debug, Default)]
+struct Traces {
+    /// Steps taken, by every run.
+    steps: AtomicU64,
+    /// Runs started, and runs whose future was dropped unfinished.
+    started: AtomicU64,
+    dropped: AtomicU64,
+    /// The time left before the caller's deadline, in ms, as the last run
+    /// saw it when it started.
+    remaining_ms: AtomicU64,
+}
+
+/// Marks its run dropped unless disarmed by finishing.
+struct DropGuard {
+    traces: Arc<Traces>,
+    armed: bool,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.traces.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// `deadlines.slow(n)`: takes `n` steps of [`STEP`] (at most [`STEPS`]),
+/// counting each, and returns `n`.
+fn slow(traces: Arc<Traces>) -> Procedure {
+    Procedure::typed(
+        SLOW.name,
+        SLOW.signature,
+        move |(n,): (u64,), context: CallContext| {
+            let traces = traces.clone();
+            async move {
+                traces.started.fetch_add(1, Ordering::SeqCst);
+                let remaining = context.remaining().as_millis() as u64;
+                traces.remaining_ms.store(remaining, Ordering::SeqCst);
+                let mut guard = DropGuard {
+                    traces: traces.clone(),
+                    armed: true,
+                };
+                for _ in 0..n.min(STEPS) {
+                    rt::sleep(STEP).await;
+                    traces.steps.fetch_add(1, Ordering::SeqCst);
+                }
+                guard.armed = false;
+                n
+            }
+        },
+    )
+}
+
+/// `deadlines.remaining()`: the time left before the caller's deadline, in
+/// ms, as the procedure sees it.
+fn remaining() -> Procedure {
+    Procedure::typed(
+        REMAINING.name,
+        REMAINING.signature,
+        |(): (), context: CallContext| async move { context.remaining().as_millis() as u64 },
+    )
+}
+
+async fn serve(matchmaker: &Matchmaker, procedures: &[Procedure]) -> Server {
+    let mut builder = Server::builder()
+        .matchmaker(matchmaker.local_addr())
+        .linked_procedures(false);
+    for procedure in procedures {
+        builder = builder.procedure(procedure.clone());
+    }
+    builder.start().await.expect("start a server")
+}
+
+/// Whether `steps` stays where it is for a while (many steps' worth).
+async fn stopped(steps: &AtomicU64) -> bool {
+    let before = steps.load(Ordering::SeqCst);
+    rt::sleep(STEP * 30).await;
+    steps.load(Ordering::SeqCst) == before
+}
+
+/// Reads datagrams from `socket` until the reply to xid 1; returns it as
+/// sent, and how many acks came before it.
+async fn reply_to(socket: &rt::UdpSocket) -> (Vec<u8>, u32) {
+    let mut buffer = vec![0u8; 65_536];
+    let mut acks = 0;
+    for _ in 0..1_000 {
+        let received = rt::timeout(Duration::from_secs(30), socket.recv_from(&mut buffer)).await;
+        let (length, _) = received
+            .expect("an answer within 30 s")
+            .expect("receive an answer");
+        match Message::decode(&buffer[..length]).expect("the answer decodes") {
+            Message::Ack(ack) if ack.xid == Xid(1) => acks += 1,
+            Message::Reply(reply) if reply.xid == Xid(1) => {
+                return (buffer[..length].to_vec(), acks);
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    panic!("no reply among 1000 answers");
+}
+
+fn outcome(reply: &[u8]) -> Outcome {
+    match Message::decode(reply).expect("a reply decodes") {
+        Message::Reply(reply) => reply.outcome,
+        other => panic!("not a reply: {other:?}"),
+    }
+}
+
+#[test]
+fn a_call_past_its_deadline_is_dropped_answered_deadline_exceeded_and_its_copies_get_that_answer() {
+    run(async {
+        let matchmaker = Matchmaker::bind(loopback(0)).await.expect("a matchmaker");
+        let traces = Arc::new(Traces::default());
+        let server = serve(&matchmaker, &[slow(traces.clone())]).await;
+
+        // A call that would take STEPS steps, whose caller waits 500 ms.
+        let call = Call {
+            client: ClientId(0xd1),
+            xid: Xid(1),
+            incarnation: Incarnation::ANY,
+            procedure: SLOW.name.into(),
+            signature: SLOW.signature,
+            deadline: Duration::from_millis(500),
+            done_below: Xid(1),
+            args: encode_payload(&(STEPS,)).expect("args encode"),
+        }
+        .encode()
+        .expect("the call encodes");
+        let socket = rt::UdpSocket::bind(loopback(0)).await.expect("a socket");
+        socket
+            .send_to(&call, server.local_addr())
+            .await
+            .expect("send the call");
+        let (reply, acks) = reply_to(&socket).await;
+        assert_eq!(outcome(&reply), Outcome::DeadlineExceeded);
+        assert_eq!(acks, 1, "acknowledged once, after the ack delay");
+
+        // By the time the answer left, the run was dropped; it takes no
+        // further step.
+        assert_eq!(
+            traces.dropped.load(Ordering::SeqCst),
+            1,
+            "the run was dropped"
+        );
+        assert!(stopped(&traces.steps).await, "the cancelled run goes on");
+        let steps = traces.steps.load(Ordering::SeqCst);
+        assert!(steps < STEPS, "it ran to the end ({steps} steps)");
+        let seen = traces.remaining_ms.load(Ordering::SeqCst);
+        assert!(
+            seen <= 500,
+            "the handler saw {seen} ms left of a 500 ms deadline"
+        );
+
+        // A copy of the call after that gets the recorded answer, verbatim,
+        // and runs nothing.
+        socket
+            .send_to(&call, server.local_addr())
+            .await
+            .expect("send the call again");
+        let (again, acks) = reply_to(&socket).await;
+        assert_eq!(again, reply, "the copy got another answer");
+        assert_eq!(acks, 0);
+        assert!(stopped(&traces.steps).await);
+        assert_eq!(traces.started.load(Ordering::SeqCst), 1, "it ran twice");
+
+        let stats = server.stats();
+        assert_eq!(
+            (stats.executed, stats.cancelled, stats.replayed),
+            (1, 1, 1),
+            "{stats:?}"
+        );
+        server.shutdown().await;
+        matchmaker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_clients_call_past_its_deadline_is_outcome_unknown_and_the_server_stops_running_it() {
+    run(async {
+        let matchmaker = Matchmaker::bind(loopback(0)).await.expect("a matchmaker");
+        let traces = Arc::new(Traces::default());
+        let server = serve(&matchmaker, &[slow(traces.clone())]).await;
+        let client = Client::builder()
+            .matchmaker(matchmaker.local_addr())
+            .deadline(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        // Resolves the name with a roomy deadline first.
+        let quick: u64 = client.call(&SLOW, &(0u64,)).await.expect("a quick call");
+        assert_eq!(quick, 0);
+
+        let short = client.with_deadline(Duration::from_secs(1));
+        let result = short.call::<_, u64>(&SLOW, &(STEPS,)).await;
+        // Acknowledged, then no result before the deadline: it ran, partly.
+        assert!(
+            matches!(result, Err(Error::OutcomeUnknown { .. })),
+            "{result:?}"
+        );
+        let dropped = eventually(Duration::from_secs(30), STEP, || async {
+            (traces.dropped.load(Ordering::SeqCst) == 1).then_some(())
+        })
+        .await;
+        assert!(dropped.is_some(), "the server did not drop the call");
+        assert!(stopped(&traces.steps).await, "the cancelled run goes on");
+        let seen = traces.remaining_ms.load(Ordering::SeqCst);
+        assert!(seen <= 1_000, "the handler saw {seen} ms left of 1000");
+        let stats = server.stats();
+        assert_eq!((stats.executed, stats.cancelled), (2, 1), "{stats:?}");
+        assert_eq!(traces.started.load(Ordering::SeqCst), 2);
+        server.shutdown().await;
+        matchmaker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_procedure_sees_the_time_left_before_its_callers_deadline() {
+    run(async {
+        let matchmaker = Matchmaker::bind(loopback(0)).await.expect("a matchmaker");
+        let server = serve(&matchmaker, &[remaining()]).await;
+        let client = Client::builder()
+            .matchmaker(matchmaker.local_addr())
+            .build()
+            .expect("a client");
+        for deadline in [Duration::from_secs(60), Duration::from_secs(600)] {
+            let left: u64 = client
+                .with_deadline(deadline)
+                .call(&REMAINING, &())
+                .await
+                .expect("the call returns");
+            let deadline = deadline.as_millis() as u64;
+            assert!(left <= deadline, "{left} ms left of {deadline}");
+            assert!(left > deadline / 2, "{left} ms left of {deadline}");
+        }
+        server.shutdown().await;
+        matchmaker.shutdown().await;
+    });
+}
