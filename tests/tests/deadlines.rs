@@ -32,6 +32,12 @@ const REMAINING: RemoteProcedure = RemoteProcedure {
     idempotent: false,
 };
 
+const PANICS_WHEN_DROPPED: RemoteProcedure = RemoteProcedure {
+    name: "deadlines.panics_when_dropped",
+    signature: Fingerprint::of("deadlines.panics_when_dropped(u64)->u64"),
+    idempotent: false,
+};
+
 /// The longest a slow call would run if nothing cancelled it.
 const STEPS: u64 = 10_000;
 const STEP: Duration = Duration::from_millis(10);
@@ -97,6 +103,35 @@ fn remaining() -> Procedure {
         REMAINING.name,
         REMAINING.signature,
         |(): (), context: CallContext| async move { context.remaining().as_millis() as u64 },
+    )
+}
+
+/// Panics when dropped unfinished.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a destructor that panics");
+        }
+    }
+}
+
+/// `deadlines.panics_when_dropped(n)`: takes `n` steps (at most
+/// [`STEPS`]) holding a [`PanicsWhenDropped`], returns `n` once done (then
+/// forgetting the guard, so only a cancelled run panics).
+fn panics_when_dropped() -> Procedure {
+    Procedure::typed(
+        PANICS_WHEN_DROPPED.name,
+        PANICS_WHEN_DROPPED.signature,
+        |(n,): (u64,), _| async move {
+            let guard = PanicsWhenDropped;
+            for _ in 0..n.min(STEPS) {
+                rt::sleep(STEP).await;
+            }
+            std::mem::forget(guard);
+            n
+        },
     )
 }
 
@@ -270,6 +305,46 @@ fn a_procedure_sees_the_time_left_before_its_callers_deadline() {
             assert!(left <= deadline, "{left} ms left of {deadline}");
             assert!(left > deadline / 2, "{left} ms left of {deadline}");
         }
+        server.shutdown().await;
+        matchmaker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_cancelled_handler_whose_destructor_panics_still_gets_its_answer_and_gives_its_place_back() {
+    run(async {
+        let matchmaker = Matchmaker::bind(loopback(0)).await.expect("a matchmaker");
+        // One call at a time: a place not given back refuses every later one.
+        let server = Server::builder()
+            .matchmaker(matchmaker.local_addr())
+            .linked_procedures(false)
+            .procedure(panics_when_dropped())
+            .max_calls_in_flight(1)
+            .start()
+            .await
+            .expect("start a server");
+        let client = Client::builder()
+            .matchmaker(matchmaker.local_addr())
+            .deadline(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        let short = client.with_deadline(Duration::from_secs(1));
+        let cancelled = short.call::<_, u64>(&PANICS_WHEN_DROPPED, &(STEPS,)).await;
+        assert!(
+            matches!(cancelled, Err(Error::OutcomeUnknown { .. })),
+            "{cancelled:?}"
+        );
+        let answered = eventually(Duration::from_secs(30), STEP, || async {
+            (server.stats().cancelled == 1).then_some(())
+        })
+        .await;
+        assert!(answered.is_some(), "{:?}", server.stats());
+        // The place in flight came back: the next call runs.
+        let next: u64 = client
+            .call(&PANICS_WHEN_DROPPED, &(1u64,))
+            .await
+            .expect("the next call runs");
+        assert_eq!(next, 1);
         server.shutdown().await;
         matchmaker.shutdown().await;
     });

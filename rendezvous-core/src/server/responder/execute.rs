@@ -43,13 +43,15 @@ pub(super) async fn start(
         deadline: admitted + call.deadline,
     };
     let args = std::mem::take(&mut call.args);
-    let started =
-        std::panic::catch_unwind(AssertUnwindSafe(|| (procedure.handler())(args, context)));
+    let handlers = &service.handlers;
+    let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        handlers.enter(|| (procedure.handler())(args, context))
+    }));
     let outcome = match started {
         Ok(future) => {
             // A boxed future, so moving it to a task after this poll is
-            // allowed.
-            let mut running = AssertUnwindSafe(future).catch_unwind();
+            // allowed; polled and dropped inside the handlers' runtime.
+            let mut running = AssertUnwindSafe(handlers.wrap(future)).catch_unwind();
             match futures_lite::future::poll_once(&mut running).await {
                 Some(result) => outcome_of(result),
                 None => {
@@ -95,11 +97,18 @@ async fn finish_slowly(
         service.counters.cancelled.bump();
         Outcome::DeadlineExceeded
     };
-    // The handler's future is dropped with this one, at the end of the
-    // statement: before the reply is recorded or sent.
-    let outcome = async { outcome_of(running.await) }
-        .or(ack_then_cancel)
-        .await;
+    let mut racing = Box::pin(async { outcome_of(running.await) }.or(ack_then_cancel));
+    let outcome = racing.as_mut().await;
+    // The handler's future is dropped here, before the reply is recorded
+    // or sent; a destructor of a cancelled handler that panics is logged,
+    // and does not take the reply (or the place in flight) with it.
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(racing))) {
+        tracing::warn!(
+            procedure = %call.procedure,
+            panic = %panic_message(&*panic),
+            "a handler cancelled at its deadline panicked while being dropped"
+        );
+    }
     let reply = finish(&service, &call, outcome, peer);
     service.send(&reply, peer.address).await;
     service.in_flight.finish(1);
