@@ -12,12 +12,14 @@ use rendezvous_core::protocol::wire::{
     Call, ClientId, Incarnation, Message, Outcome, Xid, encode_payload,
 };
 use rendezvous_core::server::CallContext;
-use rendezvous_core::{Client, Error, Fingerprint, Procedure, RemoteProcedure, Server};
+use rendezvous_core::{
+    Client, Error, Fingerprint, Procedure, RemoteProcedure, RetryPolicy, Server,
+};
 use rendezvous_daemon::Matchmaker;
 use rendezvous_runtime as rt;
 use rendezvous_tests::{eventually, loopback, run};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 const SLOW: RemoteProcedure = RemoteProcedure {
@@ -35,6 +37,12 @@ const REMAINING: RemoteProcedure = RemoteProcedure {
 const PANICS_WHEN_DROPPED: RemoteProcedure = RemoteProcedure {
     name: "deadlines.panics_when_dropped",
     signature: Fingerprint::of("deadlines.panics_when_dropped(u64)->u64"),
+    idempotent: false,
+};
+
+const GATED: RemoteProcedure = RemoteProcedure {
+    name: "deadlines.gated",
+    signature: Fingerprint::of("deadlines.gated(bool)->u64"),
     idempotent: false,
 };
 
@@ -131,6 +139,29 @@ fn panics_when_dropped() -> Procedure {
             }
             std::mem::forget(guard);
             n
+        },
+    )
+}
+
+/// `deadlines.gated(wait)`: if `wait`, waits (at most [`STEPS`] steps)
+/// until `open`; returns the time left before its caller's deadline, in
+/// ms, as it saw it when it started.
+fn gated(open: Arc<AtomicBool>) -> Procedure {
+    Procedure::typed(
+        GATED.name,
+        GATED.signature,
+        move |(wait,): (bool,), context: CallContext| {
+            let open = open.clone();
+            async move {
+                let remaining = context.remaining().as_millis() as u64;
+                for _ in 0..STEPS {
+                    if !wait || open.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    rt::sleep(STEP).await;
+                }
+                remaining
+            }
         },
     )
 }
@@ -345,6 +376,70 @@ fn a_cancelled_handler_whose_destructor_panics_still_gets_its_answer_and_gives_i
             .await
             .expect("the next call runs");
         assert_eq!(next, 1);
+        server.shutdown().await;
+        matchmaker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_call_that_waited_out_overload_runs_with_what_is_left_of_its_deadline() {
+    run(async {
+        let matchmaker = Matchmaker::bind(loopback(0)).await.expect("a matchmaker");
+        let open = Arc::new(AtomicBool::new(false));
+        // One call at a time, so a second call is refused until the first
+        // is let through.
+        let server = Server::builder()
+            .matchmaker(matchmaker.local_addr())
+            .linked_procedures(false)
+            .procedure(gated(open.clone()))
+            .max_calls_in_flight(1)
+            .start()
+            .await
+            .expect("start a server");
+        let deadline = Duration::from_secs(20);
+        // Short pauses between repeats (at most 50 ms, and jitter).
+        let policy = RetryPolicy {
+            min_timeout: Duration::from_millis(10),
+            max_timeout: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        }
+        .with_deadline(deadline);
+        let client = Client::builder()
+            .matchmaker(matchmaker.local_addr())
+            .retry_policy(policy)
+            .build()
+            .expect("a client");
+        let quick: u64 = client.call(&GATED, &(false,)).await.expect("resolves");
+        assert!(quick > 0);
+
+        let holder = {
+            let client = client.clone();
+            rt::spawn(async move { client.call::<_, u64>(&GATED, &(true,)).await })
+        };
+        let held = eventually(Duration::from_secs(30), STEP, || async {
+            (server.stats().executed == 2).then_some(())
+        })
+        .await;
+        assert!(held.is_some(), "the first call did not start");
+        let waiting = {
+            let client = client.clone();
+            rt::spawn(async move { client.call::<_, u64>(&GATED, &(false,)).await })
+        };
+        // The waiting call is refused for two seconds at least.
+        let hold = Duration::from_secs(2);
+        rt::sleep(hold).await;
+        let refused = server.stats().overloaded;
+        assert!(refused > 0, "the second call was not refused");
+        open.store(true, Ordering::SeqCst);
+        holder.await.expect("the first call returns");
+        let left = waiting.await.expect("the waiting call returns");
+        // It began at least `hold` before it could run; the copy that ran
+        // left at most one pause (50 ms, and jitter) before that, or was
+        // read late by a loaded server: half of `hold` is room for both.
+        let most = (deadline - hold / 2).as_millis() as u64;
+        assert!(left <= most, "{left} ms left, more than {most}");
+        let stats = server.stats();
+        assert_eq!(stats.executed, 3, "{stats:?}");
         server.shutdown().await;
         matchmaker.shutdown().await;
     });

@@ -63,6 +63,15 @@ impl Outgoing<'_> {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Has the next attempt carry what is left of the deadline now, as a
+    /// move to another incarnation does: for a call sent again after a
+    /// refusal that recorded nothing (`Overloaded`), so the server that
+    /// finally runs it does not count the whole deadline from then.
+    pub(crate) fn refresh_deadline(&mut self) {
+        self.call.deadline = self.remaining();
+        self.encoded = None;
+    }
+
     /// Sends the call to `endpoint` (expecting `incarnation`) and waits for
     /// its answer, retransmitting; gives up on the endpoint after
     /// `max_unanswered` transmissions in a row met silence, and on the call
