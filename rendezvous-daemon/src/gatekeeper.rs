@@ -246,7 +246,7 @@ mod tests {
             client: ClientId(1),
             xid: Xid(1),
             datagram_bytes: 100,
-            deadline: std::time::Instant::now(),
+            deadline: std::time::Instant::now() + Duration::from_secs(10),
         }
     }
 

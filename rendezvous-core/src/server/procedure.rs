@@ -36,18 +36,24 @@ pub struct CallContext {
     /// The size of the call's datagram: what a reply bounded by
     /// [`crate::wire::AMPLIFICATION_FACTOR`] is measured against.
     pub datagram_bytes: usize,
-    /// When the caller stops waiting, as this server reckons it: the
-    /// call's deadline counted from when the server received it (so a
-    /// little late by the time the call took to arrive). A call still
-    /// running then is cancelled.
+    /// When the caller gives up: when this server admitted the call plus
+    /// the time the call said its caller would still wait (`deadline_ms`,
+    /// PROTOCOL.md "Deadlines"). The server cancels the call then (drops
+    /// its future at its next await point) and answers `DeadlineExceeded`;
+    /// a handler with slow steps can check [`CallContext::remaining`] to
+    /// skip work no one will see.
     pub deadline: Instant,
 }
 
 impl CallContext {
-    /// The time left before the caller's [`CallContext::deadline`]; zero
-    /// once it has passed.
+    /// The time left before the caller's deadline (zero once it passed).
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the caller's deadline has passed.
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
     }
 
     /// The most bytes of result that fit a reply within
