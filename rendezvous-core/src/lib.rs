@@ -78,7 +78,7 @@ pub use client::{Client, ClientBuilder, ClientStats, RemoteProcedure};
 pub use error::{Error, Refusal};
 pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
-pub use server::{Procedure, Server, ServerBuilder};
+pub use server::{CallContext, Procedure, Server, ServerBuilder, State};
 pub use signature::Fingerprint;
 
 /// Exposes an `async fn` to the network and derives its client proxy.
@@ -122,10 +122,12 @@ pub use signature::Fingerprint;
 /// - **Name.** The default name is the module path and the function name
 ///   (`my_crate::math::add`); `name = "..."` sets another. Two procedures of
 ///   one name in one binary are an error at server start naming both.
+///   Names starting with `rendezvous.` are the matchmaker's: refused.
 /// - **Signature.** The fingerprint covers the signature text
-///   (`SIGNATURE_TEXT`, e.g. `math.add(i64, i64) -> i64`): the name and the
-///   argument and return types *as written*, except for a short list of
-///   paths normalised to their prelude names (a leading `::` dropped;
+///   (`SIGNATURE_TEXT`, e.g. `math.add(i64, i64) -> i64`): the name, the
+///   types of the arguments that travel and of the result *as written*,
+///   and `#idempotent` if declared so, except for a short list of paths
+///   normalised to their prelude names (a leading `::` dropped;
 ///   `std::primitive::i64` and `core::primitive::i64` are `i64`;
 ///   `std::string::String`, `std::vec::Vec`, `std::option::Option`,
 ///   `std::result::Result` and their `core`/`alloc` spellings are `String`,
@@ -135,9 +137,50 @@ pub use signature::Fingerprint;
 ///   [`Error::SignatureMismatch`], naming both texts where known. The
 ///   registration carries the text too, so `rendezvous-daemon list` shows
 ///   it.
+/// - **Server-supplied arguments.** Besides the arguments the caller
+///   sends, a procedure may take, anywhere among them, arguments the server
+///   supplies, recognised by their type's name: `State<T>` ([`State`]), the
+///   value of type `T` given to [`ServerBuilder::state`], shared by every
+///   call; and `CallContext` ([`CallContext`]): who called (address,
+///   client id), which call (xid), and until when the caller waits. They do
+///   not travel: the proxy takes only the others, and the fingerprint
+///   covers only the others, so an interface crate's declaration leaves
+///   them out (and may not write them). A server missing a state some
+///   linked procedure takes refuses to start, naming the procedure and the
+///   type. `T` must be `Send + Sync + 'static`; put what calls change
+///   behind a lock or an atomic. Why by name and not an attribute: see
+///   the README's design notes.
+///
+///   ```
+///   use rendezvous_core::{CallContext, State, procedure};
+///   use std::sync::atomic::{AtomicU64, Ordering};
+///
+///   #[derive(Default)]
+///   pub struct Counter(AtomicU64);
+///
+///   #[procedure(name = "demo.count")]
+///   pub async fn count(counter: State<Counter>, by: u64, ctx: CallContext) -> u64 {
+///       let _caller = ctx.peer;
+///       counter.0.fetch_add(by, Ordering::Relaxed) + by
+///   }
+///
+///   # async fn demo() -> Result<(), rendezvous_core::Error> {
+///   // The server gives it its state; the caller sends only `by`.
+///   let server = rendezvous_core::Server::builder().state(Counter::default()).start().await?;
+///   let total: u64 = count::remote(5).await?;
+///   # Ok(()) }
+///   ```
 /// - **Types.** Arguments and results are owned types implementing serde's
 ///   `Serialize` and `DeserializeOwned`: no references, no `impl Trait`, no
 ///   generics or lifetimes, no `self`. Argument patterns are plain names.
+///   A result written `Result<T, E>` is the standard `Result`; its error
+///   type crosses the network too, so an error of another crate
+///   (`std::io::Error`) is mapped into a serializable one of your own.
+/// - **Bytes.** An argument or result written `Vec<u8>` or `[u8; N]`, an
+///   `Option` of either, or the `T` of `Result<T, E>`, travels as a CBOR
+///   byte string rather than an array of integers (half the size, far
+///   faster). The macro sees only the type as written: a `Vec<u8>` inside
+///   your own struct needs `#[serde(with = "serde_bytes")]`.
 /// - **`idempotent`** tells the client that running the call twice is
 ///   harmless, so it may retry it on another server after the first one died
 ///   holding it, instead of returning [`Error::OutcomeUnknown`].
@@ -147,7 +190,17 @@ pub use signature::Fingerprint;
 ///   fingerprint as the implementation of that name and types, so a client
 ///   crate need not depend on the server's code. Give both the same `name`:
 ///   default names contain the module path, which differs between crates.
-/// - **Linking.** A crate's procedures register only if the server binary
-///   links the crate: reference it (`use math_service as _;`). A server that
-///   finds no procedures at all refuses to start and says this.
+/// - **Idempotency is checked.** `idempotent` is in the fingerprint, so a
+///   declaration that forgets it (the client would then refuse to retry
+///   what it could) or adds it (the client would retry what runs twice) is
+///   a [`Error::SignatureMismatch`] at lookup, not a silent difference.
+/// - **Linking: a crate no one `use`s is not served.** A crate's procedures
+///   register only if the server binary links the crate, and the linker
+///   drops a crate the binary never references, silently: its procedures
+///   are not served and clients get [`Error::NotFound`]. Reference it
+///   (`use math_service as _;`), and name what the server must carry with
+///   [`ServerBuilder::require`] (`.require([add::PROCEDURE])`, or the
+///   crate's list, `.require(math_service::SERVICE)`): that references the
+///   crate, and a procedure missing all the same fails the start, naming
+///   it. A server that finds no procedures at all refuses to start too.
 pub use rendezvous_macros::procedure;

@@ -231,7 +231,7 @@ impl NonceCache {
 mod tests {
     use super::*;
     use rendezvous_core::protocol::matchmaker::{LeaseToken, RenewRequest};
-    use rendezvous_core::protocol::wire::ClientId;
+    use rendezvous_core::protocol::wire::{ClientId, Xid};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const WINDOW: Duration = Duration::from_secs(30);
@@ -244,7 +244,9 @@ mod tests {
         CallContext {
             peer: peer.parse().unwrap(),
             client: ClientId(1),
+            xid: Xid(1),
             datagram_bytes: 100,
+            deadline: std::time::Instant::now() + Duration::from_secs(10),
         }
     }
 

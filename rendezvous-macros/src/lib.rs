@@ -3,14 +3,19 @@
 //!
 //! The crate only turns tokens into tokens, one step per file: `attr`
 //! parses the options, `model` parses the item and builds the small model
-//! expansion reads, `valid` checks the signature in between, `expand`
+//! expansion reads (`carry` deciding how each type crosses the wire),
+//! `valid` checks the signature in between, `extractor` tells the
+//! arguments the server supplies (`State<T>`, `CallContext`) from those
+//! that travel, `expand`
 //! writes the proxy, the bound checks and the registration, and `fallback`
 //! keeps the user's function compiling beside the errors when any step
 //! fails. Generated code reaches the runtime only through
 //! `::rendezvous_core::__private`.
 
 mod attr;
+mod carry;
 mod expand;
+mod extractor;
 mod fallback;
 mod model;
 mod valid;

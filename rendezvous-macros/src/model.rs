@@ -4,6 +4,8 @@
 //! type, the return type written out.
 
 use crate::attr::Options;
+use crate::carry::{self, Carry, OutputCarry};
+use crate::extractor::{self, Kind};
 use syn::parse::{Parse, ParseStream};
 use syn::{
     Attribute, Block, FnArg, Ident, LitStr, Pat, ReturnType, Signature, Token, Type, Visibility,
@@ -55,15 +57,27 @@ pub(crate) struct Procedure {
     pub args: Vec<Arg>,
     /// The return type, `()` when none is written.
     pub output: Type,
+    /// How the result crosses the wire.
+    pub output_carry: OutputCarry,
 }
 
-/// One argument: the name the proxy takes it by, and its type as written.
+/// One argument: the name the proxy takes it by, its type as written,
+/// whether it travels (or the server supplies it), and how it crosses the
+/// wire when it does.
 pub(crate) struct Arg {
     pub ident: Ident,
     pub ty: Type,
+    pub kind: Kind,
+    pub carry: Carry,
 }
 
 impl Procedure {
+    /// The arguments the caller sends, in order: the proxy's parameters,
+    /// the wire tuple, the fingerprint.
+    pub(crate) fn wire_args(&self) -> impl Iterator<Item = &Arg> {
+        self.args.iter().filter(|arg| arg.kind.is_wire())
+    }
+
     /// The model of an item whose signature `valid::check` accepted: every
     /// argument is then a plain `name: Type`.
     pub(crate) fn new(item: Item, options: Options) -> Procedure {
@@ -81,6 +95,8 @@ impl Procedure {
                     Pat::Ident(pat) => Some(Arg {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
+                        kind: extractor::classify(&typed.ty),
+                        carry: carry::carry(&typed.ty),
                     }),
                     _ => None,
                 },
@@ -100,6 +116,7 @@ impl Procedure {
             name: options.name,
             idempotent: options.idempotent,
             args,
+            output_carry: carry::output_carry(&output),
             output,
         }
     }

@@ -3,15 +3,19 @@
 //! spanned at the offending token, and all of them are reported in one pass,
 //! in the order they appear in the signature.
 
+use crate::extractor;
 use quote::ToTokens;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Type};
 
 /// Every rule the signature breaks, combined into one error; `Ok` when the
 /// model can be built from it (`model::Procedure::new` relies on that).
-pub(crate) fn check(sig: &Signature) -> syn::Result<()> {
+pub(crate) fn check(sig: &Signature, declaration: bool) -> syn::Result<()> {
     let mut errors = Errors::default();
     check_header(sig, &mut errors);
     check_arguments(sig, &mut errors);
+    for error in extractor::check(sig, declaration) {
+        errors.add(error);
+    }
     if let ReturnType::Type(_, ty) = &sig.output {
         check_owned(ty, "the return type", &mut errors);
     }
@@ -28,7 +32,10 @@ struct Errors(Option<syn::Error>);
 impl Errors {
     /// An error underlining all of `tokens`.
     fn push(&mut self, tokens: impl ToTokens, message: &str) {
-        let error = syn::Error::new_spanned(tokens, message);
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn add(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
@@ -88,15 +95,15 @@ fn check_header(sig: &Signature, errors: &mut Errors) {
     }
 }
 
-/// Each argument is `name: Type` with an owned type, and there are at most
-/// `MAX_ARGS` of them.
+/// Each argument is `name: Type` with an owned type, and at most
+/// `MAX_ARGS` of them travel.
 fn check_arguments(sig: &Signature, errors: &mut Errors) {
     for input in &sig.inputs {
         let typed = match input {
             FnArg::Receiver(receiver) => {
                 errors.push(
                     receiver,
-                    "a #[procedure] cannot take `self`: it is a free function; move it out of the `impl` block and pass the state it needs",
+                    "a #[procedure] cannot take `self`: it is a free function; move it out of the `impl` block and take what `self` held as `state: State<T>` (`rendezvous_core::State`), the `T` given to the server with `ServerBuilder::state(value)`",
                 );
                 continue;
             }
@@ -126,7 +133,12 @@ fn check_arguments(sig: &Signature, errors: &mut Errors) {
             ),
         }
     }
-    if let Some(extra) = sig.inputs.iter().nth(MAX_ARGS) {
+    // Only the arguments that travel are in the tuple.
+    let mut travelling = sig.inputs.iter().filter(|input| match input {
+        FnArg::Typed(typed) => extractor::classify(&typed.ty).is_wire(),
+        FnArg::Receiver(_) => true,
+    });
+    if let Some(extra) = travelling.nth(MAX_ARGS) {
         errors.push(
             extra,
             &format!(
@@ -160,7 +172,9 @@ fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
         ),
         Type::TraitObject(object) => errors.push(
             object,
-            &format!("{what} cannot be a trait object: name a concrete type"),
+            &format!(
+                "{what} cannot be a trait object: name a concrete type that implements Serialize and Deserialize; for an error (`Box<dyn Error>`), an error type of your own, e.g. `#[derive(serde::Serialize, serde::Deserialize)] pub enum StoreError {{ Io(String) }}`"
+            ),
         ),
         Type::Ptr(pointer) => errors.push(
             pointer,

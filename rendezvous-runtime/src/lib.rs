@@ -21,6 +21,28 @@
 //! `futures_lite::future::block_on` outside any async-std task: sockets and
 //! timers run on async-io's reactor thread and spawned tasks on async-std's
 //! global executor, both of which start on first use.
+//!
+//! ## Handlers that use tokio (feature `tokio`)
+//!
+//! A server's handlers are polled on async-std's threads, where a tokio
+//! call (a timer, a socket, `tokio::spawn`, any library built on them)
+//! panics: "there is no reactor running". With the `tokio` feature, a
+//! [`HandlerRuntime`] captures the tokio runtime the server is started
+//! from (`Handle::try_current`) and **enters** it around every poll of a
+//! handler's future, so tokio finds its runtime and registers timers and
+//! sockets with that runtime's drivers, which its own threads run.
+//!
+//! Entered, not spawned onto: the handler's future stays where it is, so
+//! (a) a call that finishes at once is still answered in the receive
+//! loop's first poll, with no task and no hop to another thread, (b)
+//! cancelling a call at its deadline is still dropping its future, at
+//! once (a tokio task would need `abort` and run on to its next poll), and
+//! (c) a panic is still caught where it happened. What entering does not
+//! give: the handler is not a tokio task, so `block_in_place` and
+//! `spawn_local` are unavailable in it, and tokio's cooperative budget does
+//! not apply; work it spawns with `tokio::spawn` is a tokio task. A server
+//! started outside any tokio runtime runs its handlers as without the
+//! feature.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +52,91 @@ use std::time::Duration;
 pub use async_std::net::UdpSocket;
 pub use async_std::task::JoinHandle;
 pub use std::time::Instant;
+
+/// The runtime a server's handlers run inside, captured when the server
+/// starts: with the `tokio` feature, the tokio runtime it was started from,
+/// if any (see the crate's doc); otherwise nothing, and [`enter`] and
+/// [`wrap`] change nothing.
+///
+/// [`enter`]: HandlerRuntime::enter
+/// [`wrap`]: HandlerRuntime::wrap
+#[derive(Clone, Debug, Default)]
+pub struct HandlerRuntime {
+    #[cfg(feature = "tokio")]
+    tokio: Option<tokio::runtime::Handle>,
+}
+
+impl HandlerRuntime {
+    /// The runtime of the calling context (with `tokio`: the tokio runtime
+    /// this runs inside, if any).
+    pub fn current() -> HandlerRuntime {
+        HandlerRuntime {
+            #[cfg(feature = "tokio")]
+            tokio: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
+    /// Whether handlers run inside a tokio runtime.
+    pub fn is_tokio(&self) -> bool {
+        #[cfg(feature = "tokio")]
+        return self.tokio.is_some();
+        #[cfg(not(feature = "tokio"))]
+        false
+    }
+
+    /// Runs `f` inside the runtime.
+    #[inline]
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "tokio")]
+        let _entered = self.tokio.as_ref().map(tokio::runtime::Handle::enter);
+        f()
+    }
+
+    /// `future`, polled and dropped inside the runtime: a handler cancelled
+    /// at its deadline is dropped there, and its destructors (a pooled
+    /// connection going back to its pool, say) may use tokio too.
+    pub fn wrap<F: Future>(&self, future: F) -> InRuntime<F> {
+        InRuntime {
+            future: Some(future),
+            runtime: self.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`HandlerRuntime::wrap`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InRuntime<F> {
+        // `None` only while it is dropped, inside the runtime.
+        #[pin]
+        future: Option<F>,
+        runtime: HandlerRuntime,
+    }
+
+    impl<F> PinnedDrop for InRuntime<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut future = this.future;
+            this.runtime.enter(|| future.set(None));
+        }
+    }
+}
+
+impl<F: Future> Future for InRuntime<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let runtime = this.runtime;
+        match this.future.as_pin_mut() {
+            Some(future) => runtime.enter(|| future.poll(cx)),
+            // Not reached: the future is taken only when this is dropped.
+            None => Poll::Pending,
+        }
+    }
+}
 
 /// Runs `future` as a detached background task.
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>

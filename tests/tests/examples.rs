@@ -321,6 +321,8 @@ fn the_quickstart_demo_runs_to_the_end() {
         "where is quickstart.add?",
         "(the reply is the ACK)",
         "endpoint cached, no matchmaker traffic",
+        "visit 1, from 127.0.0.1:",
+        "visit 2, from 127.0.0.1:",
         "ACK: running, probe slowly",
         "(found again)",
     ] {

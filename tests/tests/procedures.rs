@@ -126,7 +126,8 @@ fn every_linked_procedure_is_served_without_a_list() {
 }
 
 /// PROTOCOL.md's *Signatures*: the text is the name, then the types as
-/// written (paths unresolved), `()` for no arguments and for no result.
+/// written (paths unresolved), `()` for no arguments and for no result,
+/// then `#idempotent` for an idempotent procedure.
 #[test]
 fn signature_texts_are_as_protocol_md_spells_them() {
     use rendezvous_core::Fingerprint;
@@ -137,6 +138,10 @@ fn signature_texts_are_as_protocol_md_spells_them() {
         (
             geometry::ops::translate::SIGNATURE,
             "test.translate(super::Point,self::Offset)->super::Point",
+        ),
+        (
+            div::SIGNATURE,
+            "test.div(i64,i64)->Result<i64,DivError>#idempotent",
         ),
     ] {
         assert_eq!(signature, Fingerprint::of(text), "{text}");

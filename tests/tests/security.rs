@@ -253,7 +253,9 @@ fn without_a_secret_a_non_loopback_peer_is_refused() {
         let context = CallContext {
             peer,
             client: ClientId(1),
+            xid: Xid(1),
             datagram_bytes: 100,
+            deadline: std::time::Instant::now() + Duration::from_secs(10),
         };
         let refused = gate.check(&request, &context, SystemTime::now());
         let Err((_, refusal)) = refused else {

@@ -4,12 +4,14 @@
 //! this process but talking over real UDP sockets on loopback, and prints
 //! each exchange as a sequence chart with its timing. Then it kills the
 //! server, starts another on a new port, and shows the client finding it.
+//! On the way, a procedure keeps a counter in the server's shared state.
 
 use async_io::Timer;
 use futures_lite::future::block_on;
-use rendezvous_core::{Client, Server, procedure};
+use rendezvous_core::{CallContext, Client, Server, State, procedure};
 use rendezvous_daemon::Matchmaker;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -25,6 +27,20 @@ pub async fn add(a: i64, b: i64) -> i64 {
 pub async fn slow_double(x: i64) -> i64 {
     Timer::after(Duration::from_millis(300)).await;
     x * 2
+}
+
+/// The server's shared state: given once to the server's builder
+/// (`.state(Visits::default())`), shared by every call.
+#[derive(Debug, Default)]
+pub struct Visits(AtomicU64);
+
+/// Counts this caller's visit in the server's state. `visits` and `ctx`
+/// are supplied by the server; the caller sends nothing
+/// (`visit::remote()`).
+#[procedure(name = "quickstart.visit")]
+pub async fn visit(visits: State<Visits>, ctx: CallContext) -> (u64, String) {
+    let count = visits.0.fetch_add(1, Ordering::Relaxed) + 1;
+    (count, ctx.peer.to_string())
 }
 
 fn main() {
@@ -51,7 +67,11 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let matchmaker = Matchmaker::bind(loopback).await?;
     let mm = matchmaker.local_addr();
     println!("  matchmaker  listening on {mm}  (the one well-known address)");
-    let server = Server::builder().matchmaker(mm).start().await?;
+    let server = Server::builder()
+        .matchmaker(mm)
+        .state(Visits::default())
+        .start()
+        .await?;
     let names: Vec<&str> = server.procedures().iter().map(|p| p.name()).collect();
     println!(
         "  server      bound {}  (port chosen by the OS)",
@@ -109,7 +129,18 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     chart.send(CLIENT, SERVER, "add(40, 2)", None);
     chart.send(SERVER, CLIENT, &sum.to_string(), Some(took));
 
-    // 4. A slow procedure: the server acknowledges, and the client stops
+    // 4. State on the server: a counter every call shares.
+    chart.note("visit::remote(), twice: a counter in the server's State<Visits>");
+    for _ in 0..2 {
+        let started = Instant::now();
+        let (count, caller) = visit::remote_with(&client).await?;
+        let took = started.elapsed();
+        chart.send(CLIENT, SERVER, "visit()", None);
+        let answer = format!("visit {count}, from {caller} (server state)");
+        chart.send(SERVER, CLIENT, &answer, Some(took));
+    }
+
+    // 5. A slow procedure: the server acknowledges, and the client stops
     //    retransmitting at full rate and only probes.
     let acks = server.stats().acks;
     let started = Instant::now();
@@ -122,11 +153,15 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     }
     chart.send(SERVER, CLIENT, &doubled.to_string(), Some(took));
 
-    // 5. Kill the server (no unregister, as a crash) and start another on a
+    // 6. Kill the server (no unregister, as a crash) and start another on a
     //    new port; the client's cached endpoint goes silent, it looks again.
     let old = server.local_addr();
     server.abort().await;
-    let server = Server::builder().matchmaker(mm).start().await?;
+    let server = Server::builder()
+        .matchmaker(mm)
+        .state(Visits::default())
+        .start()
+        .await?;
     println!();
     println!(
         "  The server at {old} is killed; a new one binds {}.",

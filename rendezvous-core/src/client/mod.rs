@@ -408,9 +408,9 @@ fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R
 /// One attempt at `target`, repeated while it ends in `Overloaded`, with a
 /// pause before each repeat ([`RetryPolicy::backoff`] from the policy's
 /// floor up to its cap). The same call, with its xid, goes back to the same server:
-/// one that answered `Overloaded` neither ran nor recorded it. If the
-/// deadline passes while the server is still overloaded, the answer is
-/// `Overloaded`.
+/// one that answered `Overloaded` neither ran nor recorded it, so each
+/// repeat carries what is left of the deadline. If the deadline passes
+/// while the server is still overloaded, the answer is `Overloaded`.
 async fn riding_out_overload(
     call: &mut Outgoing<'_>,
     target: Target,
@@ -431,6 +431,8 @@ async fn riding_out_overload(
                 let pause = policy.backoff(policy.min_timeout, refusals, policy.max_timeout);
                 rt::sleep(pause.min(remaining)).await;
                 refusals += 1;
+                // Nothing was recorded: the next copy may carry less time.
+                call.refresh_deadline();
             }
             Err(Failure::Expired) if refusals > 0 && call.acked_by().is_none() => {
                 return Ok(Outcome::Overloaded);

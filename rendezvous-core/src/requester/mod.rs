@@ -427,6 +427,54 @@ mod tests {
         assert_eq!(acked, Some(Incarnation(42)));
     }
 
+    /// A socket that answers nothing and hands over the `deadline_ms` of
+    /// each call it receives.
+    fn deadline_listener() -> (SocketAddr, std::sync::mpsc::Receiver<Duration>) {
+        let socket = std::net::UdpSocket::bind(LOOPBACK).expect("bind a peer");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("set a read timeout");
+        let address = socket.local_addr().expect("peer address");
+        let (heard, deadlines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 65_536];
+            while let Ok((length, _)) = socket.recv_from(&mut buffer) {
+                if let Ok(Message::Call(call)) = Message::decode(&buffer[..length]) {
+                    if heard.send(call.deadline).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        (address, deadlines)
+    }
+
+    #[test]
+    fn a_call_that_moves_carries_what_is_left_of_its_deadline() {
+        let (first, at_first) = deadline_listener();
+        let (second, at_second) = deadline_listener();
+        let deadline = Duration::from_secs(20);
+        let pause = Duration::from_millis(300);
+        let requester = requester();
+        rt::block_on(async {
+            let mut call = requester.begin("t.echo", Fingerprint(1), vec![0x80], deadline);
+            let silent = call.attempt(first, Incarnation(1), &policy(), 2).await;
+            assert!(matches!(silent, Err(Failure::Silent)), "{silent:?}");
+            rt::sleep(pause).await;
+            let silent = call.attempt(second, Incarnation(2), &policy(), 1).await;
+            assert!(matches!(silent, Err(Failure::Silent)), "{silent:?}");
+        });
+        let wait = Duration::from_secs(20);
+        // Copies to one server are the same bytes: the whole deadline.
+        assert_eq!(at_first.recv_timeout(wait).unwrap(), deadline);
+        assert_eq!(at_first.recv_timeout(wait).unwrap(), deadline);
+        // The new server hears what was left when the call moved: at least
+        // the pause (and the first attempt) less.
+        let moved = at_second.recv_timeout(wait).unwrap();
+        assert!(moved <= deadline - pause, "{moved:?}");
+        assert!(moved > Duration::ZERO, "{moved:?}");
+    }
+
     #[test]
     fn a_call_whose_deadline_passes_expires() {
         let endpoint = peer(usize::MAX, |_| vec![]);

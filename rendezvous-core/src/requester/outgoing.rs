@@ -83,6 +83,15 @@ impl Outgoing<'_> {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Has the next attempt carry what is left of the deadline now, as a
+    /// move to another incarnation does: for a call sent again after a
+    /// refusal that recorded nothing (`Overloaded`), so the server that
+    /// finally runs it does not count the whole deadline from then.
+    pub(crate) fn refresh_deadline(&mut self) {
+        self.call.deadline = self.remaining();
+        self.encoded = None;
+    }
+
     /// Sends the call to `endpoint` (expecting `incarnation`) and waits for
     /// its answer, retransmitting; gives up on the endpoint after
     /// `max_unanswered` transmissions in a row met silence, and on the call
@@ -96,6 +105,12 @@ impl Outgoing<'_> {
     ) -> Result<Outcome, Failure> {
         let socket = self.socket;
         if self.encoded.is_none() || self.call.incarnation != incarnation {
+            // A call that moves tells its new server what is left of the
+            // caller's deadline (PROTOCOL.md, "Deadlines"); copies to one
+            // incarnation stay the same bytes, so its replay bound holds.
+            if self.encoded.is_some() {
+                self.call.deadline = self.remaining();
+            }
             self.call.incarnation = incarnation;
             let datagram = self.call.encode();
             self.encoded = Some(datagram.map_err(|error| match error {

@@ -8,9 +8,12 @@
 //! `__wasm_call_ctors`), and its entries are ordinary values built by a
 //! function we control. Its trap is shared with `linkme`: a crate that the
 //! binary never references is not linked, so its procedures never register
-//! — `Server` says so, and how to fix it, when it finds none.
+//! — `Server` says so, and how to fix it, when it finds none, and
+//! `ServerBuilder::require` names the procedures a server must not start
+//! without.
 
 use super::procedure::Procedure;
+use super::state::{MissingState, States};
 
 /// One `#[procedure]`, as its generated code registers it.
 #[derive(Debug)]
@@ -18,8 +21,9 @@ pub struct LinkedProcedure {
     pub name: &'static str,
     /// `file:line` of the function, for error messages.
     pub location: &'static str,
-    /// Builds the type-erased procedure.
-    pub make: fn() -> Procedure,
+    /// Builds the type-erased procedure, with the shared states it takes
+    /// from those the server was given.
+    pub make: fn(&States) -> Result<Procedure, MissingState>,
 }
 
 inventory::collect!(LinkedProcedure);

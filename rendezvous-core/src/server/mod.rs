@@ -16,6 +16,7 @@ mod reply_cache;
 mod responder;
 mod serve;
 mod source;
+mod state;
 
 pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
@@ -26,3 +27,4 @@ pub use responder::{
 };
 pub use serve::{Server, ServerBuilder};
 pub use source::{Source, source_of};
+pub use state::{MissingState, SharedState, State, States};

@@ -1,8 +1,9 @@
 //! Procedures as the server runs them: a name, a signature and a handler
 //! from argument bytes to result bytes, with the types erased.
 
+use crate::rt::Instant;
 use crate::signature::Fingerprint;
-use crate::wire::{self, ClientId, MAX_NAME_BYTES};
+use crate::wire::{self, ClientId, MAX_NAME_BYTES, Xid};
 use futures_lite::future::Boxed;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -11,20 +12,50 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Who is calling, for handlers that care (the matchmaker does).
+/// Who is calling and how long they wait: what the server knows of one
+/// call besides its arguments. A `#[procedure]` gets it by taking an
+/// argument of this type (`ctx: CallContext`), which the server supplies
+/// and which never travels; hand-built procedures get it as their
+/// handler's second argument.
+///
+/// Every call a handler sees is new to this server: a duplicate of it is
+/// answered from the reply cache (an ACK while it runs, its reply after)
+/// and never reaches the handler. Whether an idempotent call already ran
+/// on *another* server before failing over here is not known to the wire.
 #[derive(Clone, Copy, Debug)]
 pub struct CallContext {
     /// The address the call came from (as UDP says: it can be forged).
     pub peer: SocketAddr,
     /// The calling client instance.
     pub client: ClientId,
+    /// The call's transaction id within `client`: (client, xid) names the
+    /// call, across retransmissions.
+    pub xid: Xid,
     /// The size of the call's datagram: what a reply bounded by
     /// [`crate::wire::AMPLIFICATION_FACTOR`] is measured against.
     pub datagram_bytes: usize,
+    /// When the caller gives up: when this server admitted the call plus
+    /// the time the call said its caller would still wait (`deadline_ms`,
+    /// PROTOCOL.md "Deadlines"). The server cancels the call then (drops
+    /// its future at its next await point) and answers `DeadlineExceeded`;
+    /// a handler with slow steps can check [`CallContext::remaining`] to
+    /// skip work no one will see.
+    pub deadline: Instant,
 }
 
 impl CallContext {
+    /// The time left before the caller's deadline (zero once it passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether the caller's deadline has passed.
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
     /// The most bytes of result that fit a reply within
     /// [`crate::wire::AMPLIFICATION_FACTOR`] of this call's datagram: what a
     /// procedure of a responder with `bound_replies` must stay within.

@@ -21,11 +21,14 @@ use super::lease_keeper::LeaseKeeper;
 use super::linked::linked_procedures;
 use super::procedure::{Procedure, ProcedureSet};
 use super::responder::{Responder, ResponderConfig, ResponderStats};
+use super::state::{SharedState, States};
+use crate::client::RemoteProcedure;
 use crate::error::Error;
-use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec};
+use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec, operation};
 use crate::matchmaker::{self, MatchmakerClient, Secret};
 use crate::rt;
 use crate::wire::Incarnation;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -55,6 +58,8 @@ pub struct ServerBuilder {
     advertise: Option<SocketAddr>,
     procedures: Vec<Procedure>,
     linked: bool,
+    states: States,
+    required: Vec<RemoteProcedure>,
     lease_ttl: Duration,
     config: ResponderConfig,
     secret: SecretSource,
@@ -77,6 +82,8 @@ impl Default for ServerBuilder {
             advertise: None,
             procedures: Vec::new(),
             linked: true,
+            states: States::new(),
+            required: Vec::new(),
             lease_ttl: DEFAULT_LEASE_TTL,
             config: ResponderConfig::default(),
             secret: SecretSource::Environment,
@@ -121,6 +128,58 @@ impl ServerBuilder {
     /// Adds a procedure by hand (beside the `#[procedure]`s linked in).
     pub fn procedure(mut self, procedure: Procedure) -> Self {
         self.procedures.push(procedure);
+        self
+    }
+
+    /// Gives the server a shared state: every procedure that takes a
+    /// [`crate::State<T>`] argument gets this value, one for all its calls
+    /// (a second value of one type replaces the first). A procedure that
+    /// takes a state the server was not given makes
+    /// [`ServerBuilder::start`] fail, naming the procedure and the type.
+    ///
+    /// ```
+    /// use rendezvous_core::{State, procedure};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// #[derive(Default)]
+    /// pub struct Visits(AtomicU64);
+    ///
+    /// #[procedure(name = "site.visit")]
+    /// pub async fn visit(visits: State<Visits>) -> u64 {
+    ///     visits.0.fetch_add(1, Ordering::Relaxed) + 1
+    /// }
+    ///
+    /// # async fn demo() -> Result<(), rendezvous_core::Error> {
+    /// let server = rendezvous_core::Server::builder()
+    ///     .state(Visits::default())
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn state<T: SharedState>(mut self, value: T) -> Self {
+        self.states.insert(value);
+        self
+    }
+
+    /// Procedures this server must serve: [`ServerBuilder::start`] fails,
+    /// naming the first one missing, if it would serve none of that name
+    /// or one of another signature. Pass the constants `#[procedure]`
+    /// generates, by value or by reference:
+    /// `.require([add::PROCEDURE, div::PROCEDURE])`, or a service crate's
+    /// list of them, `.require(math_service::SERVICE)`.
+    ///
+    /// The trap it closes: a crate of procedures that the server binary
+    /// never references is not linked, so its procedures are not served
+    /// and clients get `NotFound`, with nothing said at start. Naming a
+    /// procedure here references its crate, so it is linked, and a
+    /// procedure that went missing all the same (renamed, moved behind a
+    /// feature) is an error at start rather than at the first call.
+    pub fn require<P: Borrow<RemoteProcedure>>(
+        mut self,
+        procedures: impl IntoIterator<Item = P>,
+    ) -> Self {
+        self.required
+            .extend(procedures.into_iter().map(|p| *p.borrow()));
         self
     }
 
@@ -181,7 +240,7 @@ impl ServerBuilder {
     /// one refused as unauthenticated (no secret, or another secret, or
     /// clocks too far apart).
     pub async fn start(self) -> Result<Server, Error> {
-        let set = procedure_set(self.procedures, self.linked)?;
+        let set = procedure_set(self.procedures, self.linked, &self.states, &self.required)?;
         let specs: Vec<ProcedureSpec> = set
             .procedures()
             .iter()
@@ -303,9 +362,15 @@ async fn matchmaker_client(
 }
 
 /// The procedures to serve: those added by hand and, if asked, every linked
-/// `#[procedure]`. Two with one name, or none at all, are errors saying what
-/// to do.
-fn procedure_set(by_hand: Vec<Procedure>, linked: bool) -> Result<ProcedureSet, Error> {
+/// `#[procedure]`, built with the states they take. Two with one name, a
+/// state not given, a required procedure missing, or none at all, are
+/// errors saying what to do.
+fn procedure_set(
+    by_hand: Vec<Procedure>,
+    linked: bool,
+    states: &States,
+    required: &[RemoteProcedure],
+) -> Result<ProcedureSet, Error> {
     let configuration = |reason: String| Error::Configuration { reason };
     let mut set = ProcedureSet::new();
     let mut locations: HashMap<&str, &str> = HashMap::new();
@@ -315,18 +380,41 @@ fn procedure_set(by_hand: Vec<Procedure>, linked: bool) -> Result<ProcedureSet, 
         Vec::new()
     };
     for entry in &linked {
+        refuse_reserved(entry.name, Some(entry.location))?;
         if let Some(first) = locations.insert(entry.name, entry.location) {
             return Err(configuration(format!(
                 "two procedures are named `{}`: at {first} and at {}; give one of them `#[procedure(name = \"...\")]`",
                 entry.name, entry.location
             )));
         }
-        set.insert((entry.make)())
+        let procedure = (entry.make)(states)
+            .map_err(|missing| configuration(format!("{missing} (it is at {})", entry.location)))?;
+        set.insert(procedure)
             .map_err(|e| configuration(e.to_string()))?;
     }
     for procedure in by_hand {
+        refuse_reserved(procedure.name(), None)?;
         set.insert(procedure)
             .map_err(|e| configuration(e.to_string()))?;
+    }
+    for wanted in required {
+        match set.get(wanted.name) {
+            None => {
+                return Err(configuration(format!(
+                    "this server must serve `{}` (ServerBuilder::require), but no such procedure is in it: reference the crate that defines it from this binary (e.g. `use math_service as _;`) so the linker keeps it, or add it with ServerBuilder::procedure",
+                    wanted.name
+                )));
+            }
+            Some(served) if served.signature() != wanted.signature => {
+                return Err(configuration(format!(
+                    "this server must serve `{}` with signature {} (ServerBuilder::require), but the one linked in has signature {}: the required declaration and the implementation disagree on the types or on `idempotent`; make them agree",
+                    wanted.name,
+                    wanted.signature,
+                    served.signature()
+                )));
+            }
+            Some(_) => {}
+        }
     }
     if set.is_empty() {
         return Err(configuration(
@@ -334,6 +422,24 @@ fn procedure_set(by_hand: Vec<Procedure>, linked: bool) -> Result<ProcedureSet, 
         ));
     }
     Ok(set)
+}
+
+/// A server registers what it serves, and names under
+/// [`operation::RESERVED_PREFIX`] are the matchmaker's: refused here, naming
+/// the procedure (and where it is defined, for a `#[procedure]`). The
+/// matchmaker builds its own procedures into a [`ProcedureSet`] served by a
+/// bare `Responder`, which registers nothing and so may carry them.
+fn refuse_reserved(name: &str, location: Option<&str>) -> Result<(), Error> {
+    if !operation::is_reserved(name) {
+        return Ok(());
+    }
+    let at = location.map(|l| format!(" (at {l})")).unwrap_or_default();
+    Err(Error::Configuration {
+        reason: format!(
+            "procedure `{name}`{at} has a reserved name: names starting with `{}` belong to the matchmaker's own procedures; give it a name of your own, e.g. `#[procedure(name = \"myservice.lookup\")]`",
+            operation::RESERVED_PREFIX
+        ),
+    })
 }
 
 impl Server {

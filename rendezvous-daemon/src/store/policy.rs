@@ -144,6 +144,13 @@ pub fn validate(request: &RegisterRequest) -> Result<(), MatchmakerError> {
                 spec.name
             ));
         }
+        if operation::is_reserved(&spec.name) {
+            return invalid(format!(
+                "procedure name `{}` is reserved: names starting with `{}` belong to the matchmaker's own procedures; give it a name of your own",
+                spec.name,
+                operation::RESERVED_PREFIX
+            ));
+        }
         if !seen.insert(spec.name.as_str()) {
             return invalid(format!("procedure `{}` is named twice", spec.name));
         }

@@ -26,7 +26,8 @@ use quote::quote;
 /// on. The error carries every mistake found in both, options first.
 pub(crate) fn procedure(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let options = attr::parse(args);
-    let item = syn::parse2::<Item>(item).and_then(|item| valid::check(&item.sig).map(|()| item));
+    let item = syn::parse2::<Item>(item)
+        .and_then(|item| valid::check(&item.sig, item.body.is_none()).map(|()| item));
     let procedure = match (options, item) {
         (Ok(options), Ok(item)) => Procedure::new(item, options),
         (Err(mut error), Err(more)) => {

@@ -8,7 +8,7 @@
 //! associated functions resolve argument types in the function's own scope,
 //! so `self::Point` and `super::Point` mean what they mean to the function.
 
-use super::wire::{encoder, runtime, use_encoder};
+use super::wire::{arg_to_wire, encoder, output_from_wire, runtime, use_encoder};
 use crate::model::Procedure;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -22,16 +22,25 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
         ident,
         name,
         idempotent,
-        args,
         output,
         ..
     } = procedure;
     let rt = runtime();
-    let arg_idents: Vec<&Ident> = args.iter().map(|a| &a.ident).collect();
-    let arg_types: Vec<&syn::Type> = args.iter().map(|a| &a.ty).collect();
+    let arg_idents: Vec<&Ident> = procedure.wire_args().map(|a| &a.ident).collect();
+    let arg_types: Vec<&syn::Type> = procedure.wire_args().map(|a| &a.ty).collect();
     let client = Ident::new("client", Span::mixed_site());
     let wire = encoder(procedure);
     let use_wire = use_encoder();
+    let wire_args = procedure
+        .wire_args()
+        .map(|arg| arg_to_wire(arg, &arg.ident));
+    let reply = output_from_wire(
+        procedure,
+        quote!(::core::result::Result::map_err(
+            #wire.call(#client, &Self::PROCEDURE, (#(#wire_args,)*)).await,
+            |error: #rt::Error| #rt::Error::with_expected_signature_text(error, Self::SIGNATURE_TEXT),
+        )),
+    );
 
     let name = match name {
         Some(name) => name.to_token_stream(),
@@ -41,7 +50,16 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
             ::core::stringify!(#ident)
         )),
     };
-    let signature_suffix = super::signature::suffix(arg_types.iter().copied(), output);
+    // What the caller relies on: the types that travel and whether a
+    // retry may run it twice (a declaration that forgets `idempotent`
+    // would otherwise retry where the implementation says not to, or not
+    // where it could). Whitespace is skipped by the fingerprint, so the
+    // text may space `#idempotent` off.
+    let signature_suffix = format!(
+        "{}{}",
+        super::signature::suffix(arg_types.iter().copied(), output),
+        if *idempotent { " #idempotent" } else { "" }
+    );
     // A declaration's doc comments describe the proxy; an implementation's
     // stay on the function.
     let struct_docs = if body.is_none() {
@@ -62,9 +80,9 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
         impl #ident {
             /// The procedure's name on the wire.
             pub const NAME: &'static str = #name;
-            /// The signature as text: the name and the types as written,
-            /// with the paths PROTOCOL.md lists normalised
-            /// (`std::primitive::u64` is `u64`).
+            /// The signature as text: the name, the types that travel as
+            /// written (with the paths PROTOCOL.md lists normalised:
+            /// `std::primitive::u64` is `u64`), and `#idempotent`.
             pub const SIGNATURE_TEXT: &'static str = ::core::concat!(#name, #signature_suffix);
             /// Fingerprint of [`Self::SIGNATURE_TEXT`].
             pub const SIGNATURE: #rt::Fingerprint = #rt::Fingerprint::of(Self::SIGNATURE_TEXT);
@@ -89,9 +107,7 @@ pub(super) fn proxy(procedure: &Procedure) -> TokenStream {
                 -> ::core::result::Result<#output, #rt::Error>
             {
                 #use_wire
-                #wire.call(#client, &Self::PROCEDURE, (#(#arg_idents,)*))
-                    .await
-                    .map_err(|error| error.with_expected_signature_text(Self::SIGNATURE_TEXT))
+                #reply
             }
         }
     }

@@ -1,9 +1,15 @@
-//! How generated code reaches the runtime: the one hidden path, and the
-//! `Wire` encoder that both the proxy and the registration go through.
+//! How generated code reaches the runtime: the one hidden path, the `Wire`
+//! encoder that both the proxy and the registration go through, and the
+//! wire form of each argument and of the result (`carry`): the type as
+//! written, or wrapped in `__private::Bytes` to travel as a byte string.
+//! The proxy and the registration both take the forms from here, so a
+//! body-less declaration and its implementation encode alike.
 
-use crate::model::Procedure;
-use proc_macro2::TokenStream;
+use crate::carry::{Carry, OutputCarry};
+use crate::model::{Arg, Procedure};
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::Ident;
 
 /// `::rendezvous_core::__private`: users need one dependency, and the
 /// internals behind it can change without breaking anyone.
@@ -17,8 +23,8 @@ pub(super) fn runtime() -> TokenStream {
 /// bound check, not one per proxy. Needs `use_encoder()` in scope.
 pub(super) fn encoder(procedure: &Procedure) -> TokenStream {
     let rt = runtime();
-    let arg_types = procedure.args.iter().map(|arg| &arg.ty);
-    let output = &procedure.output;
+    let arg_types = procedure.wire_args().map(arg_type);
+    let output = output_type(procedure);
     quote! {
         (&#rt::Wire::<(#(#arg_types,)*), #output>::new())
     }
@@ -29,5 +35,83 @@ pub(super) fn use_encoder() -> TokenStream {
     let rt = runtime();
     quote! {
         use #rt::{Serde as _, Unencodable as _};
+    }
+}
+
+/// The type `arg` travels as.
+pub(super) fn arg_type(arg: &Arg) -> TokenStream {
+    let ty = &arg.ty;
+    match arg.carry {
+        Carry::Serde => quote!(#ty),
+        Carry::Bytes => {
+            let rt = runtime();
+            quote!(#rt::Bytes<#ty>)
+        }
+    }
+}
+
+/// The value `arg` (bound to `value`) as it travels: the proxy's side.
+pub(super) fn arg_to_wire(arg: &Arg, value: &Ident) -> TokenStream {
+    match arg.carry {
+        Carry::Serde => quote!(#value),
+        Carry::Bytes => {
+            let rt = runtime();
+            quote!(#rt::Bytes(#value))
+        }
+    }
+}
+
+/// The pattern that binds `binding` to `arg` as it arrives: the server's side.
+pub(super) fn arg_pattern(arg: &Arg, binding: &Ident) -> TokenStream {
+    arg_to_wire(arg, binding)
+}
+
+/// The type the result travels as.
+pub(super) fn output_type(procedure: &Procedure) -> TokenStream {
+    let rt = runtime();
+    let output = &procedure.output;
+    match procedure.output_carry {
+        OutputCarry::Whole(Carry::Serde) => quote!(#output),
+        OutputCarry::Whole(Carry::Bytes) => quote!(#rt::Bytes<#output>),
+        OutputCarry::OkBytes => {
+            let (ok, err) = crate::carry::result_parts(output)
+                .expect("OkBytes is only given to a result written `Result<T, E>`");
+            quote!(::core::result::Result<#rt::Bytes<#ok>, #err>)
+        }
+    }
+}
+
+/// The server's side: `future` (the function's) turned into one that
+/// yields the result as it travels.
+pub(super) fn output_to_wire(procedure: &Procedure, future: TokenStream) -> TokenStream {
+    let rt = runtime();
+    let call = Ident::new("call", Span::mixed_site());
+    let wrap = match procedure.output_carry {
+        OutputCarry::Whole(Carry::Serde) => return future,
+        OutputCarry::Whole(Carry::Bytes) => quote!(#rt::Bytes(#call.await)),
+        OutputCarry::OkBytes => quote!(::core::result::Result::map(#call.await, #rt::Bytes)),
+    };
+    quote! {{
+        let #call = #future;
+        async move { #wrap }
+    }}
+}
+
+/// The proxy's side: `reply`, a `Result` of the result as it travelled,
+/// turned into one of the result as written.
+pub(super) fn output_from_wire(procedure: &Procedure, reply: TokenStream) -> TokenStream {
+    let rt = runtime();
+    let bytes = Ident::new("bytes", Span::mixed_site());
+    let ok = Ident::new("ok", Span::mixed_site());
+    match procedure.output_carry {
+        OutputCarry::Whole(Carry::Serde) => reply,
+        OutputCarry::Whole(Carry::Bytes) => quote! {
+            ::core::result::Result::map(#reply, |#rt::Bytes(#bytes)| #bytes)
+        },
+        OutputCarry::OkBytes => quote! {
+            ::core::result::Result::map(#reply, |#ok| {
+                ::core::result::Result::map(#ok, |#rt::Bytes(#bytes)| #bytes)
+            })
+        },
     }
 }

@@ -11,6 +11,18 @@ use crate::signature::Fingerprint;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// Names under this prefix are the matchmaker's own: a server may not serve
+/// or register one (the `#[procedure]` macro refuses it at compile time,
+/// `Server::builder()` at start, the matchmaker at registration), so that
+/// no one can pose as `rendezvous.lookup` and every operation added later
+/// is free to take its name.
+pub const RESERVED_PREFIX: &str = "rendezvous.";
+
+/// Whether `name` is reserved for the matchmaker ([`RESERVED_PREFIX`]).
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with(RESERVED_PREFIX)
+}
+
 /// One of the matchmaker's procedures, as a type.
 ///
 /// Its argument tuple is `(Request,)` (a one-element CBOR array) and its
@@ -82,6 +94,21 @@ mod tests {
 
     /// The texts the signatures were written as before they were made from
     /// the types: the fingerprints on the wire stay the same.
+    #[test]
+    fn every_operation_is_under_the_reserved_prefix() {
+        for name in [
+            Register::NAME,
+            Renew::NAME,
+            Unregister::NAME,
+            Lookup::NAME,
+            List::NAME,
+        ] {
+            assert!(is_reserved(name), "{name}");
+        }
+        assert!(!is_reserved("rendezvous::lookup"));
+        assert!(!is_reserved("math.add"));
+    }
+
     #[test]
     fn the_signatures_are_those_of_the_written_texts() {
         let written = [

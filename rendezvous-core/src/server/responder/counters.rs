@@ -22,6 +22,9 @@ pub struct ResponderStats {
     pub reply_cache_bytes: u64,
     /// New calls refused as `Overloaded` (at the calls-in-flight limit).
     pub overloaded: u64,
+    /// Calls cancelled at their caller's deadline, still running (answered
+    /// `DeadlineExceeded`).
+    pub cancelled: u64,
     /// Answers withheld or cut because they would have exceeded
     /// [`AMPLIFICATION_FACTOR`] times the datagram that asked for them.
     ///
@@ -57,6 +60,7 @@ pub(super) struct Counters {
     pub(super) acks: Counter,
     pub(super) malformed: Counter,
     pub(super) overloaded: Counter,
+    pub(super) cancelled: Counter,
     pub(super) amplification_refused: Counter,
     pub(super) datagrams_received: Counter,
     pub(super) datagrams_sent: Counter,
@@ -73,6 +77,7 @@ impl Counters {
             evictions: cache.evictions() + cache.tombstones_dropped(),
             reply_cache_bytes: cache.bytes() as u64,
             overloaded: self.overloaded.get(),
+            cancelled: self.cancelled.get(),
             amplification_refused: self.amplification_refused.get(),
             datagrams_received: self.datagrams_received.get(),
             datagrams_sent: self.datagrams_sent.get(),
@@ -104,6 +109,7 @@ mod tests {
         bump(&counters.amplification_refused, 6);
         bump(&counters.datagrams_received, 7);
         bump(&counters.datagrams_sent, 8);
+        bump(&counters.cancelled, 9);
         let stats = counters.snapshot(&ReplyCache::new(1 << 20, Duration::from_secs(60)));
         assert_eq!(
             stats,
@@ -115,6 +121,7 @@ mod tests {
                 evictions: 0,
                 reply_cache_bytes: 0,
                 overloaded: 5,
+                cancelled: 9,
                 amplification_refused: 6,
                 datagrams_received: 7,
                 datagrams_sent: 8,

@@ -4,6 +4,14 @@
 //! which acknowledges it after the ACK delay and cancels it at its
 //! deadline. A panic becomes an error reply. Either way the reply is
 //! recorded in the reply cache before it is sent.
+//!
+//! The deadline is the caller's: when the call was admitted plus the
+//! `deadline_ms` it carries (what its caller still had to wait when this
+//! copy's attempt began, PROTOCOL.md "Deadlines"). The handler sees it as
+//! [`CallContext::deadline`]. At the deadline the handler's future is
+//! dropped, before the `DeadlineExceeded` reply is recorded and sent: once
+//! the caller can hear that outcome, nothing of the call runs any more
+//! (code it spawned elsewhere is its own business).
 
 use super::answer::{self, Peer};
 use super::outbox::Outbox;
@@ -16,33 +24,43 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-/// Runs `call`, which holds a place in flight: given back when the outbox
-/// is sent if it finished at once, else when its task ends.
+/// Runs `call`, admitted at `admitted`, which holds a place in flight:
+/// given back when the outbox is sent if it finished at once, else when
+/// its task ends.
 pub(super) async fn start(
     service: &Arc<Service>,
     mut call: Call,
     procedure: Arc<Procedure>,
     peer: Peer,
+    admitted: Instant,
     out: &mut Outbox,
 ) {
     service.counters.executed.bump();
     let context = CallContext {
         peer: peer.address,
         client: call.client,
+        xid: call.xid,
         datagram_bytes: peer.datagram_bytes,
+        deadline: admitted + call.deadline,
     };
     let args = std::mem::take(&mut call.args);
-    let started =
-        std::panic::catch_unwind(AssertUnwindSafe(|| (procedure.handler())(args, context)));
+    let handlers = &service.handlers;
+    let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        handlers.enter(|| (procedure.handler())(args, context))
+    }));
     let outcome = match started {
         Ok(future) => {
             // A boxed future, so moving it to a task after this poll is
-            // allowed.
-            let mut running = AssertUnwindSafe(future).catch_unwind();
+            // allowed; polled and dropped inside the handlers' runtime.
+            let mut running = AssertUnwindSafe(handlers.wrap(future)).catch_unwind();
             match futures_lite::future::poll_once(&mut running).await {
                 Some(result) => outcome_of(result),
                 None => {
-                    rt::spawn(finish_slowly(service.clone(), call, running, peer));
+                    let times = Times {
+                        ack: admitted + service.config.ack_delay.min(call.deadline),
+                        deadline: context.deadline,
+                    };
+                    rt::spawn(finish_slowly(service.clone(), call, running, peer, times));
                     return;
                 }
             }
@@ -54,6 +72,14 @@ pub(super) async fn start(
     out.answered_call();
 }
 
+/// When a call that did not finish at once is acknowledged, and when it
+/// is cancelled; both counted from its admission.
+#[derive(Clone, Copy, Debug)]
+struct Times {
+    ack: Instant,
+    deadline: Instant,
+}
+
 /// Waits for a call that did not finish at once: acknowledges it after
 /// the ACK delay, cancels it at its deadline.
 async fn finish_slowly(
@@ -61,19 +87,29 @@ async fn finish_slowly(
     call: Call,
     running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
     peer: Peer,
+    times: Times,
 ) {
     let ack_then_cancel = async {
-        let ack_delay = service.config.ack_delay.min(call.deadline);
-        rt::sleep(ack_delay).await;
+        rt::sleep(times.ack.saturating_duration_since(Instant::now())).await;
         if let Some(ack) = answer::ack_bytes(&service, &call, peer) {
             service.send(&ack, peer.address).await;
         }
-        rt::sleep(call.deadline.saturating_sub(ack_delay)).await;
+        rt::sleep(times.deadline.saturating_duration_since(Instant::now())).await;
+        service.counters.cancelled.bump();
         Outcome::DeadlineExceeded
     };
-    let outcome = async { outcome_of(running.await) }
-        .or(ack_then_cancel)
-        .await;
+    let mut racing = Box::pin(async { outcome_of(running.await) }.or(ack_then_cancel));
+    let outcome = racing.as_mut().await;
+    // The handler's future is dropped here, before the reply is recorded
+    // or sent; a destructor of a cancelled handler that panics is logged,
+    // and does not take the reply (or the place in flight) with it.
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(racing))) {
+        tracing::warn!(
+            procedure = %call.procedure,
+            panic = %panic_message(&*panic),
+            "a handler cancelled at its deadline panicked while being dropped"
+        );
+    }
     let reply = finish(&service, &call, outcome, peer);
     service.send(&reply, peer.address).await;
     service.in_flight.finish(1);
@@ -179,7 +215,7 @@ mod tests {
         let mut out = Outbox::new();
         out.address_to(peer.address);
         block_on(async {
-            start(service, call, procedure, peer, &mut out).await;
+            start(service, call, procedure, peer, Instant::now(), &mut out).await;
             out.flush(service).await;
         });
     }

@@ -18,7 +18,10 @@
 //! A new call is polled once right in the receive loop: one that finishes
 //! at once (most do) is answered without the cost of a task; one that waits
 //! continues in an async-std task of its own, so no call ever waits on
-//! another's await. The price: a procedure that computes for long without
+//! another's await. With the `tokio` feature, a responder bound from inside
+//! a tokio runtime polls (and drops) every handler inside that runtime, so
+//! handlers may use tokio (rendezvous-runtime's doc says why entered, not
+//! spawned onto). The price: a procedure that computes for long without
 //! awaiting holds up the receive loop while it does (measured: 57k -> 90k
 //! calls/s with 64 in flight, pinned to one CPU). A procedure still running
 //! at its call's deadline is cancelled (the caller has given up), and a

@@ -104,7 +104,7 @@ async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, o
         admission::admit(&mut service.cache(), &service.in_flight, &call, source, now)
     };
     match admission {
-        Admission::New => execute::start(service, call, procedure, peer, out).await,
+        Admission::New => execute::start(service, call, procedure, peer, now, out).await,
         Admission::Running => answer::ack(service, &call, peer, out).await,
         Admission::Replay(reply) => answer::replay(service, reply, peer, out).await,
         Admission::Stale => {}

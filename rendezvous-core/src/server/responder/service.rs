@@ -11,7 +11,7 @@ use super::config::ResponderConfig;
 use super::counters::{Counters, ResponderStats};
 use super::refusals::RefusalLog;
 use crate::requester::{Feed, Requester};
-use crate::rt::{Instant, UdpSocket};
+use crate::rt::{HandlerRuntime, Instant, UdpSocket};
 use crate::server::procedure::ProcedureSet;
 use crate::server::reply_cache::ReplyCache;
 use crate::sync::lock;
@@ -38,6 +38,10 @@ pub(super) struct Service {
     pub(super) in_flight: CallsInFlight,
     pub(super) counters: Counters,
     refusals: Mutex<RefusalLog>,
+    /// The runtime the handlers run inside: with the `tokio` feature, the
+    /// tokio runtime the service was bound from, if any (see
+    /// `rendezvous-runtime`'s doc for why it is entered, not spawned onto).
+    pub(super) handlers: HandlerRuntime,
     /// Set by [`Service::abort`]: nothing more leaves the socket.
     aborted: AtomicBool,
     /// The same socket, for [`Service::requester`].
@@ -48,7 +52,8 @@ pub(super) struct Service {
 }
 
 impl Service {
-    /// Binds `address`, with a fresh incarnation and an empty reply cache.
+    /// Binds `address`, with a fresh incarnation and an empty reply cache;
+    /// its handlers will run inside the runtime this is called from.
     pub(super) async fn bind(
         address: SocketAddr,
         procedures: ProcedureSet,
@@ -70,6 +75,7 @@ impl Service {
             config,
             counters: Counters::default(),
             refusals: Mutex::new(RefusalLog::default()),
+            handlers: HandlerRuntime::current(),
             aborted: AtomicBool::new(false),
             sender,
             requester: Mutex::new(None),

@@ -35,6 +35,16 @@ pub async fn len(bytes: ::std::vec::Vec<u8>) -> ::std::result::Result<u64, ::std
     ::std::result::Result::Ok(bytes.len() as u64)
 }
 
+/// `u8` sequences, carried as byte strings, in the result too.
+#[some_other_name::procedure(name = "hygiene.bytes")]
+pub async fn bytes(
+    key: [u8; 4],
+    tag: ::std::option::Option<::std::vec::Vec<u8>>,
+) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+    let _ = tag;
+    ::std::result::Result::Ok(key.to_vec())
+}
+
 #[some_other_name::procedure]
 pub async fn nothing() {}
 
@@ -44,6 +54,7 @@ pub async fn declared(a: ::std::option::Option<u8>) -> u8;
 fn main() {
     let _ = concat::remote(::std::string::String::new(), ::std::vec::Vec::new());
     let _ = len::remote(::std::vec::Vec::new());
+    let _ = bytes::remote([0; 4], ::std::option::Option::None);
     let _ = nothing::remote();
     let _ = declared::remote(::std::option::Option::None);
 }

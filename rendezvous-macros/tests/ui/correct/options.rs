@@ -36,7 +36,10 @@ const _: () = assert!(same(mul::NAME, "math.mul"));
 const _: () = assert!(mul::PROCEDURE.idempotent);
 const _: () = assert!(same(sub::NAME, "math.sub"));
 const _: () = assert!(!sub::PROCEDURE.idempotent);
-const _: () = assert!(div::SIGNATURE.0 == Fingerprint::of("math.div(i64,i64)->i64").0);
+// `idempotent` is part of what the fingerprint covers, so a declaration
+// that forgets it does not match.
+const _: () = assert!(div::SIGNATURE.0 == Fingerprint::of("math.div(i64,i64)->i64#idempotent").0);
+const _: () = assert!(sub::SIGNATURE.0 == Fingerprint::of("math.sub(i64,i64)->i64").0);
 const _: RemoteProcedure = div::PROCEDURE;
 
 fn main() {}

@@ -1,0 +1,12 @@
+// The name given alone: told to write `name = "..."`, not "expected
+// identifier".
+use rendezvous_core::procedure;
+
+#[procedure("math.add")]
+pub async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn main() {
+    let _ = add(1, 2);
+}
