@@ -69,6 +69,13 @@ impl Inventory {
         }
     }
 
+    /// How many of `sku` are in stock, if the item is known: for
+    /// procedures of other crates that share this state (inventory-tokio's
+    /// `check`). Counts as one call, as this crate's own procedures do.
+    pub fn quantity(&self, sku: &str) -> Option<u32> {
+        self.serve().get(sku).map(|item| item.quantity)
+    }
+
     /// Counts one call, and locks the items. A call that panicked while
     /// holding the lock left them whole (every change is one assignment),
     /// so a poisoned lock is used as it is.
