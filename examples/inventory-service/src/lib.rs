@@ -10,6 +10,11 @@
 //! `stock` is idempotent (setting a quantity twice is harmless), `take` is
 //! not (taking twice takes twice); `list` and `calls` take no argument.
 //! `inventory-server` serves them; `tests/service.rs` calls them.
+//!
+//! `examples/inventory-tokio` builds on this state with a procedure that
+//! uses tokio, served from inside `#[tokio::main]`; it is a crate of its
+//! own because a server serves every procedure of the crates it links, and
+//! `inventory-server` has no use for a warehouse.
 
 use rendezvous_core::{CallContext, RemoteProcedure, State, procedure};
 use serde::{Deserialize, Serialize};

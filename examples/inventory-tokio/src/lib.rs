@@ -119,13 +119,12 @@ pub async fn check(
     }
 }
 
-/// The procedures of this module: a server serving them says
-/// `.require(inventory_tokio::SERVICE)` beside the
-/// inventory's own list.
+/// The procedures of this crate: a server serving them says
+/// `.require(inventory_tokio::SERVICE)` beside the inventory's own list.
 pub const SERVICE: &[RemoteProcedure] = &[check::PROCEDURE];
 
-/// A warehouse for [`inventory_service::sample`]'s items, answering after `delay`
-/// and waited for `patience` at most.
+/// A warehouse for [`inventory_service::sample`]'s items, answering after
+/// `delay` and waited for `patience` at most.
 pub fn sample(delay: Duration, patience: Duration) -> Warehouse {
     Warehouse::new(
         [("pen".into(), 500), ("ink".into(), 80), ("pad".into(), 0)],
