@@ -17,6 +17,16 @@ const WAREHOUSE_PATIENCE: Duration = Duration::from_secs(2);
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // What the server does goes to stderr, filtered by RUST_LOG (default
+    // `info`), as math-server's; without a subscriber it prints nothing.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     // Ctrl-C as inventory-server takes it (ctrlc is already a dependency;
     // tokio's `signal` feature would add one more).
     let (stop, stopped) = async_channel::bounded::<()>(1);
