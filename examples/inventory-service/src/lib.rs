@@ -10,6 +10,11 @@
 //! `stock` is idempotent (setting a quantity twice is harmless), `take` is
 //! not (taking twice takes twice); `list` and `calls` take no argument.
 //! `inventory-server` serves them; `tests/service.rs` calls them.
+//!
+//! `examples/inventory-tokio` builds on this state with a procedure that
+//! uses tokio, served from inside `#[tokio::main]`; it is a crate of its
+//! own because a server serves every procedure of the crates it links, and
+//! `inventory-server` has no use for a warehouse.
 
 use rendezvous_core::{CallContext, RemoteProcedure, State, procedure};
 use serde::{Deserialize, Serialize};
@@ -67,6 +72,13 @@ impl Inventory {
             items: Mutex::new(items.collect()),
             ..Inventory::default()
         }
+    }
+
+    /// How many of `sku` are in stock, if the item is known: for
+    /// procedures of other crates that share this state (inventory-tokio's
+    /// `check`). Counts as one call, as this crate's own procedures do.
+    pub fn quantity(&self, sku: &str) -> Option<u32> {
+        self.serve().get(sku).map(|item| item.quantity)
     }
 
     /// Counts one call, and locks the items. A call that panicked while
