@@ -170,6 +170,25 @@ fn record(outcomes: &mut Outcomes, line: &str) {
 }
 
 /// Ids whose `fault.count` ran more than once in `log`.
+/// How each call of a `netns-client` run ended, read to its `done`.
+fn outcomes_of(run: &Lines) -> Outcomes {
+    let mut outcomes = Outcomes::new();
+    for line in run.rest() {
+        if line != "done" {
+            record(&mut outcomes, &line);
+        }
+    }
+    outcomes
+}
+
+/// Asserts that all `calls` ended, and every one `ok` (else panics with
+/// `what` and the others).
+fn assert_all_ok(outcomes: &Outcomes, calls: u64, what: &str) {
+    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| *o != "ok").collect();
+    assert_eq!(outcomes.len() as u64, calls, "every call ended");
+    assert!(failed.is_empty(), "{what}: {failed:?}");
+}
+
 fn ran_twice(log: &ExecutionLog) -> Vec<u64> {
     let counts = log.counts("count", "run");
     counts
@@ -269,15 +288,8 @@ fn off_loopback_a_signed_server_bound_to_the_wildcard_is_found_at_its_advertised
             "20s",
         ],
     );
-    let mut outcomes = Outcomes::new();
-    for line in run.rest() {
-        if line != "done" {
-            record(&mut outcomes, &line);
-        }
-    }
-    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| *o != "ok").collect();
-    assert_eq!(outcomes.len() as u64, CALLS, "every call ended");
-    assert!(failed.is_empty(), "calls failed: {failed:?}");
+    let outcomes = outcomes_of(&run);
+    assert_all_ok(&outcomes, CALLS, "calls failed");
     let log = server.executions();
     assert_eq!(log.total("count", "run"), CALLS, "each call ran once");
     assert!(ran_twice(&log).is_empty());
@@ -315,15 +327,8 @@ fn off_loopback_over_ipv6_a_signed_server_registers_and_a_client_on_another_host
             "20s",
         ],
     );
-    let mut outcomes = Outcomes::new();
-    for line in run.rest() {
-        if line != "done" {
-            record(&mut outcomes, &line);
-        }
-    }
-    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| *o != "ok").collect();
-    assert_eq!(outcomes.len() as u64, CALLS, "every call ended");
-    assert!(failed.is_empty(), "calls failed: {failed:?}");
+    let outcomes = outcomes_of(&run);
+    assert_all_ok(&outcomes, CALLS, "calls failed");
     assert_eq!(server.executions().total("count", "run"), CALLS);
 }
 
@@ -588,18 +593,8 @@ fn a_flood_from_one_host_refuses_nothing_to_a_server_and_a_client_on_others() {
             "10s",
         ],
     );
-    let mut outcomes = Outcomes::new();
-    for line in run.rest() {
-        if line != "done" {
-            record(&mut outcomes, &line);
-        }
-    }
-    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| *o != "ok").collect();
-    assert_eq!(outcomes.len() as u64, CALLS, "every call ended");
-    assert!(
-        failed.is_empty(),
-        "calls refused during the flood: {failed:?}"
-    );
+    let outcomes = outcomes_of(&run);
+    assert_all_ok(&outcomes, CALLS, "calls refused during the flood");
     assert_eq!(server.executions().total("count", "run"), CALLS);
     let _ = flood.rest();
 }
