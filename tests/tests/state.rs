@@ -75,6 +75,16 @@ async fn matchmaker() -> Matchmaker {
         .expect("matchmaker binds")
 }
 
+/// A server of this binary's procedures, with an empty `Shop` as state.
+async fn shop_server(matchmaker: &Matchmaker) -> Server {
+    Server::builder()
+        .matchmaker(matchmaker.local_addr())
+        .state(Shop::default())
+        .start()
+        .await
+        .expect("server starts")
+}
+
 fn client_of(matchmaker: &Matchmaker) -> Client {
     Client::builder()
         .matchmaker(matchmaker.local_addr())
@@ -96,12 +106,7 @@ fn configuration_error(result: Result<Server, Error>) -> String {
 fn state_is_shared_by_every_call_and_the_caller_sends_only_the_wire_arguments() {
     run(async {
         let matchmaker = matchmaker().await;
-        let server = Server::builder()
-            .matchmaker(matchmaker.local_addr())
-            .state(Shop::default())
-            .start()
-            .await
-            .expect("server starts");
+        let server = shop_server(&matchmaker).await;
         let client = client_of(&matchmaker);
         for n in 1..=5u64 {
             let sales = interface::sell::remote_with(&client, "pen".into(), 2).await;
@@ -123,12 +128,7 @@ fn concurrent_calls_share_one_state() {
     const CALLS_EACH: u64 = 25;
     run(async {
         let matchmaker = matchmaker().await;
-        let server = Server::builder()
-            .matchmaker(matchmaker.local_addr())
-            .state(Shop::default())
-            .start()
-            .await
-            .expect("server starts");
+        let server = shop_server(&matchmaker).await;
         let client = client_of(&matchmaker);
         let callers: Vec<_> = (0..CALLERS)
             .map(|_| {
@@ -155,12 +155,7 @@ fn concurrent_calls_share_one_state() {
 fn the_context_says_who_called_which_call_and_how_long_they_wait() {
     run(async {
         let matchmaker = matchmaker().await;
-        let server = Server::builder()
-            .matchmaker(matchmaker.local_addr())
-            .state(Shop::default())
-            .start()
-            .await
-            .expect("server starts");
+        let server = shop_server(&matchmaker).await;
         let client = client_of(&matchmaker);
         let local = client.local_addr().unwrap();
         let (peer, client_id, first_xid, remaining, tag) =
@@ -256,12 +251,7 @@ fn a_declaration_that_forgets_idempotent_is_refused_at_lookup_and_by_require() {
         assert!(reason.contains("`shop.sales`"), "{reason}");
         assert!(reason.contains("idempotent"), "{reason}");
 
-        let server = Server::builder()
-            .matchmaker(matchmaker.local_addr())
-            .state(Shop::default())
-            .start()
-            .await
-            .expect("server starts");
+        let server = shop_server(&matchmaker).await;
         let client = client_of(&matchmaker);
         match interface::forgetful::sales::remote_with(&client).await {
             Err(Error::SignatureMismatch { name, .. }) => assert_eq!(name, "shop.sales"),
