@@ -69,6 +69,7 @@ impl Peer {
             // Every earlier call has its reply: the server may forget them.
             done_below: xid,
             args: args.to_vec(),
+            elsewhere: Default::default(),
         };
         let datagram = call.encode().ok()?;
         let started = Instant::now();

@@ -6,8 +6,8 @@ use crate::procedures;
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
 use rendezvous_core::protocol::wire::{
-    Ack, Call, ClientId, Confirm, Incarnation, MAX_DEADLINE, Message, Outcome, Reply, Xid,
-    encode_payload,
+    Ack, Call, ClientId, Confirm, Elsewhere, Incarnation, MAX_DEADLINE, Message, Outcome, Reply,
+    Xid, encode_payload,
 };
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -281,12 +281,18 @@ pub fn messages() -> Vec<Message> {
         deadline: Duration::from_secs(10),
         done_below: Xid(1),
         args: encode(&(2i64, 3i64)),
+        elsewhere: Default::default(),
     };
     let mut messages = vec![
         Message::Call(call.clone()),
         Message::Call(Call {
             deadline: MAX_DEADLINE,
             xid: Xid(u64::MAX),
+            ..call.clone()
+        }),
+        // With its note (PROTOCOL.md, "Notes").
+        Message::Call(Call {
+            elsewhere: Elsewhere::Acknowledged,
             ..call.clone()
         }),
         Message::Ack(Ack {

@@ -71,6 +71,7 @@ fn call() -> Message {
         deadline: Duration::from_millis(3000),
         done_below: Xid(1),
         args: encode_payload(&(lookup_request(),)).unwrap(),
+        elsewhere: Default::default(),
     })
 }
 
@@ -328,6 +329,7 @@ fn math_add_call(xid: u64, args: &[u8]) -> Call {
         deadline: Duration::from_secs(3),
         done_below: Xid(1),
         args: args.to_vec(),
+        elsewhere: Default::default(),
     }
 }
 

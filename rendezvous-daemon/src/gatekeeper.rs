@@ -247,6 +247,7 @@ mod tests {
             xid: Xid(1),
             datagram_bytes: 100,
             deadline: std::time::Instant::now() + Duration::from_secs(10),
+            elsewhere: Default::default(),
         }
     }
 

@@ -228,6 +228,7 @@ fn a_call_past_its_deadline_is_dropped_answered_deadline_exceeded_and_its_copies
             deadline: Duration::from_millis(500),
             done_below: Xid(1),
             args: encode_payload(&(STEPS,)).expect("args encode"),
+            elsewhere: Default::default(),
         }
         .encode()
         .expect("the call encodes");

@@ -83,6 +83,7 @@ fn call_bytes(
         deadline: Duration::from_secs(5),
         done_below: Xid(1),
         args,
+        elsewhere: Default::default(),
     })
     .encode()
     .expect("encode a call")

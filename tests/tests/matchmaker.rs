@@ -860,6 +860,7 @@ fn lookup_call(client: u64, xid: u64, name: &str) -> Vec<u8> {
         deadline: Duration::from_secs(3),
         done_below: Xid(xid),
         args,
+        elsewhere: Default::default(),
     })
     .encode()
     .expect("encode a lookup call")

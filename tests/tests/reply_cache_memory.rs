@@ -45,6 +45,7 @@ fn call(client: u64, xid: u64, n: u64) -> Vec<u8> {
         deadline: Duration::from_secs(5),
         done_below: Xid(1),
         args: wire::encode_payload(&(n,)).expect("encode the arguments"),
+        elsewhere: Default::default(),
     })
     .encode()
     .expect("encode a call")

@@ -256,6 +256,7 @@ fn without_a_secret_a_non_loopback_peer_is_refused() {
             xid: Xid(1),
             datagram_bytes: 100,
             deadline: std::time::Instant::now() + Duration::from_secs(10),
+            elsewhere: Default::default(),
         };
         let refused = gate.check(&request, &context, SystemTime::now());
         let Err((_, refusal)) = refused else {
@@ -465,6 +466,7 @@ impl Raw {
             deadline: Duration::from_secs(3),
             done_below: Xid(self.xid),
             args,
+            elsewhere: Default::default(),
         })
         .encode()
         .expect("encode the call")

@@ -59,6 +59,7 @@ fn garbage_truncated_oversized_and_replayed_datagrams_do_not_disturb_a_server() 
             deadline: Duration::from_secs(60),
             done_below: Xid(1),
             args: rendezvous_core::protocol::wire::encode_payload(&(7u64,)).expect("args encode"),
+            elsewhere: Default::default(),
         }
         .encode()
         .expect("call encodes");

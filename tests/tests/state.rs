@@ -3,19 +3,24 @@
 //! part of what a lookup checks: real matchmaker, real server, real
 //! client, on loopback.
 
+use rendezvous_core::server::Elsewhere;
 use rendezvous_core::{CallContext, Client, Error, Server, State, procedure};
 use rendezvous_daemon::Matchmaker;
 use rendezvous_runtime as rt;
 use rendezvous_tests::run;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A shop's shared state: what it sold, and how many sales.
+/// A shop's shared state: what it sold, and how many sales; whether it
+/// is closing (its stocking never finishes), and what each stocking call
+/// was told of attempts at other shops.
 #[derive(Debug, Default)]
 pub struct Shop {
     sold: Mutex<Vec<String>>,
     sales: AtomicU64,
+    closing: bool,
+    told: Arc<Mutex<Vec<Elsewhere>>>,
 }
 
 /// Sells `count` of `item`; returns the number of sales so far.
@@ -32,6 +37,20 @@ pub async fn sell(shop: State<Shop>, item: String, count: u32) -> u64 {
 #[procedure(name = "shop.sales", idempotent)]
 pub async fn sales(shop: State<Shop>) -> u64 {
     shop.sales.load(Ordering::Relaxed)
+}
+
+/// Stocks `item`, an idempotent write; at a closing shop it never
+/// finishes. Records what the call was told of other servers.
+#[procedure(name = "shop.stock", idempotent)]
+pub async fn stock(shop: State<Shop>, item: String, ctx: CallContext) -> String {
+    shop.told
+        .lock()
+        .expect("no stocking panicked")
+        .push(ctx.elsewhere);
+    if shop.closing {
+        std::future::pending::<()>().await;
+    }
+    item
 }
 
 /// What the server knew of this call: peer, client id, xid, time left (ms).
@@ -77,9 +96,13 @@ async fn matchmaker() -> Matchmaker {
 
 /// A server of this binary's procedures, with an empty `Shop` as state.
 async fn shop_server(matchmaker: &Matchmaker) -> Server {
+    shop_server_with(matchmaker, Shop::default()).await
+}
+
+async fn shop_server_with(matchmaker: &Matchmaker, shop: Shop) -> Server {
     Server::builder()
         .matchmaker(matchmaker.local_addr())
-        .state(Shop::default())
+        .state(shop)
         .start()
         .await
         .expect("server starts")
@@ -180,6 +203,65 @@ fn the_context_says_who_called_which_call_and_how_long_they_wait() {
         assert!(remaining > 0, "the deadline is ahead");
         assert!(remaining <= 2_000, "at most the caller's 2 s: {remaining}");
         server.shutdown().await;
+    });
+}
+
+/// Issue 14, item 1: "whether this call was acknowledged before". An
+/// idempotent call acknowledged by a server that then dies moves to
+/// another, and tells it so (the note after the call, PROTOCOL.md
+/// "Notes"); the first server was told nothing, and neither is a fresh
+/// call at the second.
+#[test]
+fn a_call_that_moves_after_an_ack_tells_its_new_server() {
+    run(async {
+        let matchmaker = matchmaker().await;
+        let closing = Shop {
+            closing: true,
+            ..Shop::default()
+        };
+        let first_told = closing.told.clone();
+        let first = shop_server_with(&matchmaker, closing).await;
+        let client = client_of(&matchmaker);
+        let moving = rt::spawn({
+            let client = client.clone();
+            async move { stock::remote_with(&client, "lamp".into()).await }
+        });
+        // Two acks sent on loopback: the client has heard one.
+        let acked = rendezvous_tests::eventually(
+            Duration::from_secs(20),
+            Duration::from_millis(5),
+            || async { (first.stats().acks >= 2).then_some(()) },
+        )
+        .await;
+        assert!(
+            acked.is_some(),
+            "the first server never acknowledged the call"
+        );
+        let open = Shop::default();
+        let second_told = open.told.clone();
+        let second = shop_server_with(&matchmaker, open).await;
+        first.abort().await;
+
+        assert_eq!(
+            moving
+                .await
+                .expect("the call completes at the second server"),
+            "lamp"
+        );
+        assert_eq!(*first_told.lock().unwrap(), [Elsewhere::Nowhere]);
+        assert_eq!(*second_told.lock().unwrap(), [Elsewhere::Acknowledged]);
+
+        let fresh = client_of(&matchmaker);
+        assert_eq!(
+            stock::remote_with(&fresh, "desk".into()).await.unwrap(),
+            "desk"
+        );
+        assert_eq!(
+            *second_told.lock().unwrap(),
+            [Elsewhere::Acknowledged, Elsewhere::Nowhere],
+            "a fresh call was told of nothing"
+        );
+        second.shutdown().await;
     });
 }
 

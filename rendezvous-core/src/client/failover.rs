@@ -40,7 +40,7 @@ use super::endpoints::Target;
 use crate::error::{Error, refusal};
 use crate::requester::Failure;
 use crate::retry::RetryPolicy;
-use crate::wire::{Incarnation, Outcome};
+use crate::wire::{Elsewhere, Incarnation, Outcome};
 use std::time::Duration;
 
 /// How many times a call in doubt goes back to a replaced endpoint to
@@ -123,9 +123,9 @@ pub(crate) struct Failover<'p> {
     current: Target,
     /// Endpoints the call has left, to pass over while others remain.
     left_behind: Vec<Target>,
-    /// Where the call may have run, and why. Never cleared but by the
-    /// graceful-exit rule (see the module docs).
-    doubt: Option<(Doubt, Target)>,
+    /// Where the call may have run, and why, latest last (one entry per
+    /// endpoint). An entry goes only by a proof (see the module docs).
+    doubts: Vec<(Doubt, Target)>,
     /// Whether the attempt just made ended in silence.
     silent: bool,
     /// Pauses taken, for the backoff.
@@ -149,7 +149,7 @@ impl<'p> Failover<'p> {
             policy,
             current: first,
             left_behind: Vec::new(),
-            doubt: None,
+            doubts: Vec::new(),
             silent: false,
             pauses: 0,
             uptime_asks: 0,
@@ -187,12 +187,7 @@ impl<'p> Failover<'p> {
             // Every copy ever sent to this address was refused by the
             // kernel: none reached a process there, now or before.
             Err(Failure::Refused) => {
-                if self
-                    .doubt
-                    .is_some_and(|(_, t)| t.address == current.address)
-                {
-                    self.doubt = None;
-                }
+                self.doubts.retain(|(_, t)| t.address != current.address);
                 None
             }
             Err(Failure::Expired) if attempt.acknowledged => {
@@ -208,7 +203,8 @@ impl<'p> Failover<'p> {
             doubt
         };
         if let Some(doubt) = doubt {
-            self.doubt = Some((doubt, current));
+            self.doubts.retain(|(_, t)| *t != current);
+            self.doubts.push((doubt, current));
         }
         self.left_behind.push(current);
         AfterAttempt::LookAgain
@@ -227,22 +223,17 @@ impl<'p> Failover<'p> {
         if attempt.acknowledged || age >= Duration::from_millis(uptime_ms) {
             return None;
         }
-        match self.doubt {
-            // Copies that named the answering incarnation itself are not
-            // covered: it did not refuse those.
-            Some((_, doubted)) if doubted.address == address => {
-                if doubted.incarnation == answered_by {
-                    return None;
-                }
-                self.doubt = None;
-            }
-            _ => {}
-        }
+        // Copies that named the answering incarnation itself are not
+        // covered: it did not refuse those.
         let next = Target {
             address,
             incarnation: answered_by,
         };
-        match self.doubt {
+        if self.doubts.iter().any(|(_, t)| *t == next) {
+            return None;
+        }
+        self.doubts.retain(|(_, t)| t.address != address);
+        match self.latest_doubt() {
             Some((_, doubted)) if doubted != next && !self.idempotent => None,
             _ => Some(next),
         }
@@ -264,21 +255,21 @@ impl<'p> Failover<'p> {
         let endpoints = match found {
             Ok(endpoints) => endpoints,
             Err(error) => {
-                return AfterLookup::Fail(match self.doubt {
+                return AfterLookup::Fail(match self.latest_doubt() {
                     Some((doubt, target)) if !self.idempotent => doubt.error(name, target),
                     _ => error,
                 });
             }
         };
-        if let Some((Doubt::Silent, target)) = self.doubt
+        if let Some((Doubt::Silent, target)) = self.latest_doubt()
             && self.silent
             && target == self.current
             && !endpoints.contains(&target)
             && unregistered(target)
         {
-            self.doubt = None;
+            self.doubts.pop();
         }
-        if let Some((_, doubted)) = self.doubt
+        if let Some((_, doubted)) = self.latest_doubt()
             && !self.idempotent
             && self.uptime_asks < UPTIME_ASKS
             && endpoints
@@ -295,7 +286,7 @@ impl<'p> Failover<'p> {
         let Some(next) = pick(endpoints, &self.left_behind) else {
             return AfterLookup::Fail(Error::NotFound { name: name.into() });
         };
-        if let Some((doubt, target)) = self.doubt
+        if let Some((doubt, target)) = self.latest_doubt()
             && next != target
             && !self.idempotent
         {
@@ -315,6 +306,25 @@ impl<'p> Failover<'p> {
             target: next,
             pause,
         }
+    }
+
+    /// What the call's next attempt, at `next`, tells its server of the
+    /// others: the most that any standing doubt elsewhere says.
+    pub(crate) fn elsewhere(&self, next: Target) -> Elsewhere {
+        let level = |doubt: Doubt| match doubt {
+            Doubt::Silent | Doubt::Restarted => Elsewhere::Unanswered,
+            Doubt::Acknowledged | Doubt::AcknowledgedThenExpired => Elsewhere::Acknowledged,
+        };
+        self.doubts
+            .iter()
+            .filter(|(_, t)| *t != next)
+            .map(|&(doubt, _)| level(doubt))
+            .max()
+            .unwrap_or(Elsewhere::Nowhere)
+    }
+
+    fn latest_doubt(&self) -> Option<(Doubt, Target)> {
+        self.doubts.last().copied()
     }
 
     fn failure(&self, failure: Failure, attempts: u32) -> Error {
@@ -513,6 +523,33 @@ mod tests {
         failover.after_attempt(silent());
         let next = look(&mut failover, &[old(), other()]);
         assert!(matches!(next, AfterLookup::Retry { target, .. } if target == other()));
+    }
+
+    /// What a moved call tells its next server (`CallContext::elsewhere`):
+    /// the most any standing doubt at *another* endpoint says; going back
+    /// to the doubted one tells it nothing (its reply cache knows the call).
+    #[test]
+    fn a_moved_call_tells_its_next_server_the_strongest_doubt_elsewhere() {
+        let policy = policy();
+        let mut failover = Failover::new("p", true, &policy, old());
+        assert_eq!(failover.elsewhere(old()), Elsewhere::Nowhere);
+        failover.after_attempt(silent());
+        assert_eq!(failover.elsewhere(other()), Elsewhere::Unanswered);
+        assert_eq!(failover.elsewhere(old()), Elsewhere::Nowhere);
+        look(&mut failover, &[old(), other()]);
+        let acknowledged = Attempt {
+            acknowledged: true,
+            ..silent()
+        };
+        failover.after_attempt(acknowledged);
+        // Silent at `old`, acknowledged at `other`: each is elsewhere to the other.
+        assert_eq!(failover.elsewhere(old()), Elsewhere::Acknowledged);
+        assert_eq!(failover.elsewhere(other()), Elsewhere::Unanswered);
+        assert_eq!(failover.elsewhere(new()), Elsewhere::Acknowledged);
+        // Every copy to `old`'s address refused: nothing ran there.
+        look(&mut failover, &[old(), other()]);
+        failover.after_attempt(attempt(Err(Failure::Refused), 1));
+        assert_eq!(failover.elsewhere(other()), Elsewhere::Nowhere);
     }
 
     #[test]

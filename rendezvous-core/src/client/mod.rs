@@ -331,6 +331,7 @@ impl Client {
         let mut failover = Failover::new(name, procedure.idempotent, &self.policy, first);
         let mut target = first;
         loop {
+            call.tell_elsewhere(failover.elsewhere(target));
             let before = call.transmissions();
             let answer = riding_out_overload(&mut call, target, &self.policy, MAX_UNANSWERED).await;
             let attempt = Attempt {

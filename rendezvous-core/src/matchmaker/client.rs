@@ -52,7 +52,7 @@ use crate::requester::{Failure, MAX_UNANSWERED, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::rt;
 use crate::signature::Fingerprint;
-use crate::wire::{self, Call, ClientId, Incarnation, Outcome, Xid};
+use crate::wire::{self, Call, ClientId, Elsewhere, Incarnation, Outcome, Xid};
 use rendezvous_protocol::matchmaker::auth::{self, Authenticated, Secret};
 use rendezvous_protocol::matchmaker::operation::{self, Operation};
 use rendezvous_protocol::matchmaker::{
@@ -508,6 +508,7 @@ fn padding_for<O: Operation>(request: &O::Request, target: usize) -> Option<Byte
         deadline: MATCHMAKER_DEADLINE,
         done_below: Xid(1),
         args,
+        elsewhere: Elsewhere::Nowhere,
     };
     let size = call.encode().ok()?.len();
     // The `padding` key and the byte string's header: at most 8 + 3 bytes.

@@ -34,7 +34,7 @@ pub(crate) use outgoing::{Failure, Outgoing};
 use crate::retry::RttEstimator;
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
-use crate::wire::{Call, ClientId, Incarnation, Message, Xid};
+use crate::wire::{Call, ClientId, Elsewhere, Incarnation, Message, Xid};
 use in_flight::{InFlight, Registered, Waiting, tick_loop};
 use socket::ClientSocket;
 use std::io;
@@ -175,6 +175,7 @@ impl Requester {
                 deadline,
                 done_below,
                 args,
+                elsewhere: Elsewhere::Nowhere,
             },
             encoded: None,
             started,

@@ -12,7 +12,7 @@ use super::reader::Reader;
 use super::socket::ClientSocket;
 use crate::retry::RetryPolicy;
 use crate::rt::Instant;
-use crate::wire::{Call, EncodeError, Incarnation, Outcome};
+use crate::wire::{Call, Elsewhere, EncodeError, Incarnation, Outcome};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -92,6 +92,15 @@ impl Outgoing<'_> {
         self.encoded = None;
     }
 
+    /// Has the next attempt tell its server what the call met at others
+    /// (a note after the call: PROTOCOL.md, "Notes").
+    pub(crate) fn tell_elsewhere(&mut self, elsewhere: Elsewhere) {
+        if self.call.elsewhere != elsewhere {
+            self.call.elsewhere = elsewhere;
+            self.encoded = None;
+        }
+    }
+
     /// Sends the call to `endpoint` (expecting `incarnation`) and waits for
     /// its answer, retransmitting; gives up on the endpoint after
     /// `max_unanswered` transmissions in a row met silence, and on the call
@@ -104,11 +113,12 @@ impl Outgoing<'_> {
         max_unanswered: u32,
     ) -> Result<Outcome, Failure> {
         let socket = self.socket;
-        if self.encoded.is_none() || self.call.incarnation != incarnation {
+        let moved = self.call.incarnation != incarnation;
+        if self.encoded.is_none() || moved {
             // A call that moves tells its new server what is left of the
             // caller's deadline (PROTOCOL.md, "Deadlines"); copies to one
             // incarnation stay the same bytes, so its replay bound holds.
-            if self.encoded.is_some() {
+            if moved && self.transmissions > 0 {
                 self.call.deadline = self.remaining();
             }
             self.call.incarnation = incarnation;

@@ -18,6 +18,7 @@ mod serve;
 mod source;
 mod state;
 
+pub use crate::wire::Elsewhere;
 pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
 };

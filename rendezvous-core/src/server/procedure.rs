@@ -3,7 +3,7 @@
 
 use crate::rt::Instant;
 use crate::signature::Fingerprint;
-use crate::wire::{self, ClientId, MAX_NAME_BYTES, Xid};
+use crate::wire::{self, ClientId, Elsewhere, MAX_NAME_BYTES, Xid};
 use futures_lite::future::Boxed;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,8 +22,8 @@ use std::time::Duration;
 ///
 /// Every call a handler sees is new to this server: a duplicate of it is
 /// answered from the reply cache (an ACK while it runs, its reply after)
-/// and never reaches the handler. Whether an idempotent call already ran
-/// on *another* server before failing over here is not known to the wire.
+/// and never reaches the handler. Whether it reached *another* server
+/// first (an idempotent call failing over here) is [`CallContext::elsewhere`].
 #[derive(Clone, Copy, Debug)]
 pub struct CallContext {
     /// The address the call came from (as UDP says: it can be forged).
@@ -43,6 +43,13 @@ pub struct CallContext {
     /// a handler with slow steps can check [`CallContext::remaining`] to
     /// skip work no one will see.
     pub deadline: Instant,
+    /// What the caller knew, when it sent the call here, of attempts at
+    /// other servers: whether one acknowledged it (it started there) or
+    /// went silent with it (it may have run there). Only calls of
+    /// idempotent procedures move after that, so for the others this is
+    /// always [`Elsewhere::Nowhere`]. A handler can use it to look for an
+    /// effect an earlier attempt left before repeating it.
+    pub elsewhere: Elsewhere,
 }
 
 impl CallContext {

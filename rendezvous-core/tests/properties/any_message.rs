@@ -111,6 +111,9 @@ pub(crate) fn any_message(rng: &mut fastrand::Rng) -> Message {
                 let kind = PAYLOADS_KINDS[rng.usize(..PAYLOADS_KINDS.len())];
                 encode(&(kind.generate)(rng))
             },
+            // A note would follow as a second CBOR item; these properties
+            // take a message as one (notes: tests/wire/notes.rs).
+            elsewhere: Default::default(),
         }),
         1 => Message::Ack(Ack {
             client,

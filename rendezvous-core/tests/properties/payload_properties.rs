@@ -44,6 +44,7 @@ fn generated_payloads_decode_in_any_order_and_form() {
             deadline: Duration::from_secs(1),
             done_below: Xid(0),
             args: bytes.clone(),
+            elsewhere: Default::default(),
         };
         match check_message(&call.encode().unwrap()) {
             Ok(Message::Call(call)) => valid(&call.args),

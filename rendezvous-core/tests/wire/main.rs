@@ -20,6 +20,7 @@ mod field_validation;
 mod huge_lengths;
 mod matchmaker_round_trips;
 mod message_round_trips;
+mod notes;
 mod oversized;
 mod randomized;
 mod samples;

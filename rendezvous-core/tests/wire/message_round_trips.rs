@@ -30,6 +30,7 @@ fn call_with_extreme_field_values_round_trips() {
         deadline: MAX_DEADLINE,
         done_below: Xid(0),
         args: Vec::new(),
+        elsewhere: Default::default(),
     }));
     assert_round_trips(Message::Call(Call {
         deadline: Duration::ZERO,

@@ -24,6 +24,7 @@ pub(crate) fn sample_call() -> Call {
         deadline: Duration::from_millis(2_500),
         done_below: Xid(40),
         args: encode_payload(&(2i64, 3i64)).unwrap(),
+        elsewhere: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! ack     [1, 1, client, xid, incarnation]
 //! reply   [1, 2, client, xid, incarnation, outcome]
 //! confirm [1, 3, client, xid]
+//! note    [1, 4, client, xid, elsewhere]   only right after its call
 //! outcome [0, bytes] | [1, text] | [2] | [3, uint] | [4] | [5, [uint]] | [6, text]
 //!         | [7, text] | [8, uint, uint] | [9] | [10] | [11]
 //! ```
@@ -23,6 +24,10 @@ pub(super) const KIND_CALL: u64 = 0;
 pub(super) const KIND_ACK: u64 = 1;
 pub(super) const KIND_REPLY: u64 = 2;
 pub(super) const KIND_CONFIRM: u64 = 3;
+/// A call's note: never alone, only right after the call it names.
+const KIND_NOTE: u64 = 4;
+/// A note's elements: the frozen header and the level of `Elsewhere`.
+const NOTE_ELEMENTS: u64 = 5;
 
 const OUTCOME_RETURN: u64 = 0;
 const OUTCOME_PANICKED: u64 = 1;
@@ -59,6 +64,14 @@ pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>) -> Result<(), EncodeEr
     w.uint(deadline_millis(call.deadline));
     w.uint(call.done_below.0);
     w.bytes(&call.args);
+    if call.elsewhere != Elsewhere::Nowhere {
+        w.array(NOTE_ELEMENTS as usize);
+        w.uint(PROTOCOL_VERSION);
+        w.uint(KIND_NOTE);
+        w.uint(call.client.0);
+        w.uint(call.xid.0);
+        w.uint(elsewhere_level(call.elsewhere));
+    }
     fits(out)
 }
 
@@ -227,9 +240,49 @@ pub(super) fn decode_front(bytes: &[u8]) -> Result<(Message, usize), Undecodable
         let version = header.version;
         return Err(with_header(DecodeError::UnsupportedVersion { version }));
     }
-    let message = read_body(&mut r, header, length).map_err(with_header)?;
+    let mut message = read_body(&mut r, header, length).map_err(with_header)?;
     validate(&message).map_err(with_header)?;
-    Ok((message, bytes.len() - r.remaining()))
+    let mut taken = bytes.len() - r.remaining();
+    if let Message::Call(call) = &mut message
+        && let Some((elsewhere, note_bytes)) = note_after(&bytes[taken..], call)
+    {
+        call.elsewhere = elsewhere;
+        taken += note_bytes;
+    }
+    Ok((message, taken))
+}
+
+/// The note at the front of `bytes`, if it is one for `call` (same client
+/// and xid): what it says and the bytes it takes. Anything else is left
+/// to be read as the next message of the batch (a note for another call
+/// does not decode there, and ends the batch, as it does for a peer that
+/// knows no notes).
+fn note_after(bytes: &[u8], call: &Call) -> Option<(Elsewhere, usize)> {
+    let mut r = Reader::new(bytes);
+    let (header, length) = read_header(&mut r).ok()?;
+    let names_call = header.version == PROTOCOL_VERSION
+        && header.kind == KIND_NOTE
+        && length == NOTE_ELEMENTS
+        && (header.client, header.xid) == (call.client, call.xid);
+    if !names_call {
+        return None;
+    }
+    let elsewhere = match r.uint("elsewhere").ok()? {
+        0 => Elsewhere::Nowhere,
+        1 => Elsewhere::Unanswered,
+        // Higher levels, from later peers, say more than this one knows:
+        // read as the most it knows.
+        _ => Elsewhere::Acknowledged,
+    };
+    Some((elsewhere, bytes.len() - r.remaining()))
+}
+
+fn elsewhere_level(elsewhere: Elsewhere) -> u64 {
+    match elsewhere {
+        Elsewhere::Nowhere => 0,
+        Elsewhere::Unanswered => 1,
+        Elsewhere::Acknowledged => 2,
+    }
 }
 
 /// The frozen header and the array's declared length.
@@ -256,10 +309,15 @@ fn read_body(r: &mut Reader<'_>, header: Header, length: u64) -> Result<Message,
         KIND_ACK => (5, "ack"),
         KIND_REPLY => (6, "reply"),
         KIND_CONFIRM => (4, "confirm"),
+        KIND_NOTE => {
+            return Err(DecodeError::Malformed {
+                reason: "a note (kind 4) stands only right after the call it names (same client and xid), in the same datagram".into(),
+            });
+        }
         other => {
             return Err(DecodeError::Malformed {
                 reason: format!(
-                    "unknown message kind {other}; kinds are 0 (call), 1 (ack), 2 (reply), 3 (confirm)"
+                    "unknown message kind {other}; kinds are 0 (call), 1 (ack), 2 (reply), 3 (confirm), 4 (a call's note)"
                 ),
             });
         }
@@ -279,6 +337,7 @@ fn read_body(r: &mut Reader<'_>, header: Header, length: u64) -> Result<Message,
             deadline: Duration::from_millis(r.uint("deadline_ms")?).min(MAX_DEADLINE),
             done_below: Xid(r.uint("done_below")?),
             args: r.bytes("args")?.to_vec(),
+            elsewhere: Elsewhere::Nowhere,
         }),
         KIND_ACK => Message::Ack(Ack {
             client,

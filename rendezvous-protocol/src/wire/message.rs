@@ -57,9 +57,32 @@ pub struct Call {
     pub done_below: Xid,
     /// The CBOR encoding of the argument tuple.
     pub args: Vec<u8>,
+    /// What the caller knows of the call's attempts at other servers. Not
+    /// [`Elsewhere::Nowhere`], it travels as a note right after the call
+    /// in the same datagram (PROTOCOL.md, "Notes"), which version-1 peers
+    /// that do not know notes skip.
+    pub elsewhere: Elsewhere,
 }
 
-/// "Your call is running; stop retransmitting at full rate" (kind 1).
+/// What a caller knows of a call's attempts at *other* servers (other
+/// endpoints, or other incarnations at this one) before it sent the call
+/// here. Ordered: each level says more than the one before. A handler of
+/// an idempotent procedure may use it to check for effects an earlier
+/// attempt left (only idempotent calls move once they may have run).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Elsewhere {
+    /// No other server can have run it, as far as the caller knows.
+    #[default]
+    Nowhere,
+    /// It was sent to another server that then went silent or restarted:
+    /// it may have run there, fully, partly or not at all.
+    Unanswered,
+    /// Another server acknowledged it: it started there, and may have
+    /// finished.
+    Acknowledged,
+}
+
+/// "Your call is running"; stop retransmitting at full rate" (kind 1).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Ack {
     pub client: ClientId,

@@ -219,6 +219,7 @@ fn flood(matchmaker: SocketAddr, datagrams: u64, rate: u64) -> ExitCode {
             deadline: Duration::from_secs(3),
             done_below: Xid(1),
             args: args.clone(),
+            elsewhere: Default::default(),
         });
         let Ok(datagram) = call.encode() else {
             eprintln!("netns-client: could not encode a call");

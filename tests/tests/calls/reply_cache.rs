@@ -44,6 +44,7 @@ impl RawClient {
             deadline: CALL_DEADLINE,
             done_below: Xid(1),
             args,
+            elsewhere: Default::default(),
         })
         .encode()
         .expect("encode a call");

@@ -42,6 +42,7 @@ pub(super) async fn start(
         xid: call.xid,
         datagram_bytes: peer.datagram_bytes,
         deadline: admitted + call.deadline,
+        elsewhere: call.elsewhere,
     };
     let args = std::mem::take(&mut call.args);
     let handlers = &service.handlers;

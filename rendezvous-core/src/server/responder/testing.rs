@@ -53,6 +53,7 @@ pub(super) fn call(xid: u64) -> Call {
         deadline: Duration::from_secs(10),
         done_below: Xid(1),
         args: Vec::new(),
+        elsewhere: Default::default(),
     }
 }
 
