@@ -4,7 +4,9 @@
 //! client, on loopback.
 
 use rendezvous_core::server::Elsewhere;
-use rendezvous_core::{CallContext, Client, Error, Server, State, procedure};
+use rendezvous_core::{
+    CallContext, Client, Error, MatchmakerClient, Server, ServerBuilder, State, procedure,
+};
 use rendezvous_daemon::Matchmaker;
 use rendezvous_runtime as rt;
 use rendezvous_tests::run;
@@ -100,12 +102,16 @@ async fn shop_server(matchmaker: &Matchmaker) -> Server {
 }
 
 async fn shop_server_with(matchmaker: &Matchmaker, shop: Shop) -> Server {
-    Server::builder()
-        .matchmaker(matchmaker.local_addr())
-        .state(shop)
+    shop_builder(matchmaker, shop)
         .start()
         .await
         .expect("server starts")
+}
+
+fn shop_builder(matchmaker: &Matchmaker, shop: Shop) -> ServerBuilder {
+    Server::builder()
+        .matchmaker(matchmaker.local_addr())
+        .state(shop)
 }
 
 fn client_of(matchmaker: &Matchmaker) -> Client {
@@ -220,7 +226,12 @@ fn a_call_that_moves_after_an_ack_tells_its_new_server() {
             ..Shop::default()
         };
         let first_told = closing.told.clone();
-        let first = shop_server_with(&matchmaker, closing).await;
+        // A short lease, so that the fresh call below finds it gone.
+        let first = shop_builder(&matchmaker, closing)
+            .lease_ttl(Duration::from_secs(1))
+            .start()
+            .await
+            .expect("server starts");
         let client = client_of(&matchmaker);
         let moving = rt::spawn({
             let client = client.clone();
@@ -240,6 +251,7 @@ fn a_call_that_moves_after_an_ack_tells_its_new_server() {
         let open = Shop::default();
         let second_told = open.told.clone();
         let second = shop_server_with(&matchmaker, open).await;
+        let second_address = second.advertised_addr();
         first.abort().await;
 
         assert_eq!(
@@ -251,6 +263,25 @@ fn a_call_that_moves_after_an_ack_tells_its_new_server() {
         assert_eq!(*first_told.lock().unwrap(), [Elsewhere::Nowhere]);
         assert_eq!(*second_told.lock().unwrap(), [Elsewhere::Acknowledged]);
 
+        // Once the dead server's lease is gone, a fresh client meets only
+        // the second server, and is told of nothing.
+        let lookups = MatchmakerClient::connect(matchmaker.local_addr())
+            .await
+            .expect("a matchmaker client");
+        let only_second = rendezvous_tests::eventually(
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || async {
+                let found = lookups.lookup("shop.stock", None).await.ok()?;
+                let addresses: Vec<_> = found.iter().map(|e| e.address).collect();
+                (addresses == [second_address]).then_some(())
+            },
+        )
+        .await;
+        assert!(
+            only_second.is_some(),
+            "the aborted server's lease never expired"
+        );
         let fresh = client_of(&matchmaker);
         assert_eq!(
             stock::remote_with(&fresh, "desk".into()).await.unwrap(),
