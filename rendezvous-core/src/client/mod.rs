@@ -49,7 +49,7 @@ mod failover;
 use crate::error::{Error, refusal};
 use crate::matchmaker::{self, MatchmakerClient};
 pub use crate::requester::MAX_UNANSWERED;
-use crate::requester::{Failure, Outgoing, Requester, bind_address_for};
+use crate::requester::{Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::rt::{self, Instant};
 use crate::signature::Fingerprint;
@@ -286,7 +286,14 @@ impl Client {
             address: endpoint,
             incarnation: Incarnation::ANY,
         };
-        let answer = riding_out_overload(&mut call, anywhere, &self.policy, u32::MAX).await;
+        let answer = call
+            .attempt_riding_out_overload(
+                anywhere.address,
+                anywhere.incarnation,
+                &self.policy,
+                u32::MAX,
+            )
+            .await;
         let bytes = match answer {
             Ok(Outcome::Return(bytes)) => bytes,
             Ok(outcome) => return Err(refusal(name, endpoint, outcome)),
@@ -333,7 +340,14 @@ impl Client {
         loop {
             call.tell_elsewhere(failover.elsewhere(target));
             let before = call.transmissions();
-            let answer = riding_out_overload(&mut call, target, &self.policy, MAX_UNANSWERED).await;
+            let answer = call
+                .attempt_riding_out_overload(
+                    target.address,
+                    target.incarnation,
+                    &self.policy,
+                    MAX_UNANSWERED,
+                )
+                .await;
             let attempt = Attempt {
                 answer,
                 transmissions: call.transmissions() - before,
@@ -404,41 +418,4 @@ fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R
         what: format!("the result of `{procedure}`"),
         reason: error.to_string(),
     })
-}
-
-/// One attempt at `target`, repeated while it ends in `Overloaded`, with a
-/// pause before each repeat ([`RetryPolicy::backoff`] from the policy's
-/// floor up to its cap). The same call, with its xid, goes back to the same server:
-/// one that answered `Overloaded` neither ran nor recorded it, so each
-/// repeat carries what is left of the deadline. If the deadline passes
-/// while the server is still overloaded, the answer is `Overloaded`.
-async fn riding_out_overload(
-    call: &mut Outgoing<'_>,
-    target: Target,
-    policy: &RetryPolicy,
-    max_unanswered: u32,
-) -> Result<Outcome, Failure> {
-    let mut refusals = 0u32;
-    loop {
-        let attempt = call
-            .attempt(target.address, target.incarnation, policy, max_unanswered)
-            .await;
-        match attempt {
-            Ok(Outcome::Overloaded) => {
-                let remaining = call.remaining();
-                if remaining.is_zero() {
-                    return Ok(Outcome::Overloaded);
-                }
-                let pause = policy.backoff(policy.min_timeout, refusals, policy.max_timeout);
-                rt::sleep(pause.min(remaining)).await;
-                refusals += 1;
-                // Nothing was recorded: the next copy may carry less time.
-                call.refresh_deadline();
-            }
-            Err(Failure::Expired) if refusals > 0 && call.acked_by().is_none() => {
-                return Ok(Outcome::Overloaded);
-            }
-            other => return other,
-        }
-    }
 }

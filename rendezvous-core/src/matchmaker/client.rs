@@ -50,7 +50,6 @@
 use crate::error::{Error, refusal};
 use crate::requester::{Failure, MAX_UNANSWERED, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
-use crate::rt;
 use crate::signature::Fingerprint;
 use crate::wire::{self, Call, ClientId, Elsewhere, Incarnation, Outcome, Xid};
 use rendezvous_protocol::matchmaker::auth::{self, Authenticated, Secret};
@@ -364,8 +363,11 @@ impl MatchmakerClient {
         let mut call = self
             .requester
             .begin(procedure, O::SIGNATURE, args, self.policy.deadline);
-        let attempt = self
-            .riding_out_overload(&mut call, address, max_unanswered)
+        // Still overloaded at the deadline, the answer is `Overloaded`; it
+        // is final (another daemon sharing the store is no less loaded by
+        // the same clients).
+        let attempt = call
+            .attempt_riding_out_overload(address, Incarnation::ANY, &self.policy, max_unanswered)
             .await;
         let answer = match attempt {
             Ok(answer) => answer,
@@ -400,45 +402,6 @@ impl MatchmakerClient {
             Err(MatchmakerError::StoreUnavailable { reason }) => Asked::StoreUnavailable(reason),
             other => Asked::Answered(other.map_err(Error::from)),
         })
-    }
-}
-
-impl MatchmakerClient {
-    /// One attempt at `address`, repeated while it ends in `Overloaded`,
-    /// after a pause of [`RetryPolicy::backoff`] (from the policy's floor
-    /// to its cap) before each repeat, until the call's deadline, as a
-    /// user call is: the same call goes back, since a daemon that answered
-    /// `Overloaded` neither ran nor recorded it. Still overloaded at the
-    /// deadline, the answer is `Overloaded`; it is final (another daemon
-    /// sharing the store is no less loaded by the same clients).
-    async fn riding_out_overload(
-        &self,
-        call: &mut crate::requester::Outgoing<'_>,
-        address: SocketAddr,
-        max_unanswered: u32,
-    ) -> Result<Outcome, Failure> {
-        let policy = &self.policy;
-        let mut refusals = 0u32;
-        loop {
-            let attempt = call
-                .attempt(address, Incarnation::ANY, policy, max_unanswered)
-                .await;
-            match attempt {
-                Ok(Outcome::Overloaded) => {
-                    let remaining = call.remaining();
-                    if remaining.is_zero() {
-                        return Ok(Outcome::Overloaded);
-                    }
-                    let pause = policy.backoff(policy.min_timeout, refusals, policy.max_timeout);
-                    rt::sleep(pause.min(remaining)).await;
-                    refusals += 1;
-                }
-                Err(Failure::Expired) if refusals > 0 && call.acked_by().is_none() => {
-                    return Ok(Outcome::Overloaded);
-                }
-                other => return other,
-            }
-        }
     }
 }
 

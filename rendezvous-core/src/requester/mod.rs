@@ -25,6 +25,7 @@
 mod in_flight;
 mod outbox;
 mod outgoing;
+mod overload;
 mod reader;
 mod refusals;
 mod socket;
