@@ -27,6 +27,8 @@
 
 use crate::pipe::collect;
 use crate::sync::lock;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -275,21 +277,22 @@ impl FaultServer {
     /// in the kernel) but does nothing until [`FaultServer::resume`], like a
     /// server stalled by a long pause.
     pub fn pause(&self) {
-        self.signal("STOP");
+        self.signal(Signal::SIGSTOP);
     }
 
     /// Continues a [paused](FaultServer::pause) process (SIGCONT).
     pub fn resume(&self) {
-        self.signal("CONT");
+        self.signal(Signal::SIGCONT);
     }
 
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .expect("could not run `kill`");
-        assert!(sent.success(), "`kill -{signal} {pid}` failed: {sent}");
+    /// Sends `signal` with one system call: starting a `kill` process
+    /// took long enough on a loaded machine for a whole load to finish
+    /// before the pause it was meant to interrupt.
+    fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        if let Err(error) = nix::sys::signal::kill(pid, signal) {
+            panic!("could not send {signal} to fault-server {pid}: {error}");
+        }
     }
 
     /// The executions this server's log records so far.

@@ -795,6 +795,9 @@ fn two_servers_one_killed_mid_load_lose_and_duplicate_no_call() {
 #[test]
 fn two_servers_one_stalled_mid_load_run_no_call_twice() {
     const PAUSE_AFTER: u64 = 600;
+    // Calls enough that the pause lands mid-load even when the test thread
+    // is slow to send it (it once came after the last of 2,000 calls).
+    const CALLS: u64 = 3 * LOAD_CALLS;
     let logs = scratch("stall");
     let daemon = Daemon::start(&[]);
     let address = daemon.address();
@@ -803,11 +806,15 @@ fn two_servers_one_stalled_mid_load_run_no_call_twice() {
     let results = run(async {
         let probe = matchmaker_client(address).await;
         assert!(wait_registered(&probe, &endpoints_of(&[&stalled, &other])).await);
-        let load = Load::start(&client(address), LOAD_CALLS, IN_FLIGHT);
+        let load = Load::start(&client(address), CALLS, IN_FLIGHT);
         assert!(load.reach(PAUSE_AFTER).await, "the load made no progress");
         stalled.pause();
         // The other server carries the load for a while.
         let paused_at = load.completed();
+        assert!(
+            paused_at + 400 <= CALLS,
+            "the pause came after {paused_at} of {CALLS} calls: too late to test a stall mid-load"
+        );
         let carried = load.reach(paused_at + 400).await;
         stalled.resume();
         assert!(carried, "the load stopped while one server was stalled");
@@ -821,7 +828,7 @@ fn two_servers_one_stalled_mid_load_run_no_call_twice() {
     let (at_stalled, at_other) = (stalled.executions(), other.executions());
     let tally = Tally::of(&results, &[("stalled", &at_stalled), ("other", &at_other)]);
     eprintln!("stall: {}", tally.summary());
-    tally.assert_none_lost(LOAD_CALLS);
+    tally.assert_none_lost(CALLS);
     tally.assert_none_ran_twice();
 }
 
