@@ -20,6 +20,8 @@ fn main() -> ExitCode {
             signature,
             target,
         }) => cli::query::lookup(target, name, signature),
+        Some(Command::Describe { name, target }) => cli::query::describe(target, name),
+        Some(Command::Call(options)) => cli::call::call(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

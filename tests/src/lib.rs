@@ -24,6 +24,7 @@ pub mod etcd;
 pub mod fault_server;
 mod front;
 pub mod gate;
+pub mod math_server;
 mod net;
 pub mod netns;
 mod pipe;
@@ -33,6 +34,7 @@ pub mod sync;
 
 pub use client::{CALL_DEADLINE, client, client_of};
 pub use daemon::{CliOutput, Daemon};
+pub use math_server::MathServer;
 pub use net::{free_address, loopback};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use secret::SecretFile;

@@ -11,6 +11,7 @@ use super::values::{
 use clap::{Args, Parser, Subcommand};
 use rendezvous_core::Fingerprint;
 use rendezvous_core::matchmaker::{self, DEFAULT_ADDRESS, SECRET_FILE_ENV_VAR};
+use rendezvous_core::retry::DEFAULT_DEADLINE;
 use rendezvous_core::server::DEFAULT_REPLY_CACHE_BYTES;
 use rendezvous_daemon::{
     DEFAULT_AUTH_WINDOW, DEFAULT_LEASE_TTL, DEFAULT_MAX_NONCES, DEFAULT_MAX_REGISTRATIONS,
@@ -166,6 +167,49 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Print each endpoint of one procedure name: incarnation, lease time
+    /// left, transports and signature (its types).
+    Describe {
+        /// The procedure name, e.g. math.add.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Call a procedure with JSON arguments and print its result as JSON,
+    /// e.g. `call math.add 2 3`. Errors go to stderr, exit status 1.
+    Call(CallOptions),
+}
+
+/// `call NAME ARGS...`: one procedure called from the shell.
+#[derive(Args, Debug)]
+pub struct CallOptions {
+    /// The procedure name, e.g. math.add.
+    pub name: String,
+    /// The arguments, one JSON value each: `2`, `"text"`, `[1, 2]`,
+    /// `{"name": "x", "body": [104, 105]}` (a struct is a map of its
+    /// fields, an enum as serde writes it, a byte string an array of
+    /// numbers). A word that is not JSON is taken as a string (`hello`);
+    /// one starting with `{`, `[` or `"` must be valid JSON.
+    #[arg(value_name = "JSON", allow_negative_numbers = true)]
+    pub args: Vec<String>,
+    /// Print the result as CBOR diagnostic notation (RFC 8949) instead of JSON.
+    #[arg(long)]
+    pub raw: bool,
+    /// Let the call be retried on another server after the first may have
+    /// run it (a procedure declared idempotent already is; refused for one
+    /// whose registration says it is not).
+    #[arg(long)]
+    pub idempotent: bool,
+    /// How long the call may take, retransmissions and failover included.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(DEFAULT_DEADLINE)))]
+    pub deadline: Duration,
+    /// The signature fingerprint to call (hex), when servers of one name
+    /// offer several [default: the one the registrations agree on].
+    #[arg(long, value_name = "HEX", value_parser = parse_fingerprint)]
+    pub signature: Option<Fingerprint>,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// The matchmaker a query asks.

@@ -1,0 +1,165 @@
+//! Operating rendezvous from the shell, with the real binaries: the
+//! daemon's `call` (JSON in, JSON out) and `describe` against a real
+//! `math-server`.
+
+use rendezvous_tests::daemon::cli;
+use rendezvous_tests::{CliOutput, Daemon, MathServer};
+
+/// `rendezvous-daemon ARGS --matchmaker` the daemon's address.
+fn ask(daemon: &Daemon, args: &[&str]) -> CliOutput {
+    let address = daemon.address().to_string();
+    let mut full = args.to_vec();
+    full.extend(["--matchmaker", address.as_str()]);
+    cli(&full, &[])
+}
+
+/// The one line a successful command printed.
+fn answer(output: &CliOutput) -> &str {
+    assert!(output.status.success(), "{output:?}");
+    output.stdout.trim_end()
+}
+
+#[test]
+fn call_sends_json_arguments_and_prints_the_result_as_json() {
+    let daemon = Daemon::start(&[]);
+    let _server = MathServer::start(daemon.address());
+    let cases: [(&[&str], &str); 6] = [
+        (&["call", "math.add", "2", "3"], "5"),
+        (&["call", "math.add", "-7", "2"], "-5"),
+        (&["call", "math.div", "7", "2"], r#"{"Ok":3}"#),
+        (
+            &["call", "math.div", "7", "0"],
+            r#"{"Err":"DivisionByZero"}"#,
+        ),
+        (
+            &[
+                "call",
+                "math.checksum",
+                r#"{"name": "x", "body": [104, 105]}"#,
+            ],
+            r#"{"name":"x","length":2,"adler32":20644050,"reversed":[105,104]}"#,
+        ),
+        (
+            &["call", "math.slow_square", "12", "50", "--deadline", "20s"],
+            "144",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(answer(&ask(&daemon, args)), expected, "{args:?}");
+    }
+}
+
+#[test]
+fn call_raw_prints_cbor_diagnostic_notation() {
+    let daemon = Daemon::start(&[]);
+    let _server = MathServer::start(daemon.address());
+    let output = ask(
+        &daemon,
+        &[
+            "call",
+            "math.checksum",
+            r#"{"name":"x","body":[104,105]}"#,
+            "--raw",
+        ],
+    );
+    assert_eq!(
+        answer(&output),
+        r#"{"name": "x", "length": 2, "adler32": 20644050, "reversed": h'6968'}"#
+    );
+}
+
+#[test]
+fn a_failed_call_prints_its_outcome_and_exits_nonzero() {
+    let daemon = Daemon::start(&[]);
+    let _server = MathServer::start(daemon.address());
+    let cases: [(&[&str], &[&str]); 5] = [
+        // The server decodes the arguments as its types: refused, not run.
+        (
+            &["call", "math.add", "2", "two"],
+            &["refused", "arguments rejected", "expected integer"],
+        ),
+        (
+            &["call", "math.add", "2"],
+            &["refused", "arguments rejected"],
+        ),
+        (
+            &["call", "math.nothing", "1"],
+            &["no server has registered `math.nothing`"],
+        ),
+        (
+            &["call", "math.add", "1", "{\"a\":"],
+            &["argument 2", "not valid JSON"],
+        ),
+        (
+            &["call", "math.add", "1", "2", "--idempotent"],
+            &["registered as not idempotent", "drop --idempotent"],
+        ),
+    ];
+    for (args, words) in cases {
+        let output = ask(&daemon, args);
+        assert!(!output.status.success(), "{args:?}: {output:?}");
+        assert!(output.stdout.is_empty(), "{args:?}: {output:?}");
+        for word in words {
+            assert!(
+                output.stderr.contains(word),
+                "{args:?}: `{word}` missing from {output:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn call_with_another_signature_is_refused_as_a_mismatch() {
+    let daemon = Daemon::start(&[]);
+    let _server = MathServer::start(daemon.address());
+    let stale = rendezvous_core::Fingerprint::of("math.add(u64, u64) -> u64").to_string();
+    let output = ask(
+        &daemon,
+        &["call", "math.add", "1", "2", "--signature", &stale],
+    );
+    assert!(!output.status.success(), "{output:?}");
+    assert!(
+        output.stderr.contains("math.add(i64, i64) -> i64"),
+        "{output:?}"
+    );
+    assert!(output.stderr.contains(&stale), "{output:?}");
+}
+
+#[test]
+fn describe_prints_each_endpoint_with_its_lease_transport_and_types() {
+    let daemon = Daemon::start(&[]);
+    let first = MathServer::start(daemon.address());
+    let second = MathServer::start(daemon.address());
+    let output = ask(&daemon, &["describe", "math.div"]);
+    let printed = answer(&output);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines[0], "math.div", "{printed}");
+    assert!(lines[1].starts_with("ENDPOINT"), "{printed}");
+    assert_eq!(lines.len(), 4, "two endpoints:\n{printed}");
+    for server in [&first, &second] {
+        let endpoint = server.address.to_string();
+        let row = lines
+            .iter()
+            .find(|line| line.starts_with(&endpoint))
+            .unwrap_or_else(|| panic!("{endpoint} missing from:\n{printed}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1].len(), 16, "an incarnation in hex: {row}");
+        assert!(cells[2].ends_with('s'), "lease time left: {row}");
+        assert_eq!(cells[3], "udp", "{row}");
+        assert!(
+            row.ends_with("math.div(i64, i64) -> Result<i64, MathError> #idempotent"),
+            "{row}"
+        );
+    }
+    // Other names are not described.
+    assert!(!printed.contains("math.add"), "{printed}");
+
+    let output = ask(&daemon, &["describe", "math.nothing"]);
+    assert!(!output.status.success(), "{output:?}");
+    assert!(
+        output
+            .stderr
+            .contains("no server has registered `math.nothing`"),
+        "{output:?}"
+    );
+}
