@@ -5,7 +5,7 @@
 //! procedures under a lease they keep renewing; clients look names up and
 //! call the servers directly. The matchmaker is itself a procedure server:
 //! its operations (`rendezvous.register`, `.renew`, `.unregister`, `.lookup`,
-//! `.list`) are served by the same [`Responder`] that serves user calls, so
+//! `.list`, `.status`) are served by the same [`Responder`] that serves user calls, so
 //! retransmissions and duplicates are handled once, there (a retransmitted
 //! `register` cannot create two leases).
 //!

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         }) => cli::query::lookup(target, name, signature),
         Some(Command::Describe { name, target }) => cli::query::describe(target, name),
         Some(Command::Call(options)) => cli::call::call(options),
+        Some(Command::Ping(options)) => cli::health::ping(options),
+        Some(Command::Status(options)) => cli::health::status(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

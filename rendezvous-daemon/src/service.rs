@@ -9,7 +9,9 @@ use crate::store::{LIST_PAGE_BYTES, Store};
 use rendezvous_core::Client;
 use rendezvous_core::protocol::matchmaker::auth::Authenticated;
 use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
-use rendezvous_core::protocol::matchmaker::{LeaseToken, MatchmakerError, RegisterRequest};
+use rendezvous_core::protocol::matchmaker::{
+    LeaseToken, MatchmakerError, MatchmakerStatus, RegisterRequest,
+};
 use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
 use rendezvous_runtime::{self as rt, Instant};
 use std::future::Future;
@@ -156,7 +158,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The five matchmaker procedures over one state.
+/// The six matchmaker procedures over one state.
 pub(crate) fn procedures(state: &Shared) -> ProcedureSet {
     let mut set = ProcedureSet::new();
     let all = [
@@ -165,9 +167,10 @@ pub(crate) fn procedures(state: &Shared) -> ProcedureSet {
         unregister(state.clone()),
         lookup(state.clone()),
         list(state.clone()),
+        status(state.clone()),
     ];
     for procedure in all {
-        // Five distinct constant names: insertion cannot collide.
+        // Six distinct constant names: insertion cannot collide.
         let _ = set.insert(procedure);
     }
     set
@@ -286,6 +289,22 @@ fn list(state: Shared) -> Procedure {
                 .map_err(|needed| MatchmakerError::RequestTooSmall {
                     needed_bytes: budget::request_bytes_for(needed),
                 })
+        }
+    })
+}
+
+/// Read-only: what the store is and holds, for `rendezvous-daemon status`.
+fn status(state: Shared) -> Procedure {
+    read_only::<operation::Status, _, _>(move |_request, _context| {
+        let state = state.clone();
+        async move {
+            let (health, counts) = (state.store.health(), state.store.counts());
+            Ok(MatchmakerStatus {
+                store: health.kind.to_owned(),
+                store_reachable: health.reachable,
+                leases: counts.leases as u64,
+                registrations: counts.registrations as u64,
+            })
         }
     })
 }

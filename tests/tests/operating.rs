@@ -163,3 +163,69 @@ fn describe_prints_each_endpoint_with_its_lease_transport_and_types() {
         "{output:?}"
     );
 }
+
+#[test]
+fn ping_says_who_answers_at_a_matchmaker_and_at_a_server() {
+    let daemon = Daemon::start(&[]);
+    let server = MathServer::start(daemon.address());
+    for address in [daemon.address(), server.address] {
+        let output = cli(&["ping", &address.to_string()], &[]);
+        let line = answer(&output);
+        assert!(
+            line.starts_with(&format!("{address} answered in ")),
+            "{line}"
+        );
+        assert!(line.contains(" ms: incarnation "), "{line}");
+        assert!(line.contains(", up "), "{line}");
+        assert!(!line.contains("not said"), "an uptime: {line}");
+    }
+    // The incarnation ping reads is the one the server registered.
+    let described = ask(&daemon, &["describe", "math.add"]);
+    let incarnation = answer(&described)
+        .lines()
+        .find(|line| line.starts_with(&server.address.to_string()))
+        .and_then(|row| row.split_whitespace().nth(1))
+        .expect("a row for the server")
+        .to_owned();
+    let pinged = cli(&["ping", &server.address.to_string()], &[]);
+    assert!(
+        answer(&pinged).contains(&format!("incarnation {incarnation}")),
+        "{pinged:?}"
+    );
+}
+
+#[test]
+fn ping_of_an_address_nobody_holds_fails_naming_it() {
+    // Bound, then closed: nothing listens there now.
+    let address = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|socket| socket.local_addr())
+        .expect("a free port");
+    let output = cli(&["ping", &address.to_string(), "--deadline", "2s"], &[]);
+    assert!(!output.status.success(), "{output:?}");
+    assert!(output.stderr.contains(&address.to_string()), "{output:?}");
+}
+
+#[test]
+fn status_reports_the_store_what_it_holds_and_leases_expiring_soon() {
+    let daemon = Daemon::start(&[]);
+    let server = MathServer::start(daemon.address());
+    let output = ask(&daemon, &["status"]);
+    let printed = answer(&output);
+    for line in [
+        format!("matchmaker  {}", daemon.address()),
+        "store       memory (reachable)".to_owned(),
+        "leases      1".to_owned(),
+        "registered  4".to_owned(),
+        "expiring    none within 5s".to_owned(),
+    ] {
+        assert!(
+            printed.lines().any(|l| l == line),
+            "`{line}` missing from:\n{printed}"
+        );
+    }
+    // math-server's lease is 30 s, renewed every 10 s: always under 31 s.
+    let output = ask(&daemon, &["status", "--soon", "31s"]);
+    let printed = answer(&output);
+    assert!(printed.contains("expiring    1 within 31s:"), "{printed}");
+    assert!(printed.contains(&server.address.to_string()), "{printed}");
+}

@@ -45,6 +45,7 @@
 
 mod endpoints;
 mod failover;
+mod ping;
 
 use crate::error::{Error, refusal};
 use crate::matchmaker::{self, MatchmakerClient};
@@ -57,6 +58,7 @@ use crate::wire::{self, Incarnation, Outcome};
 use endpoints::{EndpointCache, Target};
 use failover::{AfterAttempt, AfterLookup, Attempt, Failover, failure_error};
 use once_cell::sync::OnceCell;
+pub use ping::Pong;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -236,33 +238,25 @@ impl Client {
         decode_result(procedure.name, &result)
     }
 
+    /// Asks `endpoint` whether it answers: its incarnation, the round
+    /// trip, and its uptime (see [`Pong`]). Runs nothing there.
+    pub async fn ping(&self, endpoint: SocketAddr) -> Result<Pong, Error> {
+        ping::ping(&self.resources.requester, &self.policy, endpoint).await
+    }
+
     /// The incarnation of the server that holds `endpoint` now: the one in
     /// the header of its answer to a call of a procedure no server has
     /// (it runs nothing). The matchmaker uses it to check that a new
     /// incarnation registering at an endpoint really holds it before the
     /// old one's registrations go.
     pub async fn incarnation_at(&self, endpoint: SocketAddr) -> Result<Incarnation, Error> {
-        const NOBODYS: &str = "rendezvous.incarnation";
-        let mut call = self.resources.requester.begin(
-            NOBODYS,
-            Fingerprint(0),
-            vec![0x80],
-            self.policy.deadline,
+        let probed = ping::probe(
+            &self.resources.requester,
+            &self.policy,
+            endpoint,
+            Incarnation::ANY,
         );
-        let answer = call
-            .attempt(endpoint, Incarnation::ANY, &self.policy, MAX_UNANSWERED)
-            .await;
-        match (answer, call.answered_by()) {
-            (Ok(_), Some(incarnation)) => Ok(incarnation),
-            (Ok(outcome), None) => Err(refusal(NOBODYS, endpoint, outcome)),
-            (Err(failure), _) => Err(failure_error(
-                NOBODYS,
-                endpoint,
-                failure,
-                call.transmissions(),
-                self.policy.deadline,
-            )),
-        }
+        Ok(probed.await?.0)
     }
 
     /// Calls a server at a known address, without the matchmaker.

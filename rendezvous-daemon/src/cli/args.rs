@@ -175,6 +175,13 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Ask a matchmaker or any server whether it answers: round trip,
+    /// incarnation, uptime. Nothing runs there.
+    Ping(PingOptions),
+    /// What a matchmaker says of itself: its store (memory or etcd, and
+    /// whether etcd is reachable), leases and registrations, and leases
+    /// expiring soon.
+    Status(StatusOptions),
     /// Call a procedure with JSON arguments and print its result as JSON,
     /// e.g. `call math.add 2 3`. Errors go to stderr, exit status 1.
     Call(CallOptions),
@@ -208,6 +215,34 @@ pub struct CallOptions {
     /// offer several [default: the one the registrations agree on].
     #[arg(long, value_name = "HEX", value_parser = parse_fingerprint)]
     pub signature: Option<Fingerprint>,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// `ping ADDR`.
+#[derive(Args, Debug)]
+pub struct PingOptions {
+    /// The address to ask: a matchmaker's or a server's (HOST:PORT).
+    #[arg(value_name = "ADDR", value_parser = parse_address)]
+    pub address: SocketAddr,
+    /// How long to wait for an answer.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(PING_DEADLINE)))]
+    pub deadline: Duration,
+}
+
+/// How long `ping` waits by default: a server that does not answer in this
+/// long is as good as down to an operator.
+pub const PING_DEADLINE: Duration = Duration::from_secs(3);
+
+/// `status`.
+#[derive(Args, Debug)]
+pub struct StatusOptions {
+    /// Report leases with less time left than this (a lease renewed on
+    /// time keeps two thirds of its TTL).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = "5s")]
+    pub soon: Duration,
     #[command(flatten)]
     pub target: Target,
 }

@@ -10,6 +10,7 @@
 //! - [`query`]: the `list`, `lookup` and `describe` subcommands and their tables;
 //! - [`call`]: the `call` subcommand, JSON in and out;
 //! - [`diagnostic`]: CBOR diagnostic notation, for `call --raw`;
+//! - [`health`]: the `ping` and `status` subcommands;
 //! - [`runtime`]: the one place the binary names the async runtime.
 //!
 //! Every room answers a failure with the one line `main` prints.
@@ -18,6 +19,7 @@ pub mod args;
 pub mod call;
 pub mod diagnostic;
 pub mod etcd;
+pub mod health;
 pub mod query;
 pub mod runtime;
 pub mod serve;

@@ -225,6 +225,6 @@ fn signature_cell(signature: Fingerprint, text: Option<&str>) -> String {
 }
 
 /// A TTL left, to a tenth of a second: `12.3s`.
-fn format_ttl(ms: u64) -> String {
+pub fn format_ttl(ms: u64) -> String {
     format!("{}.{:01}s", ms / 1000, (ms % 1000) / 100)
 }

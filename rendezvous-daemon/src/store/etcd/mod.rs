@@ -48,7 +48,7 @@ pub mod layout;
 mod worker;
 
 use crate::store::policy::{Limits, TtlBounds};
-use crate::store::{Counts, Expired, Pending, Store};
+use crate::store::{Counts, Expired, Pending, Store, StoreHealth};
 use cache::Cache;
 use layout::Layout;
 use rendezvous_core::Fingerprint;
@@ -317,5 +317,12 @@ impl Store for EtcdStore {
 
     fn counts(&self) -> Counts {
         self.shared.cache().counts()
+    }
+
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            kind: "etcd",
+            reachable: self.is_live(),
+        }
     }
 }
