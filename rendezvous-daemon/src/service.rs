@@ -16,6 +16,7 @@ use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
 use rendezvous_runtime::{self as rt, Instant};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use std::time::SystemTime;
@@ -26,12 +27,32 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 /// How many times it asks before it gives up (and replaces nothing).
 const PROBE_ATTEMPTS: u32 = 3;
 
+/// What the matchmaker counts beside its responder, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Lookups answered (found or not).
+    pub(crate) lookups: AtomicU64,
+    /// Registrations granted (one per lease granted).
+    pub(crate) registered: AtomicU64,
+    /// Requests refused at a registration limit.
+    pub(crate) limits: AtomicU64,
+    /// Requests refused by the gatekeeper (no or a wrong MAC, stale,
+    /// replayed, not from loopback without a secret).
+    pub(crate) unauthenticated: AtomicU64,
+}
+
+/// Adds one to `counter`; relaxed, as a count orders nothing.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// What the procedures share.
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) gate: Mutex<Gatekeeper>,
     pub(crate) log: Mutex<RefusalLog>,
+    pub(crate) counts: Counts,
     /// Clients that ask an endpoint which incarnation holds it (IPv4,
     /// IPv6), made on first use.
     probers: [OnceLock<Client>; 2],
@@ -45,6 +66,7 @@ impl State {
             store,
             gate: Mutex::new(gate),
             log: Mutex::new(RefusalLog::default()),
+            counts: Counts::default(),
             probers: [OnceLock::new(), OnceLock::new()],
         })
     }
@@ -139,6 +161,10 @@ impl State {
         context: &CallContext,
         refusal: &MatchmakerError,
     ) {
+        bump(match kind {
+            Refused::Auth(_) => &self.counts.unauthenticated,
+            Refused::Limit => &self.counts.limits,
+        });
         if let Some(suppressed) = lock(&self.log).note(kind, Instant::now()) {
             tracing::warn!(
                 peer = %context.peer,
@@ -219,6 +245,7 @@ fn register(state: Shared) -> Procedure {
                 .await;
             match &lease {
                 Ok(lease) => {
+                    bump(&state.counts.registered);
                     tracing::info!(
                         %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
                         "registered"
@@ -270,6 +297,7 @@ fn lookup(state: Shared) -> Procedure {
     read_only::<operation::Lookup, _, _>(move |request, context| {
         let state = state.clone();
         async move {
+            bump(&state.counts.lookups);
             // Rotated per name by the store; a cut keeps the first ones.
             let answer = state.store.lookup(&request.name, request.signature);
             fit_lookup(answer, context.result_budget())

@@ -24,6 +24,7 @@ pub mod etcd;
 pub mod fault_server;
 mod front;
 pub mod gate;
+pub mod http;
 pub mod math_server;
 mod net;
 pub mod netns;

@@ -21,6 +21,8 @@ pub struct MathServer {
     pub address: SocketAddr,
     /// The lines naming its procedures, as it printed them.
     pub procedures: Vec<String>,
+    /// Where it serves `/metrics`, if started with `--metrics`.
+    pub metrics: Option<SocketAddr>,
     /// Its stderr, line by line (its log), read as it comes so that the
     /// pipe never fills.
     log: mpsc::Receiver<String>,
@@ -51,7 +53,20 @@ impl MathServer {
 
     /// Started with `RUST_LOG` set to `filter`, or unset for `None`.
     pub fn start_logging(matchmakers: &str, filter: Option<&str>) -> MathServer {
+        MathServer::spawn(matchmakers, filter, false)
+    }
+
+    /// Started with `--metrics 127.0.0.1:0`: [`MathServer::metrics`] is
+    /// where it serves them.
+    pub fn start_with_metrics(matchmaker: SocketAddr) -> MathServer {
+        MathServer::spawn(&matchmaker.to_string(), None, true)
+    }
+
+    fn spawn(matchmakers: &str, filter: Option<&str>, metrics: bool) -> MathServer {
         let mut command = Command::new(workspace_binary("math-service", "math-server"));
+        if metrics {
+            command.args(["--metrics", "127.0.0.1:0"]);
+        }
         command
             .args(["--matchmaker", matchmakers])
             .env_remove("RUST_LOG")
@@ -78,10 +93,21 @@ impl MathServer {
                     .expect("math-server lists its procedures")
             })
             .collect();
+        let metrics = metrics.then(|| {
+            let line = received
+                .recv_timeout(PATIENCE)
+                .expect("math-server names its metrics address");
+            line.trim()
+                .strip_prefix("metrics on http://")
+                .and_then(|rest| rest.strip_suffix("/metrics"))
+                .and_then(|address| address.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected metrics line: {line:?}"))
+        });
         MathServer {
             child,
             address,
             procedures,
+            metrics,
             log,
         }
     }

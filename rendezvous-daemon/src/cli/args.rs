@@ -99,6 +99,18 @@ pub struct Serve {
     #[arg(default_value = shown!(format_bytes(DEFAULT_REPLY_CACHE_BYTES)))]
     pub reply_cache_bytes: usize,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics and a status page
+    /// at http://ADDR/ (e.g. 127.0.0.1:9095). Off by default; a loopback
+    /// address unless --metrics-allow-remote.
+    #[arg(long, value_name = "ADDR", value_parser = parse_address)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Let --metrics listen on an address other hosts can reach: the
+    /// metrics and the page name every procedure and endpoint registered,
+    /// to whoever connects.
+    #[arg(long, requires = "metrics")]
+    pub metrics_allow_remote: bool,
+
     #[command(flatten)]
     pub etcd: EtcdOptions,
 }

@@ -30,6 +30,24 @@ pub fn run(options: Serve) -> Result<(), String> {
         // The first line of stdout names the bound address, so scripts and
         // tests that pass port 0 learn the port the OS chose.
         println!("rendezvous-daemon listening on {}", matchmaker.local_addr());
+        let _metrics = match options.metrics {
+            Some(address) => {
+                let served = matchmaker
+                    .serve_metrics(address, options.metrics_allow_remote)
+                    .map_err(|error| match error.kind() {
+                        std::io::ErrorKind::InvalidInput => {
+                            format!("--metrics {address}: {error} (--metrics-allow-remote)")
+                        }
+                        _ => format!("--metrics {address}: could not serve there: {error}"),
+                    })?;
+                tracing::info!(
+                    "metrics on http://{0}/metrics, status page on http://{0}/",
+                    served.local_addr()
+                );
+                Some(served)
+            }
+            None => None,
+        };
         tracing::info!(
             address = %matchmaker.local_addr(),
             default_ttl = ?options.default_ttl,

@@ -118,6 +118,8 @@ impl Store for MemoryStore {
         StoreHealth {
             kind: "memory",
             reachable: true,
+            round_trips: 0,
+            outages: 0,
         }
     }
 

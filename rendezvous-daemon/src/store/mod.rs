@@ -58,6 +58,10 @@ pub struct StoreHealth {
     /// False while an etcd store cannot reach etcd (lookups answer from
     /// the cache, writes are refused `StoreUnavailable`).
     pub reachable: bool,
+    /// Requests made to etcd so far, retries included (0 for memory).
+    pub round_trips: u64,
+    /// Times etcd became unreachable (0 for memory).
+    pub outages: u64,
 }
 
 /// What the matchmaker keeps. Every implementation enforces

@@ -60,14 +60,16 @@ pub(super) async fn start(
                         ack: admitted + service.config.ack_delay.min(call.deadline),
                         deadline: context.deadline,
                     };
-                    rt::spawn(finish_slowly(service.clone(), call, running, peer, times));
+                    let slowly =
+                        finish_slowly(service.clone(), call, procedure, running, peer, times);
+                    rt::spawn(slowly);
                     return;
                 }
             }
         }
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
-    let reply = finish(service, &call, outcome, peer);
+    let reply = finish(service, &call, &procedure, outcome, peer);
     out.post(service, reply).await;
     out.answered_call();
 }
@@ -85,6 +87,7 @@ struct Times {
 async fn finish_slowly(
     service: Arc<Service>,
     call: Call,
+    procedure: Arc<Procedure>,
     running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
     peer: Peer,
     times: Times,
@@ -110,13 +113,20 @@ async fn finish_slowly(
             "a handler cancelled at its deadline panicked while being dropped"
         );
     }
-    let reply = finish(&service, &call, outcome, peer);
+    let reply = finish(&service, &call, &procedure, outcome, peer);
     service.send(&reply, peer.address).await;
     service.in_flight.finish(1);
 }
 
 /// Encodes and records the reply of a call that ran.
-fn finish(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
+fn finish(
+    service: &Service,
+    call: &Call,
+    procedure: &Procedure,
+    outcome: Outcome,
+    peer: Peer,
+) -> Vec<u8> {
+    procedure.call_counters().count(&outcome);
     let reply = answer::reply(service, call, outcome, peer);
     service
         .cache()

@@ -1,0 +1,150 @@
+//! `/metrics` and the status page with the real binaries: the daemon's
+//! `--metrics` and `math-server --metrics` (ServerBuilder::metrics),
+//! scraped over HTTP while calls go through `rendezvous-daemon call`.
+
+use rendezvous_tests::daemon::cli;
+use rendezvous_tests::http::{get, sample};
+use rendezvous_tests::{Daemon, MathServer, eventually, run};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where a daemon started with `--metrics 127.0.0.1:0` serves them, from
+/// its log.
+fn metrics_address(daemon: &Daemon) -> SocketAddr {
+    let found = run(eventually(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async {
+            let log = daemon.stderr();
+            let at = log.find("metrics on http://")? + "metrics on http://".len();
+            log[at..].split('/').next()?.parse().ok()
+        },
+    ));
+    found.unwrap_or_else(|| panic!("no metrics address in the log:\n{}", daemon.stderr()))
+}
+
+/// `rendezvous-daemon call ARGS` through `daemon`.
+fn call(daemon: &Daemon, args: &[&str]) -> rendezvous_tests::CliOutput {
+    let address = daemon.address().to_string();
+    let mut full = vec!["call"];
+    full.extend_from_slice(args);
+    full.extend(["--matchmaker", address.as_str()]);
+    cli(&full, &[])
+}
+
+/// The value of `series` in the metrics at `address`, which must have it.
+fn scraped(body: &str, series: &str) -> f64 {
+    sample(body, series).unwrap_or_else(|| panic!("no `{series}` in:\n{body}"))
+}
+
+#[test]
+fn the_daemon_and_math_server_serve_what_they_did_as_prometheus_metrics() {
+    let daemon = Daemon::start(&["--metrics", "127.0.0.1:0"]);
+    let server = MathServer::start_with_metrics(daemon.address());
+    for args in [
+        &["math.add", "2", "3"][..],
+        &["math.add", "4", "5"],
+        &["math.div", "1", "0"],
+    ] {
+        assert!(call(&daemon, args).status.success(), "{args:?}");
+    }
+    assert!(!call(&daemon, &["math.add", "1", "one"]).status.success());
+
+    let answer = get(server.metrics.expect("--metrics"), "/metrics");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.headers.contains("text"), "{answer:?}");
+    let body = &answer.body;
+    let calls = |procedure: &str, outcome: &str| {
+        scraped(
+            body,
+            &format!("rendezvous_calls_total{{procedure=\"{procedure}\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(calls("math.add", "returned"), 2.0);
+    assert_eq!(calls("math.add", "bad_arguments"), 1.0);
+    assert_eq!(
+        calls("math.div", "returned"),
+        1.0,
+        "an Err returned is a return"
+    );
+    assert_eq!(calls("math.checksum", "returned"), 0.0);
+    for series in [
+        "rendezvous_duplicates_replayed_total",
+        "rendezvous_retransmissions_seen_total",
+        "rendezvous_acks_sent_total",
+        "rendezvous_reply_cache_evictions_total",
+        "rendezvous_refusals_total{kind=\"overloaded\"}",
+    ] {
+        assert_eq!(scraped(body, series), 0.0, "{series}");
+    }
+    assert!(
+        scraped(body, "rendezvous_reply_cache_bytes") > 0.0,
+        "three replies are held"
+    );
+
+    let answer = get(metrics_address(&daemon), "/metrics");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let body = &answer.body;
+    // Each `call` looked the name up once.
+    assert_eq!(scraped(body, "rendezvous_lookups_total"), 4.0);
+    assert_eq!(scraped(body, "rendezvous_registrations"), 4.0);
+    assert_eq!(scraped(body, "rendezvous_leases"), 1.0);
+    assert_eq!(scraped(body, "rendezvous_registrations_granted_total"), 1.0);
+    assert_eq!(
+        scraped(body, "rendezvous_store_reachable{store=\"memory\"}"),
+        1.0
+    );
+    assert_eq!(
+        scraped(
+            body,
+            "rendezvous_calls_total{procedure=\"rendezvous.register\",outcome=\"returned\"}"
+        ),
+        1.0
+    );
+    for kind in ["overloaded", "limits", "unauthenticated"] {
+        assert_eq!(
+            scraped(
+                body,
+                &format!("rendezvous_refusals_total{{kind=\"{kind}\"}}")
+            ),
+            0.0,
+            "{kind}"
+        );
+    }
+    assert!(
+        sample(body, "rendezvous_etcd_round_trips_total").is_none(),
+        "no etcd here"
+    );
+    assert_eq!(get(metrics_address(&daemon), "/nothing").status, 404);
+}
+
+#[test]
+fn a_registration_refused_at_a_limit_is_counted_as_such() {
+    let daemon = Daemon::start(&["--metrics", "127.0.0.1:0", "--max-registrations", "1"]);
+    // math-server's four procedures do not fit: refused, retried.
+    let _server = MathServer::start(daemon.address());
+    let metrics = metrics_address(&daemon);
+    let limited = run(eventually(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async {
+            let body = get(metrics, "/metrics").body;
+            sample(&body, "rendezvous_refusals_total{kind=\"limits\"}")
+                .filter(|count| *count >= 1.0)
+        },
+    ));
+    assert!(limited.is_some(), "no refusal at the limit counted");
+    let body = get(metrics, "/metrics").body;
+    assert_eq!(scraped(&body, "rendezvous_registrations"), 0.0);
+}
+
+#[test]
+fn metrics_off_loopback_are_refused_unless_allowed() {
+    let output = cli(&["--listen", "127.0.0.1:0", "--metrics", "0.0.0.0:0"], &[]);
+    assert!(!output.status.success(), "{output:?}");
+    assert!(output.stderr.contains("is not loopback"), "{output:?}");
+    assert!(
+        output.stderr.contains("--metrics-allow-remote"),
+        "{output:?}"
+    );
+}
