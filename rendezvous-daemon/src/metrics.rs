@@ -154,7 +154,7 @@ impl StatusPage for Page {
         };
         let mut body = format!(
             "<p>Matchmaker at <b>{}</b>, up {} s. Store: <b>{}</b> <span class=\"{class}\">{word}</span>. \
-             {} leases, {} registrations.</p>",
+             Leases: {}. Registrations: {}.</p>",
             escape(&self.address.to_string()),
             self.watch.uptime().as_secs(),
             escape(health.kind),

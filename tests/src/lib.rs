@@ -18,6 +18,7 @@
 //! });
 //! ```
 
+pub mod chromium;
 mod client;
 pub mod daemon;
 pub mod etcd;

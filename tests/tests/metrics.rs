@@ -148,3 +148,64 @@ fn metrics_off_loopback_are_refused_unless_allowed() {
         "{output:?}"
     );
 }
+
+#[test]
+fn the_status_page_renders_in_a_real_browser_while_a_server_is_registered() {
+    use rendezvous_tests::chromium::{Chromium, target_dir};
+    let Some(chromium) = Chromium::or_skip("the_status_page_renders_in_a_real_browser") else {
+        return;
+    };
+    let daemon = Daemon::start(&["--metrics", "127.0.0.1:0"]);
+    let server = MathServer::start_with_metrics(daemon.address());
+    assert!(call(&daemon, &["math.add", "2", "3"]).status.success());
+    let page = format!("http://{}/", metrics_address(&daemon));
+
+    let dom = chromium.dump_dom(&page);
+    let endpoint = server.address.to_string();
+    for text in [
+        "<title>rendezvous matchmaker</title>",
+        "http-equiv=\"refresh\"",
+        &format!("Matchmaker at <b>{}</b>", daemon.address()),
+        "Store: <b>memory</b> <span class=\"ok\">reachable</span>",
+        "Leases: 1. Registrations: 4.",
+        "<th>lease left</th>",
+        "<td>math.add</td>",
+        "<td>math.add(i64, i64) -&gt; i64</td>",
+        "<td>math.checksum(Document) -&gt; Digest</td>",
+        &format!("<td>{endpoint}</td>"),
+        "/min</td>",
+    ] {
+        assert!(
+            dom.contains(text),
+            "`{text}` missing from the rendered page:\n{dom}"
+        );
+    }
+    assert_eq!(
+        dom.matches(&format!("<td>{endpoint}</td>")).count(),
+        4,
+        "{dom}"
+    );
+
+    let server_page = chromium.dump_dom(&format!("http://{}/", server.metrics.expect("--metrics")));
+    for text in [
+        "<title>rendezvous server</title>",
+        "<td>math.add</td>",
+        "<td>math.slow_square</td>",
+    ] {
+        assert!(
+            server_page.contains(text),
+            "`{text}` missing from:\n{server_page}"
+        );
+    }
+
+    let screenshot = target_dir().join("status-page.png");
+    let _ = std::fs::remove_file(&screenshot);
+    chromium.screenshot(&page, &screenshot);
+    let png = std::fs::read(&screenshot).expect("chromium wrote the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "not a PNG: {}",
+        screenshot.display()
+    );
+    assert!(png.len() > 10_000, "an empty page? {} bytes", png.len());
+}
