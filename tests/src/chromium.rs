@@ -110,5 +110,5 @@ pub fn target_dir() -> PathBuf {
     exe.ancestors()
         .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| std::env::temp_dir())
+        .unwrap_or_else(std::env::temp_dir)
 }
