@@ -229,3 +229,40 @@ fn status_reports_the_store_what_it_holds_and_leases_expiring_soon() {
     assert!(printed.contains("expiring    1 within 31s:"), "{printed}");
     assert!(printed.contains(&server.address.to_string()), "{printed}");
 }
+
+#[test]
+fn one_call_is_one_span_in_the_callers_log_and_the_servers() {
+    let daemon = Daemon::start(&[]);
+    let server = MathServer::start_logging(
+        &daemon.address().to_string(),
+        Some("info,rendezvous_core=debug"),
+    );
+    let address = daemon.address().to_string();
+    let output = cli(
+        &["call", "math.add", "2", "3", "--matchmaker", &address],
+        &[("RUST_LOG", "rendezvous_core=debug")],
+    );
+    assert_eq!(answer(&output), "5");
+    // `call{procedure=math.add client=<hex> xid=<n>}: ... call returned`
+    let span = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("call returned"))
+        .find_map(|line| {
+            let start = line.find("call{procedure=math.add ")?;
+            let end = start + line[start..].find('}')? + 1;
+            Some(line[start..end].to_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no span of the call in the caller's log:\n{}",
+                output.stderr
+            )
+        });
+    assert!(
+        span.contains(" client=") && span.contains(" xid="),
+        "{span}"
+    );
+    let (found, seen) = server.await_log(&[&span, "call answered", "outcome=\"returned\""]);
+    assert!(found, "`{span}` missing from the server's log:\n{seen:#?}");
+}

@@ -64,6 +64,7 @@ use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// A procedure as a caller names it. Generated proxies hold one as a constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,11 +323,33 @@ impl Client {
             .ok_or_else(|| Error::NotFound { name: name.into() })?;
         let remaining = self.policy.deadline.saturating_sub(started.elapsed());
         let mut call = resources.requester.begin(name, signature, args, remaining);
+        let span = call.span();
+        let result = self
+            .drive(&mut call, procedure, first)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::debug!("call returned"),
+            Err(error) => tracing::debug!(%error, "call failed"),
+        });
+        result
+    }
+
+    /// Moves `call` between endpoints, from `first`, until it returns or
+    /// fails ([`failover`](self#what-a-caller-can-rely-on)).
+    async fn drive(
+        &self,
+        call: &mut Outgoing<'_>,
+        procedure: &RemoteProcedure,
+        first: Target,
+    ) -> Result<Vec<u8>, Error> {
+        let resources = &*self.resources;
+        let (name, signature) = (procedure.name, procedure.signature);
         let mut failover = Failover::new(name, procedure.idempotent, &self.policy, first);
         let mut target = first;
         loop {
             let before = call.transmissions();
-            let answer = riding_out_overload(&mut call, target, &self.policy, MAX_UNANSWERED).await;
+            let answer = riding_out_overload(call, target, &self.policy, MAX_UNANSWERED).await;
             let attempt = Attempt {
                 answer,
                 transmissions: call.transmissions() - before,

@@ -41,6 +41,18 @@ impl CallCounts {
     }
 }
 
+/// What a call's end is named in `/metrics` and in logs.
+pub(crate) fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Return(_) => "returned",
+        Outcome::Panicked(_) => "panicked",
+        Outcome::BadArguments(_) => "bad_arguments",
+        Outcome::ReplyTooLarge { .. } => "reply_too_large",
+        Outcome::DeadlineExceeded => "deadline_exceeded",
+        _ => "refused",
+    }
+}
+
 /// The counts as they are raised.
 #[derive(Debug, Default)]
 pub(crate) struct CallCounters {

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 /// Serves as `options` say until the process is asked to stop.
 pub fn run(options: Serve) -> Result<(), String> {
-    start_logging();
     let config = config(&options)?;
     let interrupted = runtime::interruption()?;
 
@@ -63,13 +62,13 @@ pub fn run(options: Serve) -> Result<(), String> {
     })
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`), coloured only
+/// Logs to stderr, filtered by `RUST_LOG` (else `default`), coloured only
 /// on a terminal.
-fn start_logging() {
+pub fn start_logging(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
