@@ -24,6 +24,5 @@ mod server_page;
 pub use http::{MetricsHttp, StatusPage};
 pub use prometheus_client;
 pub use prometheus_client::registry::Registry;
-pub use rates::WINDOW;
 pub use responder::{ExtraRefusals, ResponderMetrics, counter, family, gauge};
 pub(crate) use server_page::ServerPage;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The window the page's rates are over.
-pub const WINDOW: Duration = Duration::from_secs(60);
+pub(super) const WINDOW: Duration = Duration::from_secs(60);
 
 /// How often the counters are sampled.
 pub(super) const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
