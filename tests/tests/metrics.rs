@@ -5,23 +5,7 @@
 use rendezvous_tests::daemon::cli;
 use rendezvous_tests::http::{get, sample};
 use rendezvous_tests::{Daemon, MathServer, eventually, run};
-use std::net::SocketAddr;
 use std::time::Duration;
-
-/// Where a daemon started with `--metrics 127.0.0.1:0` serves them, from
-/// its log.
-fn metrics_address(daemon: &Daemon) -> SocketAddr {
-    let found = run(eventually(
-        Duration::from_secs(30),
-        Duration::from_millis(20),
-        || async {
-            let log = daemon.stderr();
-            let at = log.find("metrics on http://")? + "metrics on http://".len();
-            log[at..].split('/').next()?.parse().ok()
-        },
-    ));
-    found.unwrap_or_else(|| panic!("no metrics address in the log:\n{}", daemon.stderr()))
-}
 
 /// `rendezvous-daemon call ARGS` through `daemon`.
 fn call(daemon: &Daemon, args: &[&str]) -> rendezvous_tests::CliOutput {
@@ -84,7 +68,7 @@ fn the_daemon_and_math_server_serve_what_they_did_as_prometheus_metrics() {
         "three replies are held"
     );
 
-    let answer = get(metrics_address(&daemon), "/metrics");
+    let answer = get(daemon.metrics_address(), "/metrics");
     assert_eq!(answer.status, 200, "{answer:?}");
     let body = &answer.body;
     // Each `call` looked the name up once (a lookup is read-only, so a
@@ -118,7 +102,7 @@ fn the_daemon_and_math_server_serve_what_they_did_as_prometheus_metrics() {
         sample(body, "rendezvous_etcd_round_trips_total").is_none(),
         "no etcd here"
     );
-    assert_eq!(get(metrics_address(&daemon), "/nothing").status, 404);
+    assert_eq!(get(daemon.metrics_address(), "/nothing").status, 404);
 }
 
 #[test]
@@ -126,7 +110,7 @@ fn a_registration_refused_at_a_limit_is_counted_as_such() {
     let daemon = Daemon::start(&["--metrics", "127.0.0.1:0", "--max-registrations", "1"]);
     // math-server's four procedures do not fit: refused, retried.
     let _server = MathServer::start(daemon.address());
-    let metrics = metrics_address(&daemon);
+    let metrics = daemon.metrics_address();
     let limited = run(eventually(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -161,7 +145,7 @@ fn the_status_page_renders_in_a_real_browser_while_a_server_is_registered() {
     let daemon = Daemon::start(&["--metrics", "127.0.0.1:0"]);
     let server = MathServer::start_with_metrics(daemon.address());
     assert!(call(&daemon, &["math.add", "2", "3"]).status.success());
-    let page = format!("http://{}/", metrics_address(&daemon));
+    let page = format!("http://{}/", daemon.metrics_address());
 
     let dom = chromium.dump_dom(&page);
     let endpoint = server.address.to_string();

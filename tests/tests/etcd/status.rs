@@ -48,3 +48,45 @@ fn status_says_whether_etcd_is_reachable() {
         await_store_line(&daemons[0], "(reachable)").await;
     });
 }
+
+#[test]
+fn metrics_count_etcd_round_trips_and_outages() {
+    use crate::support::{LONG_TTL, register};
+    use rendezvous_tests::http::{get, sample};
+    use rendezvous_tests::loopback;
+    let mut etcd = Etcd::start();
+    let urls = etcd.urls();
+    let prefix = unique_prefix("etcd-metrics");
+    let daemon = Daemon::start_signed(&[
+        "--etcd",
+        &urls,
+        "--etcd-prefix",
+        &prefix,
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let metrics = daemon.metrics_address();
+    let scrape = |series: &str| {
+        let body = get(metrics, "/metrics").body;
+        sample(&body, series).unwrap_or_else(|| panic!("no `{series}` in:\n{body}"))
+    };
+    run(async {
+        let probe = daemon.client().await;
+        register(&probe, "etcd.metrics", loopback(40_005), LONG_TTL)
+            .await
+            .expect("a registration through etcd");
+        assert!(scrape("rendezvous_etcd_round_trips_total") >= 1.0);
+        assert_eq!(scrape("rendezvous_etcd_outages_total"), 0.0);
+        assert_eq!(scrape("rendezvous_store_reachable{store=\"etcd\"}"), 1.0);
+
+        etcd.stop(0);
+        await_store_line(&daemon, "UNREACHABLE").await;
+        assert_eq!(scrape("rendezvous_etcd_outages_total"), 1.0);
+        assert_eq!(scrape("rendezvous_store_reachable{store=\"etcd\"}"), 0.0);
+
+        etcd.restart(0);
+        await_store_line(&daemon, "(reachable)").await;
+        assert_eq!(scrape("rendezvous_store_reachable{store=\"etcd\"}"), 1.0);
+        assert_eq!(scrape("rendezvous_etcd_outages_total"), 1.0);
+    });
+}
