@@ -196,3 +196,44 @@ fn the_status_page_renders_in_a_real_browser_while_a_server_is_registered() {
     );
     assert!(png.len() > 10_000, "an empty page? {} bytes", png.len());
 }
+
+#[test]
+fn a_registration_without_the_secret_is_counted_as_unauthenticated() {
+    use rendezvous_core::protocol::matchmaker::ProcedureSpec;
+    use rendezvous_core::protocol::wire::Incarnation;
+    use rendezvous_core::{Error, Fingerprint, MatchmakerClient};
+    let daemon = Daemon::start_signed(&["--metrics", "127.0.0.1:0"]);
+    let refused = run(async {
+        // A client of its own, without the daemon's secret.
+        let unsigned = MatchmakerClient::connect(daemon.address())
+            .await
+            .expect("a matchmaker client");
+        let spec = ProcedureSpec {
+            name: "metrics.unsigned".into(),
+            signature: Fingerprint::of("metrics.unsigned()->()"),
+            signature_text: None,
+        };
+        let endpoint = unsigned.address();
+        unsigned
+            .register(
+                vec![spec],
+                endpoint,
+                Incarnation(1),
+                Duration::from_secs(30),
+            )
+            .await
+    });
+    assert!(
+        matches!(refused, Err(Error::Unauthenticated { .. })),
+        "{refused:?}"
+    );
+    let body = get(daemon.metrics_address(), "/metrics").body;
+    assert_eq!(
+        scraped(&body, "rendezvous_refusals_total{kind=\"unauthenticated\"}"),
+        1.0
+    );
+    assert_eq!(
+        scraped(&body, "rendezvous_refusals_total{kind=\"limits\"}"),
+        0.0
+    );
+}
