@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use rendezvous_core::protocol::matchmaker::MatchmakerError;
 use rendezvous_core::protocol::matchmaker::operation::{
-    List, Lookup, Operation, Register, Renew, Unregister,
+    List, Lookup, Operation, Register, Renew, Status, Unregister,
 };
 use rendezvous_core::protocol::wire::{Message, Outcome, decode_payload};
 use rendezvous_daemon::{Matchmaker, MatchmakerConfig, TtlBounds};
@@ -87,12 +87,13 @@ where
 }
 
 /// The operations by selector, in the order of `seeds::MATCHMAKER_PROCEDURES`.
-const OPERATIONS: [fn(&mut Peer, &[u8]); 5] = [
+const OPERATIONS: [fn(&mut Peer, &[u8]); 6] = [
     exercise::<Register>,
     exercise::<Renew>,
     exercise::<Unregister>,
     exercise::<Lookup>,
     exercise::<List>,
+    exercise::<Status>,
 ];
 
 fuzz_target!(|data: &[u8]| {

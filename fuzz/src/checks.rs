@@ -4,8 +4,8 @@
 
 use crate::alloc::{Usage, measure};
 use rendezvous_core::protocol::matchmaker::{
-    Lease, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError, RegisterRequest,
-    Registration, RenewRequest, Renewed, UnregisterRequest,
+    Lease, ListPage, ListRequest, Lookup, LookupRequest, MatchmakerError, MatchmakerStatus,
+    RegisterRequest, Registration, RenewRequest, Renewed, StatusRequest, UnregisterRequest,
 };
 use rendezvous_core::protocol::wire::{
     DecodeError, EncodeError, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
@@ -370,12 +370,14 @@ pub fn matchmaker_payloads(input: &[u8]) {
     payload::<(UnregisterRequest,)>(input);
     payload::<(LookupRequest,)>(input);
     payload::<(ListRequest,)>(input);
+    payload::<(StatusRequest,)>(input);
     // What `MatchmakerClient` decodes.
     payload::<Result<Lease, MatchmakerError>>(input);
     payload::<Result<Renewed, MatchmakerError>>(input);
     payload::<Result<(), MatchmakerError>>(input);
     payload::<Result<Lookup, MatchmakerError>>(input);
     payload::<Result<ListPage, MatchmakerError>>(input);
+    payload::<Result<MatchmakerStatus, MatchmakerError>>(input);
     // Their parts, bare.
     payload::<RegisterRequest>(input);
     payload::<ListPage>(input);

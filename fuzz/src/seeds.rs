@@ -171,6 +171,8 @@ pub fn matchmaker_requests() -> Vec<(u8, Vec<u8>)> {
                 after: Some(cursor),
             },)),
         ),
+        // `StatusRequest` has no fields: an empty map.
+        (5, encode(&(std::collections::BTreeMap::<String, u8>::new(),))),
     ]
 }
 
@@ -184,12 +186,13 @@ pub fn lookup_args(name: &str) -> Vec<u8> {
 
 /// The matchmaker's procedures: name and signature, by selector (the
 /// order of the `matchmaker_daemon` target's selectors).
-pub const MATCHMAKER_PROCEDURES: [(&str, Fingerprint); 5] = [
+pub const MATCHMAKER_PROCEDURES: [(&str, Fingerprint); 6] = [
     named::<operation::Register>(),
     named::<operation::Renew>(),
     named::<operation::Unregister>(),
     named::<operation::Lookup>(),
     named::<operation::List>(),
+    named::<operation::Status>(),
 ];
 
 const fn named<O: Operation>() -> (&'static str, Fingerprint) {

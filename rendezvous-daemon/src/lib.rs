@@ -5,7 +5,7 @@
 //! procedures under a lease they keep renewing; clients look names up and
 //! call the servers directly. The matchmaker is itself a procedure server:
 //! its operations (`rendezvous.register`, `.renew`, `.unregister`, `.lookup`,
-//! `.list`) are served by the same [`Responder`] that serves user calls, so
+//! `.list`, `.status`) are served by the same [`Responder`] that serves user calls, so
 //! retransmissions and duplicates are handled once, there (a retransmitted
 //! `register` cannot create two leases).
 //!
@@ -36,6 +36,7 @@
 
 mod budget;
 pub mod gatekeeper;
+mod metrics;
 pub mod refusal_log;
 mod service;
 pub mod store;
@@ -50,6 +51,7 @@ pub use store::{
 };
 
 use rendezvous_core::matchmaker::Secret;
+use rendezvous_core::server::metrics::MetricsHttp;
 use rendezvous_core::server::{Responder, ResponderConfig, ResponderStats};
 use rendezvous_runtime::{self as rt, Instant};
 use service::{Shared, State, lock};
@@ -171,6 +173,24 @@ impl Matchmaker {
 
     pub fn stats(&self) -> ResponderStats {
         self.responder.stats()
+    }
+
+    /// Serves `/metrics` (Prometheus text) and a status page at `/` on
+    /// `address`, until the returned endpoint is dropped. An address off
+    /// loopback is refused unless `allow_remote`.
+    pub fn serve_metrics(
+        &self,
+        address: SocketAddr,
+        allow_remote: bool,
+    ) -> io::Result<MetricsHttp> {
+        let watch = self.responder.watch();
+        let registry = metrics::registry(watch.clone(), self.state.clone());
+        let page = metrics::Page {
+            address: self.local_addr(),
+            watch,
+            state: self.state.clone(),
+        };
+        MetricsHttp::start(address, allow_remote, registry, Box::new(page))
     }
 
     /// Stops answering; requests in flight finish first.

@@ -12,6 +12,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The matchmaker logs at info by default; a query prints its answer
+    // on stdout and only warnings on stderr, unless RUST_LOG says more
+    // (`RUST_LOG=rendezvous_core=debug` shows each call's span).
+    cli::serve::start_logging(if cli.command.is_none() {
+        "info"
+    } else {
+        "warn"
+    });
     let result = match cli.command {
         None => cli::serve::run(cli.serve),
         Some(Command::List(target)) => cli::query::list(target),
@@ -20,6 +28,10 @@ fn main() -> ExitCode {
             signature,
             target,
         }) => cli::query::lookup(target, name, signature),
+        Some(Command::Describe { name, target }) => cli::query::describe(target, name),
+        Some(Command::Call(options)) => cli::call::call(options),
+        Some(Command::Ping(options)) => cli::health::ping(options),
+        Some(Command::Status(options)) => cli::health::status(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

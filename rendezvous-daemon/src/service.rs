@@ -9,11 +9,14 @@ use crate::store::{LIST_PAGE_BYTES, Store};
 use rendezvous_core::Client;
 use rendezvous_core::protocol::matchmaker::auth::Authenticated;
 use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
-use rendezvous_core::protocol::matchmaker::{LeaseToken, MatchmakerError, RegisterRequest};
+use rendezvous_core::protocol::matchmaker::{
+    LeaseToken, MatchmakerError, MatchmakerStatus, RegisterRequest,
+};
 use rendezvous_core::server::{CallContext, Procedure, ProcedureSet};
 use rendezvous_runtime::{self as rt, Instant};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use std::time::SystemTime;
@@ -24,12 +27,32 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 /// How many times it asks before it gives up (and replaces nothing).
 const PROBE_ATTEMPTS: u32 = 3;
 
+/// What the matchmaker counts beside its responder, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Lookups answered (found or not).
+    pub(crate) lookups: AtomicU64,
+    /// Registrations granted (one per lease granted).
+    pub(crate) registered: AtomicU64,
+    /// Requests refused at a registration limit.
+    pub(crate) limits: AtomicU64,
+    /// Requests refused by the gatekeeper (no or a wrong MAC, stale,
+    /// replayed, not from loopback without a secret).
+    pub(crate) unauthenticated: AtomicU64,
+}
+
+/// Adds one to `counter`; relaxed, as a count orders nothing.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// What the procedures share.
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) gate: Mutex<Gatekeeper>,
     pub(crate) log: Mutex<RefusalLog>,
+    pub(crate) counts: Counts,
     /// Clients that ask an endpoint which incarnation holds it (IPv4,
     /// IPv6), made on first use.
     probers: [OnceLock<Client>; 2],
@@ -43,6 +66,7 @@ impl State {
             store,
             gate: Mutex::new(gate),
             log: Mutex::new(RefusalLog::default()),
+            counts: Counts::default(),
             probers: [OnceLock::new(), OnceLock::new()],
         })
     }
@@ -137,6 +161,10 @@ impl State {
         context: &CallContext,
         refusal: &MatchmakerError,
     ) {
+        bump(match kind {
+            Refused::Auth(_) => &self.counts.unauthenticated,
+            Refused::Limit => &self.counts.limits,
+        });
         if let Some(suppressed) = lock(&self.log).note(kind, Instant::now()) {
             tracing::warn!(
                 peer = %context.peer,
@@ -156,7 +184,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The five matchmaker procedures over one state.
+/// The six matchmaker procedures over one state.
 pub(crate) fn procedures(state: &Shared) -> ProcedureSet {
     let mut set = ProcedureSet::new();
     let all = [
@@ -165,9 +193,10 @@ pub(crate) fn procedures(state: &Shared) -> ProcedureSet {
         unregister(state.clone()),
         lookup(state.clone()),
         list(state.clone()),
+        status(state.clone()),
     ];
     for procedure in all {
-        // Five distinct constant names: insertion cannot collide.
+        // Six distinct constant names: insertion cannot collide.
         let _ = set.insert(procedure);
     }
     set
@@ -216,6 +245,7 @@ fn register(state: Shared) -> Procedure {
                 .await;
             match &lease {
                 Ok(lease) => {
+                    bump(&state.counts.registered);
                     tracing::info!(
                         %endpoint, from = %context.peer, ttl_ms = lease.ttl_ms, procedures = ?names,
                         "registered"
@@ -267,6 +297,7 @@ fn lookup(state: Shared) -> Procedure {
     read_only::<operation::Lookup, _, _>(move |request, context| {
         let state = state.clone();
         async move {
+            bump(&state.counts.lookups);
             // Rotated per name by the store; a cut keeps the first ones.
             let answer = state.store.lookup(&request.name, request.signature);
             fit_lookup(answer, context.result_budget())
@@ -286,6 +317,22 @@ fn list(state: Shared) -> Procedure {
                 .map_err(|needed| MatchmakerError::RequestTooSmall {
                     needed_bytes: budget::request_bytes_for(needed),
                 })
+        }
+    })
+}
+
+/// Read-only: what the store is and holds, for `rendezvous-daemon status`.
+fn status(state: Shared) -> Procedure {
+    read_only::<operation::Status, _, _>(move |_request, _context| {
+        let state = state.clone();
+        async move {
+            let (health, counts) = (state.store.health(), state.store.counts());
+            Ok(MatchmakerStatus {
+                store: health.kind.to_owned(),
+                store_reachable: health.reachable,
+                leases: counts.leases as u64,
+                registrations: counts.registrations as u64,
+            })
         }
     })
 }

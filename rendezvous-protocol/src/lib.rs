@@ -3,7 +3,7 @@
 //! What travels between rendezvous peers, and nothing that moves it: the
 //! message types and their CBOR codec ([`wire`]), signature fingerprints
 //! ([`signature`]), the matchmaker's requests and answers
-//! ([`matchmaker`]), each of its five procedures as one typed
+//! ([`matchmaker`]), each of its six procedures as one typed
 //! [`Operation`], and the MAC that signs registrations
 //! ([`matchmaker::auth`]). PROTOCOL.md at the repository root is the
 //! specification; this crate is its executable form.

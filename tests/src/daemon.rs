@@ -242,6 +242,28 @@ impl Daemon {
         lock(&self.stderr).clone()
     }
 
+    /// Where a daemon started with `--metrics 127.0.0.1:0` serves them,
+    /// read from its log (bounded wait); panics with the log if it never
+    /// says.
+    pub fn metrics_address(&self) -> SocketAddr {
+        const SAID: &str = "metrics on http://";
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let log = self.stderr();
+            let found = log.find(SAID).and_then(|at| {
+                let rest = &log[at + SAID.len()..];
+                rest.split('/').next()?.parse().ok()
+            });
+            match found {
+                Some(address) => return address,
+                None if Instant::now() >= deadline => {
+                    panic!("the daemon never named its metrics address:\n{log}")
+                }
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         self.status.is_none()

@@ -18,12 +18,15 @@
 //! });
 //! ```
 
+pub mod chromium;
 mod client;
 pub mod daemon;
 pub mod etcd;
 pub mod fault_server;
 mod front;
 pub mod gate;
+pub mod http;
+pub mod math_server;
 mod net;
 pub mod netns;
 mod pipe;
@@ -33,6 +36,7 @@ pub mod sync;
 
 pub use client::{CALL_DEADLINE, client, client_of};
 pub use daemon::{CliOutput, Daemon};
+pub use math_server::MathServer;
 pub use net::{free_address, loopback};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use secret::SecretFile;

@@ -45,11 +45,12 @@
 
 mod endpoints;
 mod failover;
+mod ping;
 
 use crate::error::{Error, refusal};
 use crate::matchmaker::{self, MatchmakerClient};
 pub use crate::requester::MAX_UNANSWERED;
-use crate::requester::{Requester, bind_address_for};
+use crate::requester::{Outgoing, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::rt::{self, Instant};
 use crate::signature::Fingerprint;
@@ -57,11 +58,13 @@ use crate::wire::{self, Incarnation, Outcome};
 use endpoints::{EndpointCache, Target};
 use failover::{AfterAttempt, AfterLookup, Attempt, Failover, failure_error};
 use once_cell::sync::OnceCell;
+pub use ping::Pong;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// A procedure as a caller names it. Generated proxies hold one as a constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,33 +239,25 @@ impl Client {
         decode_result(procedure.name, &result)
     }
 
+    /// Asks `endpoint` whether it answers: its incarnation, the round
+    /// trip, and its uptime (see [`Pong`]). Runs nothing there.
+    pub async fn ping(&self, endpoint: SocketAddr) -> Result<Pong, Error> {
+        ping::ping(&self.resources.requester, &self.policy, endpoint).await
+    }
+
     /// The incarnation of the server that holds `endpoint` now: the one in
     /// the header of its answer to a call of a procedure no server has
     /// (it runs nothing). The matchmaker uses it to check that a new
     /// incarnation registering at an endpoint really holds it before the
     /// old one's registrations go.
     pub async fn incarnation_at(&self, endpoint: SocketAddr) -> Result<Incarnation, Error> {
-        const NOBODYS: &str = "rendezvous.incarnation";
-        let mut call = self.resources.requester.begin(
-            NOBODYS,
-            Fingerprint(0),
-            vec![0x80],
-            self.policy.deadline,
+        let probed = ping::probe(
+            &self.resources.requester,
+            &self.policy,
+            endpoint,
+            Incarnation::ANY,
         );
-        let answer = call
-            .attempt(endpoint, Incarnation::ANY, &self.policy, MAX_UNANSWERED)
-            .await;
-        match (answer, call.answered_by()) {
-            (Ok(_), Some(incarnation)) => Ok(incarnation),
-            (Ok(outcome), None) => Err(refusal(NOBODYS, endpoint, outcome)),
-            (Err(failure), _) => Err(failure_error(
-                NOBODYS,
-                endpoint,
-                failure,
-                call.transmissions(),
-                self.policy.deadline,
-            )),
-        }
+        Ok(probed.await?.0)
     }
 
     /// Calls a server at a known address, without the matchmaker.
@@ -335,6 +330,28 @@ impl Client {
             .ok_or_else(|| Error::NotFound { name: name.into() })?;
         let remaining = self.policy.deadline.saturating_sub(started.elapsed());
         let mut call = resources.requester.begin(name, signature, args, remaining);
+        let span = call.span();
+        let result = self
+            .drive(&mut call, procedure, first)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::debug!("call returned"),
+            Err(error) => tracing::debug!(%error, "call failed"),
+        });
+        result
+    }
+
+    /// Moves `call` between endpoints, from `first`, until it returns or
+    /// fails ([`failover`](self#what-a-caller-can-rely-on)).
+    async fn drive(
+        &self,
+        call: &mut Outgoing<'_>,
+        procedure: &RemoteProcedure,
+        first: Target,
+    ) -> Result<Vec<u8>, Error> {
+        let resources = &*self.resources;
+        let (name, signature) = (procedure.name, procedure.signature);
         let mut failover = Failover::new(name, procedure.idempotent, &self.policy, first);
         let mut target = first;
         loop {

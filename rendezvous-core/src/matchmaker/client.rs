@@ -56,7 +56,8 @@ use rendezvous_protocol::matchmaker::auth::{self, Authenticated, Secret};
 use rendezvous_protocol::matchmaker::operation::{self, Operation};
 use rendezvous_protocol::matchmaker::{
     EndpointInfo, Lease, LeaseToken, ListCursor, ListPage, ListRequest, Lookup, LookupRequest,
-    MatchmakerError, ProcedureSpec, RegisterRequest, Registration, RenewRequest, UnregisterRequest,
+    MatchmakerError, MatchmakerStatus, ProcedureSpec, RegisterRequest, Registration, RenewRequest,
+    StatusRequest, UnregisterRequest,
 };
 use serde_bytes::ByteBuf;
 use std::io;
@@ -270,6 +271,15 @@ impl MatchmakerClient {
             padding,
         };
         self.padded::<operation::List, _>(request).await
+    }
+
+    /// How the matchmaker is: its store, whether it reaches it, how much
+    /// it holds. A matchmaker older than this operation refuses it as a
+    /// procedure it does not have ([`Error::Remote`] with
+    /// [`crate::Refusal::NoSuchProcedure`]).
+    pub async fn status(&self) -> Result<MatchmakerStatus, Error> {
+        self.request::<operation::Status, _>(|| Ok(StatusRequest::default()))
+            .await
     }
 
     /// Every registration, all pages.

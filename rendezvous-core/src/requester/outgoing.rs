@@ -68,6 +68,20 @@ impl Outgoing<'_> {
     }
 
     /// The incarnation named in the header of the last reply, if any.
+    /// The span a call's log lines belong to: `call{procedure, client,
+    /// xid}`, the same on the server's side, so one call can be followed
+    /// from the caller's log to the server's. Disabled (nothing recorded
+    /// or formatted) unless a subscriber wants `rendezvous_core` at debug.
+    pub(crate) fn span(&self) -> tracing::Span {
+        let call = &self.call;
+        tracing::debug_span!(
+            "call",
+            procedure = %call.procedure,
+            client = %format_args!("{:016x}", call.client.0),
+            xid = call.xid.0
+        )
+    }
+
     pub(crate) fn answered_by(&self) -> Option<Incarnation> {
         self.answered_by
     }

@@ -9,8 +9,11 @@
 //! imports one that imports it back: `serve` stands on the responder and
 //! the lease keeper; the responder on `reply_cache` and `procedure`.
 
+mod call_counts;
 mod lease_keeper;
 pub(crate) mod linked;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod procedure;
 mod reply_cache;
 mod responder;
@@ -19,12 +22,13 @@ mod source;
 mod state;
 
 pub use crate::wire::Elsewhere;
+pub use call_counts::CallCounts;
 pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
 };
 pub use responder::{
     DEFAULT_ACK_DELAY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_REPLY_CACHE_BYTES, DEFAULT_RETENTION,
-    Responder, ResponderConfig, ResponderStats,
+    Responder, ResponderConfig, ResponderStats, ResponderWatch,
 };
 pub use serve::{Server, ServerBuilder};
 pub use source::{Source, source_of};

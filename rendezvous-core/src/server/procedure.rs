@@ -1,6 +1,7 @@
 //! Procedures as the server runs them: a name, a signature and a handler
 //! from argument bytes to result bytes, with the types erased.
 
+use super::call_counts::{CallCounters, CallCounts};
 use crate::rt::Instant;
 use crate::signature::Fingerprint;
 use crate::wire::{self, ClientId, Elsewhere, MAX_NAME_BYTES, Xid};
@@ -97,6 +98,8 @@ pub struct Procedure {
     signature_text: Option<String>,
     handler: Handler,
     read_only: bool,
+    /// Shared by clones: a clone is the same procedure.
+    calls: Arc<CallCounters>,
 }
 
 impl Procedure {
@@ -112,6 +115,7 @@ impl Procedure {
             signature_text: None,
             handler: Arc::new(move |args, context| Box::pin(handler(args, context))),
             read_only: false,
+            calls: Arc::default(),
         }
     }
 
@@ -147,6 +151,16 @@ impl Procedure {
     /// The signature text given by [`Procedure::with_signature_text`].
     pub fn signature_text(&self) -> Option<&str> {
         self.signature_text.as_deref()
+    }
+
+    /// How its calls on this server ended so far.
+    pub fn calls(&self) -> CallCounts {
+        self.calls.read()
+    }
+
+    /// Where the responder counts each call's end.
+    pub(crate) fn call_counters(&self) -> &CallCounters {
+        &self.calls
     }
 
     /// Whether it was declared [`Procedure::read_only`].

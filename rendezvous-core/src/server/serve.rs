@@ -47,6 +47,9 @@ pub struct Server {
     advertised: SocketAddr,
     /// Dropped with the server, which ends the keeper task.
     _keeper_stop: async_channel::Sender<()>,
+    /// `/metrics` and the status page, if asked for; stops when dropped.
+    #[cfg(feature = "metrics")]
+    metrics: Option<super::metrics::MetricsHttp>,
 }
 
 /// Configures and starts a [`Server`].
@@ -63,6 +66,12 @@ pub struct ServerBuilder {
     lease_ttl: Duration,
     config: ResponderConfig,
     secret: SecretSource,
+    /// Where to serve `/metrics`.
+    #[cfg(feature = "metrics")]
+    metrics: Option<SocketAddr>,
+    /// Whether that may be off loopback.
+    #[cfg(feature = "metrics")]
+    metrics_allow_remote: bool,
 }
 
 /// Where the secret that signs registrations comes from.
@@ -87,6 +96,10 @@ impl Default for ServerBuilder {
             lease_ttl: DEFAULT_LEASE_TTL,
             config: ResponderConfig::default(),
             secret: SecretSource::Environment,
+            #[cfg(feature = "metrics")]
+            metrics: None,
+            #[cfg(feature = "metrics")]
+            metrics_allow_remote: false,
         }
     }
 }
@@ -225,6 +238,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves `/metrics` (Prometheus text: calls by procedure and outcome,
+    /// duplicates, ACKs, the reply cache, refusals) and a status page at
+    /// `/` over HTTP on `address`, e.g. `127.0.0.1:9096` (feature
+    /// `metrics`). [`ServerBuilder::start`] refuses an address off
+    /// loopback unless [`ServerBuilder::metrics_allow_remote`].
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, address: SocketAddr) -> Self {
+        self.metrics = Some(address);
+        self
+    }
+
+    /// Lets [`ServerBuilder::metrics`] listen where other hosts can
+    /// reach it: the page names every procedure served, to whoever asks.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_allow_remote(mut self, allow: bool) -> Self {
+        self.metrics_allow_remote = allow;
+        self
+    }
+
     /// Everything about how calls are answered.
     pub fn responder_config(mut self, config: ResponderConfig) -> Self {
         self.config = config;
@@ -281,6 +313,17 @@ impl ServerBuilder {
                 ),
             });
         }
+        #[cfg(feature = "metrics")]
+        let metrics = match self.metrics {
+            Some(address) => match serve_metrics(&responder, address, self.metrics_allow_remote) {
+                Ok(served) => Some(served),
+                Err(error) => {
+                    responder.shutdown().await;
+                    return Err(error);
+                }
+            },
+            None => None,
+        };
         let matchmaker = match matchmaker_client(&responder, &matchmakers).await {
             Ok(client) => client.with_secret(secret),
             Err(error) => {
@@ -322,6 +365,8 @@ impl ServerBuilder {
             keeper_task,
             advertised,
             _keeper_stop: keeper_stop,
+            #[cfg(feature = "metrics")]
+            metrics,
         })
     }
 
@@ -330,6 +375,31 @@ impl ServerBuilder {
         let _server = self.start().await?;
         futures_lite::future::pending().await
     }
+}
+
+/// The server's `/metrics` and status page.
+#[cfg(feature = "metrics")]
+fn serve_metrics(
+    responder: &Responder,
+    address: SocketAddr,
+    allow_remote: bool,
+) -> Result<super::metrics::MetricsHttp, Error> {
+    use super::metrics::{MetricsHttp, Registry, ResponderMetrics, ServerPage};
+    let watch = responder.watch();
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ResponderMetrics::new(watch.clone())));
+    let page = ServerPage {
+        address: responder.local_addr(),
+        watch,
+    };
+    MetricsHttp::start(address, allow_remote, registry, Box::new(page)).map_err(|error| match error
+        .kind()
+    {
+        std::io::ErrorKind::InvalidInput => Error::Configuration {
+            reason: format!("{error} (ServerBuilder::metrics_allow_remote)"),
+        },
+        _ => Error::io(format!("could not serve metrics on {address}"), error),
+    })
 }
 
 /// The server's client of the matchmakers. It sends from the responder's
@@ -492,6 +562,12 @@ impl Server {
 
     pub fn stats(&self) -> ResponderStats {
         self.responder.stats()
+    }
+
+    /// Where `/metrics` is served, if [`ServerBuilder::metrics`] asked.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|served| served.local_addr())
     }
 
     /// Stops at once, as if the process had died: no unregister, no drain;

@@ -11,6 +11,7 @@ use super::values::{
 use clap::{Args, Parser, Subcommand};
 use rendezvous_core::Fingerprint;
 use rendezvous_core::matchmaker::{self, DEFAULT_ADDRESS, SECRET_FILE_ENV_VAR};
+use rendezvous_core::retry::DEFAULT_DEADLINE;
 use rendezvous_core::server::DEFAULT_REPLY_CACHE_BYTES;
 use rendezvous_daemon::{
     DEFAULT_AUTH_WINDOW, DEFAULT_LEASE_TTL, DEFAULT_MAX_NONCES, DEFAULT_MAX_REGISTRATIONS,
@@ -98,6 +99,18 @@ pub struct Serve {
     #[arg(default_value = shown!(format_bytes(DEFAULT_REPLY_CACHE_BYTES)))]
     pub reply_cache_bytes: usize,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics and a status page
+    /// at http://ADDR/ (e.g. 127.0.0.1:9095). Off by default; a loopback
+    /// address unless --metrics-allow-remote.
+    #[arg(long, value_name = "ADDR", value_parser = parse_address)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Let --metrics listen on an address other hosts can reach: the
+    /// metrics and the page name every procedure and endpoint registered,
+    /// to whoever connects.
+    #[arg(long, requires = "metrics")]
+    pub metrics_allow_remote: bool,
+
     #[command(flatten)]
     pub etcd: EtcdOptions,
 }
@@ -166,6 +179,84 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Print each endpoint of one procedure name: incarnation, lease time
+    /// left, transports and signature (its types).
+    Describe {
+        /// The procedure name, e.g. math.add.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Ask a matchmaker or any server whether it answers: round trip,
+    /// incarnation, uptime. Nothing runs there.
+    Ping(PingOptions),
+    /// What a matchmaker says of itself: its store (memory or etcd, and
+    /// whether etcd is reachable), leases and registrations, and leases
+    /// expiring soon.
+    Status(StatusOptions),
+    /// Call a procedure with JSON arguments and print its result as JSON,
+    /// e.g. `call math.add 2 3`. Errors go to stderr, exit status 1.
+    Call(CallOptions),
+}
+
+/// `call NAME ARGS...`: one procedure called from the shell.
+#[derive(Args, Debug)]
+pub struct CallOptions {
+    /// The procedure name, e.g. math.add.
+    pub name: String,
+    /// The arguments, one JSON value each: `2`, `"text"`, `[1, 2]`,
+    /// `{"name": "x", "body": [104, 105]}` (a struct is a map of its
+    /// fields, an enum as serde writes it, a byte string an array of
+    /// numbers). A word that is not JSON is taken as a string (`hello`);
+    /// one starting with `{`, `[` or `"` must be valid JSON.
+    #[arg(value_name = "JSON", allow_negative_numbers = true)]
+    pub args: Vec<String>,
+    /// Print the result as CBOR diagnostic notation (RFC 8949) instead of JSON.
+    #[arg(long)]
+    pub raw: bool,
+    /// Let the call be retried on another server after the first may have
+    /// run it (a procedure declared idempotent already is; refused for one
+    /// whose registration says it is not).
+    #[arg(long)]
+    pub idempotent: bool,
+    /// How long the call may take, retransmissions and failover included.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(DEFAULT_DEADLINE)))]
+    pub deadline: Duration,
+    /// The signature fingerprint to call (hex), when servers of one name
+    /// offer several [default: the one the registrations agree on].
+    #[arg(long, value_name = "HEX", value_parser = parse_fingerprint)]
+    pub signature: Option<Fingerprint>,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// `ping ADDR`.
+#[derive(Args, Debug)]
+pub struct PingOptions {
+    /// The address to ask: a matchmaker's or a server's (HOST:PORT).
+    #[arg(value_name = "ADDR", value_parser = parse_address)]
+    pub address: SocketAddr,
+    /// How long to wait for an answer.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = shown!(format_duration(PING_DEADLINE)))]
+    pub deadline: Duration,
+}
+
+/// How long `ping` waits by default: a server that does not answer in this
+/// long is as good as down to an operator.
+pub const PING_DEADLINE: Duration = Duration::from_secs(3);
+
+/// `status`.
+#[derive(Args, Debug)]
+pub struct StatusOptions {
+    /// Report leases with less time left than this (a lease renewed on
+    /// time keeps two thirds of its TTL).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(default_value = "5s")]
+    pub soon: Duration,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// The matchmaker a query asks.

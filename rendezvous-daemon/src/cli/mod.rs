@@ -7,13 +7,19 @@
 //! - [`serve`]: a matchmaker built from the serve flags, run until stopped;
 //! - [`etcd`]: the `--etcd*` flags turned into an etcd store (cargo
 //!   feature `etcd`; without it, a message saying how to build it);
-//! - [`query`]: the `list` and `lookup` subcommands and their tables;
+//! - [`query`]: the `list`, `lookup` and `describe` subcommands and their tables;
+//! - [`call`]: the `call` subcommand, JSON in and out;
+//! - [`diagnostic`]: CBOR diagnostic notation, for `call --raw`;
+//! - [`health`]: the `ping` and `status` subcommands;
 //! - [`runtime`]: the one place the binary names the async runtime.
 //!
 //! Every room answers a failure with the one line `main` prints.
 
 pub mod args;
+pub mod call;
+pub mod diagnostic;
 pub mod etcd;
+pub mod health;
 pub mod query;
 pub mod runtime;
 pub mod serve;

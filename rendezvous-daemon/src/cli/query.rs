@@ -1,12 +1,15 @@
 //! The query subcommands, in the spirit of `rpcinfo -p`: `list` prints
 //! every registration a matchmaker holds, `lookup` the endpoints of one
-//! name, each as a table on stdout. A matchmaker that does not answer is
+//! name, `describe` one name's endpoints with their leases, transports and
+//! types, each as a table on stdout. A matchmaker that does not answer is
 //! one line on stderr naming it (from `main`).
 
 use super::args::Target;
 use super::runtime;
 use rendezvous_core::matchmaker;
+use rendezvous_core::protocol::matchmaker::{ListCursor, Registration};
 use rendezvous_core::{Fingerprint, MatchmakerClient};
+use std::net::SocketAddr;
 
 /// `rendezvous-daemon list`: every registration, page after page.
 pub fn list(target: Target) -> Result<(), String> {
@@ -18,6 +21,50 @@ pub fn lookup(target: Target, name: String, signature: Option<Fingerprint>) -> R
     with_matchmaker(target, |client| print_lookup(client, name, signature))
 }
 
+/// `rendezvous-daemon describe NAME`: each endpoint of one name, with its
+/// incarnation, lease time left, transports and signature.
+pub fn describe(target: Target, name: String) -> Result<(), String> {
+    with_matchmaker(target, |client| print_describe(client, name))
+}
+
+/// The target's matchmakers, or `$RENDEZVOUS_MATCHMAKER`'s.
+pub fn addresses(target: &Target) -> Result<Vec<SocketAddr>, String> {
+    match &target.matchmaker {
+        Some(addresses) => Ok(addresses.clone()),
+        None => matchmaker::addresses_from_env().map_err(|e| e.to_string()),
+    }
+}
+
+/// Every registration of `name`, read with `list` from the first place
+/// the name can be: the cursor just before its first endpoint
+/// (`0.0.0.0:0`, lease 0, which nothing registers), page after page until
+/// the name changes.
+pub async fn registrations_of(
+    client: &MatchmakerClient,
+    name: &str,
+) -> Result<Vec<Registration>, rendezvous_core::Error> {
+    let mut after = Some(ListCursor {
+        name: name.to_owned(),
+        endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
+        lease: 0,
+    });
+    let mut found = Vec::new();
+    while let Some(cursor) = after {
+        let page = client.list_page(Some(cursor)).await?;
+        let past_name = page.registrations.iter().any(|r| r.name != name);
+        found.extend(page.registrations.into_iter().filter(|r| r.name == name));
+        after = if past_name { None } else { page.next };
+    }
+    Ok(found)
+}
+
+/// The transports a registration can be called over, as `describe`
+/// prints them. UDP only, today; a registration that offers more (a
+/// stream port) names them here.
+pub fn transports(_registration: &Registration) -> String {
+    "udp".to_owned()
+}
+
 /// Runs `query` against the first of the target's matchmakers (or
 /// `$RENDEZVOUS_MATCHMAKER`'s) that answers.
 fn with_matchmaker<F, Fut>(target: Target, query: F) -> Result<(), String>
@@ -25,10 +72,7 @@ where
     F: FnOnce(MatchmakerClient) -> Fut,
     Fut: std::future::Future<Output = Result<(), rendezvous_core::Error>>,
 {
-    let addresses = match target.matchmaker {
-        Some(addresses) => addresses,
-        None => matchmaker::addresses_from_env().map_err(|e| e.to_string())?,
-    };
+    let addresses = addresses(&target)?;
     runtime::block_on(async {
         let client = MatchmakerClient::connect_any(&addresses)
             .await
@@ -103,6 +147,40 @@ async fn print_lookup(
     Ok(())
 }
 
+async fn print_describe(
+    client: MatchmakerClient,
+    name: String,
+) -> Result<(), rendezvous_core::Error> {
+    let registrations = registrations_of(&client, &name).await?;
+    if registrations.is_empty() {
+        return Err(rendezvous_core::Error::NotFound { name });
+    }
+    let rows: Vec<[String; 5]> = registrations
+        .iter()
+        .map(|r| {
+            [
+                r.endpoint.to_string(),
+                format!("{:016x}", r.incarnation),
+                format_ttl(r.ttl_ms),
+                transports(r),
+                signature_cell(r.signature, r.signature_text.as_deref()),
+            ]
+        })
+        .collect();
+    println!("{name}");
+    print_table(
+        [
+            "ENDPOINT",
+            "INCARNATION",
+            "LEASE LEFT",
+            "TRANSPORTS",
+            "SIGNATURE",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
 /// Prints `header` and `rows` as columns two spaces apart, each as wide as
 /// its widest cell, with no trailing spaces.
 fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
@@ -147,6 +225,6 @@ fn signature_cell(signature: Fingerprint, text: Option<&str>) -> String {
 }
 
 /// A TTL left, to a tenth of a second: `12.3s`.
-fn format_ttl(ms: u64) -> String {
+pub fn format_ttl(ms: u64) -> String {
     format!("{}.{:01}s", ms / 1000, (ms % 1000) / 100)
 }

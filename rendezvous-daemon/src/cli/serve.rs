@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 /// Serves as `options` say until the process is asked to stop.
 pub fn run(options: Serve) -> Result<(), String> {
-    start_logging();
     let config = config(&options)?;
     let interrupted = runtime::interruption()?;
 
@@ -30,6 +29,24 @@ pub fn run(options: Serve) -> Result<(), String> {
         // The first line of stdout names the bound address, so scripts and
         // tests that pass port 0 learn the port the OS chose.
         println!("rendezvous-daemon listening on {}", matchmaker.local_addr());
+        let _metrics = match options.metrics {
+            Some(address) => {
+                let served = matchmaker
+                    .serve_metrics(address, options.metrics_allow_remote)
+                    .map_err(|error| match error.kind() {
+                        std::io::ErrorKind::InvalidInput => {
+                            format!("--metrics {address}: {error} (--metrics-allow-remote)")
+                        }
+                        _ => format!("--metrics {address}: could not serve there: {error}"),
+                    })?;
+                tracing::info!(
+                    "metrics on http://{0}/metrics, status page on http://{0}/",
+                    served.local_addr()
+                );
+                Some(served)
+            }
+            None => None,
+        };
         tracing::info!(
             address = %matchmaker.local_addr(),
             default_ttl = ?options.default_ttl,
@@ -45,13 +62,13 @@ pub fn run(options: Serve) -> Result<(), String> {
     })
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`), coloured only
+/// Logs to stderr, filtered by `RUST_LOG` (else `default`), coloured only
 /// on a terminal.
-fn start_logging() {
+pub fn start_logging(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

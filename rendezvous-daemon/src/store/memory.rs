@@ -27,7 +27,7 @@
 
 use super::directory::{Binding, Directory};
 use super::policy::{Limits, TtlBounds, millis, validate};
-use super::{Counts, Expired, Pending, Store};
+use super::{Counts, Expired, Pending, Store, StoreHealth};
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
 use rendezvous_core::server::{Source, source_of};
@@ -112,6 +112,15 @@ impl Store for MemoryStore {
 
     fn expire(&self) -> Vec<Expired> {
         self.table().expire(Instant::now())
+    }
+
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            kind: "memory",
+            reachable: true,
+            round_trips: 0,
+            outages: 0,
+        }
     }
 
     fn counts(&self) -> Counts {

@@ -50,6 +50,20 @@ pub struct Counts {
     pub registrations: usize,
 }
 
+/// Where a store keeps the table, and whether it reaches it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// `"memory"` or `"etcd"`.
+    pub kind: &'static str,
+    /// False while an etcd store cannot reach etcd (lookups answer from
+    /// the cache, writes are refused `StoreUnavailable`).
+    pub reachable: bool,
+    /// Requests made to etcd so far, retries included (0 for memory).
+    pub round_trips: u64,
+    /// Times etcd became unreachable (0 for memory).
+    pub outages: u64,
+}
+
 /// What the matchmaker keeps. Every implementation enforces
 /// [`validate`], [`TtlBounds`] and [`Limits`] the same way, and answers
 /// `UnknownLease` for a token it does not hold (expired, never granted, or
@@ -97,4 +111,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn expire(&self) -> Vec<Expired>;
 
     fn counts(&self) -> Counts;
+
+    /// For `status` and the metrics.
+    fn health(&self) -> StoreHealth;
 }

@@ -237,6 +237,27 @@ pub struct Registration {
     pub ttl_ms: u64,
 }
 
+/// `rendezvous.status`: how the matchmaker is, for operators. No fields
+/// yet; a later one will be optional, so this request stays valid.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest {}
+
+/// What the matchmaker says of itself: where its table lives, whether it
+/// can reach it, and how much it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchmakerStatus {
+    /// `"memory"` (one daemon's table) or `"etcd"` (a shared store).
+    pub store: String,
+    /// Whether the store answers now (always true for memory); while an
+    /// etcd store does not, lookups answer from the daemon's cache and
+    /// registrations are refused `StoreUnavailable`.
+    pub store_reachable: bool,
+    /// Live leases (servers registered).
+    pub leases: u64,
+    /// Registrations (rows of `list`).
+    pub registrations: u64,
+}
+
 /// Why the matchmaker refused a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MatchmakerError {

@@ -1,5 +1,5 @@
-//! The matchmaker's five procedures, one type each: [`Register`],
-//! [`Renew`], [`Unregister`], [`Lookup`] and [`List`].
+//! The matchmaker's six procedures, one type each: [`Register`],
+//! [`Renew`], [`Unregister`], [`Lookup`], [`List`] and [`Status`].
 //!
 //! An [`Operation`] pairs a reserved name with its signature, its request
 //! and its answer, so that the client, the daemon and the signer cannot
@@ -86,6 +86,8 @@ operations! {
     Lookup = "rendezvous.lookup" (LookupRequest) -> Lookup;
     /// One page of every registration.
     List = "rendezvous.list" (ListRequest) -> ListPage;
+    /// How the matchmaker is: its store and what it holds.
+    Status = "rendezvous.status" (StatusRequest) -> MatchmakerStatus;
 }
 
 #[cfg(test)]
@@ -102,6 +104,7 @@ mod tests {
             Unregister::NAME,
             Lookup::NAME,
             List::NAME,
+            Status::NAME,
         ] {
             assert!(is_reserved(name), "{name}");
         }
@@ -131,6 +134,10 @@ mod tests {
             (
                 List::SIGNATURE,
                 "rendezvous.list(ListRequest)->Result<ListPage,MatchmakerError>",
+            ),
+            (
+                Status::SIGNATURE,
+                "rendezvous.status(StatusRequest)->Result<MatchmakerStatus,MatchmakerError>",
             ),
         ];
         for (signature, text) in written {

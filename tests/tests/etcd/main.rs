@@ -23,4 +23,5 @@ mod etcd_stopped;
 mod etcd_tls;
 mod load;
 mod shared_table;
+mod status;
 mod support;

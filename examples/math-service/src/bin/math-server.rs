@@ -23,6 +23,10 @@ struct Options {
     /// Where to listen; port 0 lets the OS choose.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     bind: SocketAddr,
+    /// Serve Prometheus metrics at http://ADDR/metrics and a status page
+    /// at http://ADDR/ (loopback only; e.g. 127.0.0.1:9096). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,9 @@ fn main() -> ExitCode {
         if let Some(addresses) = options.matchmaker {
             builder = builder.matchmakers(addresses);
         }
+        if let Some(address) = options.metrics {
+            builder = builder.metrics(address);
+        }
         let server = match builder.start().await {
             Ok(server) => server,
             Err(error) => {
@@ -60,6 +67,9 @@ fn main() -> ExitCode {
         println!("math-server listening on {}", server.local_addr());
         for procedure in server.procedures() {
             println!("  {}  {}", procedure.name(), procedure.signature());
+        }
+        if let Some(address) = server.metrics_addr() {
+            println!("  metrics on http://{address}/metrics");
         }
         if !server.is_registered() {
             let tried: Vec<String> = server

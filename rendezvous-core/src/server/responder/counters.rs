@@ -11,6 +11,10 @@ pub struct ResponderStats {
     pub executed: u64,
     /// Duplicates answered with the cached reply instead of running again.
     pub replayed: u64,
+    /// Copies of calls seen before (retransmissions, or copies that
+    /// crossed): of a call running (answered with an ACK), finished
+    /// (`replayed`), forgotten or evicted. None of them ran anything.
+    pub duplicates: u64,
     /// Separate acknowledgments sent.
     pub acks: u64,
     /// Datagrams that did not decode.
@@ -57,6 +61,7 @@ impl Counter {
 pub(super) struct Counters {
     pub(super) executed: Counter,
     pub(super) replayed: Counter,
+    pub(super) duplicates: Counter,
     pub(super) acks: Counter,
     pub(super) malformed: Counter,
     pub(super) overloaded: Counter,
@@ -72,6 +77,7 @@ impl Counters {
         ResponderStats {
             executed: self.executed.get(),
             replayed: self.replayed.get(),
+            duplicates: self.duplicates.get(),
             acks: self.acks.get(),
             malformed: self.malformed.get(),
             evictions: cache.evictions() + cache.tombstones_dropped(),
@@ -110,12 +116,14 @@ mod tests {
         bump(&counters.datagrams_received, 7);
         bump(&counters.datagrams_sent, 8);
         bump(&counters.cancelled, 9);
+        bump(&counters.duplicates, 10);
         let stats = counters.snapshot(&ReplyCache::new(1 << 20, Duration::from_secs(60)));
         assert_eq!(
             stats,
             ResponderStats {
                 executed: 1,
                 replayed: 2,
+                duplicates: 10,
                 acks: 3,
                 malformed: 4,
                 evictions: 0,

@@ -17,12 +17,14 @@ use super::answer::{self, Peer};
 use super::outbox::Outbox;
 use super::service::Service;
 use crate::rt::{self, Instant};
+use crate::server::call_counts::outcome_name;
 use crate::server::procedure::{CallContext, HandlerError, Procedure};
 use crate::wire::{Call, Outcome};
 use futures_lite::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Runs `call`, admitted at `admitted`, which holds a place in flight:
 /// given back when the outbox is sent if it finished at once, else when
@@ -46,14 +48,17 @@ pub(super) async fn start(
     };
     let args = std::mem::take(&mut call.args);
     let handlers = &service.handlers;
+    let span = call_span(&call);
     let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        handlers.enter(|| (procedure.handler())(args, context))
+        span.in_scope(|| handlers.enter(|| (procedure.handler())(args, context)))
     }));
     let outcome = match started {
         Ok(future) => {
             // A boxed future, so moving it to a task after this poll is
-            // allowed; polled and dropped inside the handlers' runtime.
-            let mut running = AssertUnwindSafe(handlers.wrap(future)).catch_unwind();
+            // allowed; polled and dropped inside the handlers' runtime,
+            // and inside the call's span.
+            let traced = handlers.wrap(future).instrument(span.clone());
+            let mut running = AssertUnwindSafe(traced).catch_unwind();
             match futures_lite::future::poll_once(&mut running).await {
                 Some(result) => outcome_of(result),
                 None => {
@@ -61,14 +66,16 @@ pub(super) async fn start(
                         ack: admitted + service.config.ack_delay.min(call.deadline),
                         deadline: context.deadline,
                     };
-                    rt::spawn(finish_slowly(service.clone(), call, running, peer, times));
+                    let slowly =
+                        finish_slowly(service.clone(), call, procedure, running, peer, times);
+                    rt::spawn(slowly);
                     return;
                 }
             }
         }
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
-    let reply = finish(service, &call, outcome, peer);
+    let reply = span.in_scope(|| finish(service, &call, &procedure, outcome, peer));
     out.post(service, reply).await;
     out.answered_call();
 }
@@ -86,6 +93,7 @@ struct Times {
 async fn finish_slowly(
     service: Arc<Service>,
     call: Call,
+    procedure: Arc<Procedure>,
     running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
     peer: Peer,
     times: Times,
@@ -111,13 +119,34 @@ async fn finish_slowly(
             "a handler cancelled at its deadline panicked while being dropped"
         );
     }
-    let reply = finish(&service, &call, outcome, peer);
+    let reply = finish(&service, &call, &procedure, outcome, peer);
     service.send(&reply, peer.address).await;
     service.in_flight.finish(1);
 }
 
+/// The server's side of a call's span: `call{procedure, client, xid}`,
+/// as the client names it (see the client's `Outgoing::span`), so one call
+/// reads the same in both logs. Disabled, and so nearly free, unless a
+/// subscriber wants `rendezvous_core` at debug.
+fn call_span(call: &Call) -> tracing::Span {
+    tracing::debug_span!(
+        "call",
+        procedure = %call.procedure,
+        client = %format_args!("{:016x}", call.client.0),
+        xid = call.xid.0
+    )
+}
+
 /// Encodes and records the reply of a call that ran.
-fn finish(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
+fn finish(
+    service: &Service,
+    call: &Call,
+    procedure: &Procedure,
+    outcome: Outcome,
+    peer: Peer,
+) -> Vec<u8> {
+    procedure.call_counters().count(&outcome);
+    tracing::debug!(outcome = outcome_name(&outcome), "call answered");
     let reply = answer::reply(service, call, outcome, peer);
     service
         .cache()

@@ -60,6 +60,7 @@ pub use config::{
 };
 pub use counters::ResponderStats;
 
+use super::call_counts::CallCounts;
 use super::procedure::ProcedureSet;
 use crate::requester::Requester;
 use crate::rt::{self, Instant};
@@ -76,6 +77,36 @@ use std::time::Duration;
 pub struct Responder {
     service: Arc<Service>,
     task: Option<rt::JoinHandle<()>>,
+}
+
+/// Reads a responder's counts: [`Responder::watch`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ResponderWatch {
+    service: Arc<Service>,
+}
+
+impl ResponderWatch {
+    pub fn stats(&self) -> ResponderStats {
+        self.service.stats()
+    }
+
+    /// Each procedure's name and how its calls ended, by name.
+    pub fn calls(&self) -> Vec<(String, CallCounts)> {
+        let mut calls: Vec<(String, CallCounts)> = self
+            .service
+            .procedures
+            .procedures()
+            .iter()
+            .map(|p| (p.name().to_owned(), p.calls()))
+            .collect();
+        calls.sort_by(|a, b| a.0.cmp(&b.0));
+        calls
+    }
+
+    /// How long the responder has been serving.
+    pub fn uptime(&self) -> Duration {
+        self.service.bound_at.elapsed()
+    }
 }
 
 impl Responder {
@@ -116,6 +147,14 @@ impl Responder {
 
     pub fn stats(&self) -> ResponderStats {
         self.service.stats()
+    }
+
+    /// A handle that reads this responder's counts from elsewhere (an
+    /// exporter's thread) for as long as it is kept.
+    pub fn watch(&self) -> ResponderWatch {
+        ResponderWatch {
+            service: self.service.clone(),
+        }
     }
 
     /// Stops at once, as a crash would: calls in flight run on but never

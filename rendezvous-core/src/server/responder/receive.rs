@@ -103,6 +103,9 @@ async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, o
         let source = source_of(peer.address.ip());
         admission::admit(&mut service.cache(), &service.in_flight, &call, source, now)
     };
+    if !matches!(admission, Admission::New | Admission::Full) {
+        service.counters.duplicates.bump();
+    }
     match admission {
         Admission::New => execute::start(service, call, procedure, peer, now, out).await,
         Admission::Running => answer::ack(service, &call, peer, out).await,

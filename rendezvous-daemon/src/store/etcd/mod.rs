@@ -48,14 +48,14 @@ pub mod layout;
 mod worker;
 
 use crate::store::policy::{Limits, TtlBounds};
-use crate::store::{Counts, Expired, Pending, Store};
+use crate::store::{Counts, Expired, Pending, Store, StoreHealth};
 use cache::Cache;
 use layout::Layout;
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::*;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use worker::{Command, Shared};
@@ -141,6 +141,10 @@ impl EtcdTls {
 #[derive(Debug)]
 pub struct Health {
     live: AtomicBool,
+    /// Requests sent to etcd (each attempt), for `/metrics`.
+    pub round_trips: AtomicU64,
+    /// Transitions to unreachable, for `/metrics`.
+    pub outages: AtomicU64,
     /// Serializes transitions, so each is logged exactly once.
     transition: Mutex<()>,
 }
@@ -149,6 +153,8 @@ impl Health {
     fn new() -> Health {
         Health {
             live: AtomicBool::new(true),
+            round_trips: AtomicU64::new(0),
+            outages: AtomicU64::new(0),
             transition: Mutex::new(()),
         }
     }
@@ -168,6 +174,7 @@ impl Health {
     fn down(&self, reason: &str) {
         let _transition = self.transition.lock();
         if self.live.swap(false, Ordering::AcqRel) {
+            self.outages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 %reason,
                 "etcd is unreachable: lookups answer from this matchmaker's cache (list says stale), and register/renew/unregister are refused as StoreUnavailable until it is back"
@@ -317,5 +324,14 @@ impl Store for EtcdStore {
 
     fn counts(&self) -> Counts {
         self.shared.cache().counts()
+    }
+
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            kind: "etcd",
+            reachable: self.is_live(),
+            round_trips: self.shared.health.round_trips.load(Ordering::Relaxed),
+            outages: self.shared.health.outages.load(Ordering::Relaxed),
+        }
     }
 }

@@ -561,6 +561,10 @@ impl Worker {
         Fut: Future<Output = Result<T, EtcdError>>,
     {
         loop {
+            let health = &self.shared.health;
+            health
+                .round_trips
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match request(self.client.clone()).await {
                 Err(error) if is_transient(&error) && Instant::now() + RETRY_PAUSE < deadline => {
                     tracing::debug!(%error, "etcd request failed; trying again");
