@@ -20,6 +20,8 @@
 //! * [`reader`]: the reading role, handed from call to call.
 //! * [`outbox`]: batching of calls in flight together.
 //! * [`refusals`]: the kernel's port-unreachable errors, read per copy.
+//! * [`stream`]: calls and replies too large for a datagram, over pooled
+//!   TCP connections.
 //! * [`socket`]: what all calls share, below the rest.
 
 mod in_flight;
@@ -28,6 +30,7 @@ mod outgoing;
 mod reader;
 mod refusals;
 mod socket;
+mod stream;
 
 pub(crate) use outgoing::{Failure, Outgoing};
 
@@ -119,6 +122,7 @@ impl Requester {
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
                 datagrams: AtomicU64::new(0),
+                streams: stream::StreamPool::default(),
                 ticker,
                 _stop: stop,
             }),
@@ -127,6 +131,16 @@ impl Requester {
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.socket.local_addr()
+    }
+
+    /// The largest message this requester sends or reads (over the
+    /// stream; a datagram is smaller).
+    pub(crate) fn max_message_bytes(&self) -> usize {
+        self.socket.streams.max_message_bytes()
+    }
+
+    pub(crate) fn set_max_message_bytes(&self, bytes: usize) {
+        self.socket.streams.set_max_message_bytes(bytes);
     }
 
     pub(crate) fn stats(&self) -> RequesterStats {

@@ -68,7 +68,8 @@ pub(super) async fn start(
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
     let reply = finish(service, &call, outcome, peer);
-    out.post(service, reply).await;
+    out.post(service, answer::for_peer(service, reply, peer))
+        .await;
     out.answered_call();
 }
 
@@ -92,7 +93,7 @@ async fn finish_slowly(
     let ack_then_cancel = async {
         rt::sleep(times.ack.saturating_duration_since(Instant::now())).await;
         if let Some(ack) = answer::ack_bytes(&service, &call, peer) {
-            service.send(&ack, peer.address).await;
+            service.deliver(ack, peer).await;
         }
         rt::sleep(times.deadline.saturating_duration_since(Instant::now())).await;
         service.counters.cancelled.bump();
@@ -111,7 +112,9 @@ async fn finish_slowly(
         );
     }
     let reply = finish(&service, &call, outcome, peer);
-    service.send(&reply, peer.address).await;
+    service
+        .deliver(answer::for_peer(&service, reply, peer), peer)
+        .await;
     service.in_flight.finish(1);
 }
 
@@ -121,6 +124,7 @@ fn finish(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u
     service
         .cache()
         .complete(call.client, call.xid, &reply, Instant::now());
+    service.reply_to_stream_waiters(call.client, call.xid, &reply);
     reply
 }
 
@@ -196,6 +200,7 @@ mod tests {
         let peer = Peer {
             address: listener.local_addr().unwrap(),
             datagram_bytes: 100,
+            via: super::super::peer::Via::Datagram,
         };
         (service, listener, peer)
     }
