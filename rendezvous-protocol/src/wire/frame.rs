@@ -107,11 +107,59 @@ mod tests {
 
     #[test]
     fn a_frame_that_does_not_decode_says_why() {
-        let frame = [0, 0, 0, 2, 0x82, 0x01];
+        let frame = [0, 0, 0, 2, 0x84, 0x01];
         let Err(FrameError::Undecodable(undecodable)) = decode_frame(&frame, 100) else {
             panic!("decoded");
         };
         assert_eq!(undecodable.error, DecodeError::Truncated);
+    }
+
+    /// PROTOCOL.md's worked bytes of *Streams*, from the real encoder.
+    #[test]
+    fn the_worked_bytes_of_protocol_md_are_what_is_sent() {
+        use crate::signature::Fingerprint;
+        use crate::wire::{Call, Incarnation, Outcome, Reply};
+        use std::time::Duration;
+        let protocol = include_str!("../../../PROTOCOL.md");
+        let client = ClientId(0x0123_4567_89ab_cdef);
+        let call = Message::Call(Call {
+            client,
+            xid: Xid(1),
+            incarnation: Incarnation::ANY,
+            procedure: "math.add".into(),
+            signature: Fingerprint::of("math.add(i64,i64)->i64"),
+            deadline: Duration::from_millis(3000),
+            done_below: Xid(1),
+            args: vec![0x82, 0x02, 0x03],
+        });
+        let body = call.encode().unwrap();
+        let framed = hex(&frame_header(body.len()).unwrap());
+        assert!(protocol.contains(&format!("{framed}  ")), "{framed}");
+        assert!(protocol.contains(&hex(&body)), "{}", hex(&body));
+        let reply = |outcome| {
+            hex(&Message::Reply(Reply {
+                client,
+                xid: Xid(1),
+                incarnation: Incarnation(0xff),
+                outcome,
+            })
+            .encode()
+            .unwrap())
+        };
+        for outcome in [
+            Outcome::ReplyTooLarge {
+                size: 300_000,
+                limit: 65_507,
+            },
+            Outcome::ReplyWaiting { size: 300_000 },
+            Outcome::MessageTooLarge {
+                size: 20_971_570,
+                limit: 16 << 20,
+            },
+        ] {
+            let bytes = reply(outcome.clone());
+            assert!(protocol.contains(&bytes), "{outcome:?}: {bytes}");
+        }
     }
 
     fn hex(bytes: &[u8]) -> String {
