@@ -163,6 +163,8 @@ impl Procedure {
                 // Bounded already: by a datagram, or the stream's limit.
                 let args: A = wire::decode_payload_within(&bytes, wire::MAX_FRAME_BYTES)
                     .map_err(|error| HandlerError::BadArguments(error.to_string()))?;
+                // Not held while the procedure runs (a large call's bytes).
+                drop(bytes);
                 let result = f(args, context).await;
                 // The responder holds the reply to its transport's limit.
                 wire::encode_payload_within(&result, wire::MAX_FRAME_BYTES).map_err(|error| {

@@ -28,7 +28,10 @@
 //!   [`OUTBOUND_MESSAGES`] answers, one more closes it, and a write must
 //!   finish within `write_timeout`;
 //! - many large frames at once: their buffers wait for room under
-//!   `max_inbound_bytes` before being allocated.
+//!   `max_inbound_bytes` before being allocated, and each call keeps its
+//!   room until its reply is written, so the cap bounds the bytes of
+//!   stream calls read or running (a frame waits for room up to the idle
+//!   timeout).
 
 use super::config::StreamConfig;
 use super::connections::{OUTBOUND_MESSAGES, Refused};
@@ -42,9 +45,9 @@ use crate::wire::{
     frame_length,
 };
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use std::collections::VecDeque;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Accepts connections until cancelled.
@@ -77,7 +80,7 @@ pub(super) async fn accept_loop(service: Arc<Service>, listener: TcpListener) {
                     stream,
                     peer,
                     id,
-                    running: AtomicUsize::new(0),
+                    running: std::sync::Mutex::default(),
                 };
                 rt::spawn(connection.serve(outbound));
             }
@@ -101,9 +104,11 @@ struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     id: u64,
-    /// Calls read here whose replies are not written yet: while there are
-    /// any, the connection is not idle.
-    running: AtomicUsize,
+    /// The room of each call read here whose reply is not written yet,
+    /// oldest first: held until then, so `max_inbound_bytes` bounds calls
+    /// being read *and* running; while there are any, the connection is
+    /// not idle.
+    running: std::sync::Mutex<VecDeque<Taken>>,
 }
 
 /// How a connection's reading ended.
@@ -146,7 +151,9 @@ impl Connection {
                 }
                 continue;
             }
-            let Some(_room) = self.inbound.take(size, self.config.read_timeout).await else {
+            // Waiting for room is waiting for other calls to finish: as
+            // long as a connection may idle.
+            let Some(room) = self.inbound.take(size, self.config.idle_timeout).await else {
                 return Ended::Stalled;
             };
             let mut body = vec![0u8; size];
@@ -168,7 +175,7 @@ impl Connection {
                         datagram_bytes: size,
                         via: Via::Stream(self.id),
                     };
-                    self.running.fetch_add(1, Ordering::AcqRel);
+                    crate::sync::lock(&self.running).push_back(room);
                     receive::on_call(&self.service, call, peer, Instant::now(), &mut out).await;
                     out.flush(&self.service).await;
                 }
@@ -194,7 +201,7 @@ impl Connection {
             match rt::timeout(wait, (&self.stream).read(&mut header[filled..])).await {
                 Some(Ok(0)) | Some(Err(_)) => return Err(Ended::Closed),
                 Some(Ok(read)) => filled += read,
-                None if filled == 0 && self.running.load(Ordering::Acquire) > 0 => {}
+                None if filled == 0 && !crate::sync::lock(&self.running).is_empty() => {}
                 None if filled == 0 => return Err(Ended::Idle),
                 None => return Err(Ended::Stalled),
             }
@@ -291,9 +298,8 @@ impl Connection {
                 }
             }
             if is_reply {
-                let _ = self
-                    .running
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+                // Its call's room (the oldest's: replies mostly come in order).
+                crate::sync::lock(&self.running).pop_front();
             }
         }
     }
