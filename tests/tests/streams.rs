@@ -523,3 +523,31 @@ fn a_peer_that_never_reads_its_replies_is_cut_off() {
         server.shutdown().await;
     });
 }
+
+#[test]
+fn a_server_killed_mid_call_on_the_stream_leaves_the_outcome_unknown() {
+    let daemon = Daemon::start(&[]);
+    run(async {
+        let (server, runs) = serve(&daemon, |b| b).await;
+        let client = client(daemon.address()).with_deadline(Duration::from_secs(4));
+        let calling = rendezvous_runtime::spawn({
+            let client = client.clone();
+            async move { slow_len::remote_with(&client, pattern(200_000), 10_000).await }
+        });
+        let started = rendezvous_tests::eventually(
+            Duration::from_secs(20),
+            Duration::from_millis(10),
+            || async { (runs.count() == 1).then_some(()) },
+        )
+        .await;
+        assert!(started.is_some(), "the call did not start");
+        // Past the ACK delay: the client has heard it runs.
+        rendezvous_runtime::sleep(Duration::from_millis(300)).await;
+        server.abort().await;
+        match calling.await {
+            Err(Error::OutcomeUnknown { .. }) => {}
+            other => panic!("expected OutcomeUnknown, got {other:?}"),
+        }
+        assert_eq!(runs.count(), 1, "it ran at most once");
+    });
+}

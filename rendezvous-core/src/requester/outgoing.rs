@@ -270,7 +270,8 @@ impl Outgoing<'_> {
                 }
                 Err(Broken::Lost) => {}
             }
-            let pause = policy.backoff(policy.min_timeout, unanswered - 1, policy.max_timeout);
+            let step = unanswered.saturating_sub(1);
+            let pause = policy.backoff(policy.min_timeout, step, policy.max_timeout);
             crate::rt::sleep(pause.min(self.remaining())).await;
         }
     }
