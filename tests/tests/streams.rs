@@ -87,9 +87,10 @@ fn large_arguments_and_results_round_trip_byte_for_byte() {
             assert!(back == data, "{size} bytes came back changed");
         }
         assert_eq!(runs.count(), 3);
-        assert!(
-            server.stream_stats().connections >= 1,
-            "the large calls went over a stream"
+        assert_eq!(
+            server.stream_stats().connections,
+            1,
+            "the large calls went over one stream, pooled and reused"
         );
         // A small call still takes a datagram.
         let before = client.stats().datagrams;
@@ -98,6 +99,30 @@ fn large_arguments_and_results_round_trip_byte_for_byte() {
             .expect("echo");
         assert_eq!(small, [1, 2, 3]);
         assert!(client.stats().datagrams > before, "small calls stay on UDP");
+        server.shutdown().await;
+    });
+}
+
+#[test]
+fn a_pooled_connection_the_server_closed_is_noticed_and_replaced() {
+    let daemon = Daemon::start(&[]);
+    run(async {
+        let idle = StreamConfig {
+            idle_timeout: Duration::from_millis(200),
+            ..StreamConfig::default()
+        };
+        let (server, runs) = serve(&daemon, |b| b.stream(Some(idle))).await;
+        let client = client(daemon.address());
+        for round in 0..3 {
+            let data = pattern(100_000 + round);
+            let back = echo::remote_with(&client, data.clone())
+                .await
+                .expect("echo");
+            assert!(back == data);
+            // The server closes the idle connection the client pooled.
+            connections_at_most(&server, 0).await;
+        }
+        assert_eq!(runs.count(), 3, "each call ran once");
         server.shutdown().await;
     });
 }
