@@ -301,6 +301,22 @@ fn a_call_is_one_call_whichever_transport_carries_its_copies() {
         assert_eq!(made.len(), 300_000);
         // And again by datagram: the notice again, nothing run.
         assert_eq!(ask_by_datagram(address, &large), notice);
+        // A call naming another incarnation: one frame, `[12, uptime]`.
+        let Message::Call(mut elsewhere) = call(
+            id,
+            3,
+            &make::PROCEDURE,
+            encode_payload(&(1u32, 1u8)).unwrap(),
+        ) else {
+            unreachable!()
+        };
+        elsewhere.incarnation = Incarnation(server.incarnation().0 ^ 1);
+        send_frame(&mut stream, &Message::Call(elsewhere));
+        let (outcome, _) = reply_on(&mut stream);
+        assert!(
+            matches!(outcome, Outcome::WrongIncarnationUptime(_)),
+            "{outcome:?}"
+        );
         assert_eq!(runs.count(), 2, "each call ran once");
         server.shutdown().await;
     });

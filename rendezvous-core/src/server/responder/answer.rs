@@ -193,6 +193,12 @@ pub(super) async fn wrong_incarnation(
     };
     // Rounded down: an uptime too short is safe, one too long is not.
     let uptime_ms = u64::try_from(service.bound_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if peer.via != Via::Datagram {
+        // A frame holds one message, and only peers that know code 12
+        // speak the stream: the second of the pair alone.
+        let uptime = reply(Outcome::WrongIncarnationUptime(uptime_ms));
+        return post(service, &uptime, peer, out).await;
+    }
     let pair = reply(Outcome::WrongIncarnation)
         .encode()
         .and_then(|mut bytes| {
