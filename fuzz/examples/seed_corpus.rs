@@ -43,6 +43,7 @@ fn main() -> std::io::Result<()> {
         for (n, seed) in seeds.iter().enumerate() {
             match target {
                 "message" => checks::message(seed),
+                "stream_frames" => checks::stream_frames(seed),
                 "matchmaker_payloads" => checks::matchmaker_payloads(seed),
                 "procedure_args" => procedures::run_in_process(seed[0], &seed[1..]),
                 _ => {}

@@ -8,8 +8,9 @@ use rendezvous_core::protocol::matchmaker::{
     RegisterRequest, Registration, RenewRequest, Renewed, StatusRequest, UnregisterRequest,
 };
 use rendezvous_core::protocol::wire::{
-    DecodeError, EncodeError, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
-    Undecodable, decode_payload, encode_payload,
+    DecodeError, EncodeError, FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, FrameError, Header,
+    MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION, Undecodable, decode_frame,
+    decode_payload, encode_payload, frame_length,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -112,6 +113,87 @@ pub fn message(input: &[u8]) {
         Err(undecodable) => undecodable_is_classified(input, &undecodable),
     }
     batch(input);
+}
+
+/// Stream bytes: a limit (the first 2 bytes, big-endian), then frames.
+/// Read frame by frame as a server reads them, `decode_frame` never
+/// panics, allocates nothing for a frame it does not read whole (over the
+/// limit, or not all there) and holds at most 2 × input + 4 KiB; a frame
+/// is refused exactly when its length is over the limit, incomplete
+/// exactly when the bytes end inside it; a decoded message is the one
+/// its body decodes to alone, re-encodes within the limit to a frame no
+/// longer than it came in, and its peeked header (the first
+/// `FRAME_PEEK_BYTES` of the body) is its own.
+pub fn stream_frames(input: &[u8]) {
+    let Some((limit, mut rest)) = input.split_first_chunk::<2>() else {
+        return;
+    };
+    let limit = usize::from(u16::from_be_bytes(*limit));
+    loop {
+        let (decoded, usage) = measure(|| decode_frame(rest, limit));
+        assert_bounded("decode_frame", rest, usage, envelope_bound(rest.len()));
+        let announced = rest
+            .first_chunk::<FRAME_HEADER_BYTES>()
+            .map(|header| frame_length(*header));
+        match decoded {
+            Ok(None) => {
+                assert!(
+                    announced
+                        .is_none_or(|size| size <= limit && rest.len() < FRAME_HEADER_BYTES + size),
+                    "a whole frame reported incomplete: {}",
+                    hex(input)
+                );
+                return;
+            }
+            Err(FrameError::TooLarge { size, limit: said }) => {
+                assert_eq!(
+                    (Some(size), said),
+                    (announced, limit),
+                    "input {}",
+                    hex(input)
+                );
+                assert!(size > limit, "refused within the limit: {}", hex(input));
+                return;
+            }
+            Err(FrameError::Undecodable(undecodable)) => {
+                let size = announced.expect("a header was read");
+                let body = &rest[FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + size];
+                assert_eq!(
+                    Message::decode_within(body, limit).err(),
+                    Some(undecodable),
+                    "input {}",
+                    hex(input)
+                );
+                return;
+            }
+            Ok(Some((message, taken))) => {
+                let size = announced.expect("a header was read");
+                assert_eq!(taken, FRAME_HEADER_BYTES + size, "input {}", hex(input));
+                let body = &rest[FRAME_HEADER_BYTES..taken];
+                assert_eq!(
+                    Message::decode_within(body, limit).ok().as_ref(),
+                    Some(&message)
+                );
+                let peeked = Header::decode_front(&body[..body.len().min(FRAME_PEEK_BYTES)]);
+                assert_eq!(peeked.ok(), Some(message.header()), "input {}", hex(input));
+                let mut again = Vec::new();
+                message
+                    .encode_within(&mut again, limit)
+                    .unwrap_or_else(|error| {
+                        panic!(
+                            "{message:?} does not re-encode: {error}; input {}",
+                            hex(input)
+                        )
+                    });
+                assert!(
+                    again.len() <= size,
+                    "re-encoding grew: input {}",
+                    hex(input)
+                );
+                rest = &rest[taken..];
+            }
+        }
+    }
 }
 
 /// Read as a batch, the datagram's messages tile its front: each decoded

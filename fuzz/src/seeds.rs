@@ -7,7 +7,7 @@ use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::matchmaker::operation::{self, Operation};
 use rendezvous_core::protocol::wire::{
     Ack, Call, ClientId, Confirm, Elsewhere, Incarnation, MAX_DEADLINE, Message, Outcome, Reply,
-    Xid, encode_payload,
+    Xid, encode_payload, frame_header,
 };
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -269,6 +269,11 @@ fn every_outcome() -> Vec<Outcome> {
         },
         Outcome::ReplyEvicted,
         Outcome::DeadlineExceeded,
+        Outcome::ReplyWaiting { size: 300_000 },
+        Outcome::MessageTooLarge {
+            size: 20 << 20,
+            limit: 16 << 20,
+        },
     ]
 }
 
@@ -345,6 +350,25 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             .map(|(selector, bytes)| [vec![selector], bytes].concat())
             .collect()
     };
+    // Stream bytes: a limit (2 bytes), then frames of every seed message,
+    // one alone and all back to back.
+    let framed = |message: &Vec<u8>| {
+        let mut frame = frame_header(message.len()).expect("small").to_vec();
+        frame.extend(message);
+        frame
+    };
+    let mut streams: Vec<Vec<u8>> = datagrams
+        .iter()
+        .map(|d| [vec![0xff, 0xff], framed(d)].concat())
+        .collect();
+    streams.push(
+        [
+            vec![0xff, 0xff],
+            datagrams.iter().flat_map(framed).collect(),
+        ]
+        .concat(),
+    );
+    streams.push([vec![0x00, 0x10], framed(&datagrams[0])].concat());
     let mut daemon = selected(matchmaker_requests());
     daemon.extend(datagrams.iter().map(|d| [vec![5], d.clone()].concat()));
     vec![
@@ -353,5 +377,6 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("procedure_args", selected(procedures::sample_args())),
         ("procedure_server", selected(procedures::sample_args())),
         ("matchmaker_daemon", daemon),
+        ("stream_frames", streams),
     ]
 }

@@ -12,6 +12,7 @@
 //! ```
 
 mod baseline;
+mod bulk;
 #[cfg(feature = "etcd")]
 mod etcd;
 mod measure;
@@ -151,6 +152,35 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
         ));
     }
 
+    // Large payloads over the stream transport, against a raw TCP echo of
+    // the same bytes: one in flight, p50 (its ratio is the inverse of the
+    // throughput ratio), and MB/s both ways from the p50s.
+    let tcp = bulk::TcpEcho::start().await?;
+    let mut bulk_rates = Vec::new();
+    for size in [64 << 10, 1 << 20, (16 << 20) - 1024] {
+        let kind = Kind::Large(size);
+        let (raw_latency, call_latency) = latencies(
+            alternating(
+                rounds,
+                || Latency::median(1, per_round, |end| bulk::sample(tcp.address(), size, end)),
+                || {
+                    Latency::median(1, per_round, |end| {
+                        subject::sample(subject.client(), kind, end)
+                    })
+                },
+            )
+            .await?,
+        );
+        report.push(Row::latency(
+            &format!("call, {size} B byte buffer (stream) vs raw TCP echo"),
+            &raw_latency,
+            &call_latency,
+        ));
+        let rate = |p50: Duration| 2.0 * size as f64 / p50.as_secs_f64().max(1e-9) / 1e6;
+        bulk_rates.push((size, rate(raw_latency.p50), rate(call_latency.p50)));
+    }
+    tcp.stop().await;
+
     let (raw_latency, lookup_latency) = latencies(
         alternating(
             rounds,
@@ -200,6 +230,12 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
         println!("{}", report.json());
     } else {
         print!("{}", report.table());
+        for (size, raw, ours) in bulk_rates {
+            println!(
+                "{size} B both ways: raw TCP {raw:.0} MB/s, rendezvous {ours:.0} MB/s ({:.2}x)",
+                ours / raw
+            );
+        }
     }
     subject.stop().await;
     raw.stop().await;

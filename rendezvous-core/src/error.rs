@@ -78,9 +78,13 @@ pub enum Error {
         message: String,
     },
 
-    /// Arguments or a result too large for one datagram.
+    /// Arguments or a result over a message limit: the client's own
+    /// (`ClientBuilder::max_message_bytes`, checked before anything is
+    /// sent), the server's (`ServerBuilder::max_message_bytes`: the call
+    /// did not run when it is the arguments), or one datagram's (a
+    /// matchmaker request, or a server without the stream transport).
     #[error(
-        "the {what} is {size} bytes, over the {limit}-byte limit of one datagram; send less per call"
+        "the {what} is {size} bytes, over the {limit}-byte message limit; send less per call, or raise the limit (ClientBuilder::max_message_bytes for what a client sends, ServerBuilder::max_message_bytes for what a server accepts and returns)"
     )]
     PayloadTooLarge {
         what: &'static str,
@@ -245,7 +249,19 @@ pub(crate) fn refusal(procedure: &str, endpoint: SocketAddr, outcome: Outcome) -
         Outcome::ReplyTooLarge { size, limit } => Error::PayloadTooLarge {
             what: "result",
             size: size as usize,
-            limit: limit.min(MAX_DATAGRAM_BYTES as u64) as usize,
+            limit: limit as usize,
+        },
+        // Read over the stream by a client that knows it; one that reached
+        // the caller is a reply that could not be fetched.
+        Outcome::ReplyWaiting { size } => Error::PayloadTooLarge {
+            what: "result",
+            size: size as usize,
+            limit: MAX_DATAGRAM_BYTES,
+        },
+        Outcome::MessageTooLarge { size, limit } => Error::PayloadTooLarge {
+            what: "call",
+            size: size as usize,
+            limit: limit as usize,
         },
         Outcome::ReplyEvicted => Error::OutcomeUnknown {
             procedure,

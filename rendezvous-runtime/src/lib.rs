@@ -49,7 +49,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub use async_std::net::UdpSocket;
+pub use async_std::net::{TcpListener, TcpStream, UdpSocket};
 pub use async_std::task::JoinHandle;
 pub use std::time::Instant;
 

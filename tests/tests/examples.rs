@@ -53,6 +53,34 @@ fn math_client_calls_math_server_found_through_the_daemon() {
     }
 }
 
+/// A file beyond a datagram goes whole to `math-server` and back (its
+/// reversed copy) over the stream transport, between real processes.
+#[test]
+fn math_client_checksums_a_large_file() {
+    let daemon = Daemon::start(&[]);
+    let _server = MathServer::start(daemon.address());
+    let path = std::env::temp_dir().join(format!("rendezvous-checksum-{}", std::process::id()));
+    let body: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(&path, &body).expect("write a 1 MiB file");
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &body {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    let mm = daemon.address().to_string();
+    let file = path.to_str().expect("a UTF-8 path");
+    let output = math_client(&["--matchmaker", &mm, "checksum-file", file], &[]);
+    let _ = std::fs::remove_file(&path);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "1048576 bytes, adler32 {:08x}, came back intact",
+            (b << 16) | a
+        )
+    );
+}
+
 #[test]
 fn math_client_finds_the_matchmaker_through_the_environment() {
     let daemon = Daemon::start(&[]);

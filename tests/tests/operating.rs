@@ -145,7 +145,7 @@ fn describe_prints_each_endpoint_with_its_lease_transport_and_types() {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells[1].len(), 16, "an incarnation in hex: {row}");
         assert!(cells[2].ends_with('s'), "lease time left: {row}");
-        assert_eq!(cells[3], "udp", "{row}");
+        assert_eq!(cells[3], "udp,tcp", "{row}");
         assert!(
             row.ends_with("math.div(i64, i64) -> Result<i64, MathError> #idempotent"),
             "{row}"

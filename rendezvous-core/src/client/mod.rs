@@ -114,9 +114,21 @@ pub struct ClientBuilder {
     matchmakers: Option<Vec<SocketAddr>>,
     bind: Option<SocketAddr>,
     policy: RetryPolicy,
+    max_message_bytes: Option<usize>,
 }
 
 impl ClientBuilder {
+    /// The largest message the client sends or reads (default 16 MiB,
+    /// [`wire::DEFAULT_MAX_MESSAGE_BYTES`]): a call whose arguments exceed
+    /// it fails with [`Error::PayloadTooLarge`] before anything is sent.
+    /// Calls beyond a datagram travel over the stream transport; the
+    /// server's own limit (`ServerBuilder::max_message_bytes`) applies
+    /// there too.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = Some(bytes.clamp(wire::MAX_DATAGRAM_BYTES, wire::MAX_FRAME_BYTES));
+        self
+    }
+
     /// The matchmaker to ask (default: `RENDEZVOUS_MATCHMAKER`, else
     /// `127.0.0.1:5000`). The one-address form of
     /// [`ClientBuilder::matchmakers`].
@@ -166,6 +178,9 @@ impl ClientBuilder {
         let bind = self.bind.unwrap_or_else(|| bind_address_for(first));
         let requester = Requester::bind(bind)
             .map_err(|e| Error::io(format!("could not bind a client socket on {bind}"), e))?;
+        if let Some(bytes) = self.max_message_bytes {
+            requester.set_max_message_bytes(bytes);
+        }
         let matchmaker = MatchmakerClient::on(requester.clone(), &addresses)?;
         Ok(Client {
             resources: Arc::new(Resources {
@@ -234,7 +249,11 @@ impl Client {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let args = encode_args(procedure.name, args)?;
+        let args = encode_args(
+            procedure.name,
+            args,
+            self.resources.requester.max_message_bytes(),
+        )?;
         let result = self.call_encoded(procedure, args).await?;
         decode_result(procedure.name, &result)
     }
@@ -271,7 +290,11 @@ impl Client {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let args = encode_args(procedure.name, args)?;
+        let args = encode_args(
+            procedure.name,
+            args,
+            self.resources.requester.max_message_bytes(),
+        )?;
         let (name, signature) = (procedure.name, procedure.signature);
         let mut call = self
             .resources
@@ -416,8 +439,12 @@ impl Client {
     }
 }
 
-fn encode_args<A: Serialize + ?Sized>(procedure: &str, args: &A) -> Result<Vec<u8>, Error> {
-    wire::encode_payload(args).map_err(|error| match error {
+fn encode_args<A: Serialize + ?Sized>(
+    procedure: &str,
+    args: &A,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
+    wire::encode_payload_within(args, limit).map_err(|error| match error {
         wire::EncodeError::TooLarge { size, limit } => Error::PayloadTooLarge {
             what: "arguments",
             size,
@@ -431,7 +458,8 @@ fn encode_args<A: Serialize + ?Sized>(procedure: &str, args: &A) -> Result<Vec<u
 }
 
 fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R, Error> {
-    wire::decode_payload(bytes).map_err(|error| Error::Decode {
+    // Bounded already, by the message that carried it.
+    wire::decode_payload_within(bytes, wire::MAX_FRAME_BYTES).map_err(|error| Error::Decode {
         what: format!("the result of `{procedure}`"),
         reason: error.to_string(),
     })

@@ -20,6 +20,8 @@
 //! * [`reader`]: the reading role, handed from call to call.
 //! * [`outbox`]: batching of calls in flight together.
 //! * [`refusals`]: the kernel's port-unreachable errors, read per copy.
+//! * [`stream`]: calls and replies too large for a datagram, over pooled
+//!   TCP connections.
 //! * [`socket`]: what all calls share, below the rest.
 
 mod in_flight;
@@ -29,6 +31,7 @@ mod overload;
 mod reader;
 mod refusals;
 mod socket;
+mod stream;
 
 pub(crate) use outgoing::{Failure, Outgoing};
 
@@ -120,6 +123,7 @@ impl Requester {
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
                 datagrams: AtomicU64::new(0),
+                streams: stream::StreamPool::default(),
                 ticker,
                 _stop: stop,
             }),
@@ -128,6 +132,16 @@ impl Requester {
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.socket.local_addr()
+    }
+
+    /// The largest message this requester sends or reads (over the
+    /// stream; a datagram is smaller).
+    pub(crate) fn max_message_bytes(&self) -> usize {
+        self.socket.streams.max_message_bytes()
+    }
+
+    pub(crate) fn set_max_message_bytes(&self, bytes: usize) {
+        self.socket.streams.set_max_message_bytes(bytes);
     }
 
     pub(crate) fn stats(&self) -> RequesterStats {

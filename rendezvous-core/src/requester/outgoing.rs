@@ -6,13 +6,23 @@
 //! endpoint has left `max_unanswered` transmissions in a row unanswered, or
 //! until the call's deadline. An ACK proves the call arrived: the call then
 //! only probes, and remembers who acknowledged it.
+//!
+//! A call too large for a datagram goes over the stream instead
+//! ([`Outgoing::attempt`] picks per call, by its encoded size, so a small
+//! call's path is what it was); a datagram call whose reply is too large
+//! for one is told so (`[13]`) and fetches the reply there. Either way a
+//! connection that breaks is a copy unanswered: the call is sent again (on
+//! a fresh connection, same xid) after a pause, up to `max_unanswered`
+//! times, and then it is `Silent` (it may have reached the server) unless
+//! every copy found nothing listening (`Refused`).
 
 use super::in_flight::{Incoming, Registered};
 use super::reader::Reader;
 use super::socket::ClientSocket;
+use super::stream::Broken;
 use crate::retry::RetryPolicy;
 use crate::rt::Instant;
-use crate::wire::{Call, Elsewhere, EncodeError, Incarnation, Outcome};
+use crate::wire::{Call, Elsewhere, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Outcome};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -29,7 +39,7 @@ pub(crate) enum Failure {
     /// Every copy the call ever sent to the endpoint's address was refused
     /// by the kernel (port unreachable): none was delivered there.
     Refused,
-    /// The call does not fit a datagram.
+    /// The call is over the client's message limit.
     TooLarge {
         size: usize,
         limit: usize,
@@ -136,13 +146,20 @@ impl Outgoing<'_> {
                 self.call.deadline = self.remaining();
             }
             self.call.incarnation = incarnation;
-            let datagram = self.call.encode();
-            self.encoded = Some(datagram.map_err(|error| match error {
-                EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
-                EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
-            })?);
+            let mut encoded = Vec::new();
+            let limit = socket.streams.max_message_bytes().max(MAX_DATAGRAM_BYTES);
+            self.call
+                .encode_within(&mut encoded, limit)
+                .map_err(|error| match error {
+                    EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
+                    EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
+                })?;
+            self.encoded = Some(encoded);
         }
         let datagram = self.encoded.as_deref().unwrap_or_default();
+        if datagram.len() > MAX_DATAGRAM_BYTES {
+            return self.over_stream(endpoint, policy, max_unanswered).await;
+        }
         let mut acked = false;
         let mut unanswered = 0;
         loop {
@@ -165,6 +182,12 @@ impl Outgoing<'_> {
             // Wait for the answer; an ACK only stretches the wait.
             loop {
                 match self.next_incoming().await? {
+                    Incoming::Reply(Outcome::ReplyWaiting { .. }, incarnation) => {
+                        // It ran there; its reply waits on the stream.
+                        self.answered_by = Some(incarnation);
+                        self.acked_by = Some(incarnation);
+                        return self.over_stream(endpoint, policy, max_unanswered).await;
+                    }
                     Incoming::Reply(outcome, incarnation) => {
                         self.answered_by = Some(incarnation);
                         // Karn: only unambiguous samples, and none that
@@ -205,6 +228,75 @@ impl Outgoing<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Sends the encoded call over a stream to `endpoint` and waits for its
+    /// reply there: for a call too large for a datagram, or to fetch a
+    /// reply the server keeps (the same call is then a duplicate there).
+    /// A broken connection is a copy unanswered (see the module docs).
+    async fn over_stream(
+        &mut self,
+        endpoint: SocketAddr,
+        policy: &RetryPolicy,
+        max_unanswered: u32,
+    ) -> Result<Outcome, Failure> {
+        let socket = self.socket;
+        let call = self.encoded.as_deref().unwrap_or_default();
+        let mut unanswered = 0;
+        loop {
+            if Instant::now() >= self.deadline {
+                return Err(Failure::Expired);
+            }
+            if unanswered >= max_unanswered {
+                let sent = record(&mut self.sent_to, endpoint);
+                return Err(if sent.refused == sent.copies {
+                    Failure::Refused
+                } else {
+                    Failure::Silent
+                });
+            }
+            record(&mut self.sent_to, endpoint).copies += 1;
+            if self.transmissions > 0 {
+                socket.retransmissions.fetch_add(1, Ordering::Relaxed);
+            }
+            socket.transmissions.fetch_add(1, Ordering::Relaxed);
+            self.transmissions += 1;
+            unanswered += 1;
+            let mut acked_by = None;
+            let exchange = socket
+                .streams
+                .exchange(
+                    endpoint,
+                    call,
+                    self.call.xid,
+                    self.deadline,
+                    |incarnation| acked_by = Some(incarnation),
+                )
+                .await;
+            if acked_by.is_some() {
+                self.acked_by = acked_by;
+                unanswered = 0;
+            }
+            match exchange {
+                Ok((outcome, incarnation)) => {
+                    self.answered_by = Some(incarnation);
+                    if self.acked_by.is_some() {
+                        // Frees the reply (a large one, for a fetch) at once.
+                        socket.confirm(endpoint, self.call.xid).await;
+                    }
+                    return Ok(outcome);
+                }
+                Err(Broken::Expired) => return Err(Failure::Expired),
+                Err(Broken::Refused) => {
+                    let sent = record(&mut self.sent_to, endpoint);
+                    sent.refused = (sent.refused + 1).min(sent.copies);
+                }
+                Err(Broken::Lost) => {}
+            }
+            let step = unanswered.saturating_sub(1);
+            let pause = policy.backoff(policy.min_timeout, step, policy.max_timeout);
+            crate::rt::sleep(pause.min(self.remaining())).await;
         }
     }
 

@@ -63,10 +63,11 @@ impl<'a> Reader<'a> {
             .peekable();
         while let Some(message) = messages.next() {
             // `[4]` followed by `[12, uptime]` for the same call is one
-            // refusal, read as the second (PROTOCOL.md).
+            // refusal, and `[8]` followed by `[13, size]` one notice, each
+            // read as the second (PROTOCOL.md).
             if messages
                 .peek()
-                .is_some_and(|next| completes_refusal(&message, next))
+                .is_some_and(|next| completed_by(&message, next))
             {
                 continue;
             }
@@ -83,17 +84,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Whether `next` is the `[12, uptime]` that completes `message`, a `[4]`.
-fn completes_refusal(message: &Message, next: &Message) -> bool {
-    let Message::Reply(reply) = message else {
+/// Whether `next` completes `message` for the same call: the
+/// `[12, uptime]` after a `[4]`, or the `[13, size]` after an `[8]`.
+fn completed_by(message: &Message, next: &Message) -> bool {
+    let (Message::Reply(first), Message::Reply(second)) = (message, next) else {
         return false;
     };
-    reply.outcome == Outcome::WrongIncarnation
-        && matches!(next, Message::Reply(uptime)
-        if uptime.client == reply.client
-            && uptime.xid == reply.xid
-            && uptime.incarnation == reply.incarnation
-            && matches!(uptime.outcome, Outcome::WrongIncarnationUptime(_)))
+    let pair = matches!(
+        (&first.outcome, &second.outcome),
+        (
+            Outcome::WrongIncarnation,
+            Outcome::WrongIncarnationUptime(_)
+        ) | (Outcome::ReplyTooLarge { .. }, Outcome::ReplyWaiting { .. })
+    );
+    pair && second.client == first.client
+        && second.xid == first.xid
+        && second.incarnation == first.incarnation
 }
 
 impl Drop for Reader<'_> {

@@ -6,6 +6,7 @@
 use super::in_flight::{InFlight, Incoming};
 use super::outbox::{Flushing, Outbox};
 use super::refusals;
+use super::stream::StreamPool;
 use crate::retry::RttEstimator;
 use crate::rt::UdpSocket;
 use crate::sync::lock;
@@ -36,6 +37,8 @@ pub(super) struct ClientSocket {
     pub(super) retransmissions: AtomicU64,
     pub(super) datagrams: AtomicU64,
     /// Tells the idle ticker that a call is waiting.
+    /// Connections for calls and replies too large for a datagram.
+    pub(super) streams: StreamPool,
     pub(super) ticker: async_channel::Sender<()>,
     /// Dropping it (with the last requester) stops the ticker.
     pub(super) _stop: async_channel::Sender<()>,

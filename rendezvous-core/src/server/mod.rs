@@ -27,9 +27,12 @@ pub use procedure::{
     CallContext, Handler, HandlerError, Procedure, ProcedureSet, ProcedureSetError,
 };
 pub use responder::{
-    DEFAULT_ACK_DELAY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_REPLY_CACHE_BYTES, DEFAULT_RETENTION,
-    Responder, ResponderConfig, ResponderStats, ResponderWatch,
+    DEFAULT_ACK_DELAY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_REPLY_CACHE_BYTES, DEFAULT_RETENTION, DEFAULT_STREAM_IDLE_TIMEOUT,
+    DEFAULT_STREAM_READ_TIMEOUT, DEFAULT_STREAM_WRITE_TIMEOUT, Responder, ResponderConfig,
+    ResponderStats, ResponderWatch, StreamConfig, StreamStats,
 };
-pub use serve::{Server, ServerBuilder};
+pub use serve::{DEFAULT_SERVER_REPLY_CACHE_BYTES, Server, ServerBuilder};
 pub use source::{Source, source_of};
 pub use state::{MissingState, SharedState, State, States};

@@ -181,14 +181,20 @@ impl Procedure {
         Procedure::new(name, signature, move |bytes: Vec<u8>, context| {
             let f = f.clone();
             async move {
-                let args: A = wire::decode_payload(&bytes)
+                // Bounded already: by a datagram, or the stream's limit.
+                let args: A = wire::decode_payload_within(&bytes, wire::MAX_FRAME_BYTES)
                     .map_err(|error| HandlerError::BadArguments(error.to_string()))?;
+                // Not held while the procedure runs (a large call's bytes).
+                drop(bytes);
                 let result = f(args, context).await;
-                wire::encode_payload(&result).map_err(|error| match error {
-                    wire::EncodeError::TooLarge { size, limit } => {
-                        HandlerError::ResultTooLarge { size, limit }
+                // The responder holds the reply to its transport's limit.
+                wire::encode_payload_within(&result, wire::MAX_FRAME_BYTES).map_err(|error| {
+                    match error {
+                        wire::EncodeError::TooLarge { size, limit } => {
+                            HandlerError::ResultTooLarge { size, limit }
+                        }
+                        other => HandlerError::ResultUnencodable(other.to_string()),
                     }
-                    other => HandlerError::ResultUnencodable(other.to_string()),
                 })
             }
         })

@@ -20,20 +20,28 @@
 use super::lease_keeper::LeaseKeeper;
 use super::linked::linked_procedures;
 use super::procedure::{Procedure, ProcedureSet};
-use super::responder::{Responder, ResponderConfig, ResponderStats};
+use super::responder::{
+    DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REPLY_CACHE_BYTES, Responder, ResponderConfig,
+    ResponderStats, StreamConfig, StreamStats,
+};
 use super::state::{SharedState, States};
 use crate::client::RemoteProcedure;
 use crate::error::Error;
 use crate::matchmaker::protocol::{DEFAULT_LEASE_TTL, ProcedureSpec, operation};
 use crate::matchmaker::{self, MatchmakerClient, Secret};
 use crate::rt;
-use crate::wire::Incarnation;
+use crate::wire::{Incarnation, MAX_DATAGRAM_BYTES, MAX_FRAME_BYTES};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A server's reply cache by default: 8 MiB of small replies, and room for
+/// two replies of the largest size waiting to be fetched over the stream.
+pub const DEFAULT_SERVER_REPLY_CACHE_BYTES: usize =
+    DEFAULT_REPLY_CACHE_BYTES + 2 * DEFAULT_MAX_MESSAGE_BYTES;
 
 /// A running server: its socket answers calls and its procedures stay
 /// registered. [`Server::shutdown`] stops it gracefully; dropping it stops
@@ -94,7 +102,11 @@ impl Default for ServerBuilder {
             states: States::new(),
             required: Vec::new(),
             lease_ttl: DEFAULT_LEASE_TTL,
-            config: ResponderConfig::default(),
+            config: ResponderConfig {
+                reply_cache_bytes: DEFAULT_SERVER_REPLY_CACHE_BYTES,
+                stream: Some(StreamConfig::default()),
+                ..ResponderConfig::default()
+            },
             secret: SecretSource::Environment,
             #[cfg(feature = "metrics")]
             metrics: None,
@@ -209,9 +221,35 @@ impl ServerBuilder {
         self
     }
 
-    /// Memory the reply cache may use (default 8 MiB).
+    /// Memory the reply cache may use (default 40 MiB: 8 MiB of small
+    /// replies and room for two of the largest, whose callers fetch them
+    /// over the stream). A reply larger than the whole cap is evicted at
+    /// once, so its caller is told `OutcomeUnknown`: raise this with
+    /// [`ServerBuilder::max_message_bytes`].
     pub fn reply_cache_bytes(mut self, bytes: usize) -> Self {
         self.config.reply_cache_bytes = bytes;
+        self
+    }
+
+    /// The largest message the server accepts, and the largest reply it
+    /// gives (default 16 MiB, [`DEFAULT_MAX_MESSAGE_BYTES`]); beyond a
+    /// datagram, both travel over the stream transport. A call over it is
+    /// refused unrun, by its frame's length alone; a result over it is
+    /// answered `ReplyTooLarge`. Its buffers are bounded by the stream
+    /// limits ([`StreamConfig`]).
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        let limit = bytes.clamp(MAX_DATAGRAM_BYTES, MAX_FRAME_BYTES);
+        self.config
+            .stream
+            .get_or_insert_with(StreamConfig::default)
+            .max_message_bytes = limit;
+        self
+    }
+
+    /// The stream transport's limits and timeouts, or `None` to serve
+    /// datagrams only (then every call and result must fit one).
+    pub fn stream(mut self, config: Option<StreamConfig>) -> Self {
+        self.config.stream = config;
         self
     }
 
@@ -558,6 +596,11 @@ impl Server {
 
     pub fn procedures(&self) -> Vec<&Procedure> {
         self.responder.procedures().procedures()
+    }
+
+    /// What the stream transport holds now.
+    pub fn stream_stats(&self) -> StreamStats {
+        self.responder.stream_stats()
     }
 
     pub fn stats(&self) -> ResponderStats {

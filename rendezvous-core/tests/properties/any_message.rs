@@ -53,7 +53,7 @@ pub(crate) fn any_bytes(rng: &mut fastrand::Rng, max: usize) -> Vec<u8> {
 }
 
 fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
-    let outcome = match rng.u8(0..13) {
+    let outcome = match rng.u8(0..15) {
         0 => Outcome::Return(any_bytes(rng, 64)),
         1 => Outcome::Panicked(any_text(rng, 0, 64)),
         2 => Outcome::NoSuchProcedure,
@@ -69,6 +69,11 @@ fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
         9 => Outcome::ReplyEvicted,
         10 => Outcome::DeadlineExceeded,
         11 => Outcome::WrongIncarnationUptime(any_u64(rng)),
+        12 => Outcome::ReplyWaiting { size: any_u64(rng) },
+        13 => Outcome::MessageTooLarge {
+            size: any_u64(rng),
+            limit: any_u64(rng),
+        },
         _ => Outcome::Overloaded,
     };
     // Exhaustive on purpose: a new outcome fails to compile until it is
@@ -86,6 +91,8 @@ fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
         | Outcome::ReplyTooLarge { .. }
         | Outcome::ReplyEvicted
         | Outcome::DeadlineExceeded
+        | Outcome::ReplyWaiting { .. }
+        | Outcome::MessageTooLarge { .. }
         | Outcome::Overloaded => {}
     }
     outcome

@@ -37,7 +37,7 @@ fn unknown_outcome_code_is_malformed() {
         reply.client.0,
         reply.xid.0,
         reply.incarnation.0,
-        (13u64,),
+        (15u64,),
     ));
     let undecodable = decode_err(&datagram);
     assert!(

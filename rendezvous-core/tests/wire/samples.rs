@@ -74,6 +74,11 @@ pub(crate) fn every_outcome() -> Vec<Outcome> {
         Outcome::ReplyEvicted,
         Outcome::DeadlineExceeded,
         Outcome::Overloaded,
+        Outcome::ReplyWaiting { size: 5 << 20 },
+        Outcome::MessageTooLarge {
+            size: 20 << 20,
+            limit: 16 << 20,
+        },
     ]
 }
 
@@ -94,9 +99,11 @@ pub(crate) fn outcome_variant(outcome: &Outcome) -> &'static str {
         Outcome::ReplyEvicted => "ReplyEvicted",
         Outcome::DeadlineExceeded => "DeadlineExceeded",
         Outcome::Overloaded => "Overloaded",
+        Outcome::ReplyWaiting { .. } => "ReplyWaiting",
+        Outcome::MessageTooLarge { .. } => "MessageTooLarge",
     }
 }
-pub(crate) const OUTCOME_VARIANTS: usize = 13;
+pub(crate) const OUTCOME_VARIANTS: usize = 15;
 
 /// One message of every kind, the reply with every outcome.
 pub(crate) fn sample_messages() -> Vec<Message> {

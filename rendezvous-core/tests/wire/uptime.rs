@@ -48,18 +48,18 @@ fn the_uptime_refusal_round_trips_with_the_documented_bytes() {
 
 /// A peer that does not know code 12 reads the pair as a batch whose
 /// second message does not decode: it has read `[4]` and stops, as
-/// every version-1 decoder does. Shown here with code 13, which this
+/// every version-1 decoder does. Shown here with code 15, which this
 /// decoder does not know either.
 #[test]
 fn a_peer_without_code_12_still_reads_the_wrong_incarnation_first() {
     let mut datagram = reply(Outcome::WrongIncarnation).encode().unwrap();
-    // `[13, 1500]` in place of `[12, 1500]`.
+    // `[15, 1500]` in place of `[12, 1500]`.
     let mut unknown = reply(Outcome::WrongIncarnationUptime(1_500))
         .encode()
         .unwrap();
     let code = unknown.len() - 4;
     assert_eq!(unknown[code], 0x0c);
-    unknown[code] = 0x0d;
+    unknown[code] = 0x0f;
     datagram.extend(unknown);
     let mut batch = Message::decode_batch(&datagram);
     assert_eq!(

@@ -10,6 +10,7 @@ use rendezvous_core::matchmaker;
 use rendezvous_core::protocol::matchmaker::{ListCursor, Registration};
 use rendezvous_core::{Fingerprint, MatchmakerClient};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// `rendezvous-daemon list`: every registration, page after page.
 pub fn list(target: Target) -> Result<(), String> {
@@ -58,11 +59,21 @@ pub async fn registrations_of(
     Ok(found)
 }
 
+/// How long `describe` waits for an endpoint's stream to accept.
+const STREAM_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// The transports a registration can be called over, as `describe`
-/// prints them. UDP only, today; a registration that offers more (a
-/// stream port) names them here.
-pub fn transports(_registration: &Registration) -> String {
-    "udp".to_owned()
+/// prints them: `udp`, and `udp,tcp` when the endpoint's port
+/// accepts a stream connection. A server's stream listens on the same
+/// port number as its datagrams (PROTOCOL.md, "Streams"), so the
+/// registration cannot say whether one is on (`ServerBuilder::stream(None)`
+/// turns it off); asking the port can. The probe connects and closes,
+/// sending nothing.
+pub fn transports(registration: &Registration) -> String {
+    match std::net::TcpStream::connect_timeout(&registration.endpoint, STREAM_PROBE_TIMEOUT) {
+        Ok(_) => "udp,tcp".to_owned(),
+        Err(_) => "udp".to_owned(),
+    }
 }
 
 /// Runs `query` against the first of the target's matchmakers (or

@@ -9,7 +9,12 @@ use super::message::*;
 impl Message {
     /// Decodes a datagram that carries one message.
     pub fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
-        envelope::decode(datagram)
+        envelope::decode(datagram, MAX_DATAGRAM_BYTES)
+    }
+
+    /// Decodes one message of at most `limit` bytes (a stream frame's body).
+    pub fn decode_within(bytes: &[u8], limit: usize) -> Result<Message, Undecodable> {
+        envelope::decode(bytes, limit)
     }
 
     /// Decodes every message of a datagram, front to back, with the bytes
@@ -23,7 +28,13 @@ impl Message {
 
     /// Encodes into `out` (cleared first), refusing what would not fit a datagram.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        envelope::encode_into(self, out)
+        envelope::encode_into(self, out, MAX_DATAGRAM_BYTES)
+    }
+
+    /// Encodes into `out` (cleared first), refusing what exceeds `limit`
+    /// bytes (a stream's limit rather than a datagram's).
+    pub fn encode_within(&self, out: &mut Vec<u8>, limit: usize) -> Result<(), EncodeError> {
+        envelope::encode_into(self, out, limit)
     }
 
     /// Encodes into a new buffer.
@@ -70,7 +81,7 @@ impl Iterator for Batch<'_> {
         if self.failed || self.rest.is_empty() {
             return None;
         }
-        match envelope::decode_front(self.rest) {
+        match envelope::decode_front(self.rest, MAX_DATAGRAM_BYTES) {
             Ok((message, length)) => {
                 self.rest = &self.rest[length..];
                 Some(Ok((message, length)))
@@ -89,7 +100,13 @@ macro_rules! encode_by_reference {
             /// Encodes into `out` (cleared first), refusing what would not
             /// fit a datagram; no copy of the message is made.
             pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-                envelope::$encode(self, out)
+                envelope::$encode(self, out, MAX_DATAGRAM_BYTES)
+            }
+
+            /// Encodes into `out` (cleared first), refusing what exceeds
+            /// `limit` bytes (a stream's limit rather than a datagram's).
+            pub fn encode_within(&self, out: &mut Vec<u8>, limit: usize) -> Result<(), EncodeError> {
+                envelope::$encode(self, out, limit)
             }
 
             /// Encodes into a new buffer.
@@ -105,6 +122,13 @@ macro_rules! encode_by_reference {
 encode_by_reference!(Call => encode_call, Ack => encode_ack, Reply => encode_reply, Confirm => encode_confirm);
 
 impl Header {
+    /// The frozen header at the front of `bytes`, which may be only the
+    /// first bytes of a message (a stream frame too large to read: its
+    /// refusal names the call from these).
+    pub fn decode_front(bytes: &[u8]) -> Result<Header, DecodeError> {
+        envelope::decode_header(bytes)
+    }
+
     /// True when the message was a call, the only kind that deserves an
     /// error reply (answering anything else could start a reply loop).
     pub fn is_call(&self) -> bool {

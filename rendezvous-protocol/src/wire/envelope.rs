@@ -11,8 +11,12 @@
 //! confirm [1, 3, client, xid]
 //! note    [1, 4, client, xid, elsewhere]   only right after its call
 //! outcome [0, bytes] | [1, text] | [2] | [3, uint] | [4] | [5, [uint]] | [6, text]
-//!         | [7, text] | [8, uint, uint] | [9] | [10] | [11]
+//!         | [7, text] | [8, uint, uint] | [9] | [10] | [11] | [12, uint]
+//!         | [13, uint] | [14, uint, uint]
 //! ```
+//!
+//! Every function takes the largest message it may write or read: a
+//! datagram's [`MAX_DATAGRAM_BYTES`], or a stream's limit (`frame`).
 
 use super::cbor::{Reader, Writer};
 use super::limits::*;
@@ -42,20 +46,26 @@ const OUTCOME_REPLY_EVICTED: u64 = 9;
 const OUTCOME_DEADLINE_EXCEEDED: u64 = 10;
 const OUTCOME_OVERLOADED: u64 = 11;
 const OUTCOME_WRONG_INCARNATION_UPTIME: u64 = 12;
+const OUTCOME_REPLY_WAITING: u64 = 13;
+const OUTCOME_MESSAGE_TOO_LARGE: u64 = 14;
 
 /// Most protocol versions an UnsupportedVersion outcome may list.
 const MAX_VERSIONS_LISTED: u64 = 16;
 
-pub(super) fn encode_into(message: &Message, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(super) fn encode_into(
+    message: &Message,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), EncodeError> {
     match message {
-        Message::Call(call) => encode_call(call, out),
-        Message::Ack(ack) => encode_ack(ack, out),
-        Message::Reply(reply) => encode_reply(reply, out),
-        Message::Confirm(confirm) => encode_confirm(confirm, out),
+        Message::Call(call) => encode_call(call, out, limit),
+        Message::Ack(ack) => encode_ack(ack, out, limit),
+        Message::Reply(reply) => encode_reply(reply, out, limit),
+        Message::Confirm(confirm) => encode_confirm(confirm, out, limit),
     }
 }
 
-pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>, limit: usize) -> Result<(), EncodeError> {
     let variable = call.procedure.len() + call.args.len();
     let mut w = header(out, variable, 10, KIND_CALL, call.client, call.xid);
     w.uint(call.incarnation.0);
@@ -72,16 +82,20 @@ pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>) -> Result<(), EncodeEr
         w.uint(call.xid.0);
         w.uint(elsewhere_level(call.elsewhere));
     }
-    fits(out)
+    fits(out, limit)
 }
 
-pub(super) fn encode_ack(ack: &Ack, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(super) fn encode_ack(ack: &Ack, out: &mut Vec<u8>, limit: usize) -> Result<(), EncodeError> {
     let mut w = header(out, 0, 5, KIND_ACK, ack.client, ack.xid);
     w.uint(ack.incarnation.0);
-    fits(out)
+    fits(out, limit)
 }
 
-pub(super) fn encode_reply(reply: &Reply, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(super) fn encode_reply(
+    reply: &Reply,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), EncodeError> {
     let variable = match &reply.outcome {
         Outcome::Return(bytes) => bytes.len(),
         Outcome::Panicked(message) => message.len(),
@@ -90,12 +104,16 @@ pub(super) fn encode_reply(reply: &Reply, out: &mut Vec<u8>) -> Result<(), Encod
     let mut w = header(out, variable, 6, KIND_REPLY, reply.client, reply.xid);
     w.uint(reply.incarnation.0);
     write_outcome(&mut w, &reply.outcome);
-    fits(out)
+    fits(out, limit)
 }
 
-pub(super) fn encode_confirm(confirm: &Confirm, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(super) fn encode_confirm(
+    confirm: &Confirm,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), EncodeError> {
     header(out, 0, 4, KIND_CONFIRM, confirm.client, confirm.xid);
-    fits(out)
+    fits(out, limit)
 }
 
 /// Room for an envelope's array, frozen header and fixed-size fields: its
@@ -124,11 +142,11 @@ fn header(
     w
 }
 
-fn fits(out: &[u8]) -> Result<(), EncodeError> {
-    if out.len() > MAX_DATAGRAM_BYTES {
+fn fits(out: &[u8], limit: usize) -> Result<(), EncodeError> {
+    if out.len() > limit {
         return Err(EncodeError::TooLarge {
             size: out.len(),
-            limit: MAX_DATAGRAM_BYTES,
+            limit,
         });
     }
     Ok(())
@@ -200,11 +218,22 @@ fn write_outcome(w: &mut Writer<'_>, outcome: &Outcome) {
             w.array(1);
             w.uint(OUTCOME_OVERLOADED);
         }
+        Outcome::ReplyWaiting { size } => {
+            w.array(2);
+            w.uint(OUTCOME_REPLY_WAITING);
+            w.uint(*size);
+        }
+        Outcome::MessageTooLarge { size, limit } => {
+            w.array(3);
+            w.uint(OUTCOME_MESSAGE_TOO_LARGE);
+            w.uint(*size);
+            w.uint(*limit);
+        }
     }
 }
 
-pub(super) fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
-    let (message, length) = decode_front(datagram)?;
+pub(super) fn decode(datagram: &[u8], limit: usize) -> Result<Message, Undecodable> {
+    let (message, length) = decode_front(datagram, limit)?;
     match datagram.len() - length {
         0 => Ok(message),
         count => Err(Undecodable {
@@ -216,11 +245,11 @@ pub(super) fn decode(datagram: &[u8]) -> Result<Message, Undecodable> {
 
 /// Decodes the envelope at the front of `bytes` (a datagram, or what is
 /// left of one); returns it and how many bytes it took.
-pub(super) fn decode_front(bytes: &[u8]) -> Result<(Message, usize), Undecodable> {
-    if bytes.len() > MAX_DATAGRAM_BYTES {
+pub(super) fn decode_front(bytes: &[u8], limit: usize) -> Result<(Message, usize), Undecodable> {
+    if bytes.len() > limit {
         let error = DecodeError::TooLarge {
             size: bytes.len(),
-            limit: MAX_DATAGRAM_BYTES,
+            limit,
         };
         return Err(Undecodable {
             header: None,
@@ -283,6 +312,12 @@ fn elsewhere_level(elsewhere: Elsewhere) -> u64 {
         Elsewhere::Unanswered => 1,
         Elsewhere::Acknowledged => 2,
     }
+}
+
+/// The frozen header at the front of `bytes` (which may hold only its
+/// first bytes): who sent a message too large to read.
+pub(super) fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
+    read_header(&mut Reader::new(bytes)).map(|(header, _)| header)
 }
 
 /// The frozen header and the array's declared length.
@@ -401,6 +436,19 @@ fn read_outcome(r: &mut Reader<'_>) -> Result<Outcome, DecodeError> {
         OUTCOME_REPLY_EVICTED => (1, Outcome::ReplyEvicted),
         OUTCOME_DEADLINE_EXCEEDED => (1, Outcome::DeadlineExceeded),
         OUTCOME_OVERLOADED => (1, Outcome::Overloaded),
+        OUTCOME_REPLY_WAITING => (
+            2,
+            Outcome::ReplyWaiting {
+                size: r.uint("size")?,
+            },
+        ),
+        OUTCOME_MESSAGE_TOO_LARGE => (
+            3,
+            Outcome::MessageTooLarge {
+                size: r.uint("size")?,
+                limit: r.uint("limit")?,
+            },
+        ),
         other => {
             return Err(DecodeError::Malformed {
                 reason: format!("unknown outcome code {other}"),

@@ -29,6 +29,14 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// over IPv4. Larger ones are refused before any decoding.
 pub const MAX_DATAGRAM_BYTES: usize = 65_507;
 
+/// The largest message a stream peer sends or accepts unless told
+/// otherwise (`ServerBuilder::max_message_bytes`, the client's alike);
+/// gRPC's default is 4 MiB, files and images want more.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+
+/// The most a stream frame's 4-byte length can say: no limit may exceed it.
+pub const MAX_FRAME_BYTES: usize = u32::MAX as usize;
+
 /// The longest procedure name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;
 

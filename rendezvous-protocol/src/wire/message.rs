@@ -149,6 +149,15 @@ pub enum Outcome {
     /// The server was running as many calls as it allows; this one did not
     /// run and was not recorded. Send the same call again after a pause.
     Overloaded,
+    /// It ran; its reply, `size` bytes, is too large for a datagram and
+    /// waits in the server's reply cache: send the same call (same client
+    /// id and xid) over the stream to fetch it. Sent only right after a
+    /// `ReplyTooLarge` for the same call, in the same datagram, where a
+    /// peer that does not know it stops reading (PROTOCOL.md, Streams).
+    ReplyWaiting { size: u64 },
+    /// The message, `size` bytes, is over the receiver's `limit`: it was
+    /// neither read whole nor run. Sent on a stream only.
+    MessageTooLarge { size: u64, limit: u64 },
 }
 
 /// The frozen first four elements of every message, all versions.

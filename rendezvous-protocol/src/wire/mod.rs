@@ -29,17 +29,20 @@
 //! numbers), `message` (the types), `cbor` (the envelope's CBOR subset),
 //! `item` (where a payload's CBOR item ends: well-formed, not too deep), `envelope` (messages to bytes and back),
 //! `payload` (arguments and results through serde), `codec` (the
-//! messages' own methods and batches). This file only re-exports.
+//! messages' own methods and batches), `frame` (a message on a stream:
+//! its length first). This file only re-exports.
 
 mod cbor;
 mod codec;
 mod envelope;
+mod frame;
 mod item;
 mod limits;
 mod message;
 mod payload;
 
 pub use codec::Batch;
+pub use frame::*;
 pub use limits::*;
 pub use message::*;
-pub use payload::{decode_payload, encode_payload};
+pub use payload::{decode_payload, decode_payload_within, encode_payload, encode_payload_within};

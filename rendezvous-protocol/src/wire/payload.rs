@@ -29,17 +29,25 @@ const SCRATCH_BYTES: usize = 256;
 /// The buffer a payload is encoded into starts this large.
 const PAYLOAD_START_BYTES: usize = 128;
 
-/// Encodes a value as a payload.
+/// Encodes a value as a payload, at most a datagram.
 pub fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    encode_payload_within(value, MAX_DATAGRAM_BYTES)
+}
+
+/// Encodes a value as a payload of at most `limit` bytes (a stream's).
+pub fn encode_payload_within<T: Serialize + ?Sized>(
+    value: &T,
+    limit: usize,
+) -> Result<Vec<u8>, EncodeError> {
     // Most payloads fit; larger ones grow from here.
     let mut out = Vec::with_capacity(PAYLOAD_START_BYTES);
     ciborium::into_writer(value, &mut out).map_err(|error| EncodeError::Unencodable {
         reason: error.to_string(),
     })?;
-    if out.len() > MAX_DATAGRAM_BYTES {
+    if out.len() > limit {
         return Err(EncodeError::TooLarge {
             size: out.len(),
-            limit: MAX_DATAGRAM_BYTES,
+            limit,
         });
     }
     Ok(out)
@@ -49,10 +57,19 @@ pub fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Encod
 /// ill-formed bytes, bytes after the item and elements `T` does not read
 /// are refused.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
-    if payload.len() > MAX_DATAGRAM_BYTES {
+    decode_payload_within(payload, MAX_DATAGRAM_BYTES)
+}
+
+/// [`decode_payload`] of a payload of at most `limit` bytes (one that came
+/// over a stream).
+pub fn decode_payload_within<T: DeserializeOwned>(
+    payload: &[u8],
+    limit: usize,
+) -> Result<T, DecodeError> {
+    if payload.len() > limit {
         return Err(DecodeError::TooLarge {
             size: payload.len(),
-            limit: MAX_DATAGRAM_BYTES,
+            limit,
         });
     }
     let item = item::item(payload).map_err(|flaw| match flaw {

@@ -1,92 +1,99 @@
-//! Arguments and results too large for a datagram: refused before sending,
-//! or reported as too large.
+//! Arguments and results too large for a datagram: carried by the stream
+//! transport up to the message limits; over the client's limit, refused
+//! before sending; a server without the stream keeps to a datagram and
+//! says a result is too large.
 
 use crate::procedures::{BLOB, LENGTH, blob, length};
-use crate::support::{matchmaker, serve};
-use rendezvous_core::Error;
+use crate::support::{matchmaker, secret, serve};
 use rendezvous_core::protocol::wire::MAX_DATAGRAM_BYTES;
-use rendezvous_tests::{client, run};
-
-/// Calls `length` with a string of `size` bytes after a warm-up call, and
-/// checks that it is refused as too large without a datagram being sent.
-async fn call_with_oversized_argument(size: usize) {
-    let matchmaker = matchmaker().await;
-    let server = serve(matchmaker.local_addr(), &[length()]).await;
-    let client = client(matchmaker.local_addr());
-    let short: u64 = client
-        .call(&LENGTH, &("short",))
-        .await
-        .expect("a warm-up call");
-    assert_eq!(short, 5);
-
-    let before = client.stats();
-    let result = client.call::<_, u64>(&LENGTH, &("x".repeat(size),)).await;
-    match result {
-        Err(Error::PayloadTooLarge { what, limit, .. }) => {
-            assert_eq!(what, "arguments");
-            assert_eq!(limit, MAX_DATAGRAM_BYTES);
-        }
-        other => panic!("expected PayloadTooLarge, got {other:?}"),
-    }
-    assert_eq!(client.stats(), before, "something was sent");
-    assert_eq!(server.stats().executed, 1, "only the warm-up call ran");
-    server.shutdown().await;
-    matchmaker.shutdown().await;
-}
+use rendezvous_core::{Client, Error, Server};
+use rendezvous_tests::{CALL_DEADLINE, client, run};
 
 #[test]
-fn oversized_arguments_are_refused_before_sending() {
-    run(call_with_oversized_argument(70_000));
-}
-
-#[test]
-fn arguments_that_fit_a_payload_but_not_a_datagram_are_refused_before_sending() {
-    // The args payload (65,483 bytes) is under the limit; the call around
-    // it is not.
-    run(call_with_oversized_argument(65_480));
-}
-
-/// Calls `blob(size)` and expects PayloadTooLarge for its result; then a
-/// small call works.
-async fn call_with_oversized_result(size: u64) -> Error {
-    let matchmaker = matchmaker().await;
-    let server = serve(matchmaker.local_addr(), &[blob()]).await;
-    let client = client(matchmaker.local_addr());
-    let error = match client.call::<_, String>(&BLOB, &(size,)).await {
-        Err(error @ Error::PayloadTooLarge { .. }) => error,
-        other => panic!("expected PayloadTooLarge, got {other:?}"),
-    };
-    let small: String = client.call(&BLOB, &(3u64,)).await.expect("a small result");
-    assert_eq!(small, "xxx");
-    assert_eq!(server.stats().executed, 2);
-    server.shutdown().await;
-    matchmaker.shutdown().await;
-    error
-}
-
-#[test]
-fn oversized_result_is_reported_as_payload_too_large() {
+fn arguments_over_the_clients_limit_are_refused_before_sending() {
     run(async {
-        match call_with_oversized_result(70_000).await {
-            Error::PayloadTooLarge { what, size, limit } => {
-                assert_eq!(what, "result");
-                assert_eq!(limit, MAX_DATAGRAM_BYTES);
-                assert!(size > limit, "{size} bytes");
+        let matchmaker = matchmaker().await;
+        let server = serve(matchmaker.local_addr(), &[length()]).await;
+        let client = Client::builder()
+            .matchmaker(matchmaker.local_addr())
+            .deadline(CALL_DEADLINE)
+            .max_message_bytes(100_000)
+            .build()
+            .expect("a client");
+        let short: u64 = client
+            .call(&LENGTH, &("short",))
+            .await
+            .expect("a warm-up call");
+        assert_eq!(short, 5);
+        let before = client.stats();
+        let result = client
+            .call::<_, u64>(&LENGTH, &("x".repeat(150_000),))
+            .await;
+        match result {
+            Err(Error::PayloadTooLarge { what, limit, size }) => {
+                assert_eq!((what, limit), ("arguments", 100_000));
+                assert!(size > 150_000, "{size}");
             }
             other => panic!("expected PayloadTooLarge, got {other:?}"),
         }
+        assert_eq!(client.stats(), before, "something was sent");
+        assert_eq!(server.stats().executed, 1, "only the warm-up call ran");
+        server.shutdown().await;
+        matchmaker.shutdown().await;
     });
 }
 
 #[test]
-fn result_that_fits_a_payload_but_not_a_reply_is_reported_as_payload_too_large() {
+fn arguments_and_results_beyond_a_datagram_travel_over_the_stream() {
     run(async {
-        match call_with_oversized_result(65_480).await {
-            Error::PayloadTooLarge { what, limit, .. } => {
-                assert_eq!(what, "result");
-                assert_eq!(limit, MAX_DATAGRAM_BYTES);
-            }
-            other => panic!("expected PayloadTooLarge, got {other:?}"),
+        let matchmaker = matchmaker().await;
+        let server = serve(matchmaker.local_addr(), &[length(), blob()]).await;
+        let client = client(matchmaker.local_addr());
+        // 65,480 fits a payload but not a datagram; 70,000 neither.
+        for size in [65_480usize, 70_000] {
+            let length: u64 = client
+                .call(&LENGTH, &("x".repeat(size),))
+                .await
+                .expect("a large argument");
+            assert_eq!(length, size as u64);
+            let text: String = client
+                .call(&BLOB, &(size as u64,))
+                .await
+                .expect("a large result");
+            assert_eq!(text.len(), size);
         }
+        assert_eq!(server.stats().executed, 4, "each ran once");
+        server.shutdown().await;
+        matchmaker.shutdown().await;
+    });
+}
+
+#[test]
+fn a_server_without_the_stream_reports_a_result_too_large_for_a_datagram() {
+    run(async {
+        let matchmaker = matchmaker().await;
+        let server = Server::builder()
+            .matchmaker(matchmaker.local_addr())
+            .secret(secret())
+            .procedure(blob())
+            .stream(None)
+            .start()
+            .await
+            .expect("a server");
+        let client = client(matchmaker.local_addr());
+        for size in [70_000u64, 65_480] {
+            match client.call::<_, String>(&BLOB, &(size,)).await {
+                Err(Error::PayloadTooLarge { what, size, limit }) => {
+                    assert_eq!((what, limit), ("result", MAX_DATAGRAM_BYTES));
+                    assert!(size > limit, "{size} bytes");
+                }
+                other => panic!("expected PayloadTooLarge, got {other:?}"),
+            }
+        }
+        let small: String = client.call(&BLOB, &(3u64,)).await.expect("a small result");
+        assert_eq!(small, "xxx");
+        assert_eq!(server.stats().executed, 3);
+        server.shutdown().await;
+        matchmaker.shutdown().await;
     });
 }

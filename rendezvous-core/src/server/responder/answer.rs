@@ -11,32 +11,39 @@
 //! in `amplification_refused`; a result too large for any datagram is
 //! replaced the same way (not counted: it amplifies nothing).
 //!
+//! A server with a stream transport keeps a result too large for a
+//! datagram, up to its stream's message limit: the whole reply is recorded,
+//! and a datagram caller is told so by a small notice ([`for_peer`]),
+//! `[8, size, limit]` then `[13, size]` (PROTOCOL.md, *Streams*); it
+//! fetches the reply by sending the same call over the stream, where the
+//! reply cache answers it as the duplicate it is. The call ran once;
+//! fetching never runs it again.
+//!
 //! [`ResponderConfig::bound_replies`]: super::ResponderConfig::bound_replies
 
 use super::outbox::Outbox;
+pub(super) use super::peer::{Peer, Via};
 use super::service::Service;
 use crate::wire::{
-    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, MAX_DATAGRAM_BYTES, Message, Outcome, Reply,
-    Undecodable, reply_limit,
+    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Header, MAX_DATAGRAM_BYTES, Message, Outcome,
+    Reply, Undecodable, reply_limit,
 };
-use std::net::SocketAddr;
 
-/// Where a message came from, and how large it was (its share of a batched
-/// datagram): what its answers go to and are measured against.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Peer {
-    pub(super) address: SocketAddr,
-    pub(super) datagram_bytes: usize,
+/// The largest reply a call from `peer` may get: a stream's message limit
+/// over a stream, or on a datagram when the reply can wait to be fetched
+/// (see [`for_peer`]); else a datagram, or the amplification bound.
+fn reply_size_limit(service: &Service, peer: Peer) -> usize {
+    match (&service.config.stream, peer.via) {
+        _ if service.config.bound_replies => reply_limit(peer.datagram_bytes),
+        (Some(stream), _) => stream.max_message_bytes.max(MAX_DATAGRAM_BYTES),
+        (None, _) => MAX_DATAGRAM_BYTES,
+    }
 }
 
 /// The reply of a call that ran, encoded; a result too large for a
 /// datagram, or for the policy's bound, becomes an error outcome saying so.
 pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
-    let limit = if service.config.bound_replies {
-        reply_limit(peer.datagram_bytes)
-    } else {
-        MAX_DATAGRAM_BYTES
-    };
+    let limit = reply_size_limit(service, peer);
     let reply = |outcome| {
         Message::Reply(Reply {
             client: call.client,
@@ -45,7 +52,13 @@ pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer
             outcome,
         })
     };
-    match reply(outcome).encode() {
+    let encoded = |outcome| {
+        let mut bytes = Vec::new();
+        reply(outcome)
+            .encode_within(&mut bytes, limit.max(MAX_DATAGRAM_BYTES))
+            .map(|()| bytes)
+    };
+    match encoded(outcome) {
         Ok(bytes) if bytes.len() <= limit => bytes,
         Ok(bytes) => {
             service.counters.amplification_refused.bump();
@@ -74,12 +87,48 @@ pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer
     }
 }
 
+/// What of a recorded reply goes to `peer`: the reply itself, unless it is
+/// too large for a datagram and `peer` sent one; then the notice that it
+/// waits on the stream, `[8, size, limit]` and `[13, size]` in one
+/// datagram (`[8]` alone if the pair exceeds the call's amplification
+/// bound). A peer that does not know code 13 reads `[8]` and stops there,
+/// as before streams; one that does fetches the reply.
+pub(super) fn for_peer(service: &Service, reply: Vec<u8>, peer: Peer) -> Vec<u8> {
+    if peer.via != Via::Datagram || reply.len() <= MAX_DATAGRAM_BYTES {
+        return reply;
+    }
+    let Ok(header) = Header::decode_front(&reply) else {
+        return reply;
+    };
+    let size = reply.len() as u64;
+    let notice = |outcome| {
+        Message::Reply(Reply {
+            client: header.client,
+            xid: header.xid,
+            incarnation: service.incarnation,
+            outcome,
+        })
+        .encode()
+        .unwrap_or_default()
+    };
+    let mut bytes = notice(Outcome::ReplyTooLarge {
+        size,
+        limit: MAX_DATAGRAM_BYTES as u64,
+    });
+    let waiting = notice(Outcome::ReplyWaiting { size });
+    if bytes.len() + waiting.len() <= reply_limit(peer.datagram_bytes) {
+        bytes.extend(waiting);
+    }
+    bytes
+}
+
 /// Sends a finished call's cached reply again, counted as replayed. Under
 /// `bound_replies` it is withheld if larger than the bound of this copy of
 /// the call: a legitimate retransmission is the same bytes as the call that
 /// made the reply; a shorter copy is someone else's.
 pub(super) async fn replay(service: &Service, reply: Vec<u8>, peer: Peer, out: &mut Outbox) {
     service.counters.replayed.bump();
+    let reply = for_peer(service, reply, peer);
     if service.config.bound_replies && reply.len() > reply_limit(peer.datagram_bytes) {
         service.counters.amplification_refused.bump();
         return;
@@ -144,6 +193,12 @@ pub(super) async fn wrong_incarnation(
     };
     // Rounded down: an uptime too short is safe, one too long is not.
     let uptime_ms = u64::try_from(service.bound_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if peer.via != Via::Datagram {
+        // A frame holds one message, and only peers that know code 12
+        // speak the stream: the second of the pair alone.
+        let uptime = reply(Outcome::WrongIncarnationUptime(uptime_ms));
+        return post(service, &uptime, peer, out).await;
+    }
     let pair = reply(Outcome::WrongIncarnation)
         .encode()
         .and_then(|mut bytes| {
@@ -206,6 +261,7 @@ mod tests {
     use super::*;
     use crate::rt::block_on;
     use crate::server::ProcedureSet;
+    use std::net::SocketAddr;
 
     fn service(bound_replies: bool) -> Service {
         let config = ResponderConfig {
@@ -220,6 +276,7 @@ mod tests {
         Peer {
             address: SocketAddr::from(([127, 0, 0, 1], 9)),
             datagram_bytes: bytes,
+            via: Via::Datagram,
         }
     }
 
@@ -277,6 +334,7 @@ mod tests {
         let peer = Peer {
             address: listener.local_addr().unwrap(),
             datagram_bytes: 100,
+            via: Via::Datagram,
         };
         let mut out = Outbox::new();
         out.address_to(peer.address);
@@ -294,6 +352,7 @@ mod tests {
         let peer = |datagram_bytes| Peer {
             address: listener.local_addr().unwrap(),
             datagram_bytes,
+            via: Via::Datagram,
         };
         let mut out = Outbox::new();
         out.address_to(peer(0).address);

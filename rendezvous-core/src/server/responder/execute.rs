@@ -76,7 +76,8 @@ pub(super) async fn start(
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
     let reply = span.in_scope(|| finish(service, &call, &procedure, outcome, peer));
-    out.post(service, reply).await;
+    out.post(service, answer::for_peer(service, reply, peer))
+        .await;
     out.answered_call();
 }
 
@@ -101,7 +102,7 @@ async fn finish_slowly(
     let ack_then_cancel = async {
         rt::sleep(times.ack.saturating_duration_since(Instant::now())).await;
         if let Some(ack) = answer::ack_bytes(&service, &call, peer) {
-            service.send(&ack, peer.address).await;
+            service.deliver(ack, peer).await;
         }
         rt::sleep(times.deadline.saturating_duration_since(Instant::now())).await;
         service.counters.cancelled.bump();
@@ -120,7 +121,9 @@ async fn finish_slowly(
         );
     }
     let reply = finish(&service, &call, &procedure, outcome, peer);
-    service.send(&reply, peer.address).await;
+    service
+        .deliver(answer::for_peer(&service, reply, peer), peer)
+        .await;
     service.in_flight.finish(1);
 }
 
@@ -151,6 +154,7 @@ fn finish(
     service
         .cache()
         .complete(call.client, call.xid, &reply, Instant::now());
+    service.reply_to_stream_waiters(call.client, call.xid, &reply);
     reply
 }
 
@@ -226,6 +230,7 @@ mod tests {
         let peer = Peer {
             address: listener.local_addr().unwrap(),
             datagram_bytes: 100,
+            via: super::super::peer::Via::Datagram,
         };
         (service, listener, peer)
     }

@@ -32,6 +32,8 @@
 //!
 //! One room per job, each using only those listed after it:
 //!
+//! - `stream`: the stream transport (TCP): connections, frames in, answers
+//!   out, each message dispatched as `receive` dispatches a datagram's;
 //! - `receive`: the loop, and dispatch of each message;
 //! - `execute`: running an admitted call, at once or in a task;
 //! - `answer`: replies, acks and refusals, and the amplification policy;
@@ -40,23 +42,32 @@
 //!   procedures, reply cache, calls in flight, counters);
 //! - `admission`: new, duplicate or refused, with the calls-in-flight limit;
 //! - `refusals`: the rate limit on lines about calls refused;
-//! - `counters` and `config`: what is counted, and how calls are treated.
+//! - `counters` and `config`: what is counted, and how calls are treated;
+//! - `connections`, `peer` and `sockets`: the open stream connections,
+//!   where a message came from (address, transport), and binding the UDP
+//!   socket with the TCP listener beside it.
 
 mod admission;
 mod answer;
 mod config;
+mod connections;
 mod counters;
 mod execute;
 mod outbox;
+mod peer;
 mod receive;
 mod refusals;
 mod service;
+mod sockets;
+mod stream;
 #[cfg(test)]
 mod testing;
 
 pub use config::{
-    DEFAULT_ACK_DELAY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_REPLY_CACHE_BYTES, DEFAULT_RETENTION,
-    ResponderConfig,
+    DEFAULT_ACK_DELAY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_REPLY_CACHE_BYTES, DEFAULT_RETENTION, DEFAULT_STREAM_IDLE_TIMEOUT,
+    DEFAULT_STREAM_READ_TIMEOUT, DEFAULT_STREAM_WRITE_TIMEOUT, ResponderConfig, StreamConfig,
 };
 pub use counters::ResponderStats;
 
@@ -77,6 +88,17 @@ use std::time::Duration;
 pub struct Responder {
     service: Arc<Service>,
     task: Option<rt::JoinHandle<()>>,
+    /// The stream transport's accept loop, when it is served.
+    accepting: Option<rt::JoinHandle<()>>,
+}
+
+/// What a responder's stream transport holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Connections open now.
+    pub connections: usize,
+    /// Connections closed at accept, over the limit in all or per source.
+    pub refused: u64,
 }
 
 /// Reads a responder's counts: [`Responder::watch`]. Cheap to clone.
@@ -118,9 +140,13 @@ impl Responder {
     ) -> io::Result<Responder> {
         let service = Arc::new(Service::bind(address, procedures, config).await?);
         let task = rt::spawn(receive::receive_loop(service.clone()));
+        let accepting = service
+            .take_listener()
+            .map(|listener| rt::spawn(stream::accept_loop(service.clone(), listener.into())));
         Ok(Responder {
             service,
             task: Some(task),
+            accepting,
         })
     }
 
@@ -157,6 +183,23 @@ impl Responder {
         }
     }
 
+    /// What the stream transport holds (all zero without one).
+    pub fn stream_stats(&self) -> StreamStats {
+        let connections = self.service.connections();
+        StreamStats {
+            connections: connections.len(),
+            refused: connections.refused(),
+        }
+    }
+
+    /// Stops accepting stream connections and closes those open.
+    async fn stop_streams(&mut self) {
+        if let Some(accepting) = self.accepting.take() {
+            accepting.cancel().await;
+        }
+        self.service.connections().close_all();
+    }
+
     /// Stops at once, as a crash would: calls in flight run on but never
     /// reply or acknowledge.
     pub async fn abort(mut self) {
@@ -164,6 +207,7 @@ impl Responder {
         if let Some(task) = self.task.take() {
             task.cancel().await;
         }
+        self.stop_streams().await;
     }
 
     /// Stops taking calls, then waits (up to the drain timeout) for calls in
@@ -172,10 +216,14 @@ impl Responder {
         if let Some(task) = self.task.take() {
             task.cancel().await;
         }
+        if let Some(accepting) = self.accepting.take() {
+            accepting.cancel().await;
+        }
         let deadline = Instant::now() + self.service.config.drain_timeout;
         while self.service.in_flight.running() > 0 && Instant::now() < deadline {
             rt::sleep(Duration::from_millis(5)).await;
         }
+        self.stop_streams().await;
     }
 }
 
@@ -184,6 +232,10 @@ impl Drop for Responder {
         if let Some(task) = self.task.take() {
             self.service.abort();
             rt::spawn(task.cancel());
+        }
+        if let Some(accepting) = self.accepting.take() {
+            self.service.abort();
+            rt::spawn(accepting.cancel());
         }
     }
 }

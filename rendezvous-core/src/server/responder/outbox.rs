@@ -1,6 +1,7 @@
 //! The answers to one datagram, batched into as few datagrams as fit the
 //! peer's [`batch_limit`], and sent when the datagram is handled.
 
+use super::peer::{Peer, Via};
 use super::service::Service;
 use crate::wire::batch_limit;
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::net::SocketAddr;
 #[derive(Debug)]
 pub(super) struct Outbox {
     peer: SocketAddr,
+    /// A stream's answers are not batched: each is its own frame.
+    via: Via,
     batches: Vec<Vec<u8>>,
     /// Calls answered here whose replies are not sent yet.
     answered_calls: usize,
@@ -23,6 +26,7 @@ impl Outbox {
     pub(super) fn new() -> Outbox {
         Outbox {
             peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+            via: Via::Datagram,
             batches: Vec::new(),
             answered_calls: 0,
         }
@@ -32,6 +36,13 @@ impl Outbox {
     /// outbox is empty: it was flushed).
     pub(super) fn address_to(&mut self, peer: SocketAddr) {
         self.peer = peer;
+        self.via = Via::Datagram;
+    }
+
+    /// Addresses what follows to stream connection `id` (from `peer`).
+    pub(super) fn address_to_stream(&mut self, peer: SocketAddr, id: u64) {
+        self.peer = peer;
+        self.via = Via::Stream(id);
     }
 
     /// Notes that a call was answered here: its place in flight is given
@@ -44,6 +55,14 @@ impl Outbox {
     /// answers to its datagram when they fit one; sent alone if too large
     /// to batch; the outbox is sent first if it is full.
     pub(super) async fn post(&mut self, service: &Service, bytes: Vec<u8>) {
+        if let Via::Stream(_) = self.via {
+            let peer = Peer {
+                address: self.peer,
+                datagram_bytes: bytes.len(),
+                via: self.via,
+            };
+            return service.deliver(bytes, peer).await;
+        }
         if bytes.len() > batch_limit(&self.peer) {
             return service.send(&bytes, self.peer).await;
         }

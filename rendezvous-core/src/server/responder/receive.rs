@@ -3,7 +3,7 @@
 //! to what answers it; the datagram's answers are sent when it is done.
 
 use super::admission::{self, Admission};
-use super::answer::{self, Peer};
+use super::answer::{self, Peer, Via};
 use super::execute;
 use super::outbox::Outbox;
 use super::service::Service;
@@ -41,6 +41,7 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
                     let from = Peer {
                         address: peer,
                         datagram_bytes: bytes,
+                        via: Via::Datagram,
                     };
                     on_call(&service, call, from, now, &mut out).await;
                 }
@@ -54,6 +55,7 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
                     let from = Peer {
                         address: peer,
                         datagram_bytes: messages.rest().len(),
+                        via: Via::Datagram,
                     };
                     service.counters.malformed.bump();
                     tracing::debug!(%peer, error = %undecodable.error, "undecodable datagram");
@@ -71,7 +73,13 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
 
 /// Checks a call, in order (incarnation, procedure, signature), admits it
 /// and has it answered.
-async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, out: &mut Outbox) {
+pub(super) async fn on_call(
+    service: &Arc<Service>,
+    call: Call,
+    peer: Peer,
+    now: Instant,
+    out: &mut Outbox,
+) {
     if call.incarnation != Incarnation::ANY && call.incarnation != service.incarnation {
         return answer::wrong_incarnation(service, &call, peer, out).await;
     }
@@ -108,7 +116,12 @@ async fn on_call(service: &Arc<Service>, call: Call, peer: Peer, now: Instant, o
     }
     match admission {
         Admission::New => execute::start(service, call, procedure, peer, now, out).await,
-        Admission::Running => answer::ack(service, &call, peer, out).await,
+        Admission::Running => {
+            if let Via::Stream(id) = peer.via {
+                service.await_reply_on_stream(call.client, call.xid, id);
+            }
+            answer::ack(service, &call, peer, out).await
+        }
         Admission::Replay(reply) => answer::replay(service, reply, peer, out).await,
         Admission::Stale => {}
         Admission::Evicted => {

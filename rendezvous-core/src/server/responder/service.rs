@@ -8,18 +8,21 @@
 
 use super::admission::CallsInFlight;
 use super::config::ResponderConfig;
+use super::connections::Connections;
 use super::counters::{Counters, ResponderStats};
+use super::peer::{Peer, Via};
 use super::refusals::RefusalLog;
 use crate::requester::{Feed, Requester};
 use crate::rt::{HandlerRuntime, Instant, UdpSocket};
 use crate::server::procedure::ProcedureSet;
 use crate::server::reply_cache::ReplyCache;
 use crate::sync::lock;
-use crate::wire::{Incarnation, Message};
+use crate::wire::{ClientId, Incarnation, Message, Xid};
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// One socket serving a set of procedures, and what answering on it needs.
@@ -49,6 +52,16 @@ pub(super) struct Service {
     /// The requester sending from this socket, once asked for, and what
     /// feeds it the acks and replies the receive loop reads.
     requester: Mutex<Option<(Requester, Feed)>>,
+    /// The stream connections open, when the stream transport is served.
+    connections: Mutex<Connections>,
+    /// The stream listener, until the accept loop takes it.
+    listener: Mutex<Option<std::net::TcpListener>>,
+    /// Stream connections that sent a copy of a call while it ran: its
+    /// reply goes to them too when it finishes (a stream copy is not
+    /// retransmitted as a datagram is, so it would never hear it). With
+    /// how many calls are listed, so the datagram path skips the lock.
+    stream_waiters: Mutex<HashMap<(ClientId, Xid), Vec<u64>>>,
+    stream_waiting: AtomicUsize,
 }
 
 impl Service {
@@ -59,7 +72,7 @@ impl Service {
         procedures: ProcedureSet,
         config: ResponderConfig,
     ) -> io::Result<Service> {
-        let bound = std::net::UdpSocket::bind(address)?;
+        let (bound, listener) = super::sockets::bind(address, config.stream.is_some())?;
         let bound_at = Instant::now();
         let sender = bound.try_clone()?;
         let socket = UdpSocket::from(bound);
@@ -79,7 +92,62 @@ impl Service {
             aborted: AtomicBool::new(false),
             sender,
             requester: Mutex::new(None),
+            connections: Mutex::default(),
+            listener: Mutex::new(listener),
+            stream_waiters: Mutex::default(),
+            stream_waiting: AtomicUsize::new(0),
         })
+    }
+
+    /// The stream listener bound beside the socket, for the accept loop.
+    pub(super) fn take_listener(&self) -> Option<std::net::TcpListener> {
+        lock(&self.listener).take()
+    }
+
+    /// The stream connections open.
+    pub(super) fn connections(&self) -> MutexGuard<'_, Connections> {
+        lock(&self.connections)
+    }
+
+    /// Has the reply of the running call (`client`, `xid`) go to stream
+    /// connection `id` too, when it finishes.
+    pub(super) fn await_reply_on_stream(&self, client: ClientId, xid: Xid, id: u64) {
+        let mut waiters = lock(&self.stream_waiters);
+        let ids = waiters.entry((client, xid)).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        self.stream_waiting.store(waiters.len(), Ordering::Release);
+    }
+
+    /// Hands the finished reply of (`client`, `xid`) to the stream
+    /// connections that await it, if any.
+    pub(super) fn reply_to_stream_waiters(&self, client: ClientId, xid: Xid, reply: &[u8]) {
+        if self.stream_waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let ids = {
+            let mut waiters = lock(&self.stream_waiters);
+            let ids = waiters.remove(&(client, xid));
+            self.stream_waiting.store(waiters.len(), Ordering::Release);
+            ids
+        };
+        for id in ids.into_iter().flatten() {
+            self.connections().post(id, reply.to_vec());
+        }
+    }
+
+    /// Sends an answer back the way `peer`'s message came: a datagram to
+    /// its address, or a frame on its connection. Unless aborted.
+    pub(super) async fn deliver(&self, bytes: Vec<u8>, peer: Peer) {
+        match peer.via {
+            Via::Datagram => self.send(&bytes, peer.address).await,
+            Via::Stream(id) => {
+                if !self.aborted.load(Ordering::Acquire) {
+                    self.connections().post(id, bytes);
+                }
+            }
+        }
     }
 
     /// A requester whose calls leave from this socket (made on first use),
@@ -139,6 +207,7 @@ impl Service {
     /// From now on nothing leaves the socket, as after a crash.
     pub(super) fn abort(&self) {
         self.aborted.store(true, Ordering::Release);
+        self.connections().close_all();
     }
 
     /// A service bound to a loopback port, for the responder's unit tests.
