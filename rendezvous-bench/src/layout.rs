@@ -72,3 +72,43 @@ impl Cpus {
         Ok(chosen.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpus_of_this_thread() -> usize {
+        let set = sched_getaffinity(Pid::from_raw(0)).expect("read this thread's CPUs");
+        (0..CpuSet::count())
+            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+            .count()
+    }
+
+    /// Pinned puts every thread on one CPU, those that already run and
+    /// those started later; unpinned gives back what the process had.
+    #[test]
+    fn pinned_puts_every_thread_on_one_cpu_and_unpinned_gives_them_all_back() {
+        let cpus = Cpus::at_start().expect("read the CPUs");
+        let started_with = cpus_of_this_thread();
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let (tell, told) = std::sync::mpsc::channel();
+        let running = std::thread::spawn(move || {
+            while asked.recv().is_ok() {
+                tell.send(cpus_of_this_thread()).expect("tell");
+            }
+        });
+        assert_eq!(cpus.apply(Layout::Pinned).expect("pin"), 1);
+        assert_eq!(cpus_of_this_thread(), 1);
+        ask.send(()).expect("ask");
+        assert_eq!(told.recv().expect("told"), 1, "a thread already running");
+        let later = std::thread::spawn(cpus_of_this_thread)
+            .join()
+            .expect("join");
+        assert_eq!(later, 1, "a thread started later");
+        assert_eq!(cpus.apply(Layout::Unpinned).expect("unpin"), started_with);
+        ask.send(()).expect("ask");
+        assert_eq!(told.recv().expect("told"), started_with);
+        drop(ask);
+        running.join().expect("join");
+    }
+}

@@ -223,3 +223,59 @@ fn numbers(values: [f64; 2]) -> String {
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn latency(p50: u64, p99: u64) -> Latency {
+        Latency {
+            p50: Duration::from_micros(p50),
+            p99: Duration::from_micros(p99),
+        }
+    }
+
+    /// Every ratio is a number, latency rows add their p99's, and every
+    /// row says its layout and what it is measured against.
+    #[test]
+    fn json_rows_carry_their_layout_ratio_and_p99_ratio() {
+        let mut report = Report::new();
+        report.layout("pinned", 1);
+        report.push(Row::latency(
+            "pinned",
+            "call",
+            "tarpc",
+            &latency(20, 40),
+            &latency(25, 100),
+        ));
+        let rate = |per_second| Throughput { per_second };
+        report.push(Row::throughput(
+            "pinned",
+            "calls/s",
+            "raw",
+            &rate(100.0),
+            &rate(300.0),
+        ));
+        let json = report.json();
+        assert!(
+            json.contains(r#""layouts":[{"layout":"pinned","cpus":1}]"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""layout":"pinned","measure":"call","against":"tarpc""#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""ratio":1.2500,"p99_ratio":2.5000"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""ratio":3.0000,"p99_ratio":null"#),
+            "{json}"
+        );
+        let table = report.table();
+        assert!(table.contains("pinned: 1 CPU(s)"), "{table}");
+        assert!(table.contains("call, vs tarpc"), "{table}");
+    }
+}

@@ -132,3 +132,20 @@ impl Caller {
         Ok(self.sample(deadline).await?.len() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The comparison really calls tarpc over TCP: answers arrive, and are
+    /// checked, from a loop on tarpc's own runtime.
+    #[test]
+    fn calls_round_trip_over_tcp_from_any_executor() {
+        let tarpc = Tarpc::start().expect("start tarpc");
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let samples =
+            futures::executor::block_on(tarpc.caller().sample(deadline)).expect("tarpc calls");
+        assert!(!samples.is_empty());
+        tarpc.stop();
+    }
+}
