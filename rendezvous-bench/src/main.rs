@@ -78,9 +78,12 @@ struct Options {
     json: bool,
     /// Instead of the report, only run one kind of operation for --duration
     /// (for perf, strace or callgrind): raw round trips, small calls,
-    /// lookups or tarpc calls, one in flight.
+    /// large calls (--large bytes), lookups or tarpc calls.
     #[arg(long, value_name = "WHAT")]
     profile: Option<Profile>,
+    /// With --profile: operations in flight at once, each loop a task.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    profile_in_flight: usize,
     /// The etcd to measure the etcd store against (default: start one, with
     /// `etcd` from PATH). Only with `--features etcd`.
     #[cfg(feature = "etcd")]
@@ -93,6 +96,7 @@ struct Options {
 enum Profile {
     Raw,
     Call,
+    Large,
     Lookup,
     Tarpc,
 }
@@ -138,13 +142,33 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
     if let Some(what) = options.profile {
         cpus.apply(layouts[0])?;
         let end = rendezvous_runtime::Instant::now() + Duration::from_secs_f64(options.duration);
-        let done = match what {
-            Profile::Raw => baseline::count(raw.address(), options.small, end).await?,
-            Profile::Call => subject::count(subject.client(), Kind::Small, end).await?,
-            Profile::Lookup => subject::lookups(subject.client(), end).await?.len() as u64,
-            Profile::Tarpc => tarpc.caller().count(end).await?,
+        let in_flight = options.profile_in_flight.max(1);
+        let (small, large) = (options.small, options.large);
+        let one_loop = || {
+            let (client, server, caller) = (subject.client(), raw.address(), tarpc.caller());
+            async move {
+                match what {
+                    Profile::Raw => baseline::count(server, small, end).await,
+                    Profile::Call => subject::count(client, Kind::Small, end).await,
+                    Profile::Large => subject::count(client, Kind::Large(large), end).await,
+                    Profile::Lookup => Ok(subject::lookups(client, end).await?.len() as u64),
+                    Profile::Tarpc => caller.count(end).await,
+                }
+            }
         };
-        println!("{done} operations ({what:?}, one in flight)");
+        // One loop runs where the report's latency rounds run (this
+        // thread's `block_on`); more run as tasks, as its throughput rounds.
+        let done = if in_flight == 1 {
+            one_loop().await?
+        } else {
+            let loops: Vec<_> = (0..in_flight).map(|_| rt::spawn(one_loop())).collect();
+            let mut done = 0;
+            for one in loops {
+                done += one.await?;
+            }
+            done
+        };
+        println!("{done} operations ({what:?}, {in_flight} in flight)");
         return Ok(());
     }
     let mut report = Report::new();
