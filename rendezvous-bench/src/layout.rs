@@ -41,7 +41,9 @@ impl Cpus {
     }
 
     /// Puts every thread of the process (and so every thread they start
-    /// later) on the CPUs of `layout`; how many CPUs that is.
+    /// later) on the CPUs of `layout`; how many CPUs that is. A thread
+    /// being created while this runs may keep its creator's CPUs: the
+    /// bench sets layouts only once its thread pools are running.
     pub fn apply(&self, layout: Layout) -> io::Result<usize> {
         let cpus: Vec<usize> = (0..CpuSet::count())
             .filter(|&cpu| self.started_with.is_set(cpu).unwrap_or(false))
@@ -93,10 +95,13 @@ mod tests {
         let (ask, asked) = std::sync::mpsc::channel::<()>();
         let (tell, told) = std::sync::mpsc::channel();
         let running = std::thread::spawn(move || {
+            tell.send(cpus_of_this_thread()).expect("tell");
             while asked.recv().is_ok() {
                 tell.send(cpus_of_this_thread()).expect("tell");
             }
         });
+        // Running before the layout is set, as the bench's threads are.
+        assert_eq!(told.recv().expect("told"), started_with);
         assert_eq!(cpus.apply(Layout::Pinned).expect("pin"), 1);
         assert_eq!(cpus_of_this_thread(), 1);
         ask.send(()).expect("ask");
