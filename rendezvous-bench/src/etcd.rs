@@ -106,6 +106,7 @@ async fn etcd_matchmaker(url: &str, prefix: &str) -> Result<Matchmaker, BenchErr
 /// Adds the etcd rows to `report`.
 pub async fn measure(
     report: &mut Report,
+    layout: &'static str,
     etcd: Option<&str>,
     rounds: usize,
     per_round: Duration,
@@ -156,24 +157,14 @@ pub async fn measure(
         }
     }
     for (what, memory, shared) in [
-        (
-            "lookup, etcd store (vs in-memory)",
-            &memory.lookup,
-            &shared.lookup,
-        ),
-        (
-            "register, etcd store (vs in-memory)",
-            &memory.register,
-            &shared.register,
-        ),
-        (
-            "renew, etcd store (vs in-memory)",
-            &memory.renew,
-            &shared.renew,
-        ),
+        ("lookup, etcd store", &memory.lookup, &shared.lookup),
+        ("register, etcd store", &memory.register, &shared.register),
+        ("renew, etcd store", &memory.renew, &shared.renew),
     ] {
         report.push(Row::latency(
+            layout,
             what,
+            "in-memory store",
             &Latency::median_of(memory),
             &Latency::median_of(shared),
         ));

@@ -1,28 +1,40 @@
 //! `rendezvous-bench`: what rendezvous's convenience costs over a raw socket.
 //!
-//! In one run and one process layout (server and client tasks on the same
-//! async-std executor), it measures a raw async-std UDP ping-pong and the
-//! equivalent rendezvous call, and prints each rendezvous figure beside its
-//! baseline as a ratio. Machines are noisy: every figure is the median of
-//! several rounds, baseline and rendezvous interleaved, and only the ratios
-//! are meant to be compared across runs. Pin to one CPU for stable figures:
+//! In one run it measures a raw async-std UDP ping-pong, tarpc's `add(i32,
+//! i32)` over TCP (the `rendezvous-bench-tarpc` crate) and the equivalent
+//! rendezvous call (server and client tasks on the same async-std
+//! executor), and prints each rendezvous figure beside its baseline as a
+//! ratio. Machines are noisy: every figure is the median of several rounds,
+//! baseline and rendezvous interleaved, and only the ratios are meant to be
+//! compared across runs.
+//!
+//! It does so in each process layout asked for (`--layouts`, default both):
+//! pinned, every thread on one CPU, and unpinned, on all the CPUs the
+//! process was started with; the process sets its own threads' CPUs
+//! (`layout`), and each layout's rows have their own baselines. Thread
+//! pools are sized by the CPUs the process starts with, before either
+//! layout is set, so both layouts run the same threads.
 //!
 //! ```text
-//! taskset -c 0 cargo run --release -p rendezvous-bench
+//! cargo run --release -p rendezvous-bench              # both layouts
+//! cargo run --release -p rendezvous-bench -- --cpus 1  # pinned only
 //! ```
 
 mod baseline;
 mod bulk;
 #[cfg(feature = "etcd")]
 mod etcd;
+mod layout;
 mod measure;
 mod report;
 mod subject;
 
 use clap::Parser;
+use layout::{Cpus, Layout};
 use measure::{Latency, Throughput, alternating};
 use rendezvous_runtime as rt;
 use report::{Report, Row};
+use std::net::SocketAddr;
 use std::time::Duration;
 use subject::Kind;
 
@@ -48,14 +60,31 @@ struct Options {
     /// Calls made between the two memory readings.
     #[arg(long, default_value_t = 1_000_000)]
     memory_calls: u64,
+    /// The process layouts to measure, in order, each with its own
+    /// baselines: pinned (every thread on one CPU), unpinned (every thread
+    /// on every CPU the process was started with).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "pinned,unpinned"
+    )]
+    layouts: Vec<Layout>,
+    /// One layout only: `1` for pinned, `all` for unpinned (overrides
+    /// --layouts). With --profile, the layout profiled (default all).
+    #[arg(long, value_name = "1|all", value_parser = parse_cpus)]
+    cpus: Option<Layout>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
     /// Instead of the report, only run one kind of operation for --duration
-    /// (for perf, strace or callgrind): raw round trips, small calls, or
-    /// lookups, one in flight.
+    /// (for perf, strace or callgrind): raw round trips, small calls,
+    /// large calls (--large bytes), lookups or tarpc calls.
     #[arg(long, value_name = "WHAT")]
     profile: Option<Profile>,
+    /// With --profile: operations in flight at once, each loop a task.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    profile_in_flight: usize,
     /// The etcd to measure the etcd store against (default: start one, with
     /// `etcd` from PATH). Only with `--features etcd`.
     #[cfg(feature = "etcd")]
@@ -68,155 +97,101 @@ struct Options {
 enum Profile {
     Raw,
     Call,
+    Large,
     Lookup,
+    Tarpc,
+}
+
+fn parse_cpus(cpus: &str) -> Result<Layout, String> {
+    match cpus {
+        "1" => Ok(Layout::Pinned),
+        "all" => Ok(Layout::Unpinned),
+        other => Err(format!(
+            "{other:?} is not a CPU count this bench knows: give 1 (pinned) or all (unpinned)"
+        )),
+    }
 }
 
 fn main() {
     let options = Options::parse();
-    if let Err(error) = rt::block_on(run(&options)) {
+    // Before any thread starts: the CPUs the process was started with.
+    let cpus = match Cpus::at_start() {
+        Ok(cpus) => cpus,
+        Err(error) => {
+            eprintln!("rendezvous-bench: could not read this process's CPUs: {error}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = rt::block_on(run(&options, &cpus)) {
         eprintln!("rendezvous-bench: {error}");
         std::process::exit(1);
     }
 }
 
-async fn run(options: &Options) -> Result<(), measure::BenchError> {
+async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> {
     let per_round = Duration::from_secs_f64(options.duration / options.rounds.max(1) as f64);
-    let rounds = options.rounds.max(1);
+    let layouts = match (options.cpus, options.profile) {
+        (Some(layout), _) => vec![layout],
+        (None, Some(_)) => vec![Layout::Unpinned],
+        (None, None) => options.layouts.clone(),
+    };
+    // Every thread pool is started (and sized) before any layout is set:
+    // the layouts differ only in the CPUs the same threads may use.
     let subject = subject::Subject::start().await?;
     let raw = baseline::Echo::start().await?;
+    let tarpc = rendezvous_bench_tarpc::Tarpc::start()?;
     if let Some(what) = options.profile {
+        cpus.apply(layouts[0])?;
         let end = rendezvous_runtime::Instant::now() + Duration::from_secs_f64(options.duration);
-        let done = match what {
-            Profile::Raw => baseline::count(raw.address(), options.small, end).await?,
-            Profile::Call => subject::count(subject.client(), Kind::Small, end).await?,
-            Profile::Lookup => subject::lookups(subject.client(), end).await?.len() as u64,
+        let in_flight = options.profile_in_flight.max(1);
+        let (small, large) = (options.small, options.large);
+        let one_loop = || {
+            let (client, server, caller) = (subject.client(), raw.address(), tarpc.caller());
+            async move {
+                match what {
+                    Profile::Raw => baseline::count(server, small, end).await,
+                    Profile::Call => subject::count(client, Kind::Small, end).await,
+                    Profile::Large => subject::count(client, Kind::Large(large), end).await,
+                    Profile::Lookup => Ok(subject::lookups(client, end).await?.len() as u64),
+                    Profile::Tarpc => caller.count(end).await,
+                }
+            }
         };
-        println!("{done} operations ({what:?}, one in flight)");
+        // One loop runs where the report's latency rounds run (this
+        // thread's `block_on`); more run as tasks, as its throughput rounds.
+        let done = if in_flight == 1 {
+            one_loop().await?
+        } else {
+            let loops: Vec<_> = (0..in_flight).map(|_| rt::spawn(one_loop())).collect();
+            let mut done = 0;
+            for one in loops {
+                done += one.await?;
+            }
+            done
+        };
+        println!("{done} operations ({what:?}, {in_flight} in flight)");
         return Ok(());
     }
-    let mut report = Report::new(std::thread::available_parallelism().map_or(0, |n| n.get()));
-
-    let server = raw.address();
-    let latencies = |(raw, ours): (Vec<Latency>, Vec<Latency>)| {
-        (Latency::median_of(&raw), Latency::median_of(&ours))
-    };
-    let rates = |(raw, ours): (Vec<Throughput>, Vec<Throughput>)| {
-        (Throughput::median_of(&raw), Throughput::median_of(&ours))
-    };
-    let in_flight = options.in_flight;
-    for (kind, size) in [
-        (Kind::Small, options.small),
-        (Kind::Large(options.large), options.large),
-    ] {
-        let (raw_latency, call_latency) = latencies(
-            alternating(
-                rounds,
-                || Latency::median(1, per_round, |end| baseline::sample(server, size, end)),
-                || {
-                    Latency::median(1, per_round, |end| {
-                        subject::sample(subject.client(), kind, end)
-                    })
-                },
-            )
-            .await?,
-        );
-        let what = match kind {
-            Kind::Small => format!("call, {size} B of integers"),
-            Kind::Large(_) => format!("call, {size} B byte buffer"),
+    let mut report = Report::new();
+    for &layout in &layouts {
+        report.layout(layout.name(), cpus.apply(layout)?);
+        let contestants = Contestants {
+            subject: &subject,
+            raw: raw.address(),
+            tarpc: &tarpc,
         };
-        report.push(Row::latency(
-            &format!("{what}, 1 in flight"),
-            &raw_latency,
-            &call_latency,
-        ));
-        let (raw_rate, call_rate) = rates(
-            alternating(
-                rounds,
-                || {
-                    Throughput::median(1, per_round, in_flight, |end| {
-                        baseline::count(server, size, end)
-                    })
-                },
-                || {
-                    Throughput::median(1, per_round, in_flight, |end| {
-                        subject::count(subject.client(), kind, end)
-                    })
-                },
-            )
-            .await?,
-        );
-        report.push(Row::throughput(
-            &format!("calls/s, {what}, {in_flight} in flight"),
-            &raw_rate,
-            &call_rate,
-        ));
+        measure_layout(&mut report, layout.name(), options, &contestants, per_round).await?;
     }
 
-    // Large payloads over the stream transport, against a raw TCP echo of
-    // the same bytes: one in flight, p50 (its ratio is the inverse of the
-    // throughput ratio), and MB/s both ways from the p50s.
-    let tcp = bulk::TcpEcho::start().await?;
-    let mut bulk_rates = Vec::new();
-    for size in [64 << 10, 1 << 20, (16 << 20) - 1024] {
-        let kind = Kind::Large(size);
-        let (raw_latency, call_latency) = latencies(
-            alternating(
-                rounds,
-                || Latency::median(1, per_round, |end| bulk::sample(tcp.address(), size, end)),
-                || {
-                    Latency::median(1, per_round, |end| {
-                        subject::sample(subject.client(), kind, end)
-                    })
-                },
-            )
-            .await?,
-        );
-        report.push(Row::latency(
-            &format!("call, {size} B byte buffer (stream) vs raw TCP echo"),
-            &raw_latency,
-            &call_latency,
-        ));
-        let rate = |p50: Duration| 2.0 * size as f64 / p50.as_secs_f64().max(1e-9) / 1e6;
-        bulk_rates.push((size, rate(raw_latency.p50), rate(call_latency.p50)));
-    }
-    tcp.stop().await;
-
-    let (raw_latency, lookup_latency) = latencies(
-        alternating(
-            rounds,
-            || Latency::median(1, per_round, |end| baseline::sample(server, 32, end)),
-            || Latency::median(1, per_round, |end| subject::lookups(subject.client(), end)),
-        )
-        .await?,
-    );
-    report.push(Row::latency(
-        "matchmaker lookup (no cache), 32 B raw",
-        &raw_latency,
-        &lookup_latency,
-    ));
-    let (raw_rate, lookup_rate) = rates(
-        alternating(
-            rounds,
-            || {
-                Throughput::median(1, per_round, in_flight, |end| {
-                    baseline::count(server, 32, end)
-                })
-            },
-            || {
-                Throughput::median(1, per_round, in_flight, |end| {
-                    let client = subject.client();
-                    async move { Ok(subject::lookups(client, end).await?.len() as u64) }
-                })
-            },
-        )
-        .await?,
-    );
-    report.push(Row::throughput(
-        &format!("lookups/s, {in_flight} in flight"),
-        &raw_rate,
-        &lookup_rate,
-    ));
-
+    // Large payloads over the stream transport, in the last layout.
+    let bulk_rates = measure_bulk(
+        &mut report,
+        layouts[layouts.len() - 1].name(),
+        &subject,
+        options.rounds.max(1),
+        per_round,
+    )
+    .await?;
     let memory = subject
         .memory_over(options.memory_calls, options.in_flight)
         .await?;
@@ -224,7 +199,14 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
     report.matchmaker_datagrams_per_call = Some(subject.matchmaker_datagrams_per_call());
 
     #[cfg(feature = "etcd")]
-    etcd::measure(&mut report, options.etcd.as_deref(), rounds, per_round).await?;
+    etcd::measure(
+        &mut report,
+        layouts[layouts.len() - 1].name(),
+        options.etcd.as_deref(),
+        options.rounds.max(1),
+        per_round,
+    )
+    .await?;
 
     if options.json {
         println!("{}", report.json());
@@ -237,7 +219,200 @@ async fn run(options: &Options) -> Result<(), measure::BenchError> {
             );
         }
     }
+    tarpc.stop();
     subject.stop().await;
     raw.stop().await;
+    Ok(())
+}
+
+/// Large payloads over the stream transport, against a raw TCP echo of
+/// the same bytes: one in flight, p50 (its ratio is the inverse of the
+/// throughput ratio); returns MB/s both ways from the p50s, by size.
+async fn measure_bulk(
+    report: &mut Report,
+    layout: &'static str,
+    subject: &subject::Subject,
+    rounds: usize,
+    per_round: Duration,
+) -> Result<Vec<(usize, f64, f64)>, measure::BenchError> {
+    let tcp = bulk::TcpEcho::start().await?;
+    let mut bulk_rates = Vec::new();
+    for size in [64 << 10, 1 << 20, (16 << 20) - 1024] {
+        let kind = Kind::Large(size);
+        let (raw, ours) = alternating(
+            rounds,
+            || Latency::median(1, per_round, |end| bulk::sample(tcp.address(), size, end)),
+            || {
+                Latency::median(1, per_round, |end| {
+                    subject::sample(subject.client(), kind, end)
+                })
+            },
+        )
+        .await?;
+        let (raw, ours) = (Latency::median_of(&raw), Latency::median_of(&ours));
+        report.push(Row::latency(
+            layout,
+            &format!("call, {size} B byte buffer (stream), 1 in flight"),
+            "raw TCP echo",
+            &raw,
+            &ours,
+        ));
+        let rate = |p50: Duration| 2.0 * size as f64 / p50.as_secs_f64().max(1e-9) / 1e6;
+        bulk_rates.push((size, rate(raw.p50), rate(ours.p50)));
+    }
+    tcp.stop().await;
+    Ok(bulk_rates)
+}
+
+/// What one layout's rows measure.
+struct Contestants<'a> {
+    subject: &'a subject::Subject,
+    /// The raw echo server.
+    raw: SocketAddr,
+    tarpc: &'a rendezvous_bench_tarpc::Tarpc,
+}
+
+/// The rows of one layout: each rendezvous figure against the raw socket
+/// of the same rounds, and the small call against tarpc too.
+async fn measure_layout(
+    report: &mut Report,
+    layout: &'static str,
+    options: &Options,
+    with: &Contestants<'_>,
+    per_round: Duration,
+) -> Result<(), measure::BenchError> {
+    let rounds = options.rounds.max(1);
+    let (subject, server) = (with.subject, with.raw);
+    let in_flight = options.in_flight;
+    for (kind, size) in [
+        (Kind::Small, options.small),
+        (Kind::Large(options.large), options.large),
+    ] {
+        let what = match kind {
+            Kind::Small => format!("call, {size} B of integers"),
+            Kind::Large(_) => format!("call, {size} B byte buffer"),
+        };
+        let small = matches!(kind, Kind::Small);
+        // Each round: raw, then (for the small call) tarpc, then rendezvous.
+        let (raw, theirs_and_ours) = alternating(
+            rounds,
+            || Latency::median(1, per_round, |end| baseline::sample(server, size, end)),
+            || async {
+                let tarpc = match small {
+                    true => Some(
+                        Latency::median(1, per_round, |end| with.tarpc.caller().sample(end))
+                            .await?,
+                    ),
+                    false => None,
+                };
+                let ours = Latency::median(1, per_round, |end| {
+                    subject::sample(subject.client(), kind, end)
+                })
+                .await?;
+                Ok((tarpc, ours))
+            },
+        )
+        .await?;
+        let (tarpc, ours): (Vec<_>, Vec<_>) = theirs_and_ours.into_iter().unzip();
+        let ours = Latency::median_of(&ours);
+        let name = format!("{what}, 1 in flight");
+        report.push(Row::latency(
+            layout,
+            &name,
+            "raw",
+            &Latency::median_of(&raw),
+            &ours,
+        ));
+        if let Some(tarpc) = tarpc.into_iter().collect::<Option<Vec<_>>>() {
+            report.push(Row::latency(
+                layout,
+                &name,
+                "tarpc",
+                &Latency::median_of(&tarpc),
+                &ours,
+            ));
+        }
+
+        let (raw, theirs_and_ours) = alternating(
+            rounds,
+            || {
+                Throughput::median(1, per_round, in_flight, |end| {
+                    baseline::count(server, size, end)
+                })
+            },
+            || async {
+                let tarpc = match small {
+                    true => Some(
+                        Throughput::median(1, per_round, in_flight, |end| {
+                            with.tarpc.caller().count(end)
+                        })
+                        .await?,
+                    ),
+                    false => None,
+                };
+                let ours = Throughput::median(1, per_round, in_flight, |end| {
+                    subject::count(subject.client(), kind, end)
+                })
+                .await?;
+                Ok((tarpc, ours))
+            },
+        )
+        .await?;
+        let (tarpc, ours): (Vec<_>, Vec<_>) = theirs_and_ours.into_iter().unzip();
+        let ours = Throughput::median_of(&ours);
+        let name = format!("calls/s, {what}, {in_flight} in flight");
+        report.push(Row::throughput(
+            layout,
+            &name,
+            "raw",
+            &Throughput::median_of(&raw),
+            &ours,
+        ));
+        if let Some(tarpc) = tarpc.into_iter().collect::<Option<Vec<_>>>() {
+            report.push(Row::throughput(
+                layout,
+                &name,
+                "tarpc",
+                &Throughput::median_of(&tarpc),
+                &ours,
+            ));
+        }
+    }
+
+    let (raw, ours) = alternating(
+        rounds,
+        || Latency::median(1, per_round, |end| baseline::sample(server, 32, end)),
+        || Latency::median(1, per_round, |end| subject::lookups(subject.client(), end)),
+    )
+    .await?;
+    report.push(Row::latency(
+        layout,
+        "matchmaker lookup (no cache), 32 B raw",
+        "raw",
+        &Latency::median_of(&raw),
+        &Latency::median_of(&ours),
+    ));
+    let (raw, ours) = alternating(
+        rounds,
+        || {
+            Throughput::median(1, per_round, in_flight, |end| {
+                baseline::count(server, 32, end)
+            })
+        },
+        || {
+            Throughput::median(1, per_round, in_flight, |end| {
+                let client = subject.client();
+                async move { Ok(subject::lookups(client, end).await?.len() as u64) }
+            })
+        },
+    )
+    .await?;
+    report.push(Row::throughput(
+        layout,
+        &format!("lookups/s, {in_flight} in flight"),
+        "raw",
+        &Throughput::median_of(&raw),
+        &Throughput::median_of(&ours),
+    ));
     Ok(())
 }

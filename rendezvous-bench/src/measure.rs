@@ -107,16 +107,16 @@ impl Throughput {
 /// Runs `baseline` and `subject` (one round each) `rounds` times in turn,
 /// so that load drifting over the run weighs on both alike; every round's
 /// figure of each.
-pub async fn alternating<T, B, S, BF, SF>(
+pub async fn alternating<T, U, B, S, BF, SF>(
     rounds: usize,
     mut baseline: B,
     mut subject: S,
-) -> Result<(Vec<T>, Vec<T>), BenchError>
+) -> Result<(Vec<T>, Vec<U>), BenchError>
 where
     B: FnMut() -> BF,
     S: FnMut() -> SF,
     BF: Future<Output = Result<T, BenchError>>,
-    SF: Future<Output = Result<T, BenchError>>,
+    SF: Future<Output = Result<U, BenchError>>,
 {
     let (mut baselines, mut subjects) = (Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {

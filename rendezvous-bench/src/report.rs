@@ -3,36 +3,60 @@
 use crate::measure::{Latency, Throughput};
 use std::fmt::Write;
 
-/// One figure and its baseline.
+/// One figure and its baseline, in one layout.
 pub struct Row {
+    pub layout: &'static str,
     pub what: String,
     pub unit: &'static str,
+    /// What the figure is compared with: "raw" (the raw async-std UDP
+    /// ping-pong) unless the row names another.
+    pub against: &'static str,
     pub baseline: [f64; 2],
     pub rendezvous: [f64; 2],
     /// rendezvous / baseline for latencies (lower is better), baseline /
     /// rendezvous inverted for rates: always "how many baselines".
     pub ratio: f64,
+    /// The same for the p99 of a latency row.
+    pub p99_ratio: Option<f64>,
 }
 
 impl Row {
-    pub fn latency(what: &str, baseline: &Latency, rendezvous: &Latency) -> Row {
+    pub fn latency(
+        layout: &'static str,
+        what: &str,
+        against: &'static str,
+        baseline: &Latency,
+        rendezvous: &Latency,
+    ) -> Row {
         let micros = |l: &Latency| [l.p50.as_secs_f64() * 1e6, l.p99.as_secs_f64() * 1e6];
         Row {
+            layout,
             what: what.to_owned(),
             unit: "µs p50 / p99",
+            against,
             baseline: micros(baseline),
             rendezvous: micros(rendezvous),
             ratio: rendezvous.p50.as_secs_f64() / baseline.p50.as_secs_f64(),
+            p99_ratio: Some(rendezvous.p99.as_secs_f64() / baseline.p99.as_secs_f64()),
         }
     }
 
-    pub fn throughput(what: &str, baseline: &Throughput, rendezvous: &Throughput) -> Row {
+    pub fn throughput(
+        layout: &'static str,
+        what: &str,
+        against: &'static str,
+        baseline: &Throughput,
+        rendezvous: &Throughput,
+    ) -> Row {
         Row {
+            layout,
             what: what.to_owned(),
             unit: "per second",
+            against,
             baseline: [baseline.per_second, f64::NAN],
             rendezvous: [rendezvous.per_second, f64::NAN],
             ratio: rendezvous.per_second / baseline.per_second,
+            p99_ratio: None,
         }
     }
 }
@@ -46,7 +70,8 @@ pub struct Memory {
 }
 
 pub struct Report {
-    cpus: usize,
+    /// Each layout measured, with how many CPUs it had.
+    layouts: Vec<(&'static str, usize)>,
     rows: Vec<Row>,
     pub memory: Option<Memory>,
     pub matchmaker_datagrams_per_call: Option<f64>,
@@ -56,14 +81,19 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(cpus: usize) -> Report {
+    pub fn new() -> Report {
         Report {
-            cpus,
+            layouts: Vec::new(),
             rows: Vec::new(),
             memory: None,
             matchmaker_datagrams_per_call: None,
             visibility: None,
         }
+    }
+
+    /// Rows pushed from now on are measured in `layout`, on `cpus` CPUs.
+    pub fn layout(&mut self, layout: &'static str, cpus: usize) {
+        self.layouts.push((layout, cpus));
     }
 
     pub fn push(&mut self, row: Row) {
@@ -72,39 +102,41 @@ impl Report {
 
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "rendezvous-bench: {} CPU(s) available{}",
-            self.cpus,
-            if self.cpus == 1 {
-                " (pinned)"
-            } else {
-                "; pin with `taskset -c 0` for stable figures"
-            }
-        );
-        let _ = writeln!(
-            out,
-            "\n{:<34} {:>21} {:>21} {:>7}",
-            "measure", "baseline", "rendezvous", "ratio"
-        );
-        for row in &self.rows {
-            let pair = |v: [f64; 2]| {
-                if v[1].is_nan() {
-                    format!("{:.0}", v[0])
-                } else {
-                    format!("{:.1} / {:.1}", v[0], v[1])
-                }
-            };
+        let _ = write!(out, "rendezvous-bench");
+        for &(layout, cpus) in &self.layouts {
+            let _ = writeln!(out, "\n\n{layout}: {cpus} CPU(s)");
             let _ = writeln!(
                 out,
-                "{:<34} {:>21} {:>21} {:>6.2}x   {}",
-                row.what,
-                pair(row.baseline),
-                pair(row.rendezvous),
-                row.ratio,
-                row.unit
+                "{:<48} {:>21} {:>21} {:>7}",
+                "measure", "baseline", "rendezvous", "ratio"
             );
+            for row in self.rows.iter().filter(|row| row.layout == layout) {
+                let pair = |v: [f64; 2]| {
+                    if v[1].is_nan() {
+                        format!("{:.0}", v[0])
+                    } else {
+                        format!("{:.1} / {:.1}", v[0], v[1])
+                    }
+                };
+                let p99 = row
+                    .p99_ratio
+                    .map_or(String::new(), |r| format!(" (p99 {r:.2}x)"));
+                let what = match row.against {
+                    "raw" => row.what.clone(),
+                    other => format!("{}, vs {other}", row.what),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<48} {:>21} {:>21} {:>6.2}x   {}{p99}",
+                    what,
+                    pair(row.baseline),
+                    pair(row.rendezvous),
+                    row.ratio,
+                    row.unit
+                );
+            }
         }
+        out.push('\n');
         if let Some(m) = &self.memory {
             let _ = writeln!(
                 out,
@@ -131,7 +163,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nbaseline: a raw async-std UDP round trip of the same size, unless the row names another"
+            "\nbaseline: a raw async-std UDP round trip of the same size, unless the row names another\n(tarpc: tarpc 0.38's add(i32, i32), bincode over one TCP connection, tokio)"
         );
         out
     }
@@ -142,12 +174,15 @@ impl Report {
             .iter()
             .map(|r| {
                 format!(
-                    "{{\"measure\":{:?},\"unit\":{:?},\"baseline\":{},\"rendezvous\":{},\"ratio\":{:.4}}}",
+                    "{{\"layout\":{:?},\"measure\":{:?},\"against\":{:?},\"unit\":{:?},\"baseline\":{},\"rendezvous\":{},\"ratio\":{:.4},\"p99_ratio\":{}}}",
+                    r.layout,
                     r.what,
+                    r.against,
                     r.unit,
                     numbers(r.baseline),
                     numbers(r.rendezvous),
-                    r.ratio
+                    r.ratio,
+                    r.p99_ratio.map_or("null".to_owned(), |v| format!("{v:.4}"))
                 )
             })
             .collect();
@@ -157,9 +192,14 @@ impl Report {
                 m.calls, m.before_bytes, m.after_bytes, m.reply_cache_bytes
             )
         });
+        let layouts: Vec<String> = self
+            .layouts
+            .iter()
+            .map(|(layout, cpus)| format!("{{\"layout\":{layout:?},\"cpus\":{cpus}}}"))
+            .collect();
         format!(
-            "{{\"cpus\":{},\"rows\":[{}],\"memory\":{},\"matchmaker_lookups_per_call\":{},\"etcd_visibility_ms\":{}}}",
-            self.cpus,
+            "{{\"layouts\":[{}],\"rows\":[{}],\"memory\":{},\"matchmaker_lookups_per_call\":{},\"etcd_visibility_ms\":{}}}",
+            layouts.join(","),
             rows.join(","),
             memory,
             self.matchmaker_datagrams_per_call
@@ -182,4 +222,60 @@ fn numbers(values: [f64; 2]) -> String {
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn latency(p50: u64, p99: u64) -> Latency {
+        Latency {
+            p50: Duration::from_micros(p50),
+            p99: Duration::from_micros(p99),
+        }
+    }
+
+    /// Every ratio is a number, latency rows add their p99's, and every
+    /// row says its layout and what it is measured against.
+    #[test]
+    fn json_rows_carry_their_layout_ratio_and_p99_ratio() {
+        let mut report = Report::new();
+        report.layout("pinned", 1);
+        report.push(Row::latency(
+            "pinned",
+            "call",
+            "tarpc",
+            &latency(20, 40),
+            &latency(25, 100),
+        ));
+        let rate = |per_second| Throughput { per_second };
+        report.push(Row::throughput(
+            "pinned",
+            "calls/s",
+            "raw",
+            &rate(100.0),
+            &rate(300.0),
+        ));
+        let json = report.json();
+        assert!(
+            json.contains(r#""layouts":[{"layout":"pinned","cpus":1}]"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""layout":"pinned","measure":"call","against":"tarpc""#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""ratio":1.2500,"p99_ratio":2.5000"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""ratio":3.0000,"p99_ratio":null"#),
+            "{json}"
+        );
+        let table = report.table();
+        assert!(table.contains("pinned: 1 CPU(s)"), "{table}");
+        assert!(table.contains("call, vs tarpc"), "{table}");
+    }
 }
