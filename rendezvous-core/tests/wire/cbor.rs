@@ -23,6 +23,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The bytes a string of hex digits (as PROTOCOL.md writes them) spells.
+pub(crate) fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// The head of a CBOR item: major type and argument, in the shortest form.
 fn cbor_head(major: u8, argument: u64) -> Vec<u8> {
     let m = major << 5;

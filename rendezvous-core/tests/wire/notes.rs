@@ -2,6 +2,7 @@
 //! caller knows of the call's attempts at other servers (PROTOCOL.md,
 //! "Notes"). The bytes are the document's worked example.
 
+use crate::cbor::{hex, unhex};
 use rendezvous_core::Fingerprint;
 use rendezvous_core::protocol::wire::{
     Call, ClientId, Elsewhere, Incarnation, Message, Reply, Xid,
@@ -20,17 +21,6 @@ fn call(elsewhere: Elsewhere) -> Call {
         args: vec![0x80],
         elsewhere,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// The call alone: what `Elsewhere::Nowhere` sends, byte for byte as before notes.

@@ -2,6 +2,7 @@
 //! `WrongIncarnation` in the same datagram (PROTOCOL.md, Outcomes). The
 //! bytes are the document's worked example.
 
+use crate::cbor::{hex, unhex};
 use rendezvous_core::protocol::wire::{ClientId, Incarnation, Message, Outcome, Reply, Xid};
 
 fn reply(outcome: Outcome) -> Message {
@@ -11,10 +12,6 @@ fn reply(outcome: Outcome) -> Message {
         incarnation: Incarnation(0xff),
         outcome,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The refusal a restarted server sends: `[4]`, then `[12, 1500]`.
@@ -77,10 +74,6 @@ fn an_uptime_without_its_field_or_with_two_is_malformed() {
         "8601021b0123456789abcdef0118ff830c0101",
         "8601021b0123456789abcdef0118ff820c60",
     ] {
-        let bytes: Vec<u8> = (0..bad.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&bad[i..i + 2], 16).unwrap())
-            .collect();
-        assert!(Message::decode(&bytes).is_err(), "{bad} decoded");
+        assert!(Message::decode(&unhex(bad)).is_err(), "{bad} decoded");
     }
 }
