@@ -183,7 +183,14 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
         measure_layout(&mut report, layout.name(), options, &contestants, per_round).await?;
     }
 
-    // Large payloads over the stream transport, in the last layout.
+    let memory = subject
+        .memory_over(options.memory_calls, options.in_flight)
+        .await?;
+    report.memory = Some(memory);
+    report.matchmaker_datagrams_per_call = Some(subject.matchmaker_datagrams_per_call());
+    // Large payloads over the stream transport, in the last layout; after
+    // the memory row, whose small calls would otherwise find the pages
+    // these buffers freed and read as the process shrinking.
     let bulk_rates = measure_bulk(
         &mut report,
         layouts[layouts.len() - 1].name(),
@@ -192,11 +199,6 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
         per_round,
     )
     .await?;
-    let memory = subject
-        .memory_over(options.memory_calls, options.in_flight)
-        .await?;
-    report.memory = Some(memory);
-    report.matchmaker_datagrams_per_call = Some(subject.matchmaker_datagrams_per_call());
 
     #[cfg(feature = "etcd")]
     etcd::measure(
