@@ -25,8 +25,8 @@ use super::outbox::Outbox;
 pub(super) use super::peer::{Peer, Via};
 use super::service::Service;
 use crate::wire::{
-    AMPLIFICATION_FACTOR, Ack, Call, EncodeError, Header, MAX_DATAGRAM_BYTES, Message, Outcome,
-    Reply, Undecodable, reply_limit,
+    AMPLIFICATION_FACTOR, Ack, Call, ClientId, EncodeError, Header, MAX_DATAGRAM_BYTES, Message,
+    Outcome, Reply, Undecodable, Xid, reply_limit,
 };
 
 /// The largest reply a call from `peer` may get: a stream's message limit
@@ -40,18 +40,21 @@ fn reply_size_limit(service: &Service, peer: Peer) -> usize {
     }
 }
 
+/// This server's reply to the call (`client`, `xid`).
+fn reply_to(service: &Service, client: ClientId, xid: Xid, outcome: Outcome) -> Message {
+    Message::Reply(Reply {
+        client,
+        xid,
+        incarnation: service.incarnation,
+        outcome,
+    })
+}
+
 /// The reply of a call that ran, encoded; a result too large for a
 /// datagram, or for the policy's bound, becomes an error outcome saying so.
 pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
     let limit = reply_size_limit(service, peer);
-    let reply = |outcome| {
-        Message::Reply(Reply {
-            client: call.client,
-            xid: call.xid,
-            incarnation: service.incarnation,
-            outcome,
-        })
-    };
+    let reply = |outcome| reply_to(service, call.client, call.xid, outcome);
     let encoded = |outcome| {
         let mut bytes = Vec::new();
         reply(outcome)
@@ -102,14 +105,9 @@ pub(super) fn for_peer(service: &Service, reply: Vec<u8>, peer: Peer) -> Vec<u8>
     };
     let size = reply.len() as u64;
     let notice = |outcome| {
-        Message::Reply(Reply {
-            client: header.client,
-            xid: header.xid,
-            incarnation: service.incarnation,
-            outcome,
-        })
-        .encode()
-        .unwrap_or_default()
+        reply_to(service, header.client, header.xid, outcome)
+            .encode()
+            .unwrap_or_default()
     };
     let mut bytes = notice(Outcome::ReplyTooLarge {
         size,
@@ -162,12 +160,7 @@ pub(super) async fn refuse(
     peer: Peer,
     out: &mut Outbox,
 ) {
-    let reply = Message::Reply(Reply {
-        client: call.client,
-        xid: call.xid,
-        incarnation: service.incarnation,
-        outcome,
-    });
+    let reply = reply_to(service, call.client, call.xid, outcome);
     post(service, &reply, peer, out).await;
 }
 
@@ -183,14 +176,7 @@ pub(super) async fn wrong_incarnation(
     peer: Peer,
     out: &mut Outbox,
 ) {
-    let reply = |outcome| {
-        Message::Reply(Reply {
-            client: call.client,
-            xid: call.xid,
-            incarnation: service.incarnation,
-            outcome,
-        })
-    };
+    let reply = |outcome| reply_to(service, call.client, call.xid, outcome);
     // Rounded down: an uptime too short is safe, one too long is not.
     let uptime_ms = u64::try_from(service.bound_at.elapsed().as_millis()).unwrap_or(u64::MAX);
     if peer.via != Via::Datagram {
