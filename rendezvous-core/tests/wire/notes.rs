@@ -43,6 +43,11 @@ fn a_note_follows_its_call_with_the_documented_bytes_and_round_trips() {
             Message::decode(&encoded).unwrap(),
             Message::Call(call(elsewhere))
         );
+        // A stream frame holds the pair as one message too.
+        assert_eq!(
+            Message::decode_within(&encoded, 1 << 20).unwrap(),
+            Message::Call(call(elsewhere))
+        );
         // In a batch, the call and its note are one message, of both sizes.
         let mut batch = Message::decode_batch(&encoded);
         assert_eq!(
