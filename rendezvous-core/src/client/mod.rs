@@ -354,6 +354,12 @@ impl Client {
         let remaining = self.policy.deadline.saturating_sub(started.elapsed());
         let mut call = resources.requester.begin(name, signature, args, remaining);
         let span = call.span();
+        // Untraced, the call is not wrapped: a disabled span still costs
+        // every poll an enter and an exit (and a `log` check wherever
+        // tracing's `log` feature is on).
+        if span.is_disabled() {
+            return self.drive(&mut call, procedure, first).await;
+        }
         let result = self
             .drive(&mut call, procedure, first)
             .instrument(span.clone())

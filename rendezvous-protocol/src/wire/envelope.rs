@@ -287,6 +287,10 @@ pub(super) fn decode_front(bytes: &[u8], limit: usize) -> Result<(Message, usize
 /// does not decode there, and ends the batch, as it does for a peer that
 /// knows no notes).
 fn note_after(bytes: &[u8], call: &Call) -> Option<(Elsewhere, usize)> {
+    // The common case, a call alone: nothing to read (and no error made).
+    if bytes.is_empty() {
+        return None;
+    }
     let mut r = Reader::new(bytes);
     let (header, length) = read_header(&mut r).ok()?;
     let names_call = header.version == PROTOCOL_VERSION

@@ -50,7 +50,9 @@ pub(super) async fn start(
     let handlers = &service.handlers;
     let span = call_span(&call);
     let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        span.in_scope(|| handlers.enter(|| (procedure.handler())(args, context)))
+        within(&span, || {
+            handlers.enter(|| (procedure.handler())(args, context))
+        })
     }));
     let outcome = match started {
         Ok(future) => {
@@ -75,7 +77,7 @@ pub(super) async fn start(
         }
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
-    let reply = span.in_scope(|| finish(service, &call, &procedure, outcome, peer));
+    let reply = within(&span, || finish(service, &call, &procedure, outcome, peer));
     out.post(service, answer::for_peer(service, reply, peer))
         .await;
     out.answered_call();
@@ -138,6 +140,17 @@ fn call_span(call: &Call) -> tracing::Span {
         client = %format_args!("{:016x}", call.client.0),
         xid = call.xid.0
     )
+}
+
+/// Runs `f` inside `span`, but enters no span that is disabled: entering
+/// one still costs a check (and a `log` call wherever tracing's `log`
+/// feature is on), twice per call.
+fn within<T>(span: &tracing::Span, f: impl FnOnce() -> T) -> T {
+    if span.is_disabled() {
+        f()
+    } else {
+        span.in_scope(f)
+    }
 }
 
 /// Encodes and records the reply of a call that ran.
