@@ -79,7 +79,8 @@ struct Options {
     json: bool,
     /// Instead of the report, only run one kind of operation for --duration
     /// (for perf, strace or callgrind): raw round trips, small calls,
-    /// large calls (--large bytes), lookups or tarpc calls.
+    /// large calls (--large bytes), raw TCP echoes of --large bytes,
+    /// lookups or tarpc calls.
     #[arg(long, value_name = "WHAT")]
     profile: Option<Profile>,
     /// With --profile: operations in flight at once, each loop a task.
@@ -98,6 +99,7 @@ enum Profile {
     Raw,
     Call,
     Large,
+    RawTcp,
     Lookup,
     Tarpc,
 }
@@ -141,17 +143,20 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
     let raw = baseline::Echo::start().await?;
     let tarpc = rendezvous_bench_tarpc::Tarpc::start()?;
     if let Some(what) = options.profile {
+        let tcp = bulk::TcpEcho::start().await?;
         cpus.apply(layouts[0])?;
         let end = rendezvous_runtime::Instant::now() + Duration::from_secs_f64(options.duration);
         let in_flight = options.profile_in_flight.max(1);
         let (small, large) = (options.small, options.large);
         let one_loop = || {
             let (client, server, caller) = (subject.client(), raw.address(), tarpc.caller());
+            let tcp = tcp.address();
             async move {
                 match what {
                     Profile::Raw => baseline::count(server, small, end).await,
                     Profile::Call => subject::count(client, Kind::Small, end).await,
                     Profile::Large => subject::count(client, Kind::Large(large), end).await,
+                    Profile::RawTcp => Ok(bulk::sample(tcp, large, end).await?.len() as u64),
                     Profile::Lookup => Ok(subject::lookups(client, end).await?.len() as u64),
                     Profile::Tarpc => caller.count(end).await,
                 }

@@ -57,6 +57,7 @@
 pub mod __private;
 pub mod client;
 mod error;
+mod frame_read;
 pub mod matchmaker;
 mod random;
 mod requester;

@@ -22,12 +22,38 @@ use super::socket::ClientSocket;
 use super::stream::Broken;
 use crate::retry::RetryPolicy;
 use crate::rt::Instant;
-use crate::wire::{Call, Elsewhere, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Outcome};
+use crate::wire::{
+    Call, Elsewhere, EncodeError, Incarnation, MAX_DATAGRAM_BYTES, Outcome, SPLIT_MIN_BYTES,
+};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
+
+/// Encodes `call`, of at most `limit` bytes: around its arguments when
+/// they are large and the call does not fit a datagram, else whole (as
+/// every small call is, by the one encoder it always had).
+fn encode(call: &Call, limit: usize) -> Result<Encoded, Failure> {
+    let failure = |error| match error {
+        EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
+        EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
+    };
+    if call.args.len() < SPLIT_MIN_BYTES {
+        let mut whole = Vec::new();
+        call.encode_within(&mut whole, limit).map_err(failure)?;
+        return Ok(Encoded::Whole(whole));
+    }
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    call.encode_around_args(&mut before, &mut after, limit)
+        .map_err(failure)?;
+    if before.len() + call.args.len() + after.len() <= MAX_DATAGRAM_BYTES {
+        before.extend_from_slice(&call.args);
+        before.extend_from_slice(&after);
+        return Ok(Encoded::Whole(before));
+    }
+    Ok(Encoded::AroundArgs { before, after })
+}
 
 /// Why an attempt got no answer.
 #[derive(Debug)]
@@ -53,7 +79,7 @@ pub(crate) struct Outgoing<'r> {
     pub(super) _registered: Registered<'r>,
     pub(super) call: Call,
     /// The call encoded for `call.incarnation`.
-    pub(super) encoded: Option<Vec<u8>>,
+    pub(super) encoded: Option<Encoded>,
     pub(super) started: Instant,
     pub(super) deadline: Instant,
     pub(super) transmissions: u32,
@@ -63,6 +89,14 @@ pub(crate) struct Outgoing<'r> {
     pub(super) sent_to: Vec<SentTo>,
     /// The incarnation in the header of the last reply.
     pub(super) answered_by: Option<Incarnation>,
+}
+
+/// A call's bytes: whole, for a datagram (or, past one, a stream), or
+/// around its arguments, for a stream, which writes the arguments from the
+/// call itself rather than from a copy (`wire::split`).
+pub(super) enum Encoded {
+    Whole(Vec<u8>),
+    AroundArgs { before: Vec<u8>, after: Vec<u8> },
 }
 
 impl Outgoing<'_> {
@@ -146,20 +180,13 @@ impl Outgoing<'_> {
                 self.call.deadline = self.remaining();
             }
             self.call.incarnation = incarnation;
-            let mut encoded = Vec::new();
             let limit = socket.streams.max_message_bytes().max(MAX_DATAGRAM_BYTES);
-            self.call
-                .encode_within(&mut encoded, limit)
-                .map_err(|error| match error {
-                    EncodeError::TooLarge { size, limit } => Failure::TooLarge { size, limit },
-                    EncodeError::Unencodable { reason } => Failure::Io(io::Error::other(reason)),
-                })?;
-            self.encoded = Some(encoded);
+            self.encoded = Some(encode(&self.call, limit)?);
         }
-        let datagram = self.encoded.as_deref().unwrap_or_default();
-        if datagram.len() > MAX_DATAGRAM_BYTES {
-            return self.over_stream(endpoint, policy, max_unanswered).await;
-        }
+        let datagram = match &self.encoded {
+            Some(Encoded::Whole(bytes)) if bytes.len() <= MAX_DATAGRAM_BYTES => bytes,
+            _ => return self.over_stream(endpoint, policy, max_unanswered).await,
+        };
         let mut acked = false;
         let mut unanswered = 0;
         loop {
@@ -242,7 +269,11 @@ impl Outgoing<'_> {
         max_unanswered: u32,
     ) -> Result<Outcome, Failure> {
         let socket = self.socket;
-        let call = self.encoded.as_deref().unwrap_or_default();
+        let call: [&[u8]; 3] = match &self.encoded {
+            Some(Encoded::Whole(bytes)) => [bytes, &[], &[]],
+            Some(Encoded::AroundArgs { before, after }) => [before, &self.call.args, after],
+            None => [&[]; 3],
+        };
         let mut unanswered = 0;
         loop {
             if Instant::now() >= self.deadline {

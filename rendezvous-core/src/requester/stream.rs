@@ -11,6 +11,7 @@
 //! connection the server has closed meanwhile shows as a broken exchange;
 //! the caller's next try takes a fresh one (the broken one is dropped).
 
+use crate::frame_read::read_message;
 use crate::rt::{self, Instant, TcpStream};
 use crate::sync::lock;
 use crate::wire::{
@@ -32,6 +33,9 @@ pub(super) const IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Idle connections kept per server; more are closed when given back.
 pub(super) const MAX_IDLE_PER_SERVER: usize = 16;
+
+/// The most bytes written joined to a frame's length.
+const JOINED_BYTES: usize = 64 * 1024;
 
 /// The idle connections of one client, per server address, and its limit
 /// on the messages it sends and reads.
@@ -92,13 +96,14 @@ impl StreamPool {
         }
     }
 
-    /// Sends `call` (an encoded call named `xid`) to `address` over a
-    /// stream, and reads until its reply, reporting each ack on the way;
-    /// returns the reply's outcome and incarnation.
+    /// Sends `call` (an encoded call named `xid`, in parts written one
+    /// after the other) to `address` over a stream, and reads until its
+    /// reply, reporting each ack on the way; returns the reply's outcome
+    /// and incarnation.
     pub(super) async fn exchange(
         &self,
         address: SocketAddr,
-        call: &[u8],
+        call: [&[u8]; 3],
         xid: Xid,
         deadline: Instant,
         mut acked: impl FnMut(Incarnation),
@@ -116,12 +121,22 @@ impl StreamPool {
                 Err(_) => return Err(Broken::Lost),
             },
         };
-        let Some(header) = frame_header(call.len()) else {
+        let Some(header) = frame_header(call.iter().map(|part| part.len()).sum()) else {
             return Err(Broken::Lost);
         };
         let write = async {
-            stream.write_all(&header).await?;
-            stream.write_all(call).await?;
+            // The length with the first part, when that is small (as the
+            // bytes before large arguments are): one segment, not two.
+            let [first, rest @ ..] = call;
+            if first.len() <= JOINED_BYTES {
+                stream.write_all(&[&header[..], first].concat()).await?;
+            } else {
+                stream.write_all(&header).await?;
+                stream.write_all(first).await?;
+            }
+            for part in rest {
+                stream.write_all(part).await?;
+            }
             stream.flush().await
         };
         if before(deadline, write).await?.is_err() {
@@ -129,7 +144,8 @@ impl StreamPool {
         }
         let limit = self.max_message_bytes();
         loop {
-            let message = before(deadline, read_frame(&mut stream, limit))
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = before(deadline, read_frame(&mut stream, limit, left))
                 .await?
                 .map_err(|_| Broken::Lost)?;
             match message {
@@ -151,8 +167,13 @@ async fn before<T>(deadline: Instant, future: impl Future<Output = T>) -> Result
 }
 
 /// Reads one frame and decodes its message; a frame over `limit` is not
-/// read (the connection is then dropped by the caller).
-async fn read_frame(stream: &mut TcpStream, limit: usize) -> io::Result<Message> {
+/// read (the connection is then dropped by the caller); each read within
+/// `read_timeout`.
+async fn read_frame(
+    stream: &mut TcpStream,
+    limit: usize,
+    read_timeout: Duration,
+) -> io::Result<Message> {
     let mut header = [0u8; FRAME_HEADER_BYTES];
     stream.read_exact(&mut header).await?;
     let size = frame_length(header);
@@ -162,8 +183,7 @@ async fn read_frame(stream: &mut TcpStream, limit: usize) -> io::Result<Message>
             format!("a stream message of {size} bytes is over this client's {limit}-byte limit"),
         ));
     }
-    let mut body = vec![0u8; size];
-    stream.read_exact(&mut body).await?;
-    Message::decode_within(&body, limit)
+    read_message(stream, size, limit, read_timeout)
+        .await?
         .map_err(|undecodable| io::Error::new(io::ErrorKind::InvalidData, undecodable.error))
 }

@@ -43,6 +43,12 @@ impl<'a> Reader<'a> {
         self.take(length)
     }
 
+    /// A byte string's header alone; returns its length (its content may
+    /// not be here: `split` reads it apart).
+    pub(super) fn bytes_header(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        self.expect(MAJOR_BYTES, field)
+    }
+
     pub(super) fn text(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
         let length = self.expect(MAJOR_TEXT, field)?;
         let bytes = self.take(length)?;
@@ -123,8 +129,19 @@ impl<'a> Writer<'a> {
     }
 
     pub(super) fn bytes(&mut self, value: &[u8]) {
-        self.header(MAJOR_BYTES, value.len() as u64);
-        self.out.extend_from_slice(value);
+        self.bytes_header(value.len());
+        self.raw(value);
+    }
+
+    /// A byte string's header alone: its content follows, by [`Self::raw`]
+    /// or written apart (`split`).
+    pub(super) fn bytes_header(&mut self, length: usize) {
+        self.header(MAJOR_BYTES, length as u64);
+    }
+
+    /// Bytes as they are: the content of a string whose header is written.
+    pub(super) fn raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
     }
 
     pub(super) fn text(&mut self, value: &str) {

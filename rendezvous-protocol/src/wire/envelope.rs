@@ -25,6 +25,10 @@ use crate::signature::Fingerprint;
 use std::time::Duration;
 
 pub(super) const KIND_CALL: u64 = 0;
+/// A call's elements.
+pub(super) const CALL_ELEMENTS: u64 = 10;
+/// A reply's elements.
+pub(super) const REPLY_ELEMENTS: u64 = 6;
 pub(super) const KIND_ACK: u64 = 1;
 pub(super) const KIND_REPLY: u64 = 2;
 pub(super) const KIND_CONFIRM: u64 = 3;
@@ -33,7 +37,7 @@ const KIND_NOTE: u64 = 4;
 /// A note's elements: the frozen header and the level of `Elsewhere`.
 const NOTE_ELEMENTS: u64 = 5;
 
-const OUTCOME_RETURN: u64 = 0;
+pub(super) const OUTCOME_RETURN: u64 = 0;
 const OUTCOME_PANICKED: u64 = 1;
 const OUTCOME_NO_SUCH_PROCEDURE: u64 = 2;
 const OUTCOME_SIGNATURE_MISMATCH: u64 = 3;
@@ -67,13 +71,62 @@ pub(super) fn encode_into(
 
 pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>, limit: usize) -> Result<(), EncodeError> {
     let variable = call.procedure.len() + call.args.len();
-    let mut w = header(out, variable, 10, KIND_CALL, call.client, call.xid);
+    let mut w = header(
+        out,
+        variable,
+        CALL_ELEMENTS as usize,
+        KIND_CALL,
+        call.client,
+        call.xid,
+    );
+    write_call_up_to_args(&mut w, call);
+    w.raw(&call.args);
+    write_note(&mut w, call);
+    fits(out, limit)
+}
+
+/// A call as the bytes before its arguments' content (up to their byte
+/// string's header) and those after it (its note, if any): the message is
+/// `before ++ call.args ++ after`, written without copying the arguments.
+pub(super) fn encode_call_around_args(
+    call: &Call,
+    before: &mut Vec<u8>,
+    after: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), EncodeError> {
+    let elements = CALL_ELEMENTS as usize;
+    let mut w = header(
+        before,
+        call.procedure.len(),
+        elements,
+        KIND_CALL,
+        call.client,
+        call.xid,
+    );
+    write_call_up_to_args(&mut w, call);
+    after.clear();
+    write_note(&mut Writer::new(after), call);
+    let size = before.len() + call.args.len() + after.len();
+    if size > limit {
+        return Err(EncodeError::TooLarge { size, limit });
+    }
+    Ok(())
+}
+
+/// A call's fields after the frozen header, through its arguments' byte
+/// string header.
+fn write_call_up_to_args(w: &mut Writer<'_>, call: &Call) {
     w.uint(call.incarnation.0);
     w.text(&call.procedure);
     w.uint(call.signature.0);
     w.uint(deadline_millis(call.deadline));
     w.uint(call.done_below.0);
-    w.bytes(&call.args);
+    w.bytes_header(call.args.len());
+}
+
+/// The note after a call that says where else it went; nothing when it
+/// went nowhere else.
+fn write_note(w: &mut Writer<'_>, call: &Call) {
     if call.elsewhere != Elsewhere::Nowhere {
         w.array(NOTE_ELEMENTS as usize);
         w.uint(PROTOCOL_VERSION);
@@ -82,7 +135,6 @@ pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>, limit: usize) -> Resul
         w.uint(call.xid.0);
         w.uint(elsewhere_level(call.elsewhere));
     }
-    fits(out, limit)
 }
 
 pub(super) fn encode_ack(ack: &Ack, out: &mut Vec<u8>, limit: usize) -> Result<(), EncodeError> {
@@ -101,7 +153,8 @@ pub(super) fn encode_reply(
         Outcome::Panicked(message) => message.len(),
         _ => 0,
     };
-    let mut w = header(out, variable, 6, KIND_REPLY, reply.client, reply.xid);
+    let elements = REPLY_ELEMENTS as usize;
+    let mut w = header(out, variable, elements, KIND_REPLY, reply.client, reply.xid);
     w.uint(reply.incarnation.0);
     write_outcome(&mut w, &reply.outcome);
     fits(out, limit)
@@ -325,7 +378,7 @@ pub(super) fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
 }
 
 /// The frozen header and the array's declared length.
-fn read_header(r: &mut Reader<'_>) -> Result<(Header, u64), DecodeError> {
+pub(super) fn read_header(r: &mut Reader<'_>) -> Result<(Header, u64), DecodeError> {
     let length = r.array("message")?;
     if length < 4 {
         return Err(DecodeError::Malformed {
@@ -344,9 +397,9 @@ fn read_header(r: &mut Reader<'_>) -> Result<(Header, u64), DecodeError> {
 fn read_body(r: &mut Reader<'_>, header: Header, length: u64) -> Result<Message, DecodeError> {
     let (client, xid) = (header.client, header.xid);
     let (expected, kind) = match header.kind {
-        KIND_CALL => (10, "call"),
+        KIND_CALL => (CALL_ELEMENTS, "call"),
         KIND_ACK => (5, "ack"),
-        KIND_REPLY => (6, "reply"),
+        KIND_REPLY => (REPLY_ELEMENTS, "reply"),
         KIND_CONFIRM => (4, "confirm"),
         KIND_NOTE => {
             return Err(DecodeError::Malformed {

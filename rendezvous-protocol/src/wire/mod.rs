@@ -30,7 +30,8 @@
 //! `item` (where a payload's CBOR item ends: well-formed, not too deep), `envelope` (messages to bytes and back),
 //! `payload` (arguments and results through serde), `codec` (the
 //! messages' own methods and batches), `frame` (a message on a stream:
-//! its length first). This file only re-exports.
+//! its length first), `split` (a stream message's large byte string moved
+//! apart from the rest). This file only re-exports.
 
 mod cbor;
 mod codec;
@@ -40,9 +41,11 @@ mod item;
 mod limits;
 mod message;
 mod payload;
+mod split;
 
 pub use codec::Batch;
 pub use frame::*;
 pub use limits::*;
 pub use message::*;
 pub use payload::{decode_payload, decode_payload_within, encode_payload, encode_payload_within};
+pub use split::{LargeField, SPLIT_HEAD_BYTES, SPLIT_MIN_BYTES, decode_split, large_field};

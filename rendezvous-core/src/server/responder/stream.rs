@@ -7,7 +7,7 @@
 //! ```text
 //! accept -> limits (in all, per source) -> connection
 //! connection: header (idle timeout) -> length <= limit? -> inbound room
-//!             -> body (read timeout) -> decode -> receive::on_call
+//!             -> body (read timeout; `frame_read`) -> receive::on_call
 //!          <- writer: the connection's bounded queue -> frames (write timeout)
 //! ```
 //!
@@ -39,6 +39,7 @@ use super::outbox::Outbox;
 use super::peer::{Peer, Via};
 use super::receive;
 use super::service::Service;
+use crate::frame_read::{fill, read_message};
 use crate::rt::{self, Instant, TcpListener, TcpStream};
 use crate::wire::{
     FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, Header, Message, Outcome, Reply, frame_header,
@@ -156,18 +157,16 @@ impl Connection {
             let Some(room) = self.inbound.take(size, self.config.idle_timeout).await else {
                 return Ended::Stalled;
             };
-            let mut body = vec![0u8; size];
-            if let Err(ended) = self.read_exact(&mut body).await {
-                return ended;
-            }
-            let message = match Message::decode_within(&body, limit) {
-                Ok(message) => message,
-                Err(undecodable) => {
+            let mut stream = &self.stream;
+            let read = read_message(&mut stream, size, limit, self.config.read_timeout);
+            let message = match read.await {
+                Ok(Ok(message)) => message,
+                Ok(Err(undecodable)) => {
                     tracing::debug!(peer = %self.peer, error = %undecodable.error, "undecodable stream message");
                     return Ended::Garbage;
                 }
+                Err(error) => return ended_by(error),
             };
-            drop(body);
             match message {
                 Message::Call(call) => {
                     let peer = Peer {
@@ -211,20 +210,9 @@ impl Connection {
 
     /// Fills `buffer`, each read within the read timeout.
     async fn read_exact(&self, buffer: &mut [u8]) -> Result<(), Ended> {
-        let mut filled = 0;
-        while filled < buffer.len() {
-            match rt::timeout(
-                self.config.read_timeout,
-                (&self.stream).read(&mut buffer[filled..]),
-            )
+        fill(&mut &self.stream, buffer, self.config.read_timeout)
             .await
-            {
-                Some(Ok(0)) | Some(Err(_)) => return Err(Ended::Closed),
-                Some(Ok(read)) => filled += read,
-                None => return Err(Ended::Stalled),
-            }
-        }
-        Ok(())
+            .map_err(ended_by)
     }
 
     /// Refuses a frame of `size` bytes, over the limit, without holding it:
@@ -302,6 +290,15 @@ impl Connection {
                 crate::sync::lock(&self.running).pop_front();
             }
         }
+    }
+}
+
+/// How reading ended on a read error: a timeout is a stall, anything else
+/// the connection closing.
+fn ended_by(error: std::io::Error) -> Ended {
+    match error.kind() {
+        std::io::ErrorKind::TimedOut => Ended::Stalled,
+        _ => Ended::Closed,
     }
 }
 
