@@ -10,7 +10,7 @@ use rendezvous_core::protocol::matchmaker::{
 use rendezvous_core::protocol::wire::{
     DecodeError, EncodeError, FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, FrameError, Header,
     MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION, Undecodable, decode_frame,
-    decode_payload, encode_payload, frame_length,
+    SPLIT_HEAD_BYTES, decode_payload, decode_split, encode_payload, frame_length, large_field,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -158,6 +158,7 @@ pub fn stream_frames(input: &[u8]) {
             Err(FrameError::Undecodable(undecodable)) => {
                 let size = announced.expect("a header was read");
                 let body = &rest[FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + size];
+                read_apart_agrees(body, limit, input);
                 assert_eq!(
                     Message::decode_within(body, limit).err(),
                     Some(undecodable),
@@ -170,6 +171,7 @@ pub fn stream_frames(input: &[u8]) {
                 let size = announced.expect("a header was read");
                 assert_eq!(taken, FRAME_HEADER_BYTES + size, "input {}", hex(input));
                 let body = &rest[FRAME_HEADER_BYTES..taken];
+                read_apart_agrees(body, limit, input);
                 assert_eq!(
                     Message::decode_within(body, limit).ok().as_ref(),
                     Some(&message)
@@ -194,6 +196,29 @@ pub fn stream_frames(input: &[u8]) {
             }
         }
     }
+}
+
+/// A frame's message read as a peer reads a large one (its large byte
+/// string apart: `split`) is what it is read whole, or fails the same way.
+fn read_apart_agrees(body: &[u8], limit: usize, input: &[u8]) {
+    let head = &body[..body.len().min(SPLIT_HEAD_BYTES)];
+    let Some(field) = large_field(head).filter(|field| field.end() <= body.len()) else {
+        return;
+    };
+    let apart = decode_split(
+        &body[..field.content_at],
+        field,
+        body[field.content_at..field.end()].to_vec(),
+        &body[field.end()..],
+        limit,
+    );
+    let whole = Message::decode_within(body, limit);
+    assert_eq!(
+        apart.map_err(|undecodable| undecodable.error),
+        whole.map_err(|undecodable| undecodable.error),
+        "input {}",
+        hex(input)
+    );
 }
 
 /// Read as a batch, the datagram's messages tile its front: each decoded
