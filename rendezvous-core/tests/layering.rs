@@ -9,7 +9,7 @@
 //! | layer | modules | what they are |
 //! | --- | --- | --- |
 //! | 0 | `signature`, `wire`, `rt` | other crates: `rendezvous-protocol`, and `rendezvous-runtime` (the executor, privately named `rt`) |
-//! | 1 | `sync`, `random` | locks, randomness |
+//! | 1 | `sync`, `random`, `frame_read` | locks, randomness, reading a stream frame's message |
 //! | 2 | `error` | the one error type, and outcome -> error |
 //! | 3 | `retry` | the retry policy and its one backoff formula |
 //! | 4 | `requester` | the call engine below both clients |
@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 const LAYERS: &[&[&str]] = &[
     &["signature", "wire", "rt"],
-    &["sync", "random"],
+    &["sync", "random", "frame_read"],
     &["error"],
     &["retry"],
     &["requester"],
