@@ -228,9 +228,18 @@ fn a_flood_of_lookups_leaves_no_record_behind() {
         let last = matchmaker_call::<operation::Lookup>(7, 1, &lookup_request(ECHO));
         assert!(matches!(ask(&probe, address, &last, 1), Outcome::Return(_)));
         let after = matchmaker.stats();
+        // Judged by what reached the daemon: a loaded kernel may drop
+        // datagrams before it reads them, and those were never asked.
+        let arrived = after.datagrams_received - before.datagrams_received;
+        let answered = (after.executed + after.duplicates + after.replayed)
+            - (before.executed + before.duplicates + before.replayed);
         assert!(
-            after.executed >= before.executed + LOOKUPS / 2,
+            arrived >= LOOKUPS / 20,
             "the flood barely arrived: {before:?} -> {after:?}"
+        );
+        assert_eq!(
+            answered, arrived,
+            "every lookup that arrived was answered: {before:?} -> {after:?}"
         );
         assert_eq!(
             after.reply_cache_bytes,
