@@ -55,6 +55,7 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod byte_string;
 pub mod client;
 mod error;
 mod frame_read;

@@ -1,6 +1,7 @@
 //! What `#[procedure]`'s generated code names, and nothing else. Not a
 //! public API: it changes whenever the macro does.
 
+pub use crate::byte_string::Bytes;
 pub use crate::client::{Client, RemoteProcedure};
 pub use crate::error::Error;
 pub use crate::server::linked::LinkedProcedure;
@@ -9,8 +10,8 @@ pub use crate::signature::Fingerprint;
 pub use inventory;
 
 use crate::server::HandlerError;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::future::Future;
 use std::marker::PhantomData;
 
@@ -204,28 +205,6 @@ impl<T, E> StdResult<T, E> for Result<T, E> {}
 
 /// Fails to compile unless `R` is `Result<T, E>`.
 pub const fn assert_std_result<R: StdResult<T, E>, T, E>() {}
-
-/// A `u8` sequence written as one in a signature (`Vec<u8>`, `[u8; N]`, or
-/// an `Option` of either), carried as a CBOR byte string through
-/// `serde_bytes` rather than serde's array of integers (twice the size,
-/// and hundreds of times slower to encode and decode). The generated code
-/// wraps the argument or result in it; the user never sees it. Receivers
-/// read an array of integers too (PROTOCOL.md's lenient reads), so a peer
-/// built before this encodes the same values and is understood.
-#[derive(Debug)]
-pub struct Bytes<T>(pub T);
-
-impl<T: serde_bytes::Serialize> Serialize for Bytes<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serde_bytes::serialize(&self.0, serializer)
-    }
-}
-
-impl<'de, T: serde_bytes::Deserialize<'de>> Deserialize<'de> for Bytes<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde_bytes::deserialize(deserializer).map(Bytes)
-    }
-}
 
 /// A procedure's argument tuple `A` and result `R`, to choose how the
 /// generated code encodes them (autoref specialization, on

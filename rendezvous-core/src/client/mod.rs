@@ -255,7 +255,7 @@ impl Client {
             self.resources.requester.max_message_bytes(),
         )?;
         let result = self.call_encoded(procedure, args).await?;
-        decode_result(procedure.name, &result)
+        decode_result(procedure.name, result)
     }
 
     /// Asks `endpoint` whether it answers: its incarnation, the round
@@ -325,7 +325,7 @@ impl Client {
                 ));
             }
         };
-        decode_result(name, &bytes)
+        decode_result(name, bytes)
     }
 
     /// Calls `procedure` with arguments already encoded as CBOR (an array
@@ -463,9 +463,10 @@ fn encode_args<A: Serialize + ?Sized>(
     })
 }
 
-fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: &[u8]) -> Result<R, Error> {
-    // Bounded already, by the message that carried it.
-    wire::decode_payload_within(bytes, wire::MAX_FRAME_BYTES).map_err(|error| Error::Decode {
+fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: Vec<u8>) -> Result<R, Error> {
+    // Bounded already, by the message that carried it; by value, so that a
+    // large byte string keeps its buffer.
+    wire::decode_payload_owned(bytes, wire::MAX_FRAME_BYTES).map_err(|error| Error::Decode {
         what: format!("the result of `{procedure}`"),
         reason: error.to_string(),
     })

@@ -181,11 +181,11 @@ impl Procedure {
         Procedure::new(name, signature, move |bytes: Vec<u8>, context| {
             let f = f.clone();
             async move {
-                // Bounded already: by a datagram, or the stream's limit.
-                let args: A = wire::decode_payload_within(&bytes, wire::MAX_FRAME_BYTES)
+                // Bounded already: by a datagram, or the stream's limit. By
+                // value, so a large byte string keeps its buffer, and the
+                // rest is not held while the procedure runs.
+                let args: A = wire::decode_payload_owned(bytes, wire::MAX_FRAME_BYTES)
                     .map_err(|error| HandlerError::BadArguments(error.to_string()))?;
-                // Not held while the procedure runs (a large call's bytes).
-                drop(bytes);
                 let result = f(args, context).await;
                 // The responder holds the reply to its transport's limit.
                 wire::encode_payload_within(&result, wire::MAX_FRAME_BYTES).map_err(|error| {

@@ -62,6 +62,22 @@ pub(super) struct Item {
     /// For each indefinite-length array, map or string, in the order they
     /// open: its count of items (keys and values, for a map) or of bytes.
     sizes: Vec<u64>,
+    /// The first definite-length byte string of at least
+    /// [`LARGE_BYTES`], which a decode may take out whole
+    /// ([`super::claim`]).
+    pub(super) large: Option<LargeBytes>,
+}
+
+/// A byte string this long is large: worth decoding without a copy.
+pub(super) const LARGE_BYTES: usize = 16 * 1024;
+
+/// Where a large byte string lies in an item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct LargeBytes {
+    /// Offset of its head.
+    pub(super) head: usize,
+    /// Its content.
+    pub(super) content: std::ops::Range<usize>,
 }
 
 /// A container the walk is inside.
@@ -84,6 +100,7 @@ pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
     let mut open = [Open::default(); MAX_NESTING];
     let mut depth: usize = 0;
     let mut sizes = Vec::new();
+    let mut large = None;
     let mut at = 0;
     loop {
         let start = at;
@@ -118,7 +135,14 @@ pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
                     ));
                 }
                 (2 | 3, length) => {
+                    let content = at;
                     at = skip_string(bytes, at, major, length, &mut sizes)?;
+                    if major == 2 && length.is_some() && at - content >= LARGE_BYTES {
+                        large.get_or_insert(LargeBytes {
+                            head: start,
+                            content: content..at,
+                        });
+                    }
                     None
                 }
                 (4, Some(count)) => Some((count, false)),
@@ -159,7 +183,11 @@ pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
         // those it fills.
         loop {
             let Some(top) = depth.checked_sub(1) else {
-                return Ok(Item { length: at, sizes });
+                return Ok(Item {
+                    length: at,
+                    sizes,
+                    large,
+                });
             };
             let container = &mut open[top];
             if container.left == INDEFINITE {

@@ -17,6 +17,7 @@
 //! of small integers as byte strings, and so on): lenient reads that give
 //! the value the sender meant, kept rather than a deserializer of our own.
 
+use super::claim;
 use super::item::{self, Flaw};
 use super::limits::*;
 use super::message::*;
@@ -66,6 +67,32 @@ pub fn decode_payload_within<T: DeserializeOwned>(
     payload: &[u8],
     limit: usize,
 ) -> Result<T, DecodeError> {
+    let item = checked_item(payload, limit)?;
+    decode_item(payload, &item)
+}
+
+/// [`decode_payload_within`] of a payload held by value, whose large byte
+/// string (if it has one) becomes the decoded `Vec<u8>` without a copy
+/// when the type reads it through `__private::Bytes` ([`claim`]); the same
+/// value or error either way.
+///
+/// [`claim`]: super::claim
+pub fn decode_payload_owned<T: DeserializeOwned>(
+    payload: Vec<u8>,
+    limit: usize,
+) -> Result<T, DecodeError> {
+    let item = checked_item(&payload, limit)?;
+    match item.large.clone() {
+        Some(large) if !item.has_indefinite_lengths() => {
+            claim::decode_taking(payload, large, decode_definite)
+        }
+        _ => decode_item(&payload, &item),
+    }
+}
+
+/// The payload's one CBOR item, once it is known to fit `limit`, to be
+/// well-formed and nested within the limit, and to take every byte.
+fn checked_item(payload: &[u8], limit: usize) -> Result<item::Item, DecodeError> {
     if payload.len() > limit {
         return Err(DecodeError::TooLarge {
             size: payload.len(),
@@ -84,19 +111,26 @@ pub fn decode_payload_within<T: DeserializeOwned>(
             count: payload.len() - item.length,
         });
     }
-    // What ciborium reads in every place: definite lengths (offsets in its
-    // errors are then the rewrite's).
-    let rewritten;
-    let definite = if item.has_indefinite_lengths() {
-        rewritten = item.with_definite_lengths(payload);
-        &rewritten[..]
+    Ok(item)
+}
+
+/// Decodes a checked item, rewritten first if it uses indefinite lengths:
+/// what ciborium reads in every place is definite lengths (offsets in its
+/// errors are then the rewrite's).
+fn decode_item<T: DeserializeOwned>(payload: &[u8], item: &item::Item) -> Result<T, DecodeError> {
+    if item.has_indefinite_lengths() {
+        decode_definite(&item.with_definite_lengths(payload))
     } else {
-        payload
-    };
+        decode_definite(payload)
+    }
+}
+
+/// Decodes one well-formed item of definite lengths, which must be read whole.
+fn decode_definite<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     // Strings up to this size are read in place; longer ones are allocated
     // (as they would be anyway for an owned value).
     let mut scratch = [0u8; SCRATCH_BYTES];
-    let mut rest = definite;
+    let mut rest = payload;
     let value = ciborium::de::from_reader_with_buffer(&mut rest, &mut scratch).map_err(classify)?;
     // The item is one whole value, so what serde left unread are elements
     // past a tuple's length (it reads as many as the tuple has).
