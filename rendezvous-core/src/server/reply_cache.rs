@@ -34,8 +34,9 @@
 //! is the allocation of the clients' hash table (every bucket of its
 //! capacity, with its control byte, as hashbrown lays it out), each
 //! client's buffer of calls (its capacity, not its length, in entries of
-//! their in-memory size), and each reply's buffer, every allocation with
-//! [`ALLOCATION_OVERHEAD`] bytes for the allocator's header and rounding.
+//! their in-memory size), and each reply's buffer and the shared `Vec`
+//! holding it, every allocation with [`ALLOCATION_OVERHEAD`] bytes for the
+//! allocator's header and rounding.
 //! Growth is charged before it happens: a new client whose record would
 //! make the table double is refused unless the doubled table fits. The
 //! table and buffers are shrunk by the sweep once mostly empty, so memory
@@ -70,6 +71,7 @@ use crate::server::source::Source;
 use crate::wire::{ClientId, Xid};
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Charged per heap allocation besides its contents: the allocator's
@@ -84,7 +86,7 @@ pub(crate) enum Admission {
     /// It is running: acknowledge.
     Running,
     /// It finished: send this reply again.
-    Replay(Vec<u8>),
+    Replay(SharedReply),
     /// The client is done with it: ignore.
     Stale,
     /// It ran but its reply was evicted: say so.
@@ -97,7 +99,7 @@ pub(crate) enum Admission {
 #[derive(Debug)]
 enum State {
     Running,
-    Done(Vec<u8>),
+    Done(SharedReply),
     Confirmed,
     Evicted,
 }
@@ -195,8 +197,15 @@ fn buffer_bytes(calls: &VecDeque<(Xid, Entry)>) -> usize {
     }
 }
 
+/// A finished call's encoded reply, shared by the cache and the answers
+/// that carry it (a large reply is not copied to be sent, nor to be sent
+/// again).
+pub(crate) type SharedReply = Arc<Vec<u8>>;
+
+/// A reply's charge: its bytes, and the shared `Vec` that holds them.
 fn reply_charge(reply: &[u8]) -> usize {
-    reply.len() + ALLOCATION_OVERHEAD
+    const SHARED: usize = 2 * size_of::<usize>() + size_of::<Vec<u8>>();
+    reply.len() + ALLOCATION_OVERHEAD + SHARED + ALLOCATION_OVERHEAD
 }
 
 impl ReplyCache {
@@ -281,7 +290,7 @@ impl ReplyCache {
         let admission = match position {
             Ok(index) => match &calls.calls[index].1.state {
                 State::Running => Admission::Running,
-                State::Done(reply) => Admission::Replay(reply.clone()),
+                State::Done(reply) => Admission::Replay(Arc::clone(reply)),
                 State::Confirmed => Admission::Stale,
                 State::Evicted => Admission::Evicted,
             },
@@ -342,7 +351,13 @@ impl ReplyCache {
     }
 
     /// Stores a finished call's reply.
-    pub(crate) fn complete(&mut self, client: ClientId, xid: Xid, reply: &[u8], now: Instant) {
+    pub(crate) fn complete(
+        &mut self,
+        client: ClientId,
+        xid: Xid,
+        reply: SharedReply,
+        now: Instant,
+    ) {
         let Some(calls) = self.clients.get_mut(&client) else {
             return;
         };
@@ -359,9 +374,9 @@ impl ReplyCache {
         }
         let retention = self.retention;
         let entry = &mut calls.calls[index].1;
-        entry.state = State::Done(reply.to_vec());
+        let charge = reply_charge(&reply);
+        entry.state = State::Done(reply);
         entry.expires = entry.expires.max(now + retention);
-        let charge = reply_charge(reply);
         self.reply_bytes += charge;
         self.recharge(source, 0, charge);
         if self.bytes() > self.capacity {
@@ -609,10 +624,10 @@ mod tests {
         let mut cache = cache();
         let now = Instant::now();
         cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
-        cache.complete(C, Xid(1), b"reply", now);
+        cache.complete(C, Xid(1), b"reply".to_vec().into(), now);
         assert_eq!(
             cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room),
-            Admission::Replay(b"reply".to_vec())
+            Admission::Replay(b"reply".to_vec().into())
         );
     }
 
@@ -621,7 +636,7 @@ mod tests {
         let mut cache = cache();
         let now = Instant::now();
         cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
-        cache.complete(C, Xid(1), b"reply", now);
+        cache.complete(C, Xid(1), b"reply".to_vec().into(), now);
         assert_eq!(
             cache.admit(a(), C, Xid(2), Xid(2), DEADLINE, now, room),
             Admission::New
@@ -642,10 +657,10 @@ mod tests {
         let mut cache = cache();
         let now = Instant::now();
         cache.admit(a(), C, Xid(5), Xid(1), DEADLINE, now, room);
-        cache.complete(C, Xid(5), &[0; 1000], now);
+        cache.complete(C, Xid(5), vec![0; 1000].into(), now);
         let held = cache.bytes();
         cache.confirm(C, Xid(5));
-        assert_eq!(cache.bytes(), held - 1000 - ALLOCATION_OVERHEAD);
+        assert_eq!(cache.bytes(), held - reply_charge(&[0; 1000]));
         assert_eq!(cache.reply_bytes, 0);
         assert_eq!(
             cache.admit(a(), C, Xid(5), Xid(1), DEADLINE, now, room),
@@ -662,7 +677,7 @@ mod tests {
                 cache.admit(a(), C, Xid(xid), Xid(1), DEADLINE, now, room),
                 Admission::New
             );
-            cache.complete(C, Xid(xid), &[0; 500], now);
+            cache.complete(C, Xid(xid), vec![0; 500].into(), now);
             assert!(cache.bytes() <= 10_000, "{} bytes", cache.bytes());
         }
         assert!(cache.evictions() > 0);
@@ -672,7 +687,7 @@ mod tests {
         );
         assert_eq!(
             cache.admit(a(), C, Xid(100), Xid(1), DEADLINE, now, room),
-            Admission::Replay(vec![0; 500])
+            Admission::Replay(vec![0; 500].into())
         );
     }
 
@@ -683,7 +698,7 @@ mod tests {
         let now = Instant::now();
         for xid in 1..=20 {
             cache.admit(a(), C, Xid(xid), Xid(1), DEADLINE, now, room);
-            cache.complete(C, Xid(xid), b"r", now);
+            cache.complete(C, Xid(xid), b"r".to_vec().into(), now);
         }
         assert!(cache.tombstones_dropped() > 0);
         for xid in 1..=10 {
@@ -701,7 +716,7 @@ mod tests {
         let now = Instant::now();
         let short = Duration::from_millis(10);
         cache.admit(a(), C, Xid(1), Xid(1), short, now, room);
-        cache.complete(C, Xid(1), b"reply", now);
+        cache.complete(C, Xid(1), b"reply".to_vec().into(), now);
         cache.admit(a(), C, Xid(2), Xid(1), short, now, room);
         cache.sweep(now + Duration::from_secs(2));
         assert_eq!(cache.reply_bytes, 0, "only the running call remains");
@@ -718,7 +733,7 @@ mod tests {
         let now = Instant::now();
         cache.admit(a(), C, Xid(1), Xid(1), DEADLINE, now, room);
         cache.admit(a(), C, Xid(2), Xid(2), DEADLINE, now, room);
-        cache.complete(C, Xid(1), b"late", now);
+        cache.complete(C, Xid(1), b"late".to_vec().into(), now);
         assert_eq!(
             cache.admit(a(), C, Xid(1), Xid(2), DEADLINE, now, room),
             Admission::Stale
@@ -738,7 +753,9 @@ mod tests {
         let mut full = 0;
         for client in 0..10_000 {
             match cache.admit(a(), ClientId(client), Xid(1), Xid(1), DEADLINE, now, room) {
-                Admission::New => cache.complete(ClientId(client), Xid(1), b"r", now),
+                Admission::New => {
+                    cache.complete(ClientId(client), Xid(1), b"r".to_vec().into(), now)
+                }
                 Admission::Full => full += 1,
                 other => panic!("{other:?}"),
             }
@@ -796,7 +813,9 @@ mod tests {
         let mut refused = 0;
         for client in 0..10_000 {
             match cache.admit(a(), ClientId(client), Xid(1), Xid(1), DEADLINE, now, room) {
-                Admission::New => cache.complete(ClientId(client), Xid(1), b"r", now),
+                Admission::New => {
+                    cache.complete(ClientId(client), Xid(1), b"r".to_vec().into(), now)
+                }
                 Admission::Full => refused += 1,
                 other => panic!("{other:?}"),
             }
@@ -815,7 +834,7 @@ mod tests {
                 Admission::New,
                 "client {client} of the other source"
             );
-            cache.complete(id, Xid(1), b"r", now);
+            cache.complete(id, Xid(1), b"r".to_vec().into(), now);
             assert!(cache.bytes() <= capacity, "{} bytes", cache.bytes());
         }
     }
@@ -844,11 +863,11 @@ mod tests {
         let now = Instant::now();
         for client in 0..1_000 {
             cache.admit(a(), ClientId(client), Xid(1), Xid(1), DEADLINE, now, room);
-            cache.complete(ClientId(client), Xid(1), &[0; 10], now);
+            cache.complete(ClientId(client), Xid(1), vec![0; 10].into(), now);
         }
         let table = cache.clients.capacity() * (CLIENT_SLOT + 1);
         let buffers = 1_000 * (CALL_SLOT + ALLOCATION_OVERHEAD);
-        let replies = 1_000 * (10 + ALLOCATION_OVERHEAD);
+        let replies = 1_000 * reply_charge(&[0; 10]);
         assert!(
             cache.bytes() >= table + buffers + replies,
             "{}",

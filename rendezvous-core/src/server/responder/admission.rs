@@ -133,10 +133,10 @@ mod tests {
             admit(&mut cache, &in_flight, &call(1), source(), now),
             Admission::Running
         );
-        cache.complete(CLIENT, Xid(1), b"reply", now);
+        cache.complete(CLIENT, Xid(1), b"reply".to_vec().into(), now);
         assert_eq!(
             admit(&mut cache, &in_flight, &call(1), source(), now),
-            Admission::Replay(b"reply".to_vec())
+            Admission::Replay(b"reply".to_vec().into())
         );
         assert_eq!(in_flight.running(), 1, "duplicates take no place");
     }

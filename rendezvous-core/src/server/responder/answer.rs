@@ -24,6 +24,7 @@
 use super::outbox::Outbox;
 pub(super) use super::peer::{Peer, Via};
 use super::service::Service;
+use crate::server::reply_cache::SharedReply;
 use crate::wire::{
     AMPLIFICATION_FACTOR, Ack, Call, ClientId, EncodeError, Header, MAX_DATAGRAM_BYTES, Message,
     Outcome, Reply, Undecodable, Xid, reply_limit,
@@ -96,7 +97,7 @@ pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer
 /// datagram (`[8]` alone if the pair exceeds the call's amplification
 /// bound). A peer that does not know code 13 reads `[8]` and stops there,
 /// as before streams; one that does fetches the reply.
-pub(super) fn for_peer(service: &Service, reply: Vec<u8>, peer: Peer) -> Vec<u8> {
+pub(super) fn for_peer(service: &Service, reply: SharedReply, peer: Peer) -> SharedReply {
     if peer.via != Via::Datagram || reply.len() <= MAX_DATAGRAM_BYTES {
         return reply;
     }
@@ -117,21 +118,21 @@ pub(super) fn for_peer(service: &Service, reply: Vec<u8>, peer: Peer) -> Vec<u8>
     if bytes.len() + waiting.len() <= reply_limit(peer.datagram_bytes) {
         bytes.extend(waiting);
     }
-    bytes
+    SharedReply::new(bytes)
 }
 
 /// Sends a finished call's cached reply again, counted as replayed. Under
 /// `bound_replies` it is withheld if larger than the bound of this copy of
 /// the call: a legitimate retransmission is the same bytes as the call that
 /// made the reply; a shorter copy is someone else's.
-pub(super) async fn replay(service: &Service, reply: Vec<u8>, peer: Peer, out: &mut Outbox) {
+pub(super) async fn replay(service: &Service, reply: SharedReply, peer: Peer, out: &mut Outbox) {
     service.counters.replayed.bump();
     let reply = for_peer(service, reply, peer);
     if service.config.bound_replies && reply.len() > reply_limit(peer.datagram_bytes) {
         service.counters.amplification_refused.bump();
         return;
     }
-    out.post(service, reply).await;
+    out.post_shared(service, reply).await;
 }
 
 /// Acknowledges a call that is still running.
@@ -343,12 +344,12 @@ mod tests {
         let mut out = Outbox::new();
         out.address_to(peer(0).address);
         block_on(async {
-            replay(&service, vec![1; 1000], peer(100), &mut out).await;
+            replay(&service, vec![1; 1000].into(), peer(100), &mut out).await;
             out.flush(&service).await;
         });
         assert!(hears_nothing(&listener));
         block_on(async {
-            replay(&service, vec![2; 300], peer(100), &mut out).await;
+            replay(&service, vec![2; 300].into(), peer(100), &mut out).await;
             out.flush(&service).await;
         });
         assert_eq!(received(&listener), vec![2; 300]);

@@ -4,6 +4,7 @@
 //!
 //! A leaf: `service` holds one, `stream` fills and empties it.
 
+use crate::server::reply_cache::SharedReply;
 use crate::server::source::{Source, source_of};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ pub(super) struct Connections {
 #[derive(Debug)]
 struct Open {
     source: Source,
-    outbound: async_channel::Sender<Vec<u8>>,
+    outbound: async_channel::Sender<SharedReply>,
 }
 
 /// Why a connection was not accepted.
@@ -42,7 +43,7 @@ impl Connections {
         peer: SocketAddr,
         max_total: usize,
         max_per_source: usize,
-    ) -> Result<(u64, async_channel::Receiver<Vec<u8>>), Refused> {
+    ) -> Result<(u64, async_channel::Receiver<SharedReply>), Refused> {
         let source = source_of(peer.ip());
         let held = self.per_source.get(&source).copied().unwrap_or(0);
         let refusal = if self.open.len() >= max_total {
@@ -65,7 +66,7 @@ impl Connections {
 
     /// Queues `bytes` for connection `id`; a connection whose queue is full
     /// (its peer does not read) is closed. Returns whether it was queued.
-    pub(super) fn post(&mut self, id: u64, bytes: Vec<u8>) -> bool {
+    pub(super) fn post(&mut self, id: u64, bytes: SharedReply) -> bool {
         let Some(open) = self.open.get(&id) else {
             return false;
         };
@@ -144,9 +145,9 @@ mod tests {
         let mut table = Connections::default();
         let (id, inbound) = table.open(at([127, 0, 0, 1]), 9, 9).unwrap();
         for _ in 0..OUTBOUND_MESSAGES {
-            assert!(table.post(id, vec![1]));
+            assert!(table.post(id, vec![1].into()));
         }
-        assert!(!table.post(id, vec![2]));
+        assert!(!table.post(id, vec![2].into()));
         assert_eq!(table.len(), 0);
         assert!(inbound.is_closed());
     }

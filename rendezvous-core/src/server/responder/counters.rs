@@ -150,7 +150,7 @@ mod tests {
             now,
             || true,
         );
-        cache.complete(ClientId(1), Xid(1), b"reply", now);
+        cache.complete(ClientId(1), Xid(1), b"reply".to_vec().into(), now);
         let stats = Counters::default().snapshot(&cache);
         assert_eq!(stats.reply_cache_bytes, cache.bytes() as u64);
         assert!(stats.reply_cache_bytes > 0);

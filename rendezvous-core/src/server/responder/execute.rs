@@ -19,6 +19,7 @@ use super::service::Service;
 use crate::rt::{self, Instant};
 use crate::server::call_counts::outcome_name;
 use crate::server::procedure::{CallContext, HandlerError, Procedure};
+use crate::server::reply_cache::SharedReply;
 use crate::wire::{Call, Outcome};
 use futures_lite::FutureExt;
 use std::future::Future;
@@ -78,7 +79,7 @@ pub(super) async fn start(
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
     let reply = within(&span, || finish(service, &call, &procedure, outcome, peer));
-    out.post(service, answer::for_peer(service, reply, peer))
+    out.post_shared(service, answer::for_peer(service, reply, peer))
         .await;
     out.answered_call();
 }
@@ -104,7 +105,7 @@ async fn finish_slowly(
     let ack_then_cancel = async {
         rt::sleep(times.ack.saturating_duration_since(Instant::now())).await;
         if let Some(ack) = answer::ack_bytes(&service, &call, peer) {
-            service.deliver(ack, peer).await;
+            service.deliver(ack.into(), peer).await;
         }
         rt::sleep(times.deadline.saturating_duration_since(Instant::now())).await;
         service.counters.cancelled.bump();
@@ -160,13 +161,13 @@ fn finish(
     procedure: &Procedure,
     outcome: Outcome,
     peer: Peer,
-) -> Vec<u8> {
+) -> SharedReply {
     procedure.call_counters().count(&outcome);
     tracing::debug!(outcome = outcome_name(&outcome), "call answered");
-    let reply = answer::reply(service, call, outcome, peer);
+    let reply = SharedReply::new(answer::reply(service, call, outcome, peer));
     service
         .cache()
-        .complete(call.client, call.xid, &reply, Instant::now());
+        .complete(call.client, call.xid, reply.clone(), Instant::now());
     service.reply_to_stream_waiters(call.client, call.xid, &reply);
     reply
 }
@@ -288,7 +289,7 @@ mod tests {
             super::super::testing::source(),
             Instant::now(),
         );
-        assert_eq!(again, Admission::Replay(answer));
+        assert_eq!(again, Admission::Replay(answer.into()));
     }
 
     #[test]

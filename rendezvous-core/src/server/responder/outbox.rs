@@ -3,8 +3,10 @@
 
 use super::peer::{Peer, Via};
 use super::service::Service;
+use crate::server::reply_cache::SharedReply;
 use crate::wire::batch_limit;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The answers to one datagram, held until it is handled. One outbox is
 /// reused for every datagram, so its room is allocated once.
@@ -61,7 +63,7 @@ impl Outbox {
                 datagram_bytes: bytes.len(),
                 via: self.via,
             };
-            return service.deliver(bytes, peer).await;
+            return service.deliver(bytes.into(), peer).await;
         }
         if bytes.len() > batch_limit(&self.peer) {
             return service.send(&bytes, self.peer).await;
@@ -69,6 +71,22 @@ impl Outbox {
         if let Err(bytes) = self.push(bytes) {
             self.send_batches(service).await;
             let _ = self.push(bytes);
+        }
+    }
+
+    /// [`Outbox::post`] of a reply the cache holds too: over a stream it is
+    /// not copied; in a datagram it is (it may be batched).
+    pub(super) async fn post_shared(&mut self, service: &Service, reply: SharedReply) {
+        match self.via {
+            Via::Stream(_) => {
+                let peer = Peer {
+                    address: self.peer,
+                    datagram_bytes: reply.len(),
+                    via: self.via,
+                };
+                service.deliver(reply, peer).await
+            }
+            Via::Datagram => self.post(service, Arc::unwrap_or_clone(reply)).await,
         }
     }
 

@@ -15,7 +15,7 @@ use super::refusals::RefusalLog;
 use crate::requester::{Feed, Requester};
 use crate::rt::{HandlerRuntime, Instant, UdpSocket};
 use crate::server::procedure::ProcedureSet;
-use crate::server::reply_cache::ReplyCache;
+use crate::server::reply_cache::{ReplyCache, SharedReply};
 use crate::sync::lock;
 use crate::wire::{ClientId, Incarnation, Message, Xid};
 use std::collections::HashMap;
@@ -122,7 +122,7 @@ impl Service {
 
     /// Hands the finished reply of (`client`, `xid`) to the stream
     /// connections that await it, if any.
-    pub(super) fn reply_to_stream_waiters(&self, client: ClientId, xid: Xid, reply: &[u8]) {
+    pub(super) fn reply_to_stream_waiters(&self, client: ClientId, xid: Xid, reply: &SharedReply) {
         if self.stream_waiting.load(Ordering::Acquire) == 0 {
             return;
         }
@@ -133,13 +133,14 @@ impl Service {
             ids
         };
         for id in ids.into_iter().flatten() {
-            self.connections().post(id, reply.to_vec());
+            self.connections().post(id, SharedReply::clone(reply));
         }
     }
 
     /// Sends an answer back the way `peer`'s message came: a datagram to
-    /// its address, or a frame on its connection. Unless aborted.
-    pub(super) async fn deliver(&self, bytes: Vec<u8>, peer: Peer) {
+    /// its address, or a frame on its connection (shared, not copied, when
+    /// it is a reply the cache holds). Unless aborted.
+    pub(super) async fn deliver(&self, bytes: SharedReply, peer: Peer) {
         match peer.via {
             Via::Datagram => self.send(&bytes, peer.address).await,
             Via::Stream(id) => {

@@ -41,6 +41,7 @@ use super::receive;
 use super::service::Service;
 use crate::frame_read::{fill, read_message};
 use crate::rt::{self, Instant, TcpListener, TcpStream};
+use crate::server::reply_cache::SharedReply;
 use crate::wire::{
     FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, Header, Message, Outcome, Reply, frame_header,
     frame_length,
@@ -122,7 +123,7 @@ enum Ended {
 }
 
 impl Connection {
-    async fn serve(self, outbound: async_channel::Receiver<Vec<u8>>) {
+    async fn serve(self, outbound: async_channel::Receiver<SharedReply>) {
         let _ = self.stream.set_nodelay(true);
         let ended = futures_lite::future::or(self.read_loop(), async {
             self.write_loop(outbound).await;
@@ -236,7 +237,7 @@ impl Connection {
                     },
                 });
                 if let Ok(bytes) = refusal.encode() {
-                    self.service.connections().post(self.id, bytes);
+                    self.service.connections().post(self.id, bytes.into());
                 }
             }
             Ok(_) => {}
@@ -257,7 +258,7 @@ impl Connection {
 
     /// Writes the connection's answers as frames until its queue closes or
     /// a write does not finish in time.
-    async fn write_loop(&self, outbound: async_channel::Receiver<Vec<u8>>) {
+    async fn write_loop(&self, outbound: async_channel::Receiver<SharedReply>) {
         let mut stream = &self.stream;
         while let Ok(bytes) = outbound.recv().await {
             let Some(header) = frame_header(bytes.len()) else {
