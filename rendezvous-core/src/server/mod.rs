@@ -18,6 +18,7 @@ mod procedure;
 mod reply_cache;
 mod responder;
 mod serve;
+mod shared_reply;
 mod source;
 mod state;
 

@@ -34,8 +34,8 @@
 //! is the allocation of the clients' hash table (every bucket of its
 //! capacity, with its control byte, as hashbrown lays it out), each
 //! client's buffer of calls (its capacity, not its length, in entries of
-//! their in-memory size), and each reply's buffer and the shared `Vec`
-//! holding it, every allocation with [`ALLOCATION_OVERHEAD`] bytes for the
+//! their in-memory size), and each reply's buffers and the shared record
+//! holding them, every allocation with [`ALLOCATION_OVERHEAD`] bytes for the
 //! allocator's header and rounding.
 //! Growth is charged before it happens: a new client whose record would
 //! make the table double is refused unless the doubled table fits. The
@@ -67,11 +67,11 @@
 //! [`source_of`]: crate::server::source_of
 
 use crate::rt::Instant;
+use crate::server::shared_reply::SharedReply;
 use crate::server::source::Source;
 use crate::wire::{ClientId, Xid};
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Charged per heap allocation besides its contents: the allocator's
@@ -197,15 +197,11 @@ fn buffer_bytes(calls: &VecDeque<(Xid, Entry)>) -> usize {
     }
 }
 
-/// A finished call's encoded reply, shared by the cache and the answers
-/// that carry it (a large reply is not copied to be sent, nor to be sent
-/// again).
-pub(crate) type SharedReply = Arc<Vec<u8>>;
-
-/// A reply's charge: its bytes, and the shared `Vec` that holds them.
-fn reply_charge(reply: &[u8]) -> usize {
-    const SHARED: usize = 2 * size_of::<usize>() + size_of::<Vec<u8>>();
-    reply.len() + ALLOCATION_OVERHEAD + SHARED + ALLOCATION_OVERHEAD
+/// A reply's charge: its bytes, in up to two buffers, and the shared
+/// record that holds them (two counts and two `Vec`s).
+fn reply_charge(reply: &SharedReply) -> usize {
+    const SHARED: usize = 2 * size_of::<usize>() + 2 * size_of::<Vec<u8>>();
+    reply.len() + 2 * ALLOCATION_OVERHEAD + SHARED + ALLOCATION_OVERHEAD
 }
 
 impl ReplyCache {
@@ -290,7 +286,7 @@ impl ReplyCache {
         let admission = match position {
             Ok(index) => match &calls.calls[index].1.state {
                 State::Running => Admission::Running,
-                State::Done(reply) => Admission::Replay(Arc::clone(reply)),
+                State::Done(reply) => Admission::Replay(reply.clone()),
                 State::Confirmed => Admission::Stale,
                 State::Evicted => Admission::Evicted,
             },
@@ -660,7 +656,7 @@ mod tests {
         cache.complete(C, Xid(5), vec![0; 1000].into(), now);
         let held = cache.bytes();
         cache.confirm(C, Xid(5));
-        assert_eq!(cache.bytes(), held - reply_charge(&[0; 1000]));
+        assert_eq!(cache.bytes(), held - reply_charge(&vec![0; 1000].into()));
         assert_eq!(cache.reply_bytes, 0);
         assert_eq!(
             cache.admit(a(), C, Xid(5), Xid(1), DEADLINE, now, room),
@@ -867,7 +863,7 @@ mod tests {
         }
         let table = cache.clients.capacity() * (CLIENT_SLOT + 1);
         let buffers = 1_000 * (CALL_SLOT + ALLOCATION_OVERHEAD);
-        let replies = 1_000 * reply_charge(&[0; 10]);
+        let replies = 1_000 * reply_charge(&vec![0; 10].into());
         assert!(
             cache.bytes() >= table + buffers + replies,
             "{}",

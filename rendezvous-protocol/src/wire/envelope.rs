@@ -160,6 +160,30 @@ pub(super) fn encode_reply(
     fits(out, limit)
 }
 
+/// A reply as the bytes before its result's content (through its byte
+/// string's header): the message is `before ++ result`, written without
+/// copying the result. A reply that returns nothing is encoded whole.
+pub(super) fn encode_reply_before_result(
+    reply: &Reply,
+    before: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), EncodeError> {
+    let Outcome::Return(result) = &reply.outcome else {
+        return encode_reply(reply, before, limit);
+    };
+    let elements = REPLY_ELEMENTS as usize;
+    let mut w = header(before, 0, elements, KIND_REPLY, reply.client, reply.xid);
+    w.uint(reply.incarnation.0);
+    w.array(2);
+    w.uint(OUTCOME_RETURN);
+    w.bytes_header(result.len());
+    let size = before.len() + result.len();
+    if size > limit {
+        return Err(EncodeError::TooLarge { size, limit });
+    }
+    Ok(())
+}
+
 pub(super) fn encode_confirm(
     confirm: &Confirm,
     out: &mut Vec<u8>,

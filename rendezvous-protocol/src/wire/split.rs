@@ -132,6 +132,21 @@ impl Call {
     }
 }
 
+impl Reply {
+    /// Encodes the reply as the bytes before its result's content (through
+    /// its header) into `before`, cleared first: the message is `before ++
+    /// result`, written without copying the result. A reply with another
+    /// outcome is encoded whole into `before`. Refuses what exceeds `limit`
+    /// bytes in all.
+    pub fn encode_before_result(
+        &self,
+        before: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), EncodeError> {
+        envelope::encode_reply_before_result(self, before, limit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +180,52 @@ mod tests {
                 usize::MAX,
             ),
             None => Message::decode_within(bytes, usize::MAX),
+        }
+    }
+
+    #[test]
+    fn a_reply_written_before_its_result_is_the_same_bytes_and_reads_back() {
+        let result: Vec<u8> = (0..100_000u32).map(|i| (i / 3) as u8).collect();
+        let reply = |outcome| Reply {
+            client: ClientId(u64::MAX),
+            xid: Xid(1 << 40),
+            incarnation: Incarnation(3),
+            outcome,
+        };
+        let returned = reply(Outcome::Return(result.clone()));
+        let joined = Message::Reply(returned.clone()).encode_within_vec();
+        let mut before = Vec::new();
+        returned
+            .encode_before_result(&mut before, usize::MAX)
+            .unwrap();
+        assert_eq!([&before[..], &result].concat(), joined);
+        let field = large_field(&before).expect("the result is found");
+        assert_eq!(
+            (field.content_at, field.length),
+            (before.len(), result.len())
+        );
+        assert_eq!(read_apart(&joined), Ok(Message::Reply(returned.clone())));
+        // The limit counts the result; other outcomes are written whole.
+        let size = joined.len();
+        assert_eq!(
+            returned.encode_before_result(&mut before, size - 1),
+            Err(EncodeError::TooLarge {
+                size,
+                limit: size - 1
+            })
+        );
+        let evicted = reply(Outcome::ReplyEvicted);
+        evicted
+            .encode_before_result(&mut before, usize::MAX)
+            .unwrap();
+        assert_eq!(before, Message::Reply(evicted).encode_within_vec());
+    }
+
+    impl Message {
+        fn encode_within_vec(&self) -> Vec<u8> {
+            let mut bytes = Vec::new();
+            self.encode_within(&mut bytes, usize::MAX).unwrap();
+            bytes
         }
     }
 

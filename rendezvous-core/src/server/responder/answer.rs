@@ -24,10 +24,10 @@
 use super::outbox::Outbox;
 pub(super) use super::peer::{Peer, Via};
 use super::service::Service;
-use crate::server::reply_cache::SharedReply;
+use crate::server::shared_reply::SharedReply;
 use crate::wire::{
     AMPLIFICATION_FACTOR, Ack, Call, ClientId, EncodeError, Header, MAX_DATAGRAM_BYTES, Message,
-    Outcome, Reply, Undecodable, Xid, reply_limit,
+    Outcome, Reply, SPLIT_MIN_BYTES, Undecodable, Xid, reply_limit,
 };
 
 /// The largest reply a call from `peer` may get: a stream's message limit
@@ -51,18 +51,41 @@ fn reply_to(service: &Service, client: ClientId, xid: Xid, outcome: Outcome) -> 
     })
 }
 
+/// A reply encoded, within `limit` bytes: a large result after the
+/// envelope, not copied into it (see [`SharedReply`]).
+fn encode_reply(reply: Reply, limit: usize) -> Result<SharedReply, EncodeError> {
+    let large =
+        matches!(&reply.outcome, Outcome::Return(result) if result.len() >= SPLIT_MIN_BYTES);
+    let mut head = Vec::new();
+    if large {
+        reply.encode_before_result(&mut head, limit)?;
+    } else {
+        reply.encode_within(&mut head, limit)?;
+    }
+    Ok(match reply.outcome {
+        Outcome::Return(result) if large => SharedReply::around(head, result),
+        _ => SharedReply::whole(head),
+    })
+}
+
 /// The reply of a call that ran, encoded; a result too large for a
 /// datagram, or for the policy's bound, becomes an error outcome saying so.
-pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> Vec<u8> {
+pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> SharedReply {
     let limit = reply_size_limit(service, peer);
-    let reply = |outcome| reply_to(service, call.client, call.xid, outcome);
-    let encoded = |outcome| {
-        let mut bytes = Vec::new();
-        reply(outcome)
-            .encode_within(&mut bytes, limit.max(MAX_DATAGRAM_BYTES))
-            .map(|()| bytes)
+    let encoded = encode_reply(
+        Reply {
+            client: call.client,
+            xid: call.xid,
+            incarnation: service.incarnation,
+            outcome,
+        },
+        limit.max(MAX_DATAGRAM_BYTES),
+    );
+    let reply = |outcome| {
+        let reply = reply_to(service, call.client, call.xid, outcome);
+        SharedReply::whole(reply.encode().unwrap_or_default())
     };
-    match encoded(outcome) {
+    match encoded {
         Ok(bytes) if bytes.len() <= limit => bytes,
         Ok(bytes) => {
             service.counters.amplification_refused.bump();
@@ -76,7 +99,7 @@ pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer
                 size: bytes.len() as u64,
                 limit: limit as u64,
             };
-            reply(outcome).encode().unwrap_or_default()
+            reply(outcome)
         }
         Err(error) => {
             let outcome = match error {
@@ -86,7 +109,7 @@ pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer
                 },
                 EncodeError::Unencodable { reason } => Outcome::Panicked(reason),
             };
-            reply(outcome).encode().unwrap_or_default()
+            reply(outcome)
         }
     }
 }
@@ -101,7 +124,7 @@ pub(super) fn for_peer(service: &Service, reply: SharedReply, peer: Peer) -> Sha
     if peer.via != Via::Datagram || reply.len() <= MAX_DATAGRAM_BYTES {
         return reply;
     }
-    let Ok(header) = Header::decode_front(&reply) else {
+    let Ok(header) = Header::decode_front(reply.head()) else {
         return reply;
     };
     let size = reply.len() as u64;
@@ -118,7 +141,7 @@ pub(super) fn for_peer(service: &Service, reply: SharedReply, peer: Peer) -> Sha
     if bytes.len() + waiting.len() <= reply_limit(peer.datagram_bytes) {
         bytes.extend(waiting);
     }
-    SharedReply::new(bytes)
+    SharedReply::whole(bytes)
 }
 
 /// Sends a finished call's cached reply again, counted as replayed. Under
@@ -271,7 +294,7 @@ mod tests {
     /// result is 1000 bytes.
     fn large_result(service: &Service) -> Outcome {
         let result = Outcome::Return(vec![0; 1000]);
-        outcome(&reply(service, &call(1), result, from(100)))
+        outcome(&reply(service, &call(1), result, from(100)).into_vec())
     }
 
     #[test]
@@ -295,11 +318,30 @@ mod tests {
     }
 
     #[test]
+    fn a_large_result_is_sent_after_the_envelope_not_copied_into_it() {
+        let service = service(false);
+        let result = vec![9; SPLIT_MIN_BYTES];
+        let at = result.as_ptr() as usize;
+        let returned = returning(&service, result);
+        let [head, rest] = returned.parts();
+        assert_eq!(rest.as_ptr() as usize, at, "the handler's own buffer");
+        let expected = Outcome::Return(vec![9; SPLIT_MIN_BYTES]);
+        assert_eq!(outcome(&[head, rest].concat()), expected);
+        // A smaller one is one buffer.
+        let small = returning(&service, vec![9; SPLIT_MIN_BYTES - 1]);
+        assert!(small.parts()[1].is_empty());
+    }
+
+    fn returning(service: &Service, result: Vec<u8>) -> SharedReply {
+        reply(service, &call(1), Outcome::Return(result), from(100))
+    }
+
+    #[test]
     fn a_result_too_large_for_any_datagram_says_so() {
         let service = service(false);
         let result = vec![0; MAX_DATAGRAM_BYTES];
         let bytes = reply(&service, &call(1), Outcome::Return(result), from(100));
-        match outcome(&bytes) {
+        match outcome(&bytes.into_vec()) {
             Outcome::ReplyTooLarge { limit, .. } => assert_eq!(limit, MAX_DATAGRAM_BYTES as u64),
             other => panic!("{other:?}"),
         }

@@ -4,7 +4,7 @@
 //!
 //! A leaf: `service` holds one, `stream` fills and empties it.
 
-use crate::server::reply_cache::SharedReply;
+use crate::server::shared_reply::SharedReply;
 use crate::server::source::{Source, source_of};
 use std::collections::HashMap;
 use std::net::SocketAddr;

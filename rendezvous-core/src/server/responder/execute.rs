@@ -19,7 +19,7 @@ use super::service::Service;
 use crate::rt::{self, Instant};
 use crate::server::call_counts::outcome_name;
 use crate::server::procedure::{CallContext, HandlerError, Procedure};
-use crate::server::reply_cache::SharedReply;
+use crate::server::shared_reply::SharedReply;
 use crate::wire::{Call, Outcome};
 use futures_lite::FutureExt;
 use std::future::Future;
@@ -164,7 +164,7 @@ fn finish(
 ) -> SharedReply {
     procedure.call_counters().count(&outcome);
     tracing::debug!(outcome = outcome_name(&outcome), "call answered");
-    let reply = SharedReply::new(answer::reply(service, call, outcome, peer));
+    let reply = answer::reply(service, call, outcome, peer);
     service
         .cache()
         .complete(call.client, call.xid, reply.clone(), Instant::now());

@@ -3,10 +3,9 @@
 
 use super::peer::{Peer, Via};
 use super::service::Service;
-use crate::server::reply_cache::SharedReply;
+use crate::server::shared_reply::SharedReply;
 use crate::wire::batch_limit;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// The answers to one datagram, held until it is handled. One outbox is
 /// reused for every datagram, so its room is allocated once.
@@ -86,7 +85,7 @@ impl Outbox {
                 };
                 service.deliver(reply, peer).await
             }
-            Via::Datagram => self.post(service, Arc::unwrap_or_clone(reply)).await,
+            Via::Datagram => self.post(service, reply.into_vec()).await,
         }
     }
 

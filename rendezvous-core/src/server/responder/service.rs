@@ -15,7 +15,8 @@ use super::refusals::RefusalLog;
 use crate::requester::{Feed, Requester};
 use crate::rt::{HandlerRuntime, Instant, UdpSocket};
 use crate::server::procedure::ProcedureSet;
-use crate::server::reply_cache::{ReplyCache, SharedReply};
+use crate::server::reply_cache::ReplyCache;
+use crate::server::shared_reply::SharedReply;
 use crate::sync::lock;
 use crate::wire::{ClientId, Incarnation, Message, Xid};
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ impl Service {
     /// it is a reply the cache holds). Unless aborted.
     pub(super) async fn deliver(&self, bytes: SharedReply, peer: Peer) {
         match peer.via {
-            Via::Datagram => self.send(&bytes, peer.address).await,
+            Via::Datagram => self.send(&bytes.into_vec(), peer.address).await,
             Via::Stream(id) => {
                 if !self.aborted.load(Ordering::Acquire) {
                     self.connections().post(id, bytes);

@@ -41,7 +41,7 @@ use super::receive;
 use super::service::Service;
 use crate::frame_read::{fill, read_message};
 use crate::rt::{self, Instant, TcpListener, TcpStream};
-use crate::server::reply_cache::SharedReply;
+use crate::server::shared_reply::SharedReply;
 use crate::wire::{
     FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, Header, Message, Outcome, Reply, frame_header,
     frame_length,
@@ -264,17 +264,27 @@ impl Connection {
             let Some(header) = frame_header(bytes.len()) else {
                 continue;
             };
-            let is_reply = Header::decode_front(&bytes).is_ok_and(|h| h.kind == REPLY_KIND);
+            let is_reply = Header::decode_front(bytes.head()).is_ok_and(|h| h.kind == REPLY_KIND);
+            let [head, rest] = bytes.parts();
             let write = async {
-                if bytes.len() <= SINK_BYTES {
-                    // One segment for a small frame.
-                    let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + bytes.len());
-                    frame.extend_from_slice(&header);
-                    frame.extend_from_slice(&bytes);
-                    stream.write_all(&frame).await?;
+                if head.len() <= SINK_BYTES {
+                    // One segment for the frame's header and a small head
+                    // (a small message whole, or a large reply's envelope),
+                    // then the large result as it is held.
+                    let mut front = Vec::with_capacity(FRAME_HEADER_BYTES + head.len());
+                    front.extend_from_slice(&header);
+                    front.extend_from_slice(head);
+                    if rest.len() <= SINK_BYTES {
+                        front.extend_from_slice(rest);
+                        stream.write_all(&front).await?;
+                    } else {
+                        stream.write_all(&front).await?;
+                        stream.write_all(rest).await?;
+                    }
                 } else {
                     stream.write_all(&header).await?;
-                    stream.write_all(&bytes).await?;
+                    stream.write_all(head).await?;
+                    stream.write_all(rest).await?;
                 }
                 stream.flush().await
             };
