@@ -202,6 +202,24 @@ where
         usage.largest,
         crate::checks::hex(args)
     );
+    // Read by value, as the handler reads them (a large byte string
+    // keeping its buffer): the same value or the same error.
+    let owned = wire::decode_payload_owned::<A>(args.to_vec(), wire::MAX_DATAGRAM_BYTES);
+    match (&decoded, &owned) {
+        (Ok(whole), Ok(owned)) => assert_eq!(
+            wire::encode_payload(whole).ok(),
+            wire::encode_payload(owned).ok(),
+            "{name}: arguments read by value differ; args {}",
+            crate::checks::hex(args)
+        ),
+        (Err(whole), Err(owned)) => assert_eq!(whole, owned, "{name}: args {}", crate::checks::hex(args)),
+        _ => panic!(
+            "{name}: read whole, the error {:?}; read by value, {:?}; args {}",
+            decoded.as_ref().err(),
+            owned.as_ref().err(),
+            crate::checks::hex(args)
+        ),
+    }
     let arguments = match decoded {
         Ok(arguments) => {
             // Stable under re-encoding (compared as bytes: a NaN is not
@@ -276,6 +294,8 @@ pub fn sample_args() -> Vec<(u8, Vec<u8>)> {
             encode(&(ByteBuf::from(vec![1, 2, 3]), Some(ByteBuf::from(vec![4])))),
         ),
         (3, encode(&(ByteBuf::new(), None::<ByteBuf>))),
+        // A large byte string, which a decode by value sets apart.
+        (3, encode(&(ByteBuf::from(vec![7; 20_000]), None::<ByteBuf>))),
         (4, encode(&(origin.clone(), Some(2.5f64)))),
         (4, encode(&(origin.clone(), None::<f64>))),
         (5, encode(&(Shape::Empty, 1u64))),

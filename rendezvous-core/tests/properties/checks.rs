@@ -4,7 +4,7 @@
 
 use rendezvous_core::protocol::wire::{
     DecodeError, Incarnation, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
-    Reply, Undecodable, decode_payload, encode_payload, reply_limit,
+    Reply, Undecodable, decode_payload, decode_payload_owned, encode_payload, reply_limit,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -185,7 +185,12 @@ pub(crate) fn check_payload<T>(input: &[u8]) -> Result<(), DecodeError>
 where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    match decode_payload::<T>(input) {
+    let decoded = decode_payload::<T>(input);
+    // Read by value (a large byte string setting its buffer apart): the
+    // same value or error.
+    let owned = decode_payload_owned::<T>(input.to_vec(), MAX_DATAGRAM_BYTES);
+    assert_eq!(owned, decoded, "read by value and whole: {}", hex(input));
+    match decoded {
         Ok(value) => {
             // A value may grow past a datagram when re-encoded (field
             // indexes become names); that is refused, not sent broken.

@@ -11,6 +11,9 @@
 //! by serde's cap on preallocation: a collection declaring more elements
 //! than the input holds makes serde reserve up to 1 MiB before the decode
 //! fails (found by fuzzing; a size-hint-free adapter would remove it).
+//! A payload held by value ([`decode_payload_owned`]) gives the buffer it
+//! is in to its first large byte string, when the type reads that string
+//! through the macro's `__private::Bytes` (`claim`).
 //!
 //! What serde and ciborium accept beyond the canonical encoding is
 //! PROTOCOL.md's *Payloads* list (tags skipped, bignums as integers, arrays
