@@ -6,7 +6,9 @@
 //! in two parts, the envelope before the result's content and the result
 //! itself (the handler's own buffer), so it is not copied into one message
 //! either: a stream writes the two one after the other. A datagram needs
-//! one buffer, and gets a copy (at most a datagram's size).
+//! one buffer, and gets a copy (at most a datagram's size). A stream
+//! connection's queue carries every answer in this form (an ack or a
+//! refusal held whole, shared by no one).
 //!
 //! [`SPLIT_MIN_BYTES`]: crate::wire::SPLIT_MIN_BYTES
 

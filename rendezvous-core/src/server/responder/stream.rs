@@ -268,17 +268,17 @@ impl Connection {
             let [head, rest] = bytes.parts();
             let write = async {
                 if head.len() <= SINK_BYTES {
-                    // One segment for the frame's header and a small head
-                    // (a small message whole, or a large reply's envelope),
-                    // then the large result as it is held.
-                    let mut front = Vec::with_capacity(FRAME_HEADER_BYTES + head.len());
+                    // One segment for the frame's header and a small head (a
+                    // small message whole, or a large reply's envelope), with
+                    // the rest if small too; a large rest as it is held.
+                    let inline = if rest.len() <= SINK_BYTES { rest } else { &[] };
+                    let mut front =
+                        Vec::with_capacity(FRAME_HEADER_BYTES + head.len() + inline.len());
                     front.extend_from_slice(&header);
                     front.extend_from_slice(head);
-                    if rest.len() <= SINK_BYTES {
-                        front.extend_from_slice(rest);
-                        stream.write_all(&front).await?;
-                    } else {
-                        stream.write_all(&front).await?;
+                    front.extend_from_slice(inline);
+                    stream.write_all(&front).await?;
+                    if inline.len() < rest.len() {
                         stream.write_all(rest).await?;
                     }
                 } else {
