@@ -8,50 +8,98 @@
 //! understood.
 //!
 //! A large `Vec<u8>` is decoded without a copy: it takes the buffer the
-//! payload arrived in (`wire::decode_payload_owned`, whose `claim` module
+//! payload arrived in (`wire::decode_payload_owned`, whose `large_bytes` module
 //! says how), which is why `Vec<u8>` has a visitor of its own here.
 
 use crate::wire::{self, Placed};
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
-/// A `u8` sequence carried as a CBOR byte string.
+/// A `u8` sequence carried as a CBOR byte string. Behind a lock so that
+/// encoding it by reference can still give a large `Vec<u8>` away to an
+/// encode by value (`wire::give_large`); the lock is never contended (one
+/// value, encoded once).
 #[derive(Debug)]
-pub struct Bytes<T>(pub T);
+pub struct Bytes<T>(Mutex<T>);
 
-impl<T: serde_bytes::Serialize> Serialize for Bytes<T> {
+impl<T> Bytes<T> {
+    pub fn new(value: T) -> Bytes<T> {
+        Bytes(Mutex::new(value))
+    }
+
+    /// The sequence (empty, if it was given to an encode by value).
+    pub fn into_inner(self) -> T {
+        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T: ByteSequence> Serialize for Bytes<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serde_bytes::serialize(&self.0, serializer)
+        let mut value = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        T::serialize_bytes(&mut value, serializer)
     }
 }
 
 impl<'de, T: ByteSequence> Deserialize<'de> for Bytes<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize_bytes(deserializer).map(Bytes)
+        T::deserialize_bytes(deserializer).map(Bytes::new)
     }
 }
 
-/// The `u8` sequences [`Bytes`] reads.
+/// The `u8` sequences [`Bytes`] carries.
 pub trait ByteSequence: Sized {
+    /// Writes `value` as a byte string; a large `Vec<u8>` may be given
+    /// away, leaving `value` empty.
+    fn serialize_bytes<S: Serializer>(value: &mut Self, serializer: S) -> Result<S::Ok, S::Error>;
+
     fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
 }
 
 impl ByteSequence for Vec<u8> {
+    fn serialize_bytes<S: Serializer>(value: &mut Self, serializer: S) -> Result<S::Ok, S::Error> {
+        match wire::give_large(value) {
+            Some(placeholder) => serializer.serialize_bytes(placeholder),
+            None => serializer.serialize_bytes(value),
+        }
+    }
+
     fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_byte_buf(ByteVec)
     }
 }
 
 impl<const N: usize> ByteSequence for [u8; N] {
+    fn serialize_bytes<S: Serializer>(value: &mut Self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(value)
+    }
+
     fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         serde_bytes::deserialize(deserializer)
     }
 }
 
 impl<T: ByteSequence> ByteSequence for Option<T> {
+    fn serialize_bytes<S: Serializer>(value: &mut Self, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => serializer.serialize_some(&Lent(RefCell::new(inner))),
+            None => serializer.serialize_none(),
+        }
+    }
+
     fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_option(OptionOf(std::marker::PhantomData))
+    }
+}
+
+/// A sequence inside an `Option`, written as [`Bytes`] writes it.
+struct Lent<'a, T>(RefCell<&'a mut T>);
+
+impl<T: ByteSequence> Serialize for Lent<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        T::serialize_bytes(&mut self.0.borrow_mut(), serializer)
     }
 }
 
@@ -132,7 +180,7 @@ impl<'de, T: ByteSequence> Visitor<'de> for OptionOf<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{decode_payload_owned, encode_payload_within};
+    use crate::wire::{decode_payload_owned, encode_payload_owned, encode_payload_within};
 
     const LIMIT: usize = 1 << 30;
 
@@ -140,22 +188,49 @@ mod tests {
         encode_payload_within(value, LIMIT).unwrap()
     }
 
+    fn data() -> Vec<u8> {
+        (0..200_000u32).map(|i| (i % 253) as u8).collect()
+    }
+
     #[test]
     fn a_large_vec_is_the_buffer_it_arrived_in() {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
-        let payload = encode(&(Bytes(&data), 3u8));
+        let payload = encode(&(Bytes::new(data()), 3u8));
         let buffer = payload.as_ptr() as usize;
-        let (Bytes(vec), three): (Bytes<Vec<u8>>, u8) =
-            decode_payload_owned(payload, LIMIT).unwrap();
-        assert_eq!((&vec, three), (&data, 3));
+        let (vec, three): (Bytes<Vec<u8>>, u8) = decode_payload_owned(payload, LIMIT).unwrap();
+        let vec = vec.into_inner();
+        assert_eq!((&vec, three), (&data(), 3));
         assert_eq!(vec.as_ptr() as usize, buffer);
 
-        let payload = encode(&(Bytes(Some(&data)),));
+        let payload = encode(&(Bytes::new(Some(data())),));
         let buffer = payload.as_ptr() as usize;
-        let (Bytes(some),): (Bytes<Option<Vec<u8>>>,) =
-            decode_payload_owned(payload, LIMIT).unwrap();
-        let some = some.expect("some bytes");
-        assert_eq!((&some, some.as_ptr() as usize), (&data, buffer));
+        let (some,): (Bytes<Option<Vec<u8>>>,) = decode_payload_owned(payload, LIMIT).unwrap();
+        let some = some.into_inner().expect("some bytes");
+        assert_eq!((&some, some.as_ptr() as usize), (&data(), buffer));
+    }
+
+    #[test]
+    fn a_large_vec_given_by_value_is_the_buffer_it_leaves_in() {
+        let mut sent = Vec::with_capacity(200_000 + 16);
+        sent.extend(data());
+        let buffer = sent.as_ptr() as usize;
+        let payload = encode_payload_owned((Bytes::new(sent), 3u8), LIMIT).unwrap();
+        assert_eq!(payload, encode(&(Bytes::new(data()), 3u8)));
+        assert_eq!(payload.as_ptr() as usize, buffer);
+        // In an `Option` too.
+        let payload = encode_payload_owned((Bytes::new(Some(data())),), LIMIT).unwrap();
+        assert_eq!(payload, encode(&(Bytes::new(Some(data())),)));
+    }
+
+    #[test]
+    fn encoding_by_reference_leaves_the_value_whole() {
+        let value = (Bytes::new(data()), Bytes::new(Some(data())));
+        let first = encode(&value);
+        assert_eq!(encode(&value), first);
+        let (vec, some) = value;
+        assert_eq!(
+            (vec.into_inner(), some.into_inner()),
+            (data(), Some(data()))
+        );
     }
 
     #[test]
@@ -167,14 +242,19 @@ mod tests {
             Bytes<Option<[u8; 2]>>,
         );
         let value = (
-            Bytes(vec![1, 2]),
-            Bytes([3, 4, 5]),
-            Bytes(None::<Vec<u8>>),
-            Bytes(Some([6, 7])),
+            Bytes::new(vec![1, 2]),
+            Bytes::new([3, 4, 5]),
+            Bytes::new(None::<Vec<u8>>),
+            Bytes::new(Some([6, 7])),
         );
         let (a, b, c, d): Shape = decode_payload_owned(encode(&value), LIMIT).unwrap();
         assert_eq!(
-            (a.0, b.0, c.0, d.0),
+            (
+                a.into_inner(),
+                b.into_inner(),
+                c.into_inner(),
+                d.into_inner()
+            ),
             (vec![1, 2], [3, 4, 5], None, Some([6, 7]))
         );
     }
@@ -185,6 +265,9 @@ mod tests {
         let payload = encode(&(vec![1u8, 2, 3], Some(vec![4u8])));
         let (a, b): (Bytes<Vec<u8>>, Bytes<Option<Vec<u8>>>) =
             decode_payload_owned(payload, LIMIT).unwrap();
-        assert_eq!((a.0, b.0), (vec![1, 2, 3], Some(vec![4])));
+        assert_eq!(
+            (a.into_inner(), b.into_inner()),
+            (vec![1, 2, 3], Some(vec![4]))
+        );
     }
 }

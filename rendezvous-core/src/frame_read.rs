@@ -21,7 +21,8 @@ use std::time::Duration;
 /// from `stream`, each read within `read_timeout`: the message, or why its
 /// bytes do not decode as one of at most `limit` bytes. The caller has
 /// checked `size` against its limit (and holds room for it): this
-/// allocates `size` bytes in all, in at most three buffers.
+/// allocates `size` bytes in all (and [`SPARE_BYTES`]), in at most three
+/// buffers.
 pub(crate) async fn read_message(
     stream: &mut (impl AsyncRead + Unpin),
     size: usize,
@@ -37,7 +38,8 @@ pub(crate) async fn read_message(
         fill(stream, &mut whole[read..], read_timeout).await?;
         return Ok(Message::decode_within(&whole, limit));
     };
-    let mut content = vec![0u8; field.length];
+    let mut content = Vec::with_capacity(field.length + SPARE_BYTES);
+    content.resize(field.length, 0);
     let already = head.len() - field.content_at;
     content[..already].copy_from_slice(&head[field.content_at..]);
     fill(stream, &mut content[already..], read_timeout).await?;
@@ -46,6 +48,12 @@ pub(crate) async fn read_message(
     head.truncate(field.content_at);
     Ok(decode_split(&head, field, content, &after, limit))
 }
+
+/// Room to spare in a large string's buffer. A `Vec<u8>` decoded from it
+/// takes the buffer (`wire::decode_payload_owned`), and one encoded from
+/// that `Vec` again (an echo, a result passed on) becomes a payload in it
+/// with a few bytes of CBOR heads in front, which fit without growing it.
+const SPARE_BYTES: usize = 32;
 
 /// True when `field` ends within the frame and after its head, so that it
 /// is read apart: the head is all before it and some of it.

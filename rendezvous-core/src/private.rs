@@ -257,7 +257,7 @@ where
         procedure: &'a RemoteProcedure,
         args: A,
     ) -> Result<R, Error> {
-        client.call(procedure, &args).await
+        client.call_by_value(procedure, args).await
     }
 
     fn procedure<F, Fut>(&self, name: &'static str, signature: Fingerprint, f: F) -> Procedure

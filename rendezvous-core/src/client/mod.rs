@@ -249,11 +249,26 @@ impl Client {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let args = encode_args(
-            procedure.name,
-            args,
-            self.resources.requester.max_message_bytes(),
-        )?;
+        let limit = self.resources.requester.max_message_bytes();
+        let args = args_encoded(procedure.name, wire::encode_payload_within(args, limit))?;
+        let result = self.call_encoded(procedure, args).await?;
+        decode_result(procedure.name, result)
+    }
+
+    /// [`Client::call`] with the arguments given by value, so that a large
+    /// byte string among them (`__private::Bytes`) becomes the payload
+    /// rather than being copied into one: what generated proxies call.
+    pub(crate) async fn call_by_value<A, R>(
+        &self,
+        procedure: &RemoteProcedure,
+        args: A,
+    ) -> Result<R, Error>
+    where
+        A: Serialize,
+        R: DeserializeOwned,
+    {
+        let limit = self.resources.requester.max_message_bytes();
+        let args = args_encoded(procedure.name, wire::encode_payload_owned(args, limit))?;
         let result = self.call_encoded(procedure, args).await?;
         decode_result(procedure.name, result)
     }
@@ -290,11 +305,8 @@ impl Client {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let args = encode_args(
-            procedure.name,
-            args,
-            self.resources.requester.max_message_bytes(),
-        )?;
+        let limit = self.resources.requester.max_message_bytes();
+        let args = args_encoded(procedure.name, wire::encode_payload_within(args, limit))?;
         let (name, signature) = (procedure.name, procedure.signature);
         let mut call = self
             .resources
@@ -445,12 +457,12 @@ impl Client {
     }
 }
 
-fn encode_args<A: Serialize + ?Sized>(
+/// The arguments of `procedure`, encoded, or the error saying why not.
+fn args_encoded(
     procedure: &str,
-    args: &A,
-    limit: usize,
+    encoded: Result<Vec<u8>, wire::EncodeError>,
 ) -> Result<Vec<u8>, Error> {
-    wire::encode_payload_within(args, limit).map_err(|error| match error {
+    encoded.map_err(|error| match error {
         wire::EncodeError::TooLarge { size, limit } => Error::PayloadTooLarge {
             what: "arguments",
             size,

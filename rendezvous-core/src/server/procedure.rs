@@ -188,7 +188,8 @@ impl Procedure {
                     .map_err(|error| HandlerError::BadArguments(error.to_string()))?;
                 let result = f(args, context).await;
                 // The responder holds the reply to its transport's limit.
-                wire::encode_payload_within(&result, wire::MAX_FRAME_BYTES).map_err(|error| {
+                // By value, so a large byte string becomes the payload.
+                wire::encode_payload_owned(result, wire::MAX_FRAME_BYTES).map_err(|error| {
                     match error {
                         wire::EncodeError::TooLarge { size, limit } => {
                             HandlerError::ResultTooLarge { size, limit }

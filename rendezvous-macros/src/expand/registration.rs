@@ -5,7 +5,7 @@
 //! startup. A procedure that takes no state also gets `__procedure()`,
 //! the same without states. A body-less declaration has none.
 
-use super::wire::{arg_pattern, arg_type, encoder, output_to_wire, runtime, use_encoder};
+use super::wire::{arg_from_wire, arg_type, encoder, output_to_wire, runtime, use_encoder};
 use crate::extractor::Kind;
 use crate::model::Procedure;
 use proc_macro2::{Span, TokenStream};
@@ -24,11 +24,11 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
     let binding = |i: usize| Ident::new(&format!("arg{i}"), Span::mixed_site());
     let prepared = |i: usize| Ident::new(&format!("prepared{i}"), Span::mixed_site());
     let wire_types = procedure.wire_args().map(arg_type);
-    let wire_patterns = args
+    let wire_bindings = args
         .iter()
         .enumerate()
         .filter(|(_, arg)| arg.kind.is_wire())
-        .map(|(i, arg)| arg_pattern(arg, &binding(i)));
+        .map(|(i, _)| binding(i));
     // Once, at start: what each server-supplied argument needs.
     let preparations = args
         .iter()
@@ -44,8 +44,7 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
     // For each call: the arguments in the order written.
     let call_args = args.iter().enumerate().map(|(i, arg)| {
         if arg.kind.is_wire() {
-            let binding = binding(i);
-            quote!(#binding)
+            arg_from_wire(arg, &binding(i))
         } else {
             let ty = &arg.ty;
             let prepared = prepared(i);
@@ -80,7 +79,7 @@ pub(super) fn registration(procedure: &Procedure) -> TokenStream {
                 ::core::result::Result::Ok(#wire.procedure(
                     Self::NAME,
                     Self::SIGNATURE,
-                    move |(#(#wire_patterns,)*): (#(#wire_types,)*), #context: #rt::CallContext| {
+                    move |(#(#wire_bindings,)*): (#(#wire_types,)*), #context: #rt::CallContext| {
                         let _ = &#context;
                         #call
                     },

@@ -56,14 +56,21 @@ pub(super) fn arg_to_wire(arg: &Arg, value: &Ident) -> TokenStream {
         Carry::Serde => quote!(#value),
         Carry::Bytes => {
             let rt = runtime();
-            quote!(#rt::Bytes(#value))
+            quote!(#rt::Bytes::new(#value))
         }
     }
 }
 
-/// The pattern that binds `binding` to `arg` as it arrives: the server's side.
-pub(super) fn arg_pattern(arg: &Arg, binding: &Ident) -> TokenStream {
-    arg_to_wire(arg, binding)
+/// The value `arg` as written, from `binding`, which holds it as it
+/// arrived: the server's side.
+pub(super) fn arg_from_wire(arg: &Arg, binding: &Ident) -> TokenStream {
+    match arg.carry {
+        Carry::Serde => quote!(#binding),
+        Carry::Bytes => {
+            let rt = runtime();
+            quote!(#rt::Bytes::into_inner(#binding))
+        }
+    }
 }
 
 /// The type the result travels as.
@@ -88,8 +95,8 @@ pub(super) fn output_to_wire(procedure: &Procedure, future: TokenStream) -> Toke
     let call = Ident::new("call", Span::mixed_site());
     let wrap = match procedure.output_carry {
         OutputCarry::Whole(Carry::Serde) => return future,
-        OutputCarry::Whole(Carry::Bytes) => quote!(#rt::Bytes(#call.await)),
-        OutputCarry::OkBytes => quote!(::core::result::Result::map(#call.await, #rt::Bytes)),
+        OutputCarry::Whole(Carry::Bytes) => quote!(#rt::Bytes::new(#call.await)),
+        OutputCarry::OkBytes => quote!(::core::result::Result::map(#call.await, #rt::Bytes::new)),
     };
     quote! {{
         let #call = #future;
@@ -101,16 +108,15 @@ pub(super) fn output_to_wire(procedure: &Procedure, future: TokenStream) -> Toke
 /// turned into one of the result as written.
 pub(super) fn output_from_wire(procedure: &Procedure, reply: TokenStream) -> TokenStream {
     let rt = runtime();
-    let bytes = Ident::new("bytes", Span::mixed_site());
     let ok = Ident::new("ok", Span::mixed_site());
     match procedure.output_carry {
         OutputCarry::Whole(Carry::Serde) => reply,
         OutputCarry::Whole(Carry::Bytes) => quote! {
-            ::core::result::Result::map(#reply, |#rt::Bytes(#bytes)| #bytes)
+            ::core::result::Result::map(#reply, #rt::Bytes::into_inner)
         },
         OutputCarry::OkBytes => quote! {
             ::core::result::Result::map(#reply, |#ok| {
-                ::core::result::Result::map(#ok, |#rt::Bytes(#bytes)| #bytes)
+                ::core::result::Result::map(#ok, #rt::Bytes::into_inner)
             })
         },
     }

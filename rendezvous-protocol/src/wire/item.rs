@@ -64,7 +64,7 @@ pub(super) struct Item {
     sizes: Vec<u64>,
     /// The first definite-length byte string of at least
     /// [`LARGE_BYTES`], which a decode may take out whole
-    /// ([`super::claim`]).
+    /// ([`super::large_bytes`]).
     pub(super) large: Option<LargeBytes>,
 }
 

@@ -28,31 +28,31 @@
 //! The files, each standing only on those listed before it: `limits` (the
 //! numbers), `message` (the types), `cbor` (the envelope's CBOR subset),
 //! `item` (where a payload's CBOR item ends: well-formed, not too deep),
-//! `envelope` (messages to bytes and back), `claim` (a payload's large
-//! byte string decoded without a copy), `payload` (arguments and results
+//! `envelope` (messages to bytes and back), `large_bytes` (a payload's large
+//! byte string decoded and encoded without a copy), `payload` (arguments and results
 //! through serde), `codec` (the
 //! messages' own methods and batches), `frame` (a message on a stream:
 //! its length first), `split` (a stream message's large byte string moved
 //! apart from the rest). This file only re-exports.
 
 mod cbor;
-mod claim;
 mod codec;
 mod envelope;
 mod frame;
 mod item;
+mod large_bytes;
 mod limits;
 mod message;
 mod payload;
 mod split;
 
-pub use claim::{Placed, take_placed};
 pub use codec::Batch;
 pub use frame::*;
+pub use large_bytes::{Placed, give_large, take_placed};
 pub use limits::*;
 pub use message::*;
 pub use payload::{
     decode_payload, decode_payload_owned, decode_payload_within, encode_payload,
-    encode_payload_within,
+    encode_payload_owned, encode_payload_within,
 };
 pub use split::{LargeField, SPLIT_HEAD_BYTES, SPLIT_MIN_BYTES, decode_split, large_field};

@@ -13,15 +13,15 @@
 //! fails (found by fuzzing; a size-hint-free adapter would remove it).
 //! A payload held by value ([`decode_payload_owned`]) gives the buffer it
 //! is in to its first large byte string, when the type reads that string
-//! through the macro's `__private::Bytes` (`claim`).
+//! through the macro's `__private::Bytes` (`large_bytes`).
 //!
 //! What serde and ciborium accept beyond the canonical encoding is
 //! PROTOCOL.md's *Payloads* list (tags skipped, bignums as integers, arrays
 //! of small integers as byte strings, and so on): lenient reads that give
 //! the value the sender meant, kept rather than a deserializer of our own.
 
-use super::claim;
 use super::item::{self, Flaw};
+use super::large_bytes;
 use super::limits::*;
 use super::message::*;
 use serde::Serialize;
@@ -43,11 +43,9 @@ pub fn encode_payload_within<T: Serialize + ?Sized>(
     value: &T,
     limit: usize,
 ) -> Result<Vec<u8>, EncodeError> {
-    // Most payloads fit; larger ones grow from here.
-    let mut out = Vec::with_capacity(PAYLOAD_START_BYTES);
-    ciborium::into_writer(value, &mut out).map_err(|error| EncodeError::Unencodable {
-        reason: error.to_string(),
-    })?;
+    // A value encoded by reference gives nothing away, even inside an
+    // encode by value (a `Serialize` of its own that encodes a payload).
+    let out = large_bytes::giving_nothing(|| encode_unbounded(value))?;
     if out.len() > limit {
         return Err(EncodeError::TooLarge {
             size: out.len(),
@@ -55,6 +53,23 @@ pub fn encode_payload_within<T: Serialize + ?Sized>(
         });
     }
     Ok(out)
+}
+
+fn encode_unbounded<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    // Most payloads fit; larger ones grow from here.
+    let mut out = Vec::with_capacity(PAYLOAD_START_BYTES);
+    ciborium::into_writer(value, &mut out).map_err(|error| EncodeError::Unencodable {
+        reason: error.to_string(),
+    })?;
+    Ok(out)
+}
+
+/// [`encode_payload_within`] of a value given by value, whose large byte
+/// string (if its type writes one through `__private::Bytes`) becomes the
+/// buffer of the payload rather than being copied into one
+/// ([`large_bytes`]); the same bytes either way.
+pub fn encode_payload_owned<T: Serialize>(value: T, limit: usize) -> Result<Vec<u8>, EncodeError> {
+    large_bytes::encode_giving(value, limit, encode_unbounded)
 }
 
 /// Decodes a payload: one well-formed CBOR item, read whole as a `T`;
@@ -76,10 +91,10 @@ pub fn decode_payload_within<T: DeserializeOwned>(
 
 /// [`decode_payload_within`] of a payload held by value, whose large byte
 /// string (if it has one) becomes the decoded `Vec<u8>` without a copy
-/// when the type reads it through `__private::Bytes` ([`claim`]); the same
+/// when the type reads it through `__private::Bytes` ([`large_bytes`]); the same
 /// value or error either way.
 ///
-/// [`claim`]: super::claim
+/// [`large_bytes`]: super::large_bytes
 pub fn decode_payload_owned<T: DeserializeOwned>(
     payload: Vec<u8>,
     limit: usize,
@@ -87,7 +102,7 @@ pub fn decode_payload_owned<T: DeserializeOwned>(
     let item = checked_item(&payload, limit)?;
     match item.large.clone() {
         Some(large) if !item.has_indefinite_lengths() => {
-            claim::decode_taking(payload, large, decode_definite)
+            large_bytes::decode_taking(payload, large, decode_definite)
         }
         _ => decode_item(&payload, &item),
     }

@@ -1,5 +1,6 @@
-//! A payload's large byte string decoded without a copy: the buffer that
-//! holds the payload becomes the decoded `Vec<u8>`.
+//! A payload's large byte string decoded and encoded without a copy: the
+//! buffer that holds the payload becomes the decoded `Vec<u8>`, and a
+//! `Vec<u8>` to encode becomes the buffer of its payload.
 //!
 //! ciborium reads a byte string into a `Vec` of its own, growing it 256
 //! bytes at a time: for a megabyte, two copies and twice its size in fresh
@@ -26,10 +27,20 @@
 //!   generated code never does this: it takes byte strings only at the
 //!   top of the argument tuple or the result.
 //!
+//! Encoding by value is the mirror image ([`encode_giving`]): a
+//! serializer that holds a large `Vec<u8>` it may give away (the same
+//! `Bytes`) asks [`give_large`], which moves the `Vec` into this thread's
+//! slot and has it write the placeholder instead. The rest of the payload
+//! is then written around the given buffer, in place: shifted up by the
+//! bytes before the string (a move within that buffer, which has room for
+//! them when it came from a decode) and extended by those after it. The
+//! bytes are the same as encoding the value by reference.
+//!
 //! [`LARGE_BYTES`]: super::item::LARGE_BYTES
 
-use super::item::LargeBytes;
-use super::message::DecodeError;
+use super::cbor::Writer;
+use super::item::{LARGE_BYTES, LargeBytes};
+use super::message::{DecodeError, EncodeError};
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
@@ -161,14 +172,123 @@ impl Drop for Restore {
     }
 }
 
+/// This thread's encode by value, if one runs.
+enum Giving {
+    Idle,
+    /// Waiting for a large string.
+    Wanted,
+    Given(Vec<u8>),
+}
+
+thread_local! {
+    static GIVING: RefCell<Giving> = const { RefCell::new(Giving::Idle) };
+}
+
+/// Asked by a serializer about to write `bytes`, which it may give away:
+/// while an encode by value runs and wants a large string, `bytes` is
+/// moved into it (leaving `bytes` empty) and the placeholder comes back,
+/// to be written as a byte string instead (see the module's doc).
+pub fn give_large(bytes: &mut Vec<u8>) -> Option<&'static [u8]> {
+    if bytes.len() < LARGE_BYTES {
+        return None;
+    }
+    let placeholder = placeholder()?;
+    GIVING.with_borrow_mut(|giving| match giving {
+        Giving::Wanted => {
+            *giving = Giving::Given(std::mem::take(bytes));
+            Some(&placeholder[..])
+        }
+        Giving::Idle | Giving::Given(_) => None,
+    })
+}
+
+/// Encodes `value`, consumed, through `encode` (which must not bound the
+/// size), taking a large byte string given by its serializer as the
+/// buffer of the payload; refuses what exceeds `limit` bytes. The same
+/// bytes as `encode(&value)`.
+pub(super) fn encode_giving<T>(
+    value: T,
+    limit: usize,
+    encode: impl Fn(&T) -> Result<Vec<u8>, EncodeError>,
+) -> Result<Vec<u8>, EncodeError> {
+    let within = |bytes: Vec<u8>| match bytes.len() {
+        size if size > limit => Err(EncodeError::TooLarge { size, limit }),
+        _ => Ok(bytes),
+    };
+    let Some(placeholder) = placeholder() else {
+        return encode(&value).and_then(within);
+    };
+    let (encoded, giving) = {
+        let guard = RestoreGiving(Some(GIVING.replace(Giving::Wanted)));
+        let encoded = encode(&value);
+        (encoded, guard.finish())
+    };
+    drop(value);
+    let rest = encoded?;
+    let Giving::Given(mut large) = giving else {
+        return within(rest);
+    };
+    // Where the placeholder was written: its head and its 16 bytes.
+    let stand_in = [&[PLACEHOLDER_HEAD][..], placeholder].concat();
+    let at = rest
+        .windows(stand_in.len())
+        .position(|window| window == stand_in)
+        .ok_or_else(|| EncodeError::Unencodable {
+            reason: "a large byte string was given but its placeholder not written".into(),
+        })?;
+    let mut before = rest[..at].to_vec();
+    Writer::new(&mut before).bytes_header(large.len());
+    let after = &rest[at + stand_in.len()..];
+    let size = before.len() + large.len() + after.len();
+    if size > limit {
+        return Err(EncodeError::TooLarge { size, limit });
+    }
+    large.reserve_exact(before.len() + after.len());
+    large.splice(..0, before);
+    large.extend_from_slice(after);
+    Ok(large)
+}
+
+/// Runs `encode` (an encode by reference) with nothing wanted: what it
+/// writes is written, not given to an encode by value around it.
+pub(super) fn giving_nothing<T>(encode: impl FnOnce() -> T) -> T {
+    let idle = GIVING.with_borrow(|giving| matches!(giving, Giving::Idle));
+    if idle {
+        return encode();
+    }
+    let guard = RestoreGiving(Some(GIVING.replace(Giving::Idle)));
+    let encoded = encode();
+    drop(guard);
+    encoded
+}
+
+/// Puts back the giving slot as it was (an encode inside an encode, a
+/// serializer that panics), returning this encode's.
+struct RestoreGiving(Option<Giving>);
+
+impl RestoreGiving {
+    fn finish(mut self) -> Giving {
+        GIVING.replace(self.0.take().unwrap_or(Giving::Idle))
+    }
+}
+
+impl Drop for RestoreGiving {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            GIVING.set(previous);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::item::LARGE_BYTES;
     use super::super::payload::{
-        decode_payload_owned, decode_payload_within, encode_payload_within,
+        decode_payload_owned, decode_payload_within, encode_payload_owned, encode_payload_within,
     };
     use super::*;
-    use serde::{Deserialize, Deserializer, Serialize};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Mutex;
 
     const LIMIT: usize = 1 << 30;
 
@@ -289,5 +409,88 @@ mod tests {
             let whole = decode_payload_within::<Shape>(&payload, LIMIT);
             assert_eq!(owned, whole);
         }
+    }
+
+    /// A `Vec<u8>` written as the core's `__private::Bytes` writes one.
+    struct Giving(Mutex<Vec<u8>>);
+
+    impl Serialize for Giving {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut bytes = self.0.lock().unwrap();
+            match give_large(&mut bytes) {
+                Some(placeholder) => serializer.serialize_bytes(placeholder),
+                None => serializer.serialize_bytes(&bytes),
+            }
+        }
+    }
+
+    fn giving(bytes: Vec<u8>) -> Giving {
+        Giving(Mutex::new(bytes))
+    }
+
+    #[test]
+    fn a_large_byte_string_given_becomes_the_payload_buffer() {
+        let mut data = Vec::with_capacity(100_064);
+        data.extend(large(100_000));
+        let buffer = data.as_ptr() as usize;
+        let by_reference = encode(&(7u8, Taking(data.clone()), "after"));
+        let payload = encode_payload_owned((7u8, giving(data), "after"), LIMIT).unwrap();
+        assert_eq!(payload, by_reference);
+        assert_eq!(
+            payload.as_ptr() as usize,
+            buffer,
+            "the payload is the string's buffer"
+        );
+    }
+
+    #[test]
+    fn only_a_first_large_string_is_given_and_only_to_an_encode_by_value() {
+        let (small, first, second) = (vec![1; 100], large(20_000), large(30_000));
+        let value = || {
+            (
+                giving(small.clone()),
+                giving(first.clone()),
+                giving(second.clone()),
+            )
+        };
+        let by_reference = encode(&value());
+        assert_eq!(encode_payload_owned(value(), LIMIT).unwrap(), by_reference);
+        // Nothing waits for a string outside an encode by value.
+        let mut alone = first.clone();
+        assert_eq!(give_large(&mut alone), None);
+        assert_eq!(alone, first);
+        // And none is given when it is not large.
+        let small_only = (giving(small.clone()), 5u64);
+        assert_eq!(
+            encode_payload_owned(small_only, LIMIT).unwrap(),
+            encode(&(Taking(small), 5u64))
+        );
+    }
+
+    #[test]
+    fn an_encode_by_value_is_held_to_its_limit_as_by_reference() {
+        let value = || (giving(large(40_000)), "tail");
+        let size = encode(&value()).len();
+        assert_eq!(
+            encode_payload_owned(value(), size - 1),
+            Err(EncodeError::TooLarge {
+                size,
+                limit: size - 1
+            })
+        );
+        assert_eq!(encode_payload_owned(value(), size).unwrap().len(), size);
+    }
+
+    #[test]
+    fn given_and_taken_a_string_makes_the_round_trip_in_one_buffer() {
+        let mut data = Vec::with_capacity(50_016);
+        data.extend(large(50_000));
+        let buffer = data.as_ptr() as usize;
+        let payload = encode_payload_owned((giving(data),), LIMIT).unwrap();
+        let (taken,): (Taking,) = decode_payload_owned(payload, LIMIT).unwrap();
+        assert_eq!(
+            (taken.0.as_ptr() as usize, taken.0),
+            (buffer, large(50_000))
+        );
     }
 }
