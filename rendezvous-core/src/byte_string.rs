@@ -7,9 +7,12 @@
 //! reads), so a peer built before this encodes the same values and is
 //! understood.
 //!
-//! A large `Vec<u8>` is decoded without a copy: it takes the buffer the
-//! payload arrived in (`wire::decode_payload_owned`, whose `large_bytes` module
-//! says how), which is why `Vec<u8>` has a visitor of its own here.
+//! A large `Vec<u8>` is decoded and encoded without a copy: it takes the
+//! buffer the payload arrived in (`wire::decode_payload_owned`), and is
+//! given away to become the buffer of the payload it is encoded into
+//! (`wire::encode_payload_owned`; the `large_bytes` module says how),
+//! which is why `Vec<u8>` has a visitor of its own here and `Bytes` holds
+//! its value behind a lock.
 
 use crate::wire::{self, Placed};
 use serde::de::{SeqAccess, Visitor};

@@ -4,7 +4,8 @@
 
 use rendezvous_core::protocol::wire::{
     DecodeError, Incarnation, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
-    Reply, Undecodable, decode_payload, decode_payload_owned, encode_payload, reply_limit,
+    Reply, Undecodable, decode_payload, decode_payload_owned, encode_payload, encode_payload_owned,
+    reply_limit,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -194,6 +195,16 @@ where
         Ok(value) => {
             // A value may grow past a datagram when re-encoded (field
             // indexes become names); that is refused, not sent broken.
+            // Encoded by value (a large byte string given away): the
+            // same bytes as by reference.
+            let by_value = decode_payload::<T>(input)
+                .map(|again| encode_payload_owned(again, MAX_DATAGRAM_BYTES));
+            assert_eq!(
+                by_value.ok(),
+                Some(encode_payload(&value)),
+                "encoded by value: {}",
+                hex(input)
+            );
             if let Ok(encoded) = encode_payload(&value) {
                 let again = decode_payload::<T>(&encoded).unwrap();
                 assert_eq!(again, value, "round trip of {}", hex(input));
