@@ -250,9 +250,8 @@ impl Client {
         R: DeserializeOwned,
     {
         let limit = self.resources.requester.max_message_bytes();
-        let args = args_encoded(procedure.name, wire::encode_payload_within(args, limit))?;
-        let result = self.call_encoded(procedure, args).await?;
-        decode_result(procedure.name, result)
+        self.call_payload(procedure, wire::encode_payload_within(args, limit))
+            .await
     }
 
     /// [`Client::call`] with the arguments given by value, so that a large
@@ -268,7 +267,18 @@ impl Client {
         R: DeserializeOwned,
     {
         let limit = self.resources.requester.max_message_bytes();
-        let args = args_encoded(procedure.name, wire::encode_payload_owned(args, limit))?;
+        self.call_payload(procedure, wire::encode_payload_owned(args, limit))
+            .await
+    }
+
+    /// Calls `procedure` with its encoded arguments (or fails with why
+    /// they did not encode) and decodes its result.
+    async fn call_payload<R: DeserializeOwned>(
+        &self,
+        procedure: &RemoteProcedure,
+        args: Result<Vec<u8>, wire::EncodeError>,
+    ) -> Result<R, Error> {
+        let args = args_encoded(procedure.name, args)?;
         let result = self.call_encoded(procedure, args).await?;
         decode_result(procedure.name, result)
     }

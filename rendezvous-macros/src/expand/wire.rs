@@ -52,23 +52,23 @@ pub(super) fn arg_type(arg: &Arg) -> TokenStream {
 
 /// The value `arg` (bound to `value`) as it travels: the proxy's side.
 pub(super) fn arg_to_wire(arg: &Arg, value: &Ident) -> TokenStream {
-    match arg.carry {
-        Carry::Serde => quote!(#value),
-        Carry::Bytes => {
-            let rt = runtime();
-            quote!(#rt::Bytes::new(#value))
-        }
-    }
+    through_bytes(arg, value, quote!(new))
 }
 
 /// The value `arg` as written, from `binding`, which holds it as it
 /// arrived: the server's side.
 pub(super) fn arg_from_wire(arg: &Arg, binding: &Ident) -> TokenStream {
+    through_bytes(arg, binding, quote!(into_inner))
+}
+
+/// `value` itself, or, for an argument carried as a byte string, passed to
+/// `__private::Bytes::<function>`.
+fn through_bytes(arg: &Arg, value: &Ident, function: TokenStream) -> TokenStream {
     match arg.carry {
-        Carry::Serde => quote!(#binding),
+        Carry::Serde => quote!(#value),
         Carry::Bytes => {
             let rt = runtime();
-            quote!(#rt::Bytes::into_inner(#binding))
+            quote!(#rt::Bytes::#function(#value))
         }
     }
 }

@@ -43,6 +43,7 @@ use super::item::{LARGE_BYTES, LargeBytes};
 use super::message::{DecodeError, EncodeError};
 use std::cell::RefCell;
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 
 /// A placeholder's length: 16 bytes, so that guessing it is hopeless.
 const PLACEHOLDER_BYTES: usize = 16;
@@ -63,7 +64,9 @@ fn placeholder() -> Option<&'static [u8; PLACEHOLDER_BYTES]> {
 }
 
 /// This thread's payload, while a decode with a placeholder runs.
+#[derive(Default)]
 enum Slot {
+    #[default]
     Empty,
     /// Waiting to be taken: the payload, and where the string's content lies.
     Waiting {
@@ -138,11 +141,7 @@ pub(super) fn decode_taking<T>(
         payload,
         content: large.content,
     };
-    let (decoded, slot) = {
-        let guard = Restore(Some(SLOT.replace(waiting)));
-        let decoded = decode(&stand_in);
-        (decoded, guard.finish())
-    };
+    let (decoded, slot) = scoped(&SLOT, waiting, || decode(&stand_in));
     match slot {
         Slot::Taken => decoded,
         Slot::Waiting { payload, .. } => decode(&payload),
@@ -154,26 +153,38 @@ pub(super) fn decode_taking<T>(
     }
 }
 
-/// Puts back the slot as it was before a decode (a decode inside a decode,
-/// a deserializer that panics), returning this decode's.
-struct Restore(Option<Slot>);
-
-impl Restore {
-    fn finish(mut self) -> Slot {
-        SLOT.replace(self.0.take().unwrap_or(Slot::Empty))
+/// Runs `run` with this thread's `key` set to `state`; gives back what it
+/// returns and the state it left. The state before is put back after, even
+/// if `run` panics (a decode inside a decode, a serde impl that panics).
+fn scoped<S: Default + 'static, T>(
+    key: &'static LocalKey<RefCell<S>>,
+    state: S,
+    run: impl FnOnce() -> T,
+) -> (T, S) {
+    struct Restore<S: 'static> {
+        key: &'static LocalKey<RefCell<S>>,
+        previous: Option<S>,
     }
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        if let Some(previous) = self.0.take() {
-            SLOT.set(previous);
+    impl<S> Drop for Restore<S> {
+        fn drop(&mut self) {
+            if let Some(previous) = self.previous.take() {
+                self.key.set(previous);
+            }
         }
     }
+    let mut restore = Restore {
+        key,
+        previous: Some(key.replace(state)),
+    };
+    let value = run();
+    let left = key.replace(restore.previous.take().unwrap_or_default());
+    (value, left)
 }
 
 /// This thread's encode by value, if one runs.
+#[derive(Default)]
 enum Giving {
+    #[default]
     Idle,
     /// Waiting for a large string.
     Wanted,
@@ -211,22 +222,22 @@ pub(super) fn encode_giving<T>(
     limit: usize,
     encode: impl Fn(&T) -> Result<Vec<u8>, EncodeError>,
 ) -> Result<Vec<u8>, EncodeError> {
-    let within = |bytes: Vec<u8>| match bytes.len() {
-        size if size > limit => Err(EncodeError::TooLarge { size, limit }),
-        _ => Ok(bytes),
+    let fits = |size: usize| {
+        if size > limit {
+            Err(EncodeError::TooLarge { size, limit })
+        } else {
+            Ok(())
+        }
     };
     let Some(placeholder) = placeholder() else {
-        return encode(&value).and_then(within);
+        let bytes = encode(&value)?;
+        return fits(bytes.len()).map(|()| bytes);
     };
-    let (encoded, giving) = {
-        let guard = RestoreGiving(Some(GIVING.replace(Giving::Wanted)));
-        let encoded = encode(&value);
-        (encoded, guard.finish())
-    };
+    let (encoded, giving) = scoped(&GIVING, Giving::Wanted, || encode(&value));
     drop(value);
     let rest = encoded?;
     let Giving::Given(mut large) = giving else {
-        return within(rest);
+        return fits(rest.len()).map(|()| rest);
     };
     // Where the placeholder was written: its head and its 16 bytes.
     let stand_in = [&[PLACEHOLDER_HEAD][..], placeholder].concat();
@@ -239,10 +250,7 @@ pub(super) fn encode_giving<T>(
     let mut before = rest[..at].to_vec();
     Writer::new(&mut before).bytes_header(large.len());
     let after = &rest[at + stand_in.len()..];
-    let size = before.len() + large.len() + after.len();
-    if size > limit {
-        return Err(EncodeError::TooLarge { size, limit });
-    }
+    fits(before.len() + large.len() + after.len())?;
     large.reserve_exact(before.len() + after.len());
     large.splice(..0, before);
     large.extend_from_slice(after);
@@ -256,28 +264,7 @@ pub(super) fn giving_nothing<T>(encode: impl FnOnce() -> T) -> T {
     if idle {
         return encode();
     }
-    let guard = RestoreGiving(Some(GIVING.replace(Giving::Idle)));
-    let encoded = encode();
-    drop(guard);
-    encoded
-}
-
-/// Puts back the giving slot as it was (an encode inside an encode, a
-/// serializer that panics), returning this encode's.
-struct RestoreGiving(Option<Giving>);
-
-impl RestoreGiving {
-    fn finish(mut self) -> Giving {
-        GIVING.replace(self.0.take().unwrap_or(Giving::Idle))
-    }
-}
-
-impl Drop for RestoreGiving {
-    fn drop(&mut self) {
-        if let Some(previous) = self.0.take() {
-            GIVING.set(previous);
-        }
-    }
+    scoped(&GIVING, Giving::Idle, encode).0
 }
 
 #[cfg(test)]

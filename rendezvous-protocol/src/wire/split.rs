@@ -20,8 +20,10 @@ use super::limits::{MAX_NAME_BYTES, PROTOCOL_VERSION};
 use super::message::*;
 
 /// Byte strings shorter than this are read with their message: apart, they
-/// would save less than the extra reads cost.
-pub const SPLIT_MIN_BYTES: usize = 16 * 1024;
+/// would save less than the extra reads cost. The same size as a payload's
+/// large string, which a decode takes whole: what is read into its own
+/// buffer is what keeps it.
+pub const SPLIT_MIN_BYTES: usize = super::item::LARGE_BYTES;
 
 /// The most bytes a message may have before its large string's content:
 /// the array and frozen header, a call's fixed fields at their widest, its

@@ -42,13 +42,18 @@ fn reply_size_limit(service: &Service, peer: Peer) -> usize {
 }
 
 /// This server's reply to the call (`client`, `xid`).
-fn reply_to(service: &Service, client: ClientId, xid: Xid, outcome: Outcome) -> Message {
-    Message::Reply(Reply {
+fn reply_of(service: &Service, client: ClientId, xid: Xid, outcome: Outcome) -> Reply {
+    Reply {
         client,
         xid,
         incarnation: service.incarnation,
         outcome,
-    })
+    }
+}
+
+/// The same, as a message.
+fn reply_to(service: &Service, client: ClientId, xid: Xid, outcome: Outcome) -> Message {
+    Message::Reply(reply_of(service, client, xid, outcome))
 }
 
 /// A reply encoded, within `limit` bytes: a large result after the
@@ -72,15 +77,8 @@ fn encode_reply(reply: Reply, limit: usize) -> Result<SharedReply, EncodeError> 
 /// datagram, or for the policy's bound, becomes an error outcome saying so.
 pub(super) fn reply(service: &Service, call: &Call, outcome: Outcome, peer: Peer) -> SharedReply {
     let limit = reply_size_limit(service, peer);
-    let encoded = encode_reply(
-        Reply {
-            client: call.client,
-            xid: call.xid,
-            incarnation: service.incarnation,
-            outcome,
-        },
-        limit.max(MAX_DATAGRAM_BYTES),
-    );
+    let ran = reply_of(service, call.client, call.xid, outcome);
+    let encoded = encode_reply(ran, limit.max(MAX_DATAGRAM_BYTES));
     let reply = |outcome| {
         let reply = reply_to(service, call.client, call.xid, outcome);
         SharedReply::whole(reply.encode().unwrap_or_default())

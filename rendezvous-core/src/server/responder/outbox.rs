@@ -57,12 +57,7 @@ impl Outbox {
     /// to batch; the outbox is sent first if it is full.
     pub(super) async fn post(&mut self, service: &Service, bytes: Vec<u8>) {
         if let Via::Stream(_) = self.via {
-            let peer = Peer {
-                address: self.peer,
-                datagram_bytes: bytes.len(),
-                via: self.via,
-            };
-            return service.deliver(bytes.into(), peer).await;
+            return self.deliver_on_stream(service, bytes.into()).await;
         }
         if bytes.len() > batch_limit(&self.peer) {
             return service.send(&bytes, self.peer).await;
@@ -77,16 +72,19 @@ impl Outbox {
     /// not copied; in a datagram it is (it may be batched).
     pub(super) async fn post_shared(&mut self, service: &Service, reply: SharedReply) {
         match self.via {
-            Via::Stream(_) => {
-                let peer = Peer {
-                    address: self.peer,
-                    datagram_bytes: reply.len(),
-                    via: self.via,
-                };
-                service.deliver(reply, peer).await
-            }
+            Via::Stream(_) => self.deliver_on_stream(service, reply).await,
             Via::Datagram => self.post(service, reply.into_vec()).await,
         }
+    }
+
+    /// Hands `bytes` to the stream connection the outbox is addressed to.
+    async fn deliver_on_stream(&self, service: &Service, bytes: SharedReply) {
+        let peer = Peer {
+            address: self.peer,
+            datagram_bytes: bytes.len(),
+            via: self.via,
+        };
+        service.deliver(bytes, peer).await
     }
 
     /// Sends what the outbox holds, and gives back the places in flight of
