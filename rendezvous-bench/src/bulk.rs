@@ -16,7 +16,7 @@ pub struct TcpEcho {
 
 impl TcpEcho {
     pub async fn start() -> Result<TcpEcho, BenchError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(([127, 0, 0, 1], 0).into())?;
         let address = listener.local_addr()?;
         let task = rt::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {

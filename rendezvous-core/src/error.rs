@@ -365,7 +365,7 @@ mod tests {
         let at = "`math.add` at 127.0.0.1:4000 was refused: ";
         for (outcome, reason) in [
             (
-                Outcome::Return(vec![]),
+                Outcome::Return(vec![].into()),
                 "returned a value where none was expected".to_owned(),
             ),
             (

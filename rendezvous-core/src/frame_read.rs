@@ -9,10 +9,15 @@
 //! ```
 //!
 //! A frame whose head holds no large string is read whole and decoded as
-//! before.
+//! before. The large string is read into its buffer's spare capacity
+//! (`TcpStream::read_appending`), so that a fresh 16 MiB buffer is not
+//! zeroed first only to be overwritten.
 
-use crate::rt;
-use crate::wire::{LargeField, Message, SPLIT_HEAD_BYTES, Undecodable, decode_split, large_field};
+use crate::rt::{self, TcpStream};
+use crate::wire::{
+    LargeField, Message, Payload, SPLIT_HEAD_BYTES, Undecodable, decode_split, large_field,
+    payload_large_field,
+};
 use futures_lite::{AsyncRead, AsyncReadExt};
 use std::io;
 use std::time::Duration;
@@ -21,39 +26,69 @@ use std::time::Duration;
 /// from `stream`, each read within `read_timeout`: the message, or why its
 /// bytes do not decode as one of at most `limit` bytes. The caller has
 /// checked `size` against its limit (and holds room for it): this
-/// allocates `size` bytes in all (and [`SPARE_BYTES`]), in at most three
-/// buffers.
+/// allocates `size` bytes in all, in at most four buffers.
 pub(crate) async fn read_message(
-    stream: &mut (impl AsyncRead + Unpin),
+    mut stream: &TcpStream,
     size: usize,
     limit: usize,
     read_timeout: Duration,
 ) -> io::Result<Result<Message, Undecodable>> {
     let mut head = vec![0u8; size.min(SPLIT_HEAD_BYTES)];
-    fill(stream, &mut head, read_timeout).await?;
+    fill(&mut stream, &mut head, read_timeout).await?;
     let Some(field) = large_field(&head).filter(|field| apart(field, head.len(), size)) else {
         let mut whole = head;
         let read = whole.len();
         whole.resize(size, 0);
-        fill(stream, &mut whole[read..], read_timeout).await?;
+        fill(&mut stream, &mut whole[read..], read_timeout).await?;
         return Ok(Message::decode_within(&whole, limit));
     };
-    let mut content = Vec::with_capacity(field.length + SPARE_BYTES);
-    content.resize(field.length, 0);
-    let already = head.len() - field.content_at;
-    content[..already].copy_from_slice(&head[field.content_at..]);
-    fill(stream, &mut content[already..], read_timeout).await?;
+    let in_head = &head[field.content_at..];
+    let inner = payload_large_field(in_head).filter(|inner| {
+        inner.content_at <= in_head.len()
+            && in_head.len() < inner.end()
+            && inner.end() <= field.length
+    });
+    let content = match inner {
+        // The payload's own large string into its own buffer, the few
+        // bytes around it into another.
+        Some(inner) => {
+            let mut around = in_head[..inner.content_at].to_vec();
+            let already = &in_head[inner.content_at..];
+            let large = read_large(stream, already, inner.length, read_timeout).await?;
+            let mut rest = vec![0u8; field.length - inner.end()];
+            fill(&mut stream, &mut rest, read_timeout).await?;
+            around.extend_from_slice(&rest);
+            Payload::around(around, inner.header_at, inner.content_at, large)
+        }
+        None => Payload::from(read_large(stream, in_head, field.length, read_timeout).await?),
+    };
     let mut after = vec![0u8; size - field.end()];
-    fill(stream, &mut after, read_timeout).await?;
+    fill(&mut stream, &mut after, read_timeout).await?;
     head.truncate(field.content_at);
     Ok(decode_split(&head, field, content, &after, limit))
 }
 
-/// Room to spare in a large string's buffer. A `Vec<u8>` decoded from it
-/// takes the buffer (`wire::decode_payload_owned`), and one encoded from
-/// that `Vec` again (an echo, a result passed on) becomes a payload in it
-/// with a few bytes of CBOR heads in front, which fit without growing it.
-const SPARE_BYTES: usize = 32;
+/// Reads a large string of `length` bytes, of which `already` were read,
+/// into a buffer of exactly that size, not zeroed first.
+async fn read_large(
+    stream: &TcpStream,
+    already: &[u8],
+    length: usize,
+    read_timeout: Duration,
+) -> io::Result<Vec<u8>> {
+    let mut content = Vec::with_capacity(length);
+    content.extend_from_slice(already);
+    while content.len() < length {
+        let most = length - content.len();
+        match rt::timeout(read_timeout, stream.read_appending(&mut content, most)).await {
+            Some(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error),
+            None => return Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+    Ok(content)
+}
 
 /// True when `field` ends within the frame and after its head, so that it
 /// is read apart: the head is all before it and some of it.

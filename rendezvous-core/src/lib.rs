@@ -59,6 +59,7 @@ mod byte_string;
 pub mod client;
 mod error;
 mod frame_read;
+mod frame_write;
 pub mod matchmaker;
 mod random;
 mod requester;

@@ -70,7 +70,7 @@ fn call() -> Message {
         signature: operation::Lookup::SIGNATURE,
         deadline: Duration::from_millis(3000),
         done_below: Xid(1),
-        args: encode_payload(&(lookup_request(),)).unwrap(),
+        args: encode_payload(&(lookup_request(),)).unwrap().into(),
         elsewhere: Default::default(),
     })
 }
@@ -80,7 +80,7 @@ fn reply(incarnation: Incarnation) -> Message {
         client: ClientId(0x0123_4567_89ab_cdef),
         xid: Xid(1),
         incarnation,
-        outcome: Outcome::Return(encode_payload(&lookup_result()).unwrap()),
+        outcome: Outcome::Return(encode_payload(&lookup_result()).unwrap().into()),
     })
 }
 
@@ -142,7 +142,7 @@ fn the_lookup_reply_decodes_back() {
     else {
         panic!("not a returning reply: {decoded:?}");
     };
-    let result: Result<Lookup, MatchmakerError> = decode_payload(&result).unwrap();
+    let result: Result<Lookup, MatchmakerError> = decode_payload(&result.to_vec()).unwrap();
     assert_eq!(result, lookup_result());
 }
 
@@ -328,7 +328,7 @@ fn math_add_call(xid: u64, args: &[u8]) -> Call {
         signature: math_add(),
         deadline: Duration::from_secs(3),
         done_below: Xid(1),
-        args: args.to_vec(),
+        args: args.to_vec().into(),
         elsewhere: Default::default(),
     }
 }
@@ -344,7 +344,10 @@ fn a_real_responder_runs_an_indefinite_length_tuple_and_refuses_an_ill_formed_on
         math_add_call(2, &[0x9f, 0x02, 0x03]),
         math_add_call(3, &[0x83, 0x02, 0x03, 0x04]),
     ]);
-    assert_eq!(outcomes[0], Outcome::Return(encode_payload(&5i64).unwrap()));
+    assert_eq!(
+        outcomes[0],
+        Outcome::Return(encode_payload(&5i64).unwrap().into())
+    );
     for outcome in &outcomes[1..] {
         assert!(
             matches!(outcome, Outcome::BadArguments(reason) if !reason.contains("message")),
@@ -373,7 +376,10 @@ fn a_call_with_done_below_above_its_xid_is_refused_malformed_and_does_not_run() 
         "{reason}"
     );
     assert_documented(&format!("[6, \"{reason}\"]"));
-    assert_eq!(outcomes[1], Outcome::Return(encode_payload(&5i64).unwrap()));
+    assert_eq!(
+        outcomes[1],
+        Outcome::Return(encode_payload(&5i64).unwrap().into())
+    );
     assert_eq!(runs, 1);
 }
 

@@ -49,9 +49,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub use async_std::net::{TcpListener, TcpStream, UdpSocket};
+mod tcp;
+
+pub use async_std::net::UdpSocket;
 pub use async_std::task::JoinHandle;
 pub use std::time::Instant;
+pub use tcp::{TcpListener, TcpStream};
 
 /// The runtime a server's handlers run inside, captured when the server
 /// starts: with the `tokio` feature, the tokio runtime it was started from,

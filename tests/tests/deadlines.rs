@@ -227,7 +227,7 @@ fn a_call_past_its_deadline_is_dropped_answered_deadline_exceeded_and_its_copies
             signature: SLOW.signature,
             deadline: Duration::from_millis(500),
             done_below: Xid(1),
-            args: encode_payload(&(STEPS,)).expect("args encode"),
+            args: encode_payload(&(STEPS,)).expect("args encode").into(),
             elsewhere: Default::default(),
         }
         .encode()

@@ -82,7 +82,7 @@ fn call_bytes(
         signature,
         deadline: Duration::from_secs(5),
         done_below: Xid(1),
-        args,
+        args: args.into(),
         elsewhere: Default::default(),
     })
     .encode()
@@ -364,7 +364,7 @@ fn a_flood_from_one_source_refuses_no_client_of_another() {
                         let answer: Result<
                             rendezvous_core::protocol::matchmaker::Lease,
                             MatchmakerError,
-                        > = wire::decode_payload(&bytes).unwrap();
+                        > = wire::decode_payload(&bytes.to_vec()).unwrap();
                         if let Err(error) = answer {
                             refused.push(format!("register: {error:?}"));
                         }
@@ -454,7 +454,7 @@ fn a_lookup_refused_as_overloaded_is_retried_until_it_is_answered() {
                         truncated: false,
                         unregistered: Vec::new(),
                     });
-                    Outcome::Return(wire::encode_payload(&answer).unwrap())
+                    Outcome::Return(wire::encode_payload(&answer).unwrap().into())
                 };
                 let reply = Message::Reply(wire::Reply {
                     client: call.client,
@@ -544,7 +544,7 @@ fn registrations_from_all_of_127_slash_8_share_one_per_source_limit() {
             panic!("register from {own} not answered");
         };
         let answer: Result<rendezvous_core::protocol::matchmaker::Lease, MatchmakerError> =
-            wire::decode_payload(&bytes).unwrap();
+            wire::decode_payload(&bytes.to_vec()).unwrap();
         outcomes.push((own.ip(), answer));
     }
     let accepted: Vec<IpAddr> = outcomes

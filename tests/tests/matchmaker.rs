@@ -859,7 +859,7 @@ fn lookup_call(client: u64, xid: u64, name: &str) -> Vec<u8> {
         signature: operation::Lookup::SIGNATURE,
         deadline: Duration::from_secs(3),
         done_below: Xid(xid),
-        args,
+        args: args.into(),
         elsewhere: Default::default(),
     })
     .encode()

@@ -44,7 +44,9 @@ fn call(client: u64, xid: u64, n: u64) -> Vec<u8> {
         signature: Fingerprint::of("memory.echo"),
         deadline: Duration::from_secs(5),
         done_below: Xid(1),
-        args: wire::encode_payload(&(n,)).expect("encode the arguments"),
+        args: wire::encode_payload(&(n,))
+            .expect("encode the arguments")
+            .into(),
         elsewhere: Default::default(),
     })
     .encode()

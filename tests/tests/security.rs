@@ -465,7 +465,7 @@ impl Raw {
             signature,
             deadline: Duration::from_secs(3),
             done_below: Xid(self.xid),
-            args,
+            args: args.into(),
             elsewhere: Default::default(),
         })
         .encode()
@@ -502,7 +502,7 @@ impl Raw {
         let Outcome::Return(result) = reply.outcome else {
             panic!("outcome {:?}", reply.outcome);
         };
-        wire::decode_payload(&result).expect("decode the result")
+        wire::decode_payload(&result.to_vec()).expect("decode the result")
     }
 }
 

@@ -58,7 +58,9 @@ fn garbage_truncated_oversized_and_replayed_datagrams_do_not_disturb_a_server() 
             signature: ECHO.signature,
             deadline: Duration::from_secs(60),
             done_below: Xid(1),
-            args: rendezvous_core::protocol::wire::encode_payload(&(7u64,)).expect("args encode"),
+            args: rendezvous_core::protocol::wire::encode_payload(&(7u64,))
+                .expect("args encode")
+                .into(),
             elsewhere: Default::default(),
         }
         .encode()

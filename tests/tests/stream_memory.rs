@@ -63,7 +63,7 @@ fn frame_prefix(client: u64, data_len: usize) -> Vec<u8> {
         signature: SUM.signature,
         deadline: Duration::from_secs(120),
         done_below: Xid(1),
-        args: Vec::new(),
+        args: Vec::new().into(),
         elsewhere: Default::default(),
     })
     .encode()
@@ -143,7 +143,10 @@ fn sixty_four_concurrent_16_mib_calls_hold_what_the_inbound_limit_says() {
         let Outcome::Return(result) = outcome else {
             panic!("not a result: {outcome:?}");
         };
-        assert_eq!(decode_payload::<u64>(&result).expect("a u64"), expected);
+        assert_eq!(
+            decode_payload::<u64>(&result.to_vec()).expect("a u64"),
+            expected
+        );
     }
     let peak = status_kib("VmHWM:") << 10;
     let grown = peak.saturating_sub(before);

@@ -40,7 +40,7 @@ use super::endpoints::Target;
 use crate::error::{Error, refusal};
 use crate::requester::Failure;
 use crate::retry::RetryPolicy;
-use crate::wire::{Elsewhere, Incarnation, Outcome};
+use crate::wire::{Elsewhere, Incarnation, Outcome, Payload};
 use std::time::Duration;
 
 /// How many times a call in doubt goes back to a replaced endpoint to
@@ -97,7 +97,7 @@ pub(crate) struct Attempt {
 /// After an attempt: the call's end, or a new lookup.
 #[derive(Debug)]
 pub(crate) enum AfterAttempt {
-    Return(Vec<u8>),
+    Return(Payload),
     Fail(Error),
     /// Look the name up again, then call [`Failover::after_lookup`].
     LookAgain,
@@ -473,7 +473,7 @@ mod tests {
     fn a_reply_ends_the_call() {
         let policy = policy();
         let mut failover = Failover::new("p", false, &policy, old());
-        let after = failover.after_attempt(attempt(Ok(Outcome::Return(vec![1])), 1));
+        let after = failover.after_attempt(attempt(Ok(Outcome::Return(vec![1].into())), 1));
         assert!(matches!(after, AfterAttempt::Return(bytes) if bytes == [1]));
     }
 

@@ -54,7 +54,7 @@ use crate::requester::{Outgoing, Requester, bind_address_for};
 use crate::retry::RetryPolicy;
 use crate::rt::{self, Instant};
 use crate::signature::Fingerprint;
-use crate::wire::{self, Incarnation, Outcome};
+use crate::wire::{self, Incarnation, Outcome, Payload};
 use endpoints::{EndpointCache, Target};
 use failover::{AfterAttempt, AfterLookup, Attempt, Failover, failure_error};
 use once_cell::sync::OnceCell;
@@ -250,8 +250,11 @@ impl Client {
         R: DeserializeOwned,
     {
         let limit = self.resources.requester.max_message_bytes();
-        self.call_payload(procedure, wire::encode_payload_within(args, limit))
-            .await
+        self.call_payload(
+            procedure,
+            wire::encode_payload_within(args, limit).map(Payload::from),
+        )
+        .await
     }
 
     /// [`Client::call`] with the arguments given by value, so that a large
@@ -276,10 +279,10 @@ impl Client {
     async fn call_payload<R: DeserializeOwned>(
         &self,
         procedure: &RemoteProcedure,
-        args: Result<Vec<u8>, wire::EncodeError>,
+        args: Result<Payload, wire::EncodeError>,
     ) -> Result<R, Error> {
         let args = args_encoded(procedure.name, args)?;
-        let result = self.call_encoded(procedure, args).await?;
+        let result = self.call_held(procedure, args).await?;
         decode_result(procedure.name, result)
     }
 
@@ -316,7 +319,8 @@ impl Client {
         R: DeserializeOwned,
     {
         let limit = self.resources.requester.max_message_bytes();
-        let args = args_encoded(procedure.name, wire::encode_payload_within(args, limit))?;
+        let args = wire::encode_payload_within(args, limit).map(Payload::from);
+        let args = args_encoded(procedure.name, args)?;
         let (name, signature) = (procedure.name, procedure.signature);
         let mut call = self
             .resources
@@ -362,6 +366,17 @@ impl Client {
         procedure: &RemoteProcedure,
         args: Vec<u8>,
     ) -> Result<Vec<u8>, Error> {
+        let result = self.call_held(procedure, args.into()).await?;
+        Ok(result.into_vec())
+    }
+
+    /// [`Client::call_encoded`] of a payload as it is held, with its
+    /// result as it was read.
+    async fn call_held(
+        &self,
+        procedure: &RemoteProcedure,
+        args: Payload,
+    ) -> Result<Payload, Error> {
         let resources = &*self.resources;
         let (name, signature) = (procedure.name, procedure.signature);
         let started = Instant::now();
@@ -400,7 +415,7 @@ impl Client {
         call: &mut Outgoing<'_>,
         procedure: &RemoteProcedure,
         first: Target,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Payload, Error> {
         let resources = &*self.resources;
         let (name, signature) = (procedure.name, procedure.signature);
         let mut failover = Failover::new(name, procedure.idempotent, &self.policy, first);
@@ -470,8 +485,8 @@ impl Client {
 /// The arguments of `procedure`, encoded, or the error saying why not.
 fn args_encoded(
     procedure: &str,
-    encoded: Result<Vec<u8>, wire::EncodeError>,
-) -> Result<Vec<u8>, Error> {
+    encoded: Result<Payload, wire::EncodeError>,
+) -> Result<Payload, Error> {
     encoded.map_err(|error| match error {
         wire::EncodeError::TooLarge { size, limit } => Error::PayloadTooLarge {
             what: "arguments",
@@ -485,7 +500,7 @@ fn args_encoded(
     })
 }
 
-fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: Vec<u8>) -> Result<R, Error> {
+fn decode_result<R: DeserializeOwned>(procedure: &str, bytes: Payload) -> Result<R, Error> {
     // Bounded already, by the message that carried it; by value, so that a
     // large byte string keeps its buffer.
     wire::decode_payload_owned(bytes, wire::MAX_FRAME_BYTES).map_err(|error| Error::Decode {

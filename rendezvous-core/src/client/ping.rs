@@ -66,7 +66,7 @@ pub(super) async fn probe(
     endpoint: SocketAddr,
     incarnation: Incarnation,
 ) -> Result<(Incarnation, Outcome), Error> {
-    let mut call = requester.begin(NOBODYS, Fingerprint(0), vec![0x80], policy.deadline);
+    let mut call = requester.begin(NOBODYS, Fingerprint(0), vec![0x80].into(), policy.deadline);
     let answer = call
         .attempt(endpoint, incarnation, policy, MAX_UNANSWERED)
         .await;

@@ -374,9 +374,9 @@ impl MatchmakerClient {
     ) -> Result<Asked<O::Answer>, Error> {
         let procedure = O::NAME;
         let max_unanswered = if last { u32::MAX } else { MAX_UNANSWERED };
-        let mut call = self
-            .requester
-            .begin(procedure, O::SIGNATURE, args, self.policy.deadline);
+        let mut call =
+            self.requester
+                .begin(procedure, O::SIGNATURE, args.into(), self.policy.deadline);
         // Still overloaded at the deadline, the answer is `Overloaded`; it
         // is final (another daemon sharing the store is no less loaded by
         // the same clients).
@@ -400,7 +400,7 @@ impl MatchmakerClient {
             Err(Failure::Io(error)) => return Ok(Asked::Unsendable(error)),
         };
         let bytes = match answer {
-            Outcome::Return(bytes) => bytes,
+            Outcome::Return(bytes) => bytes.into_vec(),
             other => return Ok(Asked::Answered(Err(refusal(procedure, address, other)))),
         };
         let result: Result<O::Answer, MatchmakerError> = match wire::decode_payload(&bytes) {
@@ -515,7 +515,7 @@ impl CallSizes {
             signature: O::SIGNATURE,
             deadline: MATCHMAKER_DEADLINE,
             done_below: Xid(1),
-            args,
+            args: args.into(),
             elsewhere: Elsewhere::Nowhere,
         };
         let size = call.encode().ok()?.len();
@@ -610,7 +610,7 @@ mod tests {
                 signature: operation::Lookup::SIGNATURE,
                 deadline: MATCHMAKER_DEADLINE,
                 done_below: Xid(1),
-                args: wire::encode_payload(&(padded,)).unwrap(),
+                args: wire::encode_payload(&(padded,)).unwrap().into(),
                 elsewhere: Elsewhere::Nowhere,
             };
             assert!(call.encode().unwrap().len() >= 420, "{name}");

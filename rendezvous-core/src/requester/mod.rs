@@ -38,7 +38,7 @@ pub(crate) use outgoing::{Failure, Outgoing};
 use crate::retry::RttEstimator;
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
-use crate::wire::{Call, ClientId, Elsewhere, Incarnation, Message, Xid};
+use crate::wire::{Call, ClientId, Elsewhere, Incarnation, Message, Payload, Xid};
 use in_flight::{InFlight, Registered, Waiting, tick_loop};
 use socket::ClientSocket;
 use std::io;
@@ -158,7 +158,7 @@ impl Requester {
         &self,
         procedure: &str,
         signature: Fingerprint,
-        args: Vec<u8>,
+        args: Payload,
         deadline: Duration,
     ) -> Outgoing<'_> {
         let socket = &*self.socket;
@@ -319,7 +319,7 @@ mod tests {
         deadline: Duration,
     ) -> (Result<Outcome, Failure>, u32, Option<Incarnation>) {
         rt::block_on(async {
-            let mut call = requester.begin("t.echo", Fingerprint(1), vec![0x80], deadline);
+            let mut call = requester.begin("t.echo", Fingerprint(1), vec![0x80].into(), deadline);
             let answer = call
                 .attempt(endpoint, Incarnation::ANY, &policy(), max_unanswered)
                 .await;
@@ -333,7 +333,9 @@ mod tests {
 
     #[test]
     fn a_reply_ends_the_attempt_with_its_outcome() {
-        let endpoint = peer(0, |call| vec![reply(call, Outcome::Return(vec![0x01]))]);
+        let endpoint = peer(0, |call| {
+            vec![reply(call, Outcome::Return(vec![0x01].into()))]
+        });
         let (answer, transmissions, _) = attempt(
             &requester(),
             endpoint,
@@ -360,7 +362,7 @@ mod tests {
             let mut call = requester.begin(
                 "t.echo",
                 Fingerprint(1),
-                vec![0x80],
+                vec![0x80].into(),
                 Duration::from_secs(20),
             );
             let answer = call
@@ -378,7 +380,7 @@ mod tests {
 
     #[test]
     fn lost_copies_are_retransmitted_under_the_same_xid() {
-        let endpoint = peer(2, |call| vec![reply(call, Outcome::Return(vec![]))]);
+        let endpoint = peer(2, |call| vec![reply(call, Outcome::Return(vec![].into()))]);
         let requester = requester();
         let (answer, transmissions, _) = attempt(
             &requester,
@@ -430,7 +432,7 @@ mod tests {
                     xid: call.xid,
                     incarnation: Incarnation(42),
                 }),
-                reply(call, Outcome::Return(vec![0x02])),
+                reply(call, Outcome::Return(vec![0x02].into())),
             ]
         });
         let (answer, _, acked) = attempt(
@@ -473,7 +475,7 @@ mod tests {
         let pause = Duration::from_millis(300);
         let requester = requester();
         rt::block_on(async {
-            let mut call = requester.begin("t.echo", Fingerprint(1), vec![0x80], deadline);
+            let mut call = requester.begin("t.echo", Fingerprint(1), vec![0x80].into(), deadline);
             let silent = call.attempt(first, Incarnation(1), &policy(), 2).await;
             assert!(matches!(silent, Err(Failure::Silent)), "{silent:?}");
             rt::sleep(pause).await;
@@ -503,7 +505,7 @@ mod tests {
         let endpoint = peer(0, |call| {
             vec![reply(
                 call,
-                Outcome::Return(call.xid.0.to_be_bytes().to_vec()),
+                Outcome::Return(call.xid.0.to_be_bytes().to_vec().into()),
             )]
         });
         let requester = requester();
@@ -514,7 +516,7 @@ mod tests {
                     let mut call = requester.begin(
                         "t.echo",
                         Fingerprint(1),
-                        vec![0x80],
+                        vec![0x80].into(),
                         Duration::from_secs(20),
                     );
                     let answer = call

@@ -48,7 +48,9 @@ fn encode(call: &Call, limit: usize) -> Result<Encoded, Failure> {
     call.encode_around_args(&mut before, &mut after, limit)
         .map_err(failure)?;
     if before.len() + call.args.len() + after.len() <= MAX_DATAGRAM_BYTES {
-        before.extend_from_slice(&call.args);
+        for part in call.args.parts() {
+            before.extend_from_slice(part);
+        }
         before.extend_from_slice(&after);
         return Ok(Encoded::Whole(before));
     }
@@ -269,10 +271,13 @@ impl Outgoing<'_> {
         max_unanswered: u32,
     ) -> Result<Outcome, Failure> {
         let socket = self.socket;
-        let call: [&[u8]; 3] = match &self.encoded {
-            Some(Encoded::Whole(bytes)) => [bytes, &[], &[]],
-            Some(Encoded::AroundArgs { before, after }) => [before, &self.call.args, after],
-            None => [&[]; 3],
+        let [args_before, args, args_after] = self.call.args.parts();
+        let call: [&[u8]; 5] = match &self.encoded {
+            Some(Encoded::Whole(bytes)) => [bytes, &[], &[], &[], &[]],
+            Some(Encoded::AroundArgs { before, after }) => {
+                [before, args_before, args, args_after, after]
+            }
+            None => [&[]; 5],
         };
         let mut unanswered = 0;
         loop {
@@ -299,7 +304,7 @@ impl Outgoing<'_> {
                 .streams
                 .exchange(
                     endpoint,
-                    call,
+                    &call,
                     self.call.xid,
                     self.deadline,
                     |incarnation| acked_by = Some(incarnation),

@@ -12,13 +12,14 @@
 //! the caller's next try takes a fresh one (the broken one is dropped).
 
 use crate::frame_read::read_message;
+use crate::frame_write::write_frame;
 use crate::rt::{self, Instant, TcpStream};
 use crate::sync::lock;
 use crate::wire::{
     DEFAULT_MAX_MESSAGE_BYTES, FRAME_HEADER_BYTES, Incarnation, Message, Outcome, Xid,
     frame_header, frame_length,
 };
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -33,9 +34,6 @@ pub(super) const IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Idle connections kept per server; more are closed when given back.
 pub(super) const MAX_IDLE_PER_SERVER: usize = 16;
-
-/// The most bytes written joined to a frame's length.
-const JOINED_BYTES: usize = 64 * 1024;
 
 /// The idle connections of one client, per server address, and its limit
 /// on the messages it sends and reads.
@@ -103,7 +101,7 @@ impl StreamPool {
     pub(super) async fn exchange(
         &self,
         address: SocketAddr,
-        call: [&[u8]; 3],
+        call: &[&[u8]],
         xid: Xid,
         deadline: Instant,
         mut acked: impl FnMut(Incarnation),
@@ -124,21 +122,7 @@ impl StreamPool {
         let Some(header) = frame_header(call.iter().map(|part| part.len()).sum()) else {
             return Err(Broken::Lost);
         };
-        let write = async {
-            // The length with the first part, when that is small (as the
-            // bytes before large arguments are): one segment, not two.
-            let [first, rest @ ..] = call;
-            if first.len() <= JOINED_BYTES {
-                stream.write_all(&[&header[..], first].concat()).await?;
-            } else {
-                stream.write_all(&header).await?;
-                stream.write_all(first).await?;
-            }
-            for part in rest {
-                stream.write_all(part).await?;
-            }
-            stream.flush().await
-        };
+        let write = write_frame(&mut stream, header, call);
         if before(deadline, write).await?.is_err() {
             return Err(Broken::Lost);
         }

@@ -97,8 +97,8 @@ mod tests {
     #[test]
     fn each_outcome_of_a_run_is_counted_under_its_own_name() {
         let counters = CallCounters::default();
-        counters.count(&Outcome::Return(vec![]));
-        counters.count(&Outcome::Return(vec![1]));
+        counters.count(&Outcome::Return(vec![].into()));
+        counters.count(&Outcome::Return(vec![1].into()));
         counters.count(&Outcome::Panicked("boom".into()));
         counters.count(&Outcome::BadArguments("no".into()));
         counters.count(&Outcome::ReplyTooLarge { size: 2, limit: 1 });

@@ -4,7 +4,7 @@
 use super::call_counts::{CallCounters, CallCounts};
 use crate::rt::Instant;
 use crate::signature::Fingerprint;
-use crate::wire::{self, ClientId, Elsewhere, MAX_NAME_BYTES, Xid};
+use crate::wire::{self, ClientId, Elsewhere, MAX_NAME_BYTES, Payload, Xid};
 use futures_lite::future::Boxed;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,9 +86,10 @@ pub enum HandlerError {
     ResultTooLarge { size: usize, limit: usize },
 }
 
-/// A type-erased handler: argument bytes in, result bytes out.
+/// A type-erased handler: argument bytes in, result bytes out (each in one
+/// buffer or, with a large byte string, two: see [`wire::Payload`]).
 pub type Handler =
-    Arc<dyn Fn(Vec<u8>, CallContext) -> Boxed<Result<Vec<u8>, HandlerError>> + Send + Sync>;
+    Arc<dyn Fn(Payload, CallContext) -> Boxed<Result<Payload, HandlerError>> + Send + Sync>;
 
 /// One procedure a server exposes.
 #[derive(Clone)]
@@ -108,6 +109,22 @@ impl Procedure {
     where
         F: Fn(Vec<u8>, CallContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<u8>, HandlerError>> + Send + 'static,
+    {
+        Procedure::over_payloads(name, signature, move |args: Payload, context| {
+            let result = handler(args.into_vec(), context);
+            async move { result.await.map(Payload::from) }
+        })
+    }
+
+    /// A procedure from a handler over payloads as they are held.
+    fn over_payloads<F, Fut>(
+        name: impl Into<String>,
+        signature: Fingerprint,
+        handler: F,
+    ) -> Procedure
+    where
+        F: Fn(Payload, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Payload, HandlerError>> + Send + 'static,
     {
         Procedure {
             name: name.into(),
@@ -178,7 +195,7 @@ impl Procedure {
         Fut: Future<Output = R> + Send + 'static,
     {
         let f = Arc::new(f);
-        Procedure::new(name, signature, move |bytes: Vec<u8>, context| {
+        Procedure::over_payloads(name, signature, move |bytes: Payload, context| {
             let f = f.clone();
             async move {
                 // Bounded already: by a datagram, or the stream's limit. By

@@ -54,7 +54,7 @@ pub(crate) fn any_bytes(rng: &mut fastrand::Rng, max: usize) -> Vec<u8> {
 
 fn any_outcome(rng: &mut fastrand::Rng) -> Outcome {
     let outcome = match rng.u8(0..15) {
-        0 => Outcome::Return(any_bytes(rng, 64)),
+        0 => Outcome::Return(any_bytes(rng, 64).into()),
         1 => Outcome::Panicked(any_text(rng, 0, 64)),
         2 => Outcome::NoSuchProcedure,
         3 => Outcome::SignatureMismatch(Fingerprint(any_u64(rng))),
@@ -113,10 +113,10 @@ pub(crate) fn any_message(rng: &mut fastrand::Rng) -> Message {
             deadline: Duration::from_millis(rng.u64(0..=MAX_DEADLINE.as_millis() as u64)),
             done_below: Xid(rng.u64(..=xid.0)),
             args: if rng.bool() {
-                any_bytes(rng, 128)
+                any_bytes(rng, 128).into()
             } else {
                 let kind = PAYLOADS_KINDS[rng.usize(..PAYLOADS_KINDS.len())];
-                encode(&(kind.generate)(rng))
+                encode(&(kind.generate)(rng)).into()
             },
             // A note would follow as a second CBOR item; these properties
             // take a message as one (notes: tests/wire/notes.rs).

@@ -4,8 +4,8 @@
 
 use rendezvous_core::protocol::wire::{
     DecodeError, Incarnation, MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION,
-    Reply, Undecodable, decode_payload, decode_payload_owned, encode_payload, encode_payload_owned,
-    reply_limit,
+    Payload, Reply, Undecodable, decode_payload, decode_payload_owned, encode_payload,
+    encode_payload_owned, payload_large_field, reply_limit,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -182,6 +182,21 @@ fn check_undecodable(input: &[u8], undecodable: &Undecodable) {
 }
 
 /// Decodes a payload as `T` and checks everything that must hold of the result.
+/// `input` held as a stream reader holds a payload whose first large byte
+/// string it found: that string's content in one buffer, the rest in
+/// another.
+fn held_apart(input: &[u8]) -> Option<Payload> {
+    let large = payload_large_field(input).filter(|large| large.end() <= input.len())?;
+    let around = [&input[..large.content_at], &input[large.end()..]].concat();
+    let content = input[large.content_at..large.end()].to_vec();
+    Some(Payload::around(
+        around,
+        large.header_at,
+        large.content_at,
+        content,
+    ))
+}
+
 pub(crate) fn check_payload<T>(input: &[u8]) -> Result<(), DecodeError>
 where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
@@ -189,8 +204,14 @@ where
     let decoded = decode_payload::<T>(input);
     // Read by value (a large byte string setting its buffer apart): the
     // same value or error.
-    let owned = decode_payload_owned::<T>(input.to_vec(), MAX_DATAGRAM_BYTES);
+    let owned = decode_payload_owned::<T>(input.to_vec().into(), MAX_DATAGRAM_BYTES);
     assert_eq!(owned, decoded, "read by value and whole: {}", hex(input));
+    // Read by value from two buffers, as a stream reads a large string
+    // apart: the same again.
+    if let Some(apart) = held_apart(input) {
+        let owned = decode_payload_owned::<T>(apart, MAX_DATAGRAM_BYTES);
+        assert_eq!(owned, decoded, "read by value apart: {}", hex(input));
+    }
     match decoded {
         Ok(value) => {
             // A value may grow past a datagram when re-encoded (field
@@ -201,7 +222,7 @@ where
                 .map(|again| encode_payload_owned(again, MAX_DATAGRAM_BYTES));
             assert_eq!(
                 by_value.ok(),
-                Some(encode_payload(&value)),
+                Some(encode_payload(&value).map(Payload::from)),
                 "encoded by value: {}",
                 hex(input)
             );

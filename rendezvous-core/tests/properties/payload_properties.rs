@@ -43,11 +43,11 @@ fn generated_payloads_decode_in_any_order_and_form() {
             signature: Fingerprint(0),
             deadline: Duration::from_secs(1),
             done_below: Xid(0),
-            args: bytes.clone(),
+            args: bytes.clone().into(),
             elsewhere: Default::default(),
         };
         match check_message(&call.encode().unwrap()) {
-            Ok(Message::Call(call)) => valid(&call.args),
+            Ok(Message::Call(call)) => valid(&call.args.to_vec()),
             other => panic!("{other:?}"),
         }
     }

@@ -104,7 +104,7 @@ pub(crate) fn call_elements(call: &Call) -> Vec<Vec<u8>> {
         cbor(&call.signature.0),
         cbor(&(call.deadline.as_millis() as u64)),
         cbor(&call.done_below.0),
-        cbor(&Value::Bytes(call.args.clone())),
+        cbor(&Value::Bytes(call.args.to_vec())),
     ]
 }
 

@@ -29,7 +29,7 @@ fn call_with_extreme_field_values_round_trips() {
         signature: Fingerprint(u64::MAX),
         deadline: MAX_DEADLINE,
         done_below: Xid(0),
-        args: Vec::new(),
+        args: Vec::new().into(),
         elsewhere: Default::default(),
     }));
     assert_round_trips(Message::Call(Call {
@@ -128,12 +128,12 @@ fn encode_into_replaces_the_buffer_contents() {
 #[test]
 fn call_of_exactly_max_datagram_bytes_round_trips() {
     let mut call = Call {
-        args: Vec::new(),
+        args: Vec::new().into(),
         ..sample_call()
     };
     let empty_len = Message::Call(call.clone()).encode().unwrap().len();
     // Empty args have a one-byte head; 256..=65535 bytes a three-byte one.
-    call.args = vec![0xa5; MAX_DATAGRAM_BYTES - (empty_len - 1) - 3];
+    call.args = vec![0xa5; MAX_DATAGRAM_BYTES - (empty_len - 1) - 3].into();
     let encoded = Message::Call(call.clone()).encode().unwrap();
     assert_eq!(encoded.len(), MAX_DATAGRAM_BYTES);
     assert_eq!(Message::decode(&encoded), Ok(Message::Call(call)));

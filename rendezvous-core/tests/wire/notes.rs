@@ -18,7 +18,7 @@ fn call(elsewhere: Elsewhere) -> Call {
         signature: Fingerprint(7),
         deadline: Duration::from_millis(3_000),
         done_below: Xid(1),
-        args: vec![0x80],
+        args: vec![0x80].into(),
         elsewhere,
     }
 }

@@ -39,7 +39,7 @@ fn payload_over_the_limit_is_too_large() {
 #[test]
 fn encoding_a_call_with_args_of_max_datagram_bytes_is_too_large() {
     let call = Call {
-        args: vec![0; MAX_DATAGRAM_BYTES],
+        args: vec![0; MAX_DATAGRAM_BYTES].into(),
         ..sample_call()
     };
     match Message::Call(call).encode() {
@@ -54,11 +54,11 @@ fn encoding_a_call_with_args_of_max_datagram_bytes_is_too_large() {
 #[test]
 fn encoding_a_call_one_byte_over_the_limit_is_too_large() {
     let mut call = Call {
-        args: Vec::new(),
+        args: Vec::new().into(),
         ..sample_call()
     };
     let empty_len = Message::Call(call.clone()).encode().unwrap().len();
-    call.args = vec![0; MAX_DATAGRAM_BYTES - (empty_len - 1) - 3 + 1];
+    call.args = vec![0; MAX_DATAGRAM_BYTES - (empty_len - 1) - 3 + 1].into();
     assert_eq!(
         Message::Call(call).encode(),
         Err(EncodeError::TooLarge {

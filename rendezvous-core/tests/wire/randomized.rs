@@ -32,7 +32,7 @@ fn fuzz_messages() -> Vec<Message> {
     let mut messages = sample_messages();
     for args in sample_payloads() {
         messages.push(Message::Call(Call {
-            args,
+            args: args.into(),
             ..sample_call()
         }));
     }
@@ -152,7 +152,7 @@ fn random_and_mutated_inputs_never_panic() {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             if let Ok(Message::Call(call)) = Message::decode(&input) {
                 for check in &checks {
-                    check(&call.args);
+                    check(&call.args.to_vec());
                 }
             }
             decodes::<IgnoredAny>(&input);

@@ -23,7 +23,7 @@ pub(crate) fn sample_call() -> Call {
         signature: Fingerprint::of("math.add(i64,i64)->i64"),
         deadline: Duration::from_millis(2_500),
         done_below: Xid(40),
-        args: encode_payload(&(2i64, 3i64)).unwrap(),
+        args: encode_payload(&(2i64, 3i64)).unwrap().into(),
         elsewhere: Default::default(),
     }
 }
@@ -55,8 +55,8 @@ pub(crate) fn sample_confirm() -> Confirm {
 /// Every outcome variant at least once (see `outcome_variant`).
 pub(crate) fn every_outcome() -> Vec<Outcome> {
     vec![
-        Outcome::Return(encode_payload(&5i64).unwrap()),
-        Outcome::Return(Vec::new()),
+        Outcome::Return(encode_payload(&5i64).unwrap().into()),
+        Outcome::Return(Vec::new().into()),
         Outcome::Panicked("attempt to divide by zero".into()),
         Outcome::NoSuchProcedure,
         Outcome::SignatureMismatch(Fingerprint::of("math.add(i32,i32)->i32")),

@@ -128,11 +128,6 @@ impl<'a> Writer<'a> {
         self.header(MAJOR_ARRAY, length as u64);
     }
 
-    pub(super) fn bytes(&mut self, value: &[u8]) {
-        self.bytes_header(value.len());
-        self.raw(value);
-    }
-
     /// A byte string's header alone: its content follows, by [`Self::raw`]
     /// or written apart (`split`).
     pub(super) fn bytes_header(&mut self, length: usize) {

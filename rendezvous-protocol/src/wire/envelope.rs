@@ -80,7 +80,9 @@ pub(super) fn encode_call(call: &Call, out: &mut Vec<u8>, limit: usize) -> Resul
         call.xid,
     );
     write_call_up_to_args(&mut w, call);
-    w.raw(&call.args);
+    for part in call.args.parts() {
+        w.raw(part);
+    }
     write_note(&mut w, call);
     fits(out, limit)
 }
@@ -234,7 +236,10 @@ fn write_outcome(w: &mut Writer<'_>, outcome: &Outcome) {
         Outcome::Return(bytes) => {
             w.array(2);
             w.uint(OUTCOME_RETURN);
-            w.bytes(bytes);
+            w.bytes_header(bytes.len());
+            for part in bytes.parts() {
+                w.raw(part);
+            }
         }
         Outcome::Panicked(message) => {
             w.array(2);
@@ -452,7 +457,7 @@ fn read_body(r: &mut Reader<'_>, header: Header, length: u64) -> Result<Message,
             signature: Fingerprint(r.uint("signature")?),
             deadline: Duration::from_millis(r.uint("deadline_ms")?).min(MAX_DEADLINE),
             done_below: Xid(r.uint("done_below")?),
-            args: r.bytes("args")?.to_vec(),
+            args: r.bytes("args")?.into(),
             elsewhere: Elsewhere::Nowhere,
         }),
         KIND_ACK => Message::Ack(Ack {
@@ -480,7 +485,7 @@ fn read_outcome(r: &mut Reader<'_>) -> Result<Outcome, DecodeError> {
         r.uint("outcome code")?
     };
     let (expected, outcome) = match code {
-        OUTCOME_RETURN => (2, Outcome::Return(r.bytes("result")?.to_vec())),
+        OUTCOME_RETURN => (2, Outcome::Return(r.bytes("result")?.into())),
         OUTCOME_PANICKED => (2, Outcome::Panicked(r.text("panic message")?.to_owned())),
         OUTCOME_NO_SUCH_PROCEDURE => (1, Outcome::NoSuchProcedure),
         OUTCOME_SIGNATURE_MISMATCH => (

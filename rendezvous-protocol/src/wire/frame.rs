@@ -130,7 +130,7 @@ mod tests {
             signature: Fingerprint::of("math.add(i64,i64)->i64"),
             deadline: Duration::from_millis(3000),
             done_below: Xid(1),
-            args: vec![0x82, 0x02, 0x03],
+            args: vec![0x82, 0x02, 0x03].into(),
             elsewhere: Default::default(),
         });
         let body = call.encode().unwrap();

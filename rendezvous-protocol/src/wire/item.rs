@@ -97,6 +97,33 @@ struct Open {
 /// maps and tags at most [`MAX_NESTING`] deep; the first flaw met
 /// otherwise.
 pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
+    match walk(bytes, false)? {
+        Walked::Item(item) => Ok(item),
+        Walked::Large(large) => unreachable!("a walk to the end stopped at {large:?}"),
+    }
+}
+
+/// Where the first large byte string of the item that `prefix` starts
+/// lies, when its head is in `prefix` and every byte before it is
+/// well-formed: the one [`Item::large`] of the whole item names. `None`
+/// otherwise (the item may still have one, further on).
+pub(super) fn first_large(prefix: &[u8]) -> Option<LargeBytes> {
+    match walk(prefix, true) {
+        Ok(Walked::Large(large)) => Some(large),
+        _ => None,
+    }
+}
+
+/// How a walk over an item ended.
+enum Walked {
+    Item(Item),
+    /// Stopped at the head of its first large byte string.
+    Large(LargeBytes),
+}
+
+/// The walk of [`item`], stopping at the first large byte string's head
+/// if `stop_at_large`.
+fn walk(bytes: &[u8], stop_at_large: bool) -> Result<Walked, Flaw> {
     let mut open = [Open::default(); MAX_NESTING];
     let mut depth: usize = 0;
     let mut sizes = Vec::new();
@@ -133,6 +160,15 @@ pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
                         start,
                         "an integer or a tag cannot have an indefinite length",
                     ));
+                }
+                (2 | 3, Some(length))
+                    if stop_at_large && major == 2 && length >= LARGE_BYTES as u64 =>
+                {
+                    let length = usize::try_from(length).map_err(|_| Flaw::Truncated)?;
+                    return Ok(Walked::Large(LargeBytes {
+                        head: start,
+                        content: at..at.saturating_add(length),
+                    }));
                 }
                 (2 | 3, length) => {
                     let content = at;
@@ -183,11 +219,11 @@ pub(super) fn item(bytes: &[u8]) -> Result<Item, Flaw> {
         // those it fills.
         loop {
             let Some(top) = depth.checked_sub(1) else {
-                return Ok(Item {
+                return Ok(Walked::Item(Item {
                     length: at,
                     sizes,
                     large,
-                });
+                }));
             };
             let container = &mut open[top];
             if container.left == INDEFINITE {

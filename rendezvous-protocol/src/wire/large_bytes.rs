@@ -41,6 +41,7 @@
 use super::cbor::Writer;
 use super::item::{LARGE_BYTES, LargeBytes};
 use super::message::{DecodeError, EncodeError};
+use super::payload_bytes::Payload;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::thread::LocalKey;
@@ -68,14 +69,22 @@ fn placeholder() -> Option<&'static [u8; PLACEHOLDER_BYTES]> {
 enum Slot {
     #[default]
     Empty,
-    /// Waiting to be taken: the payload, and where the string's content lies.
-    Waiting {
-        payload: Vec<u8>,
-        content: std::ops::Range<usize>,
-    },
+    /// Waiting to be taken.
+    Waiting(Large),
     Taken,
     /// The placeholder was met again once taken.
     TakenTwice,
+}
+
+/// The large byte string a placeholder stands for.
+enum Large {
+    /// The `content` of `payload`, which becomes its buffer once taken.
+    InPayload {
+        payload: Vec<u8>,
+        content: std::ops::Range<usize>,
+    },
+    /// Held apart from the payload's other bytes ([`Payload`]).
+    Apart(Vec<u8>),
 }
 
 thread_local! {
@@ -100,14 +109,15 @@ pub fn take_placed(bytes: &[u8]) -> Placed {
         return Placed::No;
     }
     SLOT.with_borrow_mut(|slot| match std::mem::replace(slot, Slot::Taken) {
-        Slot::Waiting {
+        Slot::Waiting(Large::InPayload {
             mut payload,
             content,
-        } => {
+        }) => {
             payload.truncate(content.end);
             payload.drain(..content.start);
             Placed::Content(payload)
         }
+        Slot::Waiting(Large::Apart(content)) => Placed::Content(content),
         Slot::Empty => {
             *slot = Slot::Empty;
             Placed::No
@@ -128,28 +138,68 @@ pub(super) fn decode_taking<T>(
     large: LargeBytes,
     decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
 ) -> Result<T, DecodeError> {
-    let Some(placeholder) = placeholder() else {
+    let Some(stand_in) = stand_in(&payload, large.head, large.content.end) else {
         return decode(&payload);
     };
-    let after = &payload[large.content.end..];
-    let mut stand_in = Vec::with_capacity(large.head + 1 + PLACEHOLDER_BYTES + after.len());
-    stand_in.extend_from_slice(&payload[..large.head]);
-    stand_in.push(PLACEHOLDER_HEAD);
-    stand_in.extend_from_slice(placeholder);
-    stand_in.extend_from_slice(after);
-    let waiting = Slot::Waiting {
+    let large = Large::InPayload {
         payload,
         content: large.content,
     };
-    let (decoded, slot) = scoped(&SLOT, waiting, || decode(&stand_in));
+    match decode_standing_in(&stand_in, large, &decode) {
+        Ok(decoded) => decoded,
+        Err(Large::InPayload { payload, .. }) => decode(&payload),
+        Err(Large::Apart(_)) => unreachable!("an InPayload string came back as Apart"),
+    }
+}
+
+/// Decodes `stand_in`, the payload with its large string replaced by the
+/// placeholder (see [`stand_in`]; well-formed, of definite lengths),
+/// through `decode`, giving `content`, the string's content, to the
+/// deserializer that takes it; the same result as `decode` of the whole
+/// payload, which `whole` joins (only if no deserializer took it).
+pub(super) fn decode_apart<T>(
+    stand_in: &[u8],
+    content: Vec<u8>,
+    whole: impl FnOnce(Vec<u8>) -> Result<T, DecodeError>,
+    decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    match decode_standing_in(stand_in, Large::Apart(content), &decode) {
+        Ok(decoded) => decoded,
+        Err(Large::Apart(content)) => whole(content),
+        Err(Large::InPayload { .. }) => unreachable!("an Apart string came back InPayload"),
+    }
+}
+
+/// `bytes` with the byte string from `head` to `end` replaced by the
+/// placeholder (for a payload held apart, `end` is where the content
+/// goes: it is not in `bytes`); `None` when there is no placeholder.
+pub(super) fn stand_in(bytes: &[u8], head: usize, end: usize) -> Option<Vec<u8>> {
+    let placeholder = placeholder()?;
+    let after = &bytes[end..];
+    let mut stand_in = Vec::with_capacity(head + 1 + PLACEHOLDER_BYTES + after.len());
+    stand_in.extend_from_slice(&bytes[..head]);
+    stand_in.push(PLACEHOLDER_HEAD);
+    stand_in.extend_from_slice(placeholder);
+    stand_in.extend_from_slice(after);
+    Some(stand_in)
+}
+
+/// Decodes `stand_in` with `large` waiting for the placeholder: what
+/// `decode` gave, or, if nothing took `large`, `large` back.
+fn decode_standing_in<T>(
+    stand_in: &[u8],
+    large: Large,
+    decode: &impl Fn(&[u8]) -> Result<T, DecodeError>,
+) -> Result<Result<T, DecodeError>, Large> {
+    let (decoded, slot) = scoped(&SLOT, Slot::Waiting(large), || decode(stand_in));
     match slot {
-        Slot::Taken => decoded,
-        Slot::Waiting { payload, .. } => decode(&payload),
-        Slot::TakenTwice | Slot::Empty => Err(DecodeError::Malformed {
+        Slot::Taken => Ok(decoded),
+        Slot::Waiting(large) => Err(large),
+        Slot::TakenTwice | Slot::Empty => Ok(Err(DecodeError::Malformed {
             reason: "a type read the payload's large byte string twice, which is not supported: \
                      read it once (not through an untagged or flattened enum)"
                 .into(),
-        }),
+        })),
     }
 }
 
@@ -221,7 +271,7 @@ pub(super) fn encode_giving<T>(
     value: T,
     limit: usize,
     encode: impl Fn(&T) -> Result<Vec<u8>, EncodeError>,
-) -> Result<Vec<u8>, EncodeError> {
+) -> Result<Payload, EncodeError> {
     let fits = |size: usize| {
         if size > limit {
             Err(EncodeError::TooLarge { size, limit })
@@ -231,13 +281,13 @@ pub(super) fn encode_giving<T>(
     };
     let Some(placeholder) = placeholder() else {
         let bytes = encode(&value)?;
-        return fits(bytes.len()).map(|()| bytes);
+        return fits(bytes.len()).map(|()| bytes.into());
     };
     let (encoded, giving) = scoped(&GIVING, Giving::Wanted, || encode(&value));
     drop(value);
     let rest = encoded?;
-    let Giving::Given(mut large) = giving else {
-        return fits(rest.len()).map(|()| rest);
+    let Giving::Given(large) = giving else {
+        return fits(rest.len()).map(|()| rest.into());
     };
     // Where the placeholder was written: its head and its 16 bytes.
     let stand_in = [&[PLACEHOLDER_HEAD][..], placeholder].concat();
@@ -247,14 +297,15 @@ pub(super) fn encode_giving<T>(
         .ok_or_else(|| EncodeError::Unencodable {
             reason: "a large byte string was given but its placeholder not written".into(),
         })?;
-    let mut before = rest[..at].to_vec();
-    Writer::new(&mut before).bytes_header(large.len());
-    let after = &rest[at + stand_in.len()..];
-    fits(before.len() + large.len() + after.len())?;
-    large.reserve_exact(before.len() + after.len());
-    large.splice(..0, before);
-    large.extend_from_slice(after);
-    Ok(large)
+    // The payload is `rest` with the string's real head and content in
+    // the placeholder's place: the content stays in its own buffer.
+    let mut around = Vec::with_capacity(rest.len());
+    around.extend_from_slice(&rest[..at]);
+    Writer::new(&mut around).bytes_header(large.len());
+    let content_at = around.len();
+    around.extend_from_slice(&rest[at + stand_in.len()..]);
+    fits(around.len() + large.len())?;
+    Ok(Payload::around(around, at, content_at, large))
 }
 
 /// Runs `encode` (an encode by reference) with nothing wanted: what it
@@ -308,7 +359,7 @@ mod tests {
         let payload = encode(&(7u8, Taking(data.clone()), "after"));
         let buffer = payload.as_ptr() as usize;
         let (seven, taken, after): (u8, Taking, String) =
-            decode_payload_owned(payload, LIMIT).unwrap();
+            decode_payload_owned(payload.into(), LIMIT).unwrap();
         assert_eq!((seven, &taken.0[..], &after[..]), (7, &data[..], "after"));
         assert_eq!(
             taken.0.as_ptr() as usize,
@@ -321,7 +372,7 @@ mod tests {
     fn only_the_first_large_string_is_taken_and_the_rest_read_as_ever() {
         let (first, second) = (large(20_000), large(30_000));
         let payload = encode(&(Taking(first.clone()), Taking(second.clone())));
-        let decoded: (Taking, Taking) = decode_payload_owned(payload, LIMIT).unwrap();
+        let decoded: (Taking, Taking) = decode_payload_owned(payload.into(), LIMIT).unwrap();
         assert_eq!(decoded, (Taking(first), Taking(second)));
     }
 
@@ -330,7 +381,7 @@ mod tests {
         let data = large(LARGE_BYTES);
         let payload = encode(&(serde_bytes::Bytes::new(&data), 5u64));
         let (bytes, five): (serde_bytes::ByteBuf, u64) =
-            decode_payload_owned(payload, LIMIT).unwrap();
+            decode_payload_owned(payload.into(), LIMIT).unwrap();
         assert_eq!((bytes.into_vec(), five), (data, 5));
         // And the slot is empty again: a placeholder met now is not one.
         assert_eq!(take_placed(placeholder().unwrap()), Placed::No);
@@ -339,16 +390,16 @@ mod tests {
     #[test]
     fn errors_are_those_of_reading_the_payload_whole() {
         let payload = encode(&(Taking(large(50_000)), 5u64));
-        let owned = decode_payload_owned::<(Taking, String)>(payload.clone(), LIMIT);
+        let owned = decode_payload_owned::<(Taking, String)>(payload.clone().into(), LIMIT);
         let whole = decode_payload_within::<(Taking, String)>(&payload, LIMIT);
         assert_eq!(owned.unwrap_err(), whole.unwrap_err());
         // Failing before the string: the same, and nothing was taken.
-        let owned = decode_payload_owned::<(String, Taking)>(payload.clone(), LIMIT);
+        let owned = decode_payload_owned::<(String, Taking)>(payload.clone().into(), LIMIT);
         let whole = decode_payload_within::<(String, Taking)>(&payload, LIMIT);
         assert_eq!(owned.unwrap_err(), whole.unwrap_err());
         // Elements left unread after the string.
         let payload = encode(&(Taking(large(50_000)), 5u64, 6u64));
-        let owned = decode_payload_owned::<(Taking, u64)>(payload.clone(), LIMIT);
+        let owned = decode_payload_owned::<(Taking, u64)>(payload.clone().into(), LIMIT);
         let whole = decode_payload_within::<(Taking, u64)>(&payload, LIMIT);
         assert_eq!(owned.unwrap_err(), whole.unwrap_err());
     }
@@ -363,17 +414,17 @@ mod tests {
             Number(Taking, u64),
         }
         let payload = encode(&(Taking(large(50_000)), 5u64));
-        let error = decode_payload_owned::<Either>(payload, LIMIT).unwrap_err();
+        let error = decode_payload_owned::<Either>(payload.into(), LIMIT).unwrap_err();
         assert!(error.to_string().contains("twice"), "{error}");
     }
 
     #[test]
     fn small_strings_and_other_16_byte_strings_are_what_they_say() {
         let payload = encode(&(Taking(vec![9; 16]), Taking(large(40_000))));
-        let (small, big): (Taking, Taking) = decode_payload_owned(payload, LIMIT).unwrap();
+        let (small, big): (Taking, Taking) = decode_payload_owned(payload.into(), LIMIT).unwrap();
         assert_eq!((small.0, big.0), (vec![9; 16], large(40_000)));
         let payload = encode(&(Taking(vec![1; 100]),));
-        let (small,): (Taking,) = decode_payload_owned(payload, LIMIT).unwrap();
+        let (small,): (Taking,) = decode_payload_owned(payload.into(), LIMIT).unwrap();
         assert_eq!(small.0, vec![1; 100]);
     }
 
@@ -392,7 +443,7 @@ mod tests {
                 payload[at] = rng.u8(..);
             }
             type Shape = (u64, Vec<Taking>, bool);
-            let owned = decode_payload_owned::<Shape>(payload.clone(), LIMIT);
+            let owned = decode_payload_owned::<Shape>(payload.clone().into(), LIMIT);
             let whole = decode_payload_within::<Shape>(&payload, LIMIT);
             assert_eq!(owned, whole);
         }
@@ -424,9 +475,9 @@ mod tests {
         let payload = encode_payload_owned((7u8, giving(data), "after"), LIMIT).unwrap();
         assert_eq!(payload, by_reference);
         assert_eq!(
-            payload.as_ptr() as usize,
+            payload.parts()[1].as_ptr() as usize,
             buffer,
-            "the payload is the string's buffer"
+            "the string's content is its own buffer"
         );
     }
 

@@ -3,6 +3,7 @@
 //! `envelope` (and `codec`, their methods).
 
 use super::limits::PROTOCOL_VERSION;
+use super::payload_bytes::Payload;
 use crate::signature::Fingerprint;
 use std::fmt;
 use std::time::Duration;
@@ -56,7 +57,7 @@ pub struct Call {
     /// the server may forget those replies and drop late duplicates of them.
     pub done_below: Xid,
     /// The CBOR encoding of the argument tuple.
-    pub args: Vec<u8>,
+    pub args: Payload,
     /// What the caller knows of the call's attempts at other servers. Not
     /// [`Elsewhere::Nowhere`], it travels as a note right after the call
     /// in the same datagram (PROTOCOL.md, "Notes"), which version-1 peers
@@ -114,7 +115,7 @@ pub struct Confirm {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Outcome {
     /// It ran and returned this CBOR-encoded value.
-    Return(Vec<u8>),
+    Return(Payload),
     /// It ran and panicked with this message.
     Panicked(String),
     /// This server has no procedure of that name; it did not run.

@@ -26,7 +26,8 @@
 //! encoded and decoded with [`encode_payload`] and [`decode_payload`].
 //!
 //! The files, each standing only on those listed before it: `limits` (the
-//! numbers), `message` (the types), `cbor` (the envelope's CBOR subset),
+//! numbers), `payload_bytes` (a payload's bytes, in one buffer or two),
+//! `message` (the types), `cbor` (the envelope's CBOR subset),
 //! `item` (where a payload's CBOR item ends: well-formed, not too deep),
 //! `envelope` (messages to bytes and back), `large_bytes` (a payload's large
 //! byte string decoded and encoded without a copy), `payload` (arguments and results
@@ -44,6 +45,7 @@ mod large_bytes;
 mod limits;
 mod message;
 mod payload;
+mod payload_bytes;
 mod split;
 
 pub use codec::Batch;
@@ -55,4 +57,7 @@ pub use payload::{
     decode_payload, decode_payload_owned, decode_payload_within, encode_payload,
     encode_payload_owned, encode_payload_within,
 };
-pub use split::{LargeField, SPLIT_HEAD_BYTES, SPLIT_MIN_BYTES, decode_split, large_field};
+pub use payload_bytes::Payload;
+pub use split::{
+    LargeField, SPLIT_HEAD_BYTES, SPLIT_MIN_BYTES, decode_split, large_field, payload_large_field,
+};

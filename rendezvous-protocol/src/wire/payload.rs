@@ -24,6 +24,7 @@ use super::item::{self, Flaw};
 use super::large_bytes;
 use super::limits::*;
 use super::message::*;
+use super::payload_bytes::Payload;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -68,7 +69,7 @@ fn encode_unbounded<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeE
 /// string (if its type writes one through `__private::Bytes`) becomes the
 /// buffer of the payload rather than being copied into one
 /// ([`large_bytes`]); the same bytes either way.
-pub fn encode_payload_owned<T: Serialize>(value: T, limit: usize) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_payload_owned<T: Serialize>(value: T, limit: usize) -> Result<Payload, EncodeError> {
     large_bytes::encode_giving(value, limit, encode_unbounded)
 }
 
@@ -96,6 +97,39 @@ pub fn decode_payload_within<T: DeserializeOwned>(
 ///
 /// [`large_bytes`]: super::large_bytes
 pub fn decode_payload_owned<T: DeserializeOwned>(
+    payload: Payload,
+    limit: usize,
+) -> Result<T, DecodeError> {
+    let apart = match payload.apart() {
+        Ok(apart) => apart,
+        Err(payload) => return decode_whole_owned(payload, limit),
+    };
+    let size = apart.around.len() + apart.content.len();
+    if size > limit {
+        return Err(DecodeError::TooLarge { size, limit });
+    }
+    let whole = |around: &[u8], content: &[u8]| {
+        [&around[..apart.at], content, &around[apart.at..]].concat()
+    };
+    // The stand-in is well-formed, and of definite lengths, exactly when
+    // the payload is: a byte string's content is any bytes. Otherwise the
+    // payload is joined, and read whole says what is wrong with it.
+    let stand_in = large_bytes::stand_in(&apart.around, apart.head, apart.at).filter(|stand_in| {
+        checked_item(stand_in, usize::MAX).is_ok_and(|item| !item.has_indefinite_lengths())
+    });
+    match stand_in {
+        Some(stand_in) => large_bytes::decode_apart(
+            &stand_in,
+            apart.content,
+            |content| decode_payload_within(&whole(&apart.around, &content), limit),
+            decode_definite,
+        ),
+        None => decode_payload_within(&whole(&apart.around, &apart.content), limit),
+    }
+}
+
+/// [`decode_payload_owned`] of a payload in one buffer.
+fn decode_whole_owned<T: DeserializeOwned>(
     payload: Vec<u8>,
     limit: usize,
 ) -> Result<T, DecodeError> {

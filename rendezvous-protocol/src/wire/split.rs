@@ -18,6 +18,7 @@ use super::envelope::{
 };
 use super::limits::{MAX_NAME_BYTES, PROTOCOL_VERSION};
 use super::message::*;
+use super::payload_bytes::Payload;
 
 /// Byte strings shorter than this are read with their message: apart, they
 /// would save less than the extra reads cost. The same size as a payload's
@@ -86,6 +87,21 @@ pub fn large_field(head: &[u8]) -> Option<LargeField> {
     })
 }
 
+/// Where the first large byte string of a payload lies (the one a decode
+/// by value takes, `wire::decode_payload_owned`), found in `prefix`, the
+/// payload's first bytes: offsets within the payload. `None` when its
+/// head is not in `prefix` (or the bytes before it are not well-formed).
+/// A receiver reads that string's content into a buffer of its own, and
+/// the payload's other bytes into another ([`Payload::around`]).
+pub fn payload_large_field(prefix: &[u8]) -> Option<LargeField> {
+    let large = super::item::first_large(prefix)?;
+    Some(LargeField {
+        header_at: large.head,
+        content_at: large.content.start,
+        length: large.content.len(),
+    })
+}
+
 /// Decodes a message of at most `limit` bytes read in three parts:
 /// `before`, its bytes up to `field`'s content (`field` as
 /// [`large_field`] found it there), `content`, the field's content, and
@@ -93,7 +109,7 @@ pub fn large_field(head: &[u8]) -> Option<LargeField> {
 pub fn decode_split(
     before: &[u8],
     field: LargeField,
-    content: Vec<u8>,
+    content: Payload,
     after: &[u8],
     limit: usize,
 ) -> Result<Message, Undecodable> {
@@ -164,7 +180,7 @@ mod tests {
             signature: Fingerprint::of("files.put(bytes)->u64"),
             deadline: Duration::from_secs(3),
             done_below: Xid(5),
-            args,
+            args: args.into(),
             elsewhere,
         }
     }
@@ -177,7 +193,7 @@ mod tests {
             Some(field) => decode_split(
                 &bytes[..field.content_at],
                 field,
-                bytes[field.content_at..field.end()].to_vec(),
+                bytes[field.content_at..field.end()].to_vec().into(),
                 &bytes[field.end()..],
                 usize::MAX,
             ),
@@ -194,7 +210,7 @@ mod tests {
             incarnation: Incarnation(3),
             outcome,
         };
-        let returned = reply(Outcome::Return(result.clone()));
+        let returned = reply(Outcome::Return(result.clone().into()));
         let joined = Message::Reply(returned.clone()).encode_within_vec();
         let mut before = Vec::new();
         returned
@@ -240,7 +256,7 @@ mod tests {
             let (mut before, mut after) = (Vec::new(), Vec::new());
             call.encode_around_args(&mut before, &mut after, usize::MAX)
                 .unwrap();
-            assert_eq!([&before[..], &call.args, &after].concat(), joined);
+            assert_eq!([&before[..], &call.args.to_vec(), &after].concat(), joined);
             let field = large_field(&before).expect("the args are found");
             assert_eq!(field.content_at, before.len());
             assert_eq!(field.length, call.args.len());
@@ -254,7 +270,7 @@ mod tests {
             client: ClientId(1),
             xid: Xid(2),
             incarnation: Incarnation(3),
-            outcome: Outcome::Return(vec![0xa5; SPLIT_MIN_BYTES]),
+            outcome: Outcome::Return(vec![0xa5; SPLIT_MIN_BYTES].into()),
         });
         let mut bytes = Vec::new();
         reply.encode_within(&mut bytes, usize::MAX).unwrap();

@@ -218,7 +218,7 @@ fn flood(matchmaker: SocketAddr, datagrams: u64, rate: u64) -> ExitCode {
             signature: operation::Lookup::SIGNATURE,
             deadline: Duration::from_secs(3),
             done_below: Xid(1),
-            args: args.clone(),
+            args: args.clone().into(),
             elsewhere: Default::default(),
         });
         let Ok(datagram) = call.encode() else {

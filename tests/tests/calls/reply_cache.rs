@@ -43,7 +43,7 @@ impl RawClient {
             signature: procedure.signature,
             deadline: CALL_DEADLINE,
             done_below: Xid(1),
-            args,
+            args: args.into(),
             elsewhere: Default::default(),
         })
         .encode()
@@ -85,7 +85,7 @@ async fn fill_reply_cache(cap: usize, calls: u64) -> (Server, RawClient, Matchma
     for xid in 1..=calls {
         match raw.call(xid, &BLOB, args.clone()).await {
             Outcome::Return(bytes) => {
-                let text: String = wire::decode_payload(&bytes).expect("decode a blob");
+                let text: String = wire::decode_payload(&bytes.to_vec()).expect("decode a blob");
                 assert_eq!(text.len(), 1_024);
             }
             other => panic!("call {xid} got {other:?}"),

@@ -291,7 +291,7 @@ mod tests {
     /// The outcome a call datagram of 100 bytes is answered with when its
     /// result is 1000 bytes.
     fn large_result(service: &Service) -> Outcome {
-        let result = Outcome::Return(vec![0; 1000]);
+        let result = Outcome::Return(vec![0; 1000].into());
         outcome(&reply(service, &call(1), result, from(100)).into_vec())
     }
 
@@ -311,7 +311,10 @@ mod tests {
     #[test]
     fn an_unbound_reply_may_fill_a_datagram() {
         let service = service(false);
-        assert_eq!(large_result(&service), Outcome::Return(vec![0; 1000]));
+        assert_eq!(
+            large_result(&service),
+            Outcome::Return(vec![0; 1000].into())
+        );
         assert_eq!(service.stats().amplification_refused, 0);
     }
 
@@ -321,24 +324,29 @@ mod tests {
         let result = vec![9; SPLIT_MIN_BYTES];
         let at = result.as_ptr() as usize;
         let returned = returning(&service, result);
-        let [head, rest] = returned.parts();
-        assert_eq!(rest.as_ptr() as usize, at, "the handler's own buffer");
-        let expected = Outcome::Return(vec![9; SPLIT_MIN_BYTES]);
-        assert_eq!(outcome(&[head, rest].concat()), expected);
+        let parts = returned.parts();
+        assert_eq!(parts[2].as_ptr() as usize, at, "the handler's own buffer");
+        let expected = Outcome::Return(vec![9; SPLIT_MIN_BYTES].into());
+        assert_eq!(outcome(&parts.concat()), expected);
         // A smaller one is one buffer.
         let small = returning(&service, vec![9; SPLIT_MIN_BYTES - 1]);
-        assert!(small.parts()[1].is_empty());
+        assert!(small.parts()[1..].iter().all(|part| part.is_empty()));
     }
 
     fn returning(service: &Service, result: Vec<u8>) -> SharedReply {
-        reply(service, &call(1), Outcome::Return(result), from(100))
+        reply(service, &call(1), Outcome::Return(result.into()), from(100))
     }
 
     #[test]
     fn a_result_too_large_for_any_datagram_says_so() {
         let service = service(false);
         let result = vec![0; MAX_DATAGRAM_BYTES];
-        let bytes = reply(&service, &call(1), Outcome::Return(result), from(100));
+        let bytes = reply(
+            &service,
+            &call(1),
+            Outcome::Return(result.into()),
+            from(100),
+        );
         match outcome(&bytes.into_vec()) {
             Outcome::ReplyTooLarge { limit, .. } => assert_eq!(limit, MAX_DATAGRAM_BYTES as u64),
             other => panic!("{other:?}"),

@@ -20,7 +20,7 @@ use crate::rt::{self, Instant};
 use crate::server::call_counts::outcome_name;
 use crate::server::procedure::{CallContext, HandlerError, Procedure};
 use crate::server::shared_reply::SharedReply;
-use crate::wire::{Call, Outcome};
+use crate::wire::{Call, Outcome, Payload};
 use futures_lite::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -98,7 +98,7 @@ async fn finish_slowly(
     service: Arc<Service>,
     call: Call,
     procedure: Arc<Procedure>,
-    running: impl Future<Output = std::thread::Result<Result<Vec<u8>, HandlerError>>>,
+    running: impl Future<Output = std::thread::Result<Result<Payload, HandlerError>>>,
     peer: Peer,
     times: Times,
 ) {
@@ -173,7 +173,7 @@ fn finish(
 }
 
 /// What a handler's result, or its panic, tells the caller.
-fn outcome_of(result: std::thread::Result<Result<Vec<u8>, HandlerError>>) -> Outcome {
+fn outcome_of(result: std::thread::Result<Result<Payload, HandlerError>>) -> Outcome {
     match result {
         Ok(Ok(bytes)) => Outcome::Return(bytes),
         Ok(Err(HandlerError::BadArguments(reason))) => Outcome::BadArguments(reason),
@@ -210,7 +210,10 @@ mod tests {
 
     #[test]
     fn a_result_is_returned_and_each_handler_error_says_what_happened() {
-        assert_eq!(outcome_of(Ok(Ok(vec![1]))), Outcome::Return(vec![1]));
+        assert_eq!(
+            outcome_of(Ok(Ok(vec![1].into()))),
+            Outcome::Return(vec![1].into())
+        );
         assert_eq!(
             outcome_of(Ok(Err(HandlerError::BadArguments("two".into())))),
             Outcome::BadArguments("two".into())
@@ -274,12 +277,12 @@ mod tests {
         let set = math_add(|args| async { args });
         let (service, listener, peer) = serve(set, ResponderConfig::default());
         let with_args = Call {
-            args: vec![4, 2],
+            args: vec![4, 2].into(),
             ..call(1)
         };
         run(&service, with_args, peer);
         let answer = received(&listener);
-        assert_eq!(outcome(&answer), Outcome::Return(vec![4, 2]));
+        assert_eq!(outcome(&answer), Outcome::Return(vec![4, 2].into()));
         assert_eq!(service.in_flight.running(), 0);
         assert_eq!(service.stats().executed, 1);
         let again = admit(
@@ -322,7 +325,10 @@ mod tests {
             matches!(first, Message::Ack(ack) if ack.xid == Xid(1)),
             "{first:?}"
         );
-        assert_eq!(outcome(&received(&listener)), Outcome::Return(Vec::new()));
+        assert_eq!(
+            outcome(&received(&listener)),
+            Outcome::Return(Vec::new().into())
+        );
         // The place is given back just after the reply leaves.
         let deadline = Instant::now() + Duration::from_secs(2);
         while service.in_flight.running() > 0 && Instant::now() < deadline {

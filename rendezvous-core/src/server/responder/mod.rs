@@ -140,9 +140,13 @@ impl Responder {
     ) -> io::Result<Responder> {
         let service = Arc::new(Service::bind(address, procedures, config).await?);
         let task = rt::spawn(receive::receive_loop(service.clone()));
-        let accepting = service
-            .take_listener()
-            .map(|listener| rt::spawn(stream::accept_loop(service.clone(), listener.into())));
+        let accepting = match service.take_listener() {
+            Some(listener) => {
+                let listener = rt::TcpListener::from_std(listener)?;
+                Some(rt::spawn(stream::accept_loop(service.clone(), listener)))
+            }
+            None => None,
+        };
         Ok(Responder {
             service,
             task: Some(task),
@@ -270,7 +274,7 @@ mod tests {
                 client: call.client,
                 xid: call.xid,
                 incarnation: Incarnation(9),
-                outcome: Outcome::Return(b"answered".to_vec()),
+                outcome: Outcome::Return(b"answered".to_vec().into()),
             });
             peer.send_to(&reply.encode().unwrap(), from).unwrap();
             from
@@ -279,7 +283,7 @@ mod tests {
             let mut call = requester.begin(
                 "p",
                 Fingerprint::of("p"),
-                Vec::new(),
+                Vec::new().into(),
                 Duration::from_secs(10),
             );
             call.attempt(to, Incarnation::ANY, &RetryPolicy::default(), u32::MAX)

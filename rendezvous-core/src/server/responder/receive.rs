@@ -234,7 +234,7 @@ mod tests {
             served.ask(wrong_signature(call(3))),
             Outcome::SignatureMismatch(Fingerprint::of("math.add"))
         );
-        assert_eq!(served.ask(call(4)), Outcome::Return(Vec::new()));
+        assert_eq!(served.ask(call(4)), Outcome::Return(Vec::new().into()));
         assert_eq!(served.service.stats().executed, 1);
         served.stop();
     }
@@ -272,7 +272,7 @@ mod tests {
         };
         let served = Served::new(set, config);
         let waiting = Call {
-            args: b"wait".to_vec(),
+            args: b"wait".to_vec().into(),
             ..call(1)
         };
         served.send(&[waiting, call(2)]);
@@ -283,14 +283,14 @@ mod tests {
         release.send_blocking(()).unwrap();
         assert_eq!(
             outcome(&received(&served.client)),
-            Outcome::Return(b"wait".to_vec())
+            Outcome::Return(b"wait".to_vec().into())
         );
         let deadline = Instant::now() + Duration::from_secs(2);
         while served.service.in_flight.running() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
         // Nothing of the refused call was kept: its copy runs.
-        assert_eq!(served.ask(call(2)), Outcome::Return(Vec::new()));
+        assert_eq!(served.ask(call(2)), Outcome::Return(Vec::new().into()));
         assert_eq!(served.service.stats().executed, 2);
         served.stop();
     }

@@ -40,13 +40,14 @@ use super::peer::{Peer, Via};
 use super::receive;
 use super::service::Service;
 use crate::frame_read::{fill, read_message};
+use crate::frame_write::write_frame;
 use crate::rt::{self, Instant, TcpListener, TcpStream};
 use crate::server::shared_reply::SharedReply;
 use crate::wire::{
     FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, Header, Message, Outcome, Reply, frame_header,
     frame_length,
 };
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use std::collections::VecDeque;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -158,8 +159,7 @@ impl Connection {
             let Some(room) = self.inbound.take(size, self.config.idle_timeout).await else {
                 return Ended::Stalled;
             };
-            let mut stream = &self.stream;
-            let read = read_message(&mut stream, size, limit, self.config.read_timeout);
+            let read = read_message(&self.stream, size, limit, self.config.read_timeout);
             let message = match read.await {
                 Ok(Ok(message)) => message,
                 Ok(Err(undecodable)) => {
@@ -265,29 +265,8 @@ impl Connection {
                 continue;
             };
             let is_reply = Header::decode_front(bytes.head()).is_ok_and(|h| h.kind == REPLY_KIND);
-            let [head, rest] = bytes.parts();
-            let write = async {
-                if head.len() <= SINK_BYTES {
-                    // One segment for the frame's header and a small head (a
-                    // small message whole, or a large reply's envelope), with
-                    // the rest if small too; a large rest as it is held.
-                    let inline = if rest.len() <= SINK_BYTES { rest } else { &[] };
-                    let mut front =
-                        Vec::with_capacity(FRAME_HEADER_BYTES + head.len() + inline.len());
-                    front.extend_from_slice(&header);
-                    front.extend_from_slice(head);
-                    front.extend_from_slice(inline);
-                    stream.write_all(&front).await?;
-                    if inline.len() < rest.len() {
-                        stream.write_all(rest).await?;
-                    }
-                } else {
-                    stream.write_all(&header).await?;
-                    stream.write_all(head).await?;
-                    stream.write_all(rest).await?;
-                }
-                stream.flush().await
-            };
+            let parts = bytes.parts();
+            let write = write_frame(&mut stream, header, &parts);
             match rt::timeout(self.config.write_timeout, write).await {
                 Some(Ok(())) => {}
                 Some(Err(_)) => return,
@@ -316,8 +295,7 @@ fn ended_by(error: std::io::Error) -> Ended {
 /// The kind number of a reply (PROTOCOL.md, Envelope).
 const REPLY_KIND: u64 = 2;
 
-/// The buffer an over-limit frame is read through and dropped, and the
-/// largest frame written in one piece.
+/// The buffer an over-limit frame is read through and dropped.
 const SINK_BYTES: usize = 64 * 1024;
 
 /// Room for bytes being read, shared by every connection: a frame takes

@@ -52,7 +52,7 @@ pub(super) fn call(xid: u64) -> Call {
         signature: Fingerprint::of("math.add"),
         deadline: Duration::from_secs(10),
         done_below: Xid(1),
-        args: Vec::new(),
+        args: Vec::new().into(),
         elsewhere: Default::default(),
     }
 }
