@@ -51,6 +51,7 @@ fn answered<T: DeserializeOwned + Debug>(name: &str, outcome: &Outcome, args: &[
     assert_no_panic(name, outcome, args);
     match outcome {
         Outcome::Return(bytes) => {
+            let bytes = &bytes.to_vec();
             if let Err(error) = decode_payload::<Result<T, MatchmakerError>>(bytes) {
                 panic!(
                     "{name}: the answer {} does not decode: {error}; args {}",

@@ -10,7 +10,8 @@ use rendezvous_core::protocol::matchmaker::{
 use rendezvous_core::protocol::wire::{
     DecodeError, EncodeError, FRAME_HEADER_BYTES, FRAME_PEEK_BYTES, FrameError, Header,
     MAX_DATAGRAM_BYTES, MAX_NESTING, Message, Outcome, PROTOCOL_VERSION, Undecodable, decode_frame,
-    SPLIT_HEAD_BYTES, decode_payload, decode_split, encode_payload, frame_length, large_field,
+    Payload, SPLIT_HEAD_BYTES, decode_payload, decode_split, encode_payload, frame_length,
+    large_field, payload_large_field,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -205,20 +206,27 @@ fn read_apart_agrees(body: &[u8], limit: usize, input: &[u8]) {
     let Some(field) = large_field(head).filter(|field| field.end() <= body.len()) else {
         return;
     };
-    let apart = decode_split(
-        &body[..field.content_at],
-        field,
-        body[field.content_at..field.end()].to_vec(),
-        &body[field.end()..],
-        limit,
-    );
-    let whole = Message::decode_within(body, limit);
-    assert_eq!(
-        apart.map_err(|undecodable| undecodable.error),
-        whole.map_err(|undecodable| undecodable.error),
-        "input {}",
-        hex(input)
-    );
+    let content = &body[field.content_at..field.end()];
+    let whole = Message::decode_within(body, limit).map_err(|undecodable| undecodable.error);
+    let read_with = |payload: Payload| {
+        decode_split(
+            &body[..field.content_at],
+            field,
+            payload,
+            &body[field.end()..],
+            limit,
+        )
+        .map_err(|undecodable| undecodable.error)
+    };
+    assert_eq!(read_with(content.to_vec().into()), whole, "input {}", hex(input));
+    // And with the payload's own large string in a buffer of its own, as
+    // the stream reader holds it when it finds that string's head.
+    if let Some(inner) = payload_large_field(content).filter(|inner| inner.end() <= content.len()) {
+        let around = [&content[..inner.content_at], &content[inner.end()..]].concat();
+        let large = content[inner.content_at..inner.end()].to_vec();
+        let payload = Payload::around(around, inner.header_at, inner.content_at, large);
+        assert_eq!(read_with(payload), whole, "input {} (payload apart)", hex(input));
+    }
 }
 
 /// Read as a batch, the datagram's messages tile its front: each decoded

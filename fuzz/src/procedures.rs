@@ -204,7 +204,7 @@ where
     );
     // Read by value, as the handler reads them (a large byte string
     // keeping its buffer): the same value or the same error.
-    let owned = wire::decode_payload_owned::<A>(args.to_vec(), wire::MAX_DATAGRAM_BYTES);
+    let owned = wire::decode_payload_owned::<A>(args.to_vec().into(), wire::MAX_DATAGRAM_BYTES);
     match (&decoded, &owned) {
         (Ok(whole), Ok(owned)) => assert_eq!(
             wire::encode_payload(whole).ok(),

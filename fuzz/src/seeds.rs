@@ -254,7 +254,7 @@ pub fn matchmaker_answers() -> Vec<Vec<u8>> {
 
 fn every_outcome() -> Vec<Outcome> {
     vec![
-        Outcome::Return(encode(&5i64)),
+        Outcome::Return(encode(&5i64).into()),
         Outcome::Panicked("boom".into()),
         Outcome::NoSuchProcedure,
         Outcome::SignatureMismatch(Fingerprint(9)),

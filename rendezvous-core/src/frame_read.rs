@@ -8,8 +8,14 @@
 //!                 read 1   -> large_field?   read 2: into its own buffer | read 3
 //! ```
 //!
+//! Inside that string, a payload's own large byte string (the `Vec<u8>`
+//! argument or result, whose head the frame's first bytes hold as well:
+//! `wire::payload_large_field`) is read into a buffer of its own, the few
+//! bytes of CBOR around it into another (`wire::Payload`): the buffer the
+//! decoded `Vec<u8>` takes as it is.
+//!
 //! A frame whose head holds no large string is read whole and decoded as
-//! before. The large string is read into its buffer's spare capacity
+//! before. A large string is read into its buffer's spare capacity
 //! (`TcpStream::read_appending`), so that a fresh 16 MiB buffer is not
 //! zeroed first only to be overwritten.
 
@@ -114,4 +120,86 @@ pub(crate) async fn fill(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Fingerprint;
+    use crate::wire::{Call, ClientId, Incarnation, Xid, encode_payload_within, frame_header};
+    use futures_lite::AsyncWriteExt;
+
+    fn call(args: Vec<u8>) -> Message {
+        Message::Call(Call {
+            client: ClientId(3),
+            xid: Xid(4),
+            incarnation: Incarnation::ANY,
+            procedure: "files.put".into(),
+            signature: Fingerprint::of("files.put"),
+            deadline: Duration::from_secs(5),
+            done_below: Xid(1),
+            args: args.into(),
+            elsewhere: Default::default(),
+        })
+    }
+
+    /// `message` sent as a frame over loopback TCP and read back.
+    fn sent_and_read(message: &Message) -> Message {
+        let mut bytes = Vec::new();
+        message.encode_within(&mut bytes, usize::MAX).unwrap();
+        rt::block_on(async {
+            let listener = rt::TcpListener::bind(([127, 0, 0, 1], 0).into()).unwrap();
+            let address = listener.local_addr().unwrap();
+            let writer = rt::spawn(async move {
+                let mut stream = TcpStream::connect(address).await.unwrap();
+                let header = frame_header(bytes.len()).unwrap();
+                stream
+                    .write_all(&[&header[..], &bytes].concat())
+                    .await
+                    .unwrap();
+                stream
+            });
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut header = [0u8; 4];
+            fill(&mut &stream, &mut header, Duration::from_secs(5))
+                .await
+                .unwrap();
+            let size = crate::wire::frame_length(header);
+            let read = read_message(&stream, size, usize::MAX, Duration::from_secs(5));
+            let message = read.await.unwrap().expect("the message decodes");
+            drop(writer.await);
+            message
+        })
+    }
+
+    fn args(message: &Message) -> &Payload {
+        match message {
+            Message::Call(call) => &call.args,
+            other => panic!("not a call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_large_argument_is_read_into_a_buffer_of_its_own() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+        let sent = call(
+            encode_payload_within(&(serde_bytes::Bytes::new(&data), 7u8), usize::MAX).unwrap(),
+        );
+        let read = sent_and_read(&sent);
+        assert_eq!(read, sent);
+        let [before, content, after] = args(&read).parts();
+        assert_eq!(content, &data[..], "the string's content alone");
+        assert_eq!((before.len(), after), (1 + 5, &[7u8][..]));
+    }
+
+    #[test]
+    fn a_large_argument_after_long_ones_is_read_with_its_payload() {
+        let data = vec![5u8; 40_000];
+        let name = "n".repeat(400);
+        let payload = (name, serde_bytes::Bytes::new(&data));
+        let sent = call(encode_payload_within(&payload, usize::MAX).unwrap());
+        let read = sent_and_read(&sent);
+        assert_eq!(read, sent);
+        assert!(args(&read).as_slice().is_some(), "one buffer");
+    }
 }

@@ -1,6 +1,6 @@
 //! A payload's large byte string decoded and encoded without a copy: the
-//! buffer that holds the payload becomes the decoded `Vec<u8>`, and a
-//! `Vec<u8>` to encode becomes the buffer of its payload.
+//! buffer that holds the string's content becomes the decoded `Vec<u8>`,
+//! and a `Vec<u8>` to encode becomes the buffer of its content.
 //!
 //! ciborium reads a byte string into a `Vec` of its own, growing it 256
 //! bytes at a time: for a megabyte, two copies and twice its size in fresh
@@ -8,12 +8,15 @@
 //! a large definite-length byte string ([`LARGE_BYTES`]), the decode reads
 //! a copy of the payload with that string replaced by a placeholder: a
 //! 16-byte string drawn at random once per process, which never leaves it.
-//! The payload itself waits in a slot of this thread. A deserializer that
-//! can take the string whole (the macro's `__private::Bytes` of a
-//! `Vec<u8>`) asks [`take_placed`] about each 16-byte string it meets; on
-//! the placeholder, it gets the payload's buffer, shifted down to the
-//! string's content and cut to its length (a move within memory just
-//! read, no new buffer).
+//! The string waits in a slot of this thread. A deserializer that can take
+//! the string whole (the macro's `__private::Bytes` of a `Vec<u8>`) asks
+//! [`take_placed`] about each 16-byte string it meets; on the placeholder,
+//! it gets the string's buffer:
+//! - a payload held in two buffers ([`Payload`], as a stream reads one
+//!   with a large string) gives the content's own buffer, untouched;
+//! - a payload in one buffer gives that buffer, shifted down to the
+//!   string's content and cut to its length (a move within memory just
+//!   read, no new buffer).
 //!
 //! The result is always what reading the payload whole gives:
 //! - if no deserializer took the placeholder (the type read it another
@@ -30,11 +33,11 @@
 //! Encoding by value is the mirror image ([`encode_giving`]): a
 //! serializer that holds a large `Vec<u8>` it may give away (the same
 //! `Bytes`) asks [`give_large`], which moves the `Vec` into this thread's
-//! slot and has it write the placeholder instead. The rest of the payload
-//! is then written around the given buffer, in place: shifted up by the
-//! bytes before the string (a move within that buffer, which has room for
-//! them when it came from a decode) and extended by those after it. The
-//! bytes are the same as encoding the value by reference.
+//! slot and has it write the placeholder instead. The payload is then the
+//! given buffer, untouched, as the content of a [`Payload`] in two
+//! buffers, and the rest of the encoded bytes, with the string's real
+//! head in the placeholder's place, as the other. The bytes are the same
+//! as encoding the value by reference.
 //!
 //! [`LARGE_BYTES`]: super::item::LARGE_BYTES
 
