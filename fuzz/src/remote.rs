@@ -68,7 +68,7 @@ impl Peer {
             deadline: REPLY_TIMEOUT,
             // Every earlier call has its reply: the server may forget them.
             done_below: xid,
-            args: args.to_vec(),
+            args: args.to_vec().into(),
             elsewhere: Default::default(),
         };
         let datagram = call.encode().ok()?;

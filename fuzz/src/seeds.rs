@@ -288,7 +288,7 @@ pub fn messages() -> Vec<Message> {
         signature: Fingerprint::of("math.add(i64,i64)->i64"),
         deadline: Duration::from_secs(10),
         done_below: Xid(1),
-        args: encode(&(2i64, 3i64)),
+        args: encode(&(2i64, 3i64)).into(),
         elsewhere: Default::default(),
     };
     let mut messages = vec![
@@ -326,7 +326,7 @@ pub fn messages() -> Vec<Message> {
         Message::Call(Call {
             procedure: name.into(),
             signature,
-            args,
+            args: args.into(),
             ..call.clone()
         })
     }));
