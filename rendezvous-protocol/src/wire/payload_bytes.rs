@@ -19,7 +19,9 @@ use std::fmt;
 pub struct Payload {
     /// Its bytes; with `large`, all but that string's content.
     bytes: Vec<u8>,
-    large: Option<Large>,
+    /// Boxed, so that the payload of every small call (in the call, its
+    /// outcome, every future that holds them) stays a `Vec` and a pointer.
+    large: Option<Box<Large>>,
 }
 
 /// A large byte string held apart from the payload's other bytes.
@@ -58,7 +60,7 @@ impl Payload {
         }
         Payload {
             bytes: around,
-            large: Some(Large { head, at, content }),
+            large: Some(Box::new(Large { head, at, content })),
         }
     }
 
@@ -115,7 +117,7 @@ impl Payload {
 
     /// Held in two buffers: its parts by value; else `Err` with itself.
     pub(super) fn apart(self) -> Result<Apart, Vec<u8>> {
-        match self.large {
+        match self.large.map(|large| *large) {
             Some(Large { head, at, content }) => Ok(Apart {
                 around: self.bytes,
                 head,
