@@ -86,6 +86,11 @@ struct Options {
     /// With --profile: operations in flight at once, each loop a task.
     #[arg(long, value_name = "N", default_value_t = 1)]
     profile_in_flight: usize,
+    /// How long rendezvous's client, server and matchmaker poll for the
+    /// next datagram before sleeping, in microseconds (0: never; default:
+    /// the library's, `rendezvous_core::DEFAULT_SPIN`).
+    #[arg(long, value_name = "MICROSECONDS")]
+    spin_micros: Option<u64>,
     /// The etcd to measure the etcd store against (default: start one, with
     /// `etcd` from PATH). Only with `--features etcd`.
     #[cfg(feature = "etcd")]
@@ -139,7 +144,7 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
     };
     // Every thread pool is started (and sized) before any layout is set:
     // the layouts differ only in the CPUs the same threads may use.
-    let subject = subject::Subject::start().await?;
+    let subject = subject::Subject::start(options.spin_micros.map(Duration::from_micros)).await?;
     let raw = baseline::Echo::start().await?;
     let tarpc = rendezvous_bench_tarpc::Tarpc::start()?;
     if let Some(what) = options.profile {

@@ -4,7 +4,7 @@
 use crate::measure::BenchError;
 use crate::report::Memory;
 use rendezvous_core::{Client, Server, procedure};
-use rendezvous_daemon::Matchmaker;
+use rendezvous_daemon::{Matchmaker, MatchmakerConfig};
 use rendezvous_runtime::{self as rt, Instant};
 use std::time::Duration;
 
@@ -38,14 +38,21 @@ pub enum Kind {
 }
 
 impl Subject {
-    pub async fn start() -> Result<Subject, BenchError> {
-        let matchmaker = Matchmaker::bind("127.0.0.1:0".parse()?).await?;
+    /// All three in this process; `spin`: their spin before sleeping, if
+    /// not the default.
+    pub async fn start(spin: Option<Duration>) -> Result<Subject, BenchError> {
+        let spin = spin.unwrap_or(rendezvous_core::DEFAULT_SPIN);
+        let mut config = MatchmakerConfig::default();
+        config.responder.spin = spin;
+        let matchmaker = Matchmaker::bind_with("127.0.0.1:0".parse()?, config).await?;
         let server = Server::builder()
             .matchmaker(matchmaker.local_addr())
+            .spin(spin)
             .start()
             .await?;
         let client = Client::builder()
             .matchmaker(matchmaker.local_addr())
+            .spin(spin)
             .build()?;
         // Warm the endpoint cache: the measured calls find it cached.
         add4::remote_with(&client, 1, 2, 3, 4).await?;

@@ -65,6 +65,7 @@ mod random;
 mod requester;
 pub mod retry;
 pub mod server;
+mod spin;
 mod sync;
 
 /// The runtime seam (async-std today), internal: see `rendezvous-runtime`.
@@ -83,6 +84,7 @@ pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
 pub use server::{CallContext, Procedure, Server, ServerBuilder, State};
 pub use signature::Fingerprint;
+pub use spin::DEFAULT_SPIN;
 
 /// Exposes an `async fn` to the network and derives its client proxy.
 ///

@@ -38,6 +38,7 @@ pub(crate) use outgoing::{Failure, Outgoing};
 use crate::retry::RttEstimator;
 use crate::rt::{self, Instant, UdpSocket};
 use crate::signature::Fingerprint;
+use crate::spin::Spin;
 use crate::wire::{Call, ClientId, Elsewhere, Incarnation, Message, Payload, Xid};
 use in_flight::{InFlight, Registered, Waiting, tick_loop};
 use socket::ClientSocket;
@@ -111,6 +112,8 @@ impl Requester {
         ));
         Ok(Requester {
             socket: Arc::new(ClientSocket {
+                spinning: socket.try_clone()?,
+                spin: Spin::default(),
                 socket: UdpSocket::from(socket),
                 client: ClientId(crate::random::u64()),
                 next_xid: AtomicU64::new(1),
@@ -142,6 +145,12 @@ impl Requester {
 
     pub(crate) fn set_max_message_bytes(&self, bytes: usize) {
         self.socket.streams.set_max_message_bytes(bytes);
+    }
+
+    /// How long a call alone in flight polls for its reply before parking
+    /// (`crate::spin`).
+    pub(crate) fn set_spin(&self, budget: Duration) {
+        self.socket.spin.set_budget(budget);
     }
 
     pub(crate) fn stats(&self) -> RequesterStats {

@@ -43,7 +43,16 @@ impl<'a> Reader<'a> {
     /// returns the one for the reading call itself, if there is one.
     pub(super) async fn receive(&mut self) -> Option<Incoming> {
         let socket = self.socket;
-        let length = match socket.socket.recv_from(&mut self.buffer).await {
+        // Alone in flight, its reply may be due within microseconds.
+        let spun = match socket.in_flight.lock().len() {
+            0 | 1 => socket.spin.receive(&socket.spinning, &mut self.buffer),
+            _ => None,
+        };
+        let received = match spun {
+            Some(received) => received,
+            None => socket.socket.recv_from(&mut self.buffer).await,
+        };
+        let length = match received {
             Ok((length, _from)) => length,
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
                 // A copy found nothing listening (`refusals`): tell its call.

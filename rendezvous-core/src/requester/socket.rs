@@ -9,6 +9,7 @@ use super::refusals;
 use super::stream::StreamPool;
 use crate::retry::RttEstimator;
 use crate::rt::UdpSocket;
+use crate::spin::Spin;
 use crate::sync::lock;
 use crate::wire::{ClientId, Confirm, Message, Xid, batch_limit};
 use std::io;
@@ -20,6 +21,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub(super) struct ClientSocket {
     pub(super) socket: UdpSocket,
+    /// The same socket, read without the reactor by the spin.
+    pub(super) spinning: std::net::UdpSocket,
+    /// The spin before a call alone in flight parks for its reply.
+    pub(super) spin: Spin,
     pub(super) client: ClientId,
     pub(super) next_xid: AtomicU64,
     pub(super) in_flight: Arc<InFlight>,

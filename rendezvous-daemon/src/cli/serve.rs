@@ -90,6 +90,7 @@ fn config(options: &Serve) -> Result<MatchmakerConfig, String> {
         ttl,
         responder: ResponderConfig {
             reply_cache_bytes: options.reply_cache_bytes,
+            spin: std::time::Duration::from_micros(options.spin_micros),
             ..ResponderConfig::default()
         },
         limits: Limits {

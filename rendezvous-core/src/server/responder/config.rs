@@ -27,6 +27,12 @@ pub struct ResponderConfig {
     /// The stream transport (TCP, on the UDP socket's port number): `None`
     /// serves datagrams only, as the matchmaker does.
     pub stream: Option<StreamConfig>,
+    /// How long the receive loop polls its socket for the next datagram
+    /// before parking (default [`DEFAULT_SPIN`]; `Duration::ZERO`: never).
+    /// It spins less where spinning does not pay (`spin`'s module docs).
+    ///
+    /// [`DEFAULT_SPIN`]: crate::spin::DEFAULT_SPIN
+    pub spin: Duration,
 }
 
 /// How a responder's stream transport bounds what its peers may hold
@@ -104,6 +110,7 @@ impl Default for ResponderConfig {
             max_calls_in_flight: DEFAULT_MAX_CALLS_IN_FLIGHT,
             bound_replies: false,
             stream: None,
+            spin: crate::spin::DEFAULT_SPIN,
         }
     }
 }

@@ -17,10 +17,10 @@ use crate::rt::{HandlerRuntime, Instant, UdpSocket};
 use crate::server::procedure::ProcedureSet;
 use crate::server::reply_cache::ReplyCache;
 use crate::server::shared_reply::SharedReply;
+use crate::spin::Spin;
 use crate::sync::lock;
 use crate::wire::{ClientId, Incarnation, Message, Xid};
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -48,8 +48,10 @@ pub(super) struct Service {
     pub(super) handlers: HandlerRuntime,
     /// Set by [`Service::abort`]: nothing more leaves the socket.
     aborted: AtomicBool,
-    /// The same socket, for [`Service::requester`].
+    /// The same socket, for [`Service::requester`], and read by the spin.
     sender: std::net::UdpSocket,
+    /// The spin before the receive loop parks.
+    spin: Spin,
     /// The requester sending from this socket, once asked for, and what
     /// feeds it the acks and replies the receive loop reads.
     requester: Mutex<Option<(Requester, Feed)>>,
@@ -86,6 +88,7 @@ impl Service {
             procedures,
             cache: Mutex::new(ReplyCache::new(config.reply_cache_bytes, config.retention)),
             in_flight: CallsInFlight::new(config.max_calls_in_flight),
+            spin: Spin::new(config.spin),
             config,
             counters: Counters::default(),
             refusals: Mutex::new(RefusalLog::default()),
@@ -186,12 +189,14 @@ impl Service {
         self.counters.snapshot(&self.cache())
     }
 
-    /// The next datagram into `buffer`: its length and sender.
-    pub(super) fn receive<'a>(
-        &'a self,
-        buffer: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        self.socket.recv_from(buffer)
+    /// The next datagram into `buffer`: its length and sender. Spins
+    /// first (`crate::spin`), so that the next call of a ping-pong is read
+    /// by a thread that did not sleep, without a hop through the reactor.
+    pub(super) async fn receive(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        if let Some(received) = self.spin.receive(&self.sender, buffer) {
+            return received;
+        }
+        self.socket.recv_from(buffer).await
     }
 
     /// Sends one datagram, unless aborted; every datagram the responder
