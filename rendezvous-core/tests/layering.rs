@@ -9,7 +9,7 @@
 //! | layer | modules | what they are |
 //! | --- | --- | --- |
 //! | 0 | `signature`, `wire`, `rt` | other crates: `rendezvous-protocol`, and `rendezvous-runtime` (the executor, privately named `rt`) |
-//! | 1 | `sync`, `random`, `frame_read`, `frame_write`, `byte_string` | locks, randomness, reading and writing a stream frame's message, a `u8` sequence carried as a byte string |
+//! | 1 | `sync`, `random`, `frame_read`, `frame_write`, `byte_string`, `spin` | locks, randomness, reading and writing a stream frame's message, a `u8` sequence carried as a byte string, the spin before parking on a socket |
 //! | 2 | `error` | the one error type, and outcome -> error |
 //! | 3 | `retry` | the retry policy and its one backoff formula |
 //! | 4 | `requester` | the call engine below both clients |
@@ -38,7 +38,14 @@ use std::path::{Path, PathBuf};
 
 const LAYERS: &[&[&str]] = &[
     &["signature", "wire", "rt"],
-    &["sync", "random", "frame_read", "frame_write", "byte_string"],
+    &[
+        "sync",
+        "random",
+        "frame_read",
+        "frame_write",
+        "byte_string",
+        "spin",
+    ],
     &["error"],
     &["retry"],
     &["requester"],
