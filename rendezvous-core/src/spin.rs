@@ -16,7 +16,9 @@
 //!   client and server pinned together): there the peer cannot run until
 //!   the spinner parks, so every spin would cost its whole budget and
 //!   delay the very answer it waits for. The thread's affinity is read
-//!   once per [`AFFINITY_EVERY`] waits.
+//!   once per [`AFFINITY_EVERY`] waits (a system call, ~0.3 µs), so a
+//!   process that pins itself after starting stops spinning within a few
+//!   calls.
 //! - It counts as paying when it catches a datagram that was not there
 //!   when it began. After [`MISSES_BEFORE_PROBING`] spins in a row that
 //!   catch nothing (a server called seldom, a peer that computes for long,
@@ -48,7 +50,7 @@ pub(crate) const MISSES_BEFORE_PROBING: u32 = 8;
 pub(crate) const PROBE_EVERY: u32 = 8;
 
 /// How often (in waits) the thread's CPU affinity is read again.
-pub(crate) const AFFINITY_EVERY: u32 = 1024;
+pub(crate) const AFFINITY_EVERY: u32 = 16;
 
 /// How long to poll a socket before parking, and whether it has paid
 /// lately. Shared by the waits of one socket; relaxed atomics, since a
@@ -62,6 +64,8 @@ pub(crate) struct Spin {
     waits: AtomicU32,
     /// Whether the last thread to wait may run on one CPU only.
     one_cpu: AtomicBool,
+    /// How that is found out (tests stand in for the real check).
+    on_one_cpu: fn() -> bool,
 }
 
 impl Default for Spin {
@@ -77,6 +81,7 @@ impl Spin {
             misses: AtomicU32::new(0),
             waits: AtomicU32::new(0),
             one_cpu: AtomicBool::new(false),
+            on_one_cpu: may_run_on_one_cpu_only,
         };
         spin.set_budget(budget);
         spin
@@ -102,8 +107,7 @@ impl Spin {
         let waits = self.waits.load(Ordering::Relaxed);
         self.waits.store(waits.wrapping_add(1), Ordering::Relaxed);
         if waits % AFFINITY_EVERY == 0 {
-            self.one_cpu
-                .store(may_run_on_one_cpu_only(), Ordering::Relaxed);
+            self.one_cpu.store((self.on_one_cpu)(), Ordering::Relaxed);
         }
         let misses = self.misses.load(Ordering::Relaxed);
         let probing = misses >= MISSES_BEFORE_PROBING;
@@ -164,12 +168,13 @@ mod tests {
         (a, b)
     }
 
-    /// A spin that takes this thread as free to spin, however the test
-    /// runner is pinned: its first wait is past the affinity read.
+    /// A spin that takes its threads as free to spin, however the test
+    /// runner is pinned.
     fn free(budget: Duration) -> Spin {
-        let spin = Spin::new(budget);
-        spin.waits.store(1, Ordering::Relaxed);
-        spin
+        Spin {
+            on_one_cpu: || false,
+            ..Spin::new(budget)
+        }
     }
 
     /// Which of `waits` waits on an idle socket spin (each such spin
@@ -224,7 +229,7 @@ mod tests {
         let (a, b) = pair();
         let spin = free(Duration::from_micros(1));
         let spun = spinning_waits(&spin, &a, 40);
-        let expected: Vec<u32> = (1..41)
+        let expected: Vec<u32> = (0..40)
             .filter(|&wait| wait <= MISSES_BEFORE_PROBING || wait % PROBE_EVERY == 0)
             .collect();
         assert_eq!(spun, expected, "every wait until the misses, then probes");
@@ -270,15 +275,17 @@ mod tests {
 
     /// On a thread pinned to one CPU a spin never reads, even with a
     /// datagram waiting: the peer it waits for could not run meanwhile.
+    /// A spin made before the thread was pinned stops within
+    /// [`AFFINITY_EVERY`] waits.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_thread_on_one_cpu_never_spins() {
         use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
         use nix::unistd::Pid;
         let (a, b) = pair();
-        b.send_to(b"hi", a.local_addr().unwrap()).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
         let pinned = std::thread::spawn(move || {
+            let made_before = Spin::new(Duration::from_micros(1));
+            assert!(made_before.receive(&a, &mut [0; 16]).is_none());
             let allowed = sched_getaffinity(Pid::from_raw(0)).unwrap();
             let first = (0..CpuSet::count())
                 .find(|&cpu| allowed.is_set(cpu).unwrap())
@@ -287,8 +294,18 @@ mod tests {
             one.set(first).unwrap();
             sched_setaffinity(Pid::from_raw(0), &one).unwrap();
             assert!(may_run_on_one_cpu_only());
-            let spin = Spin::new(Duration::from_secs(30));
-            (0..3).all(|_| spin.receive(&a, &mut [0; 16]).is_none())
+            for _ in 1..AFFINITY_EVERY {
+                assert!(made_before.receive(&a, &mut [0; 16]).is_none());
+            }
+            let made_after = Spin::new(Duration::from_secs(30));
+            b.send_to(b"hi", a.local_addr().unwrap()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let spins = [&made_before, &made_after];
+            (0..3).all(|_| {
+                spins
+                    .iter()
+                    .all(|spin| spin.receive(&a, &mut [0; 16]).is_none())
+            })
         });
         assert!(pinned.join().unwrap(), "a pinned thread read the socket");
     }
