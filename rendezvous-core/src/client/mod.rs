@@ -105,6 +105,9 @@ pub struct ClientStats {
     /// Datagrams those took: fewer than transmissions when calls in flight
     /// together were batched.
     pub datagrams: u64,
+    /// Datagrams read while a call alone in flight spun for its reply
+    /// before parking (`ClientBuilder::spin`).
+    pub datagrams_spun: u64,
 }
 
 /// Configures a [`Client`].
@@ -256,6 +259,7 @@ impl Client {
             transmissions: requester.transmissions,
             retransmissions: requester.retransmissions,
             datagrams: requester.datagrams,
+            datagrams_spun: requester.datagrams_spun,
         }
     }
 

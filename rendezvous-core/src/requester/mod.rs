@@ -68,6 +68,8 @@ pub(crate) struct RequesterStats {
     /// Datagrams those took: fewer than transmissions when calls were
     /// batched.
     pub(crate) datagrams: u64,
+    /// Datagrams read while a call spun for its reply.
+    pub(crate) datagrams_spun: u64,
 }
 
 impl Requester {
@@ -126,6 +128,7 @@ impl Requester {
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
                 datagrams: AtomicU64::new(0),
+                datagrams_spun: AtomicU64::new(0),
                 streams: stream::StreamPool::default(),
                 ticker,
                 _stop: stop,
@@ -159,6 +162,7 @@ impl Requester {
             transmissions: socket.transmissions.load(Ordering::Relaxed),
             retransmissions: socket.retransmissions.load(Ordering::Relaxed),
             datagrams: socket.datagrams.load(Ordering::Relaxed),
+            datagrams_spun: socket.datagrams_spun.load(Ordering::Relaxed),
         }
     }
 

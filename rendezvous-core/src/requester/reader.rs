@@ -49,7 +49,12 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         let received = match spun {
-            Some(received) => received,
+            Some(received) => {
+                if received.is_ok() {
+                    socket.datagrams_spun.fetch_add(1, Ordering::Relaxed);
+                }
+                received
+            }
             None => socket.socket.recv_from(&mut self.buffer).await,
         };
         let length = match received {

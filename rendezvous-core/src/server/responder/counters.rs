@@ -38,6 +38,9 @@ pub struct ResponderStats {
     /// may share one.
     pub datagrams_received: u64,
     pub datagrams_sent: u64,
+    /// Of the datagrams received, those read while the receive loop spun
+    /// before parking (`ServerBuilder::spin`).
+    pub datagrams_spun: u64,
 }
 
 /// One count, raised from the receive loop or any call's task. Relaxed:
@@ -69,6 +72,7 @@ pub(super) struct Counters {
     pub(super) amplification_refused: Counter,
     pub(super) datagrams_received: Counter,
     pub(super) datagrams_sent: Counter,
+    pub(super) datagrams_spun: Counter,
 }
 
 impl Counters {
@@ -87,6 +91,7 @@ impl Counters {
             amplification_refused: self.amplification_refused.get(),
             datagrams_received: self.datagrams_received.get(),
             datagrams_sent: self.datagrams_sent.get(),
+            datagrams_spun: self.datagrams_spun.get(),
         }
     }
 }
@@ -117,6 +122,7 @@ mod tests {
         bump(&counters.datagrams_sent, 8);
         bump(&counters.cancelled, 9);
         bump(&counters.duplicates, 10);
+        bump(&counters.datagrams_spun, 11);
         let stats = counters.snapshot(&ReplyCache::new(1 << 20, Duration::from_secs(60)));
         assert_eq!(
             stats,
@@ -133,6 +139,7 @@ mod tests {
                 amplification_refused: 6,
                 datagrams_received: 7,
                 datagrams_sent: 8,
+                datagrams_spun: 11,
             }
         );
     }

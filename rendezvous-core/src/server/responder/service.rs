@@ -194,6 +194,9 @@ impl Service {
     /// by a thread that did not sleep, without a hop through the reactor.
     pub(super) async fn receive(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         if let Some(received) = self.spin.receive(&self.sender, buffer) {
+            if received.is_ok() {
+                self.counters.datagrams_spun.bump();
+            }
             return received;
         }
         self.socket.recv_from(buffer).await
