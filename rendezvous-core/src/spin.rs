@@ -7,8 +7,9 @@
 //! little while (the *budget*, default [`DEFAULT_SPIN`]): a reply (on the
 //! client) or the next call (on the server) that arrives within it is read
 //! by a thread that never slept. Both sides must spin for it to pay: the
-//! unpinned bench, one call in flight, went from ~6k to ~25k calls/s with
-//! 50 µs on both sides, and did not move with either side alone.
+//! unpinned bench, one call in flight (`--profile call`), went from ~10k
+//! to ~80k calls in 2 s with 50 µs on both sides (20 µs: ~40k), and did
+//! not move with either side alone (`rendezvous-bench/PROFILE.md`).
 //!
 //! A spin holds its CPU, so it runs only where it can pay:
 //!
@@ -23,11 +24,14 @@
 //!   when it began. After [`MISSES_BEFORE_PROBING`] spins in a row that
 //!   catch nothing (a server called seldom, a peer that computes for long,
 //!   a machine whose other CPUs are busy), only one wait in
-//!   [`PROBE_EVERY`] spins, until one catches again. Probes are frequent
-//!   on purpose: in a ping-pong one side's misses make the other side
-//!   miss too (its peer parked and must be woken), and both come back
-//!   only when a probe finds its peer awake; with one probe in 1,024
-//!   waits they stayed out of step (measured: ~10k calls/s against ~95k).
+//!   [`PROBE_EVERY`] spins, until one catches again. Probes are frequent,
+//!   and [`PROBE_STRETCH`] times as long, on purpose: in a ping-pong one
+//!   side's misses make the other side miss too (its peer parked and must
+//!   be woken), so once both sides probe, a probe catches only if it
+//!   outlasts its peer's wake-up. A backoff that doubled the waits skipped
+//!   after each miss kept them out of step (measured, calls in 2 s: ~10k
+//!   against ~80k), and so did, now and then, probes of one budget (one
+//!   bench row in three stayed at the sleeping figure).
 //! - A client spins only for a call alone in flight: with more, replies
 //!   arrive back to back and its reads find them anyway.
 //!
@@ -48,6 +52,10 @@ pub(crate) const MISSES_BEFORE_PROBING: u32 = 8;
 
 /// While spins do not pay, one wait in this many spins.
 pub(crate) const PROBE_EVERY: u32 = 8;
+
+/// How many budgets a probe spins: long enough to outlast a sleeping
+/// peer's wake-up, so that two sides that both probe find each other.
+pub(crate) const PROBE_STRETCH: u32 = 4;
 
 /// How often (in waits) the thread's CPU affinity is read again.
 pub(crate) const AFFINITY_EVERY: u32 = 16;
@@ -114,7 +122,8 @@ impl Spin {
         if self.one_cpu.load(Ordering::Relaxed) || (probing && waits % PROBE_EVERY != 0) {
             return None;
         }
-        let until = Instant::now() + Duration::from_micros(u64::from(micros));
+        let stretch = if probing { PROBE_STRETCH } else { 1 };
+        let until = Instant::now() + Duration::from_micros(u64::from(micros)) * stretch;
         let mut waited = false;
         loop {
             match socket.recv_from(buffer) {
