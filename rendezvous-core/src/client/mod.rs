@@ -164,12 +164,8 @@ impl ClientBuilder {
     }
 
     /// How long a call alone in flight polls for its reply before its
-    /// thread parks (default [`crate::DEFAULT_SPIN`]; `Duration::ZERO`:
-    /// never). It saves the wake-up of a sleeping CPU when the reply comes
-    /// within it (both sides must spin: see `ServerBuilder::spin`), and
-    /// holds the thread while it lasts, so it never runs on a thread
-    /// pinned to one CPU, and after eight spins in a row that caught
-    /// nothing only one wait in eight spins.
+    /// thread parks (default and why: [`crate::DEFAULT_SPIN`];
+    /// `Duration::ZERO`: never).
     pub fn spin(mut self, budget: Duration) -> Self {
         self.spin = Some(budget);
         self

@@ -128,7 +128,6 @@ impl Requester {
                 transmissions: AtomicU64::new(0),
                 retransmissions: AtomicU64::new(0),
                 datagrams: AtomicU64::new(0),
-                datagrams_spun: AtomicU64::new(0),
                 streams: stream::StreamPool::default(),
                 ticker,
                 _stop: stop,
@@ -162,7 +161,7 @@ impl Requester {
             transmissions: socket.transmissions.load(Ordering::Relaxed),
             retransmissions: socket.retransmissions.load(Ordering::Relaxed),
             datagrams: socket.datagrams.load(Ordering::Relaxed),
-            datagrams_spun: socket.datagrams_spun.load(Ordering::Relaxed),
+            datagrams_spun: socket.spin.datagrams(),
         }
     }
 

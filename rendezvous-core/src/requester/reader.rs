@@ -49,12 +49,7 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         let received = match spun {
-            Some(received) => {
-                if received.is_ok() {
-                    socket.datagrams_spun.fetch_add(1, Ordering::Relaxed);
-                }
-                received
-            }
+            Some(received) => received,
             None => socket.socket.recv_from(&mut self.buffer).await,
         };
         let length = match received {

@@ -41,8 +41,6 @@ pub(super) struct ClientSocket {
     pub(super) transmissions: AtomicU64,
     pub(super) retransmissions: AtomicU64,
     pub(super) datagrams: AtomicU64,
-    /// Datagrams the spin read.
-    pub(super) datagrams_spun: AtomicU64,
     /// Tells the idle ticker that a call is waiting.
     /// Connections for calls and replies too large for a datagram.
     pub(super) streams: StreamPool,

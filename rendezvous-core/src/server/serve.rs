@@ -254,13 +254,8 @@ impl ServerBuilder {
     }
 
     /// How long the server's receive loop polls its socket for the next
-    /// datagram before its thread parks (default [`crate::DEFAULT_SPIN`];
-    /// `Duration::ZERO`: never). With a client that spins too
-    /// (`ClientBuilder::spin`), a call across two CPUs is answered without
-    /// waking either from sleep. It costs CPU while it lasts, so it never
-    /// runs on a thread pinned to one CPU, and after eight spins in a row
-    /// that caught nothing only one wait in eight spins: a server called
-    /// seldom spins seldom.
+    /// datagram before its thread parks (default and why:
+    /// [`crate::DEFAULT_SPIN`]; `Duration::ZERO`: never).
     pub fn spin(mut self, budget: Duration) -> Self {
         self.config.spin = budget;
         self

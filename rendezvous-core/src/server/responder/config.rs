@@ -28,8 +28,8 @@ pub struct ResponderConfig {
     /// serves datagrams only, as the matchmaker does.
     pub stream: Option<StreamConfig>,
     /// How long the receive loop polls its socket for the next datagram
-    /// before parking (default [`DEFAULT_SPIN`]; `Duration::ZERO`: never).
-    /// It spins less where spinning does not pay (`spin`'s module docs).
+    /// before parking (default and why: [`DEFAULT_SPIN`]; `Duration::ZERO`:
+    /// never).
     ///
     /// [`DEFAULT_SPIN`]: crate::spin::DEFAULT_SPIN
     pub spin: Duration,

@@ -186,7 +186,7 @@ impl Service {
     }
 
     pub(super) fn stats(&self) -> ResponderStats {
-        self.counters.snapshot(&self.cache())
+        self.counters.snapshot(&self.cache(), &self.spin)
     }
 
     /// The next datagram into `buffer`: its length and sender. Spins
@@ -194,9 +194,6 @@ impl Service {
     /// by a thread that did not sleep, without a hop through the reactor.
     pub(super) async fn receive(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         if let Some(received) = self.spin.receive(&self.sender, buffer) {
-            if received.is_ok() {
-                self.counters.datagrams_spun.bump();
-            }
             return received;
         }
         self.socket.recv_from(buffer).await
