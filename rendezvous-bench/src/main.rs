@@ -180,6 +180,7 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
             done
         };
         println!("{done} operations ({what:?}, {in_flight} in flight)");
+        println!("{}", subject.traffic());
         return Ok(());
     }
     let mut report = Report::new();

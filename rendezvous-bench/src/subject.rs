@@ -74,6 +74,22 @@ impl Subject {
         stats.lookups as f64 / stats.transmissions.max(1) as f64
     }
 
+    /// What the client and the server sent and received so far, for
+    /// `--profile`: how calls were batched, and whether any was sent again.
+    pub fn traffic(&self) -> String {
+        let (client, server) = (self.client.stats(), self.server.stats());
+        format!(
+            "client: {} transmissions ({} retransmitted) in {} datagrams, {} read spinning; server: {} datagrams in, {} out, {} read spinning",
+            client.transmissions,
+            client.retransmissions,
+            client.datagrams,
+            client.datagrams_spun,
+            server.datagrams_received,
+            server.datagrams_sent,
+            server.datagrams_spun
+        )
+    }
+
     /// Process memory (server, client and matchmaker: one process) before
     /// and after `calls` small calls.
     pub async fn memory_over(&self, calls: u64, in_flight: usize) -> Result<Memory, BenchError> {

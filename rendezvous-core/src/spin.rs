@@ -169,7 +169,7 @@ impl Spin {
 /// Whether the calling thread may run on one CPU only (where a spin only
 /// keeps its peer from running). Unknown counts as more than one.
 #[cfg(target_os = "linux")]
-fn may_run_on_one_cpu_only() -> bool {
+pub(crate) fn may_run_on_one_cpu_only() -> bool {
     use nix::sched::{CpuSet, sched_getaffinity};
     use nix::unistd::Pid;
     let Ok(cpus) = sched_getaffinity(Pid::from_raw(0)) else {
@@ -180,7 +180,7 @@ fn may_run_on_one_cpu_only() -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn may_run_on_one_cpu_only() -> bool {
+pub(crate) fn may_run_on_one_cpu_only() -> bool {
     false
 }
 

@@ -34,6 +34,8 @@
 //!
 //! - `stream`: the stream transport (TCP): connections, frames in, answers
 //!   out, each message dispatched as `receive` dispatches a datagram's;
+//! - `placement`: where the loop runs, a task or (on one CPU) a thread of
+//!   its own, and moving it when the process's CPUs change;
 //! - `receive`: the loop, and dispatch of each message;
 //! - `execute`: running an admitted call, at once or in a task;
 //! - `answer`: replies, acks and refusals, and the amplification policy;
@@ -55,6 +57,7 @@ mod counters;
 mod execute;
 mod outbox;
 mod peer;
+mod placement;
 mod receive;
 mod refusals;
 mod service;
@@ -76,6 +79,7 @@ use super::procedure::ProcedureSet;
 use crate::requester::Requester;
 use crate::rt::{self, Instant};
 use crate::wire::Incarnation;
+use placement::Receiving;
 use service::Service;
 use std::io;
 use std::net::SocketAddr;
@@ -87,7 +91,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Responder {
     service: Arc<Service>,
-    task: Option<rt::JoinHandle<()>>,
+    receiving: Option<Receiving>,
     /// The stream transport's accept loop, when it is served.
     accepting: Option<rt::JoinHandle<()>>,
 }
@@ -139,7 +143,7 @@ impl Responder {
         config: ResponderConfig,
     ) -> io::Result<Responder> {
         let service = Arc::new(Service::bind(address, procedures, config).await?);
-        let task = rt::spawn(receive::receive_loop(service.clone()));
+        let receiving = Receiving::start(service.clone())?;
         let accepting = match service.take_listener() {
             Some(listener) => {
                 let listener = rt::TcpListener::from_std(listener)?;
@@ -149,7 +153,7 @@ impl Responder {
         };
         Ok(Responder {
             service,
-            task: Some(task),
+            receiving: Some(receiving),
             accepting,
         })
     }
@@ -208,8 +212,8 @@ impl Responder {
     /// reply or acknowledge.
     pub async fn abort(mut self) {
         self.service.abort();
-        if let Some(task) = self.task.take() {
-            task.cancel().await;
+        if let Some(receiving) = self.receiving.take() {
+            receiving.stop().await;
         }
         self.stop_streams().await;
     }
@@ -217,8 +221,8 @@ impl Responder {
     /// Stops taking calls, then waits (up to the drain timeout) for calls in
     /// flight to finish and send their replies.
     pub async fn shutdown(mut self) {
-        if let Some(task) = self.task.take() {
-            task.cancel().await;
+        if let Some(receiving) = self.receiving.take() {
+            receiving.stop().await;
         }
         if let Some(accepting) = self.accepting.take() {
             accepting.cancel().await;
@@ -233,9 +237,9 @@ impl Responder {
 
 impl Drop for Responder {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
+        if let Some(receiving) = self.receiving.take() {
             self.service.abort();
-            rt::spawn(task.cancel());
+            drop(receiving);
         }
         if let Some(accepting) = self.accepting.take() {
             self.service.abort();

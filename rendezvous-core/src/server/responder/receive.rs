@@ -10,20 +10,40 @@ use super::service::Service;
 use crate::rt::{self, Instant};
 use crate::server::source::source_of;
 use crate::wire::{Call, Incarnation, MAX_DATAGRAM_BYTES, Message, Outcome};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often expired replies are swept out.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Serves datagrams until cancelled.
-pub(super) async fn receive_loop(service: Arc<Service>) {
+/// Where the loop waits for datagrams, and when it is to leave
+/// (`placement`).
+pub(super) trait Seat {
+    /// The next datagram, or `None` when the loop is to stop.
+    async fn receive(
+        &mut self,
+        service: &Service,
+        buffer: &mut [u8],
+    ) -> Option<io::Result<(usize, SocketAddr)>>;
+
+    /// Asked after each datagram: whether the loop is to return now.
+    fn leave(&mut self, now: Instant) -> bool;
+}
+
+/// Serves datagrams until `seat` says to stop or to leave (or the future
+/// is dropped).
+pub(super) async fn receive_loop(service: &Arc<Service>, seat: &mut impl Seat) {
     let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES + 1];
     // Reused for every datagram, addressed to its sender.
     let mut out = Outbox::new();
     let mut next_sweep = Instant::now() + SWEEP_INTERVAL;
     loop {
-        let (length, peer) = match service.receive(&mut buffer).await {
+        let Some(received) = seat.receive(service, &mut buffer).await else {
+            return;
+        };
+        let (length, peer) = match received {
             Ok(received) => received,
             Err(error) => {
                 tracing::debug!(%error, "server socket receive error");
@@ -43,7 +63,7 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
                         datagram_bytes: bytes,
                         via: Via::Datagram,
                     };
-                    on_call(&service, call, from, now, &mut out).await;
+                    on_call(service, call, from, now, &mut out).await;
                 }
                 Ok((Message::Confirm(confirm), _)) => {
                     service.cache().confirm(confirm.client, confirm.xid)
@@ -59,14 +79,17 @@ pub(super) async fn receive_loop(service: Arc<Service>) {
                     };
                     service.counters.malformed.bump();
                     tracing::debug!(%peer, error = %undecodable.error, "undecodable datagram");
-                    answer::undecodable(&service, &undecodable, from, &mut out).await;
+                    answer::undecodable(service, &undecodable, from, &mut out).await;
                 }
             }
         }
-        out.flush(&service).await;
+        out.flush(service).await;
         if now >= next_sweep {
             service.cache().sweep(now);
             next_sweep = now + SWEEP_INTERVAL;
+        }
+        if seat.leave(now) {
+            return;
         }
     }
 }
@@ -146,6 +169,7 @@ pub(super) async fn on_call(
 #[cfg(test)]
 mod tests {
     use super::super::config::ResponderConfig;
+    use super::super::placement::Receiving;
     use super::super::testing::{call, listener, math_add, outcome, received};
     use super::*;
     use crate::server::ProcedureSet;
@@ -156,17 +180,17 @@ mod tests {
     /// A receive loop serving `set`, and a client socket to call it from.
     struct Served {
         service: Arc<Service>,
-        task: rt::JoinHandle<()>,
+        receiving: Receiving,
         client: UdpSocket,
     }
 
     impl Served {
         fn new(set: ProcedureSet, config: ResponderConfig) -> Served {
             let service = Arc::new(Service::on_loopback(set, config));
-            let task = rt::spawn(receive_loop(service.clone()));
+            let receiving = Receiving::start_with(service.clone(), || false).unwrap();
             Served {
                 service,
-                task,
+                receiving,
                 client: listener(),
             }
         }
@@ -188,7 +212,7 @@ mod tests {
         }
 
         fn stop(self) {
-            rt::block_on(self.task.cancel());
+            rt::block_on(self.receiving.stop());
         }
     }
 

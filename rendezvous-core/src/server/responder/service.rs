@@ -199,6 +199,40 @@ impl Service {
         self.socket.recv_from(buffer).await
     }
 
+    /// [`Service::receive`] for a thread of its own: after the spin, it
+    /// blocks in `poll(2)` on the socket and on `stop`, so the kernel wakes
+    /// this thread when a datagram arrives; `None` once `stop` is readable
+    /// (its other end hung up).
+    #[cfg(target_os = "linux")]
+    pub(super) fn receive_blocking(
+        &self,
+        buffer: &mut [u8],
+        stop: &std::os::unix::net::UnixStream,
+    ) -> Option<io::Result<(usize, SocketAddr)>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        if let Some(received) = self.spin.receive(&self.sender, buffer) {
+            return Some(received);
+        }
+        loop {
+            let mut fds = [
+                PollFd::new(self.sender.as_fd(), PollFlags::POLLIN),
+                PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(error) => return Some(Err(error.into())),
+            }
+            if fds[1].revents().is_some_and(|events| !events.is_empty()) {
+                return None;
+            }
+            match self.sender.recv_from(buffer) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                received => return Some(received),
+            }
+        }
+    }
+
     /// Sends one datagram, unless aborted; every datagram the responder
     /// sends leaves here.
     pub(super) async fn send(&self, datagram: &[u8], peer: SocketAddr) {
