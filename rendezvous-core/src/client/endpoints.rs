@@ -237,9 +237,11 @@ impl EndpointCache {
         let fresh = |t: &&Target| !avoid.contains(t);
         let tiers: [&dyn Fn(&&Target) -> bool; 3] = [&healthy, &fresh, &|_| true];
         let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
+        // Counted, then walked again: no list to allocate on every call.
         tiers.iter().find_map(|tier| {
-            let candidates: Vec<&Target> = endpoints.iter().filter(tier).collect();
-            (!candidates.is_empty()).then(|| *candidates[turn % candidates.len()])
+            let candidates = endpoints.iter().filter(tier).count();
+            let chosen = turn.checked_rem(candidates)?;
+            endpoints.iter().filter(tier).nth(chosen).copied()
         })
     }
 }
