@@ -27,6 +27,7 @@ mod etcd;
 mod layout;
 mod measure;
 mod report;
+mod steal;
 mod subject;
 
 use clap::Parser;
@@ -150,6 +151,7 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
     if let Some(what) = options.profile {
         let tcp = bulk::TcpEcho::start().await?;
         cpus.apply(layouts[0])?;
+        let started = steal::CpuTime::now();
         let end = rendezvous_runtime::Instant::now() + Duration::from_secs_f64(options.duration);
         let in_flight = options.profile_in_flight.max(1);
         let (small, large) = (options.small, options.large);
@@ -181,6 +183,9 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
         };
         println!("{done} operations ({what:?}, {in_flight} in flight)");
         println!("{}", subject.traffic());
+        if let Some(stolen) = started.and_then(|t| t.stolen_percent_since()) {
+            println!("{stolen:.0}% of the machine's CPU time stolen by its hypervisor meanwhile");
+        }
         return Ok(());
     }
     let mut report = Report::new();
@@ -192,6 +197,7 @@ async fn run(options: &Options, cpus: &Cpus) -> Result<(), measure::BenchError> 
             tarpc: &tarpc,
         };
         measure_layout(&mut report, layout.name(), options, &contestants, per_round).await?;
+        report.layout_done();
     }
 
     let memory = subject

@@ -1,6 +1,7 @@
 //! The figures, side by side with their baselines, as a table or JSON.
 
 use crate::measure::{Latency, Throughput};
+use crate::steal::CpuTime;
 use std::fmt::Write;
 
 /// One figure and its baseline, in one layout.
@@ -69,9 +70,17 @@ pub struct Memory {
     pub reply_cache_bytes: u64,
 }
 
+/// One layout measured: how many CPUs it had, and the share of CPU time
+/// stolen from the machine while it was measured (`steal`).
+struct LayoutRun {
+    name: &'static str,
+    cpus: usize,
+    started: Option<CpuTime>,
+    stolen_percent: Option<f64>,
+}
+
 pub struct Report {
-    /// Each layout measured, with how many CPUs it had.
-    layouts: Vec<(&'static str, usize)>,
+    layouts: Vec<LayoutRun>,
     rows: Vec<Row>,
     pub memory: Option<Memory>,
     pub matchmaker_datagrams_per_call: Option<f64>,
@@ -93,7 +102,19 @@ impl Report {
 
     /// Rows pushed from now on are measured in `layout`, on `cpus` CPUs.
     pub fn layout(&mut self, layout: &'static str, cpus: usize) {
-        self.layouts.push((layout, cpus));
+        self.layouts.push(LayoutRun {
+            name: layout,
+            cpus,
+            started: CpuTime::now(),
+            stolen_percent: None,
+        });
+    }
+
+    /// The layout begun last is measured: what was stolen meanwhile.
+    pub fn layout_done(&mut self) {
+        if let Some(run) = self.layouts.last_mut() {
+            run.stolen_percent = run.started.and_then(|t| t.stolen_percent_since());
+        }
     }
 
     pub fn push(&mut self, row: Row) {
@@ -103,8 +124,12 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let _ = write!(out, "rendezvous-bench");
-        for &(layout, cpus) in &self.layouts {
-            let _ = writeln!(out, "\n\n{layout}: {cpus} CPU(s)");
+        for run in &self.layouts {
+            let (layout, cpus) = (run.name, run.cpus);
+            let stolen = run.stolen_percent.map_or(String::new(), |p| {
+                format!(", {p:.0}% of the machine's CPU time stolen by its hypervisor meanwhile")
+            });
+            let _ = writeln!(out, "\n\n{layout}: {cpus} CPU(s){stolen}");
             let _ = writeln!(
                 out,
                 "{:<48} {:>21} {:>21} {:>7}",
@@ -195,7 +220,15 @@ impl Report {
         let layouts: Vec<String> = self
             .layouts
             .iter()
-            .map(|(layout, cpus)| format!("{{\"layout\":{layout:?},\"cpus\":{cpus}}}"))
+            .map(|run| {
+                let stolen = run
+                    .stolen_percent
+                    .map_or("null".to_owned(), |p| format!("{p:.1}"));
+                format!(
+                    "{{\"layout\":{:?},\"cpus\":{},\"stolen_percent\":{stolen}}}",
+                    run.name, run.cpus
+                )
+            })
             .collect();
         format!(
             "{{\"layouts\":[{}],\"rows\":[{}],\"memory\":{},\"matchmaker_lookups_per_call\":{},\"etcd_visibility_ms\":{}}}",
@@ -236,8 +269,9 @@ mod tests {
         }
     }
 
-    /// Every ratio is a number, latency rows add their p99's, and every
-    /// row says its layout and what it is measured against.
+    /// Every ratio is a number, latency rows add their p99's, every row
+    /// says its layout and what it is measured against, and every layout
+    /// the CPU time stolen while it was measured.
     #[test]
     fn json_rows_carry_their_layout_ratio_and_p99_ratio() {
         let mut report = Report::new();
@@ -257,11 +291,16 @@ mod tests {
             &rate(100.0),
             &rate(300.0),
         ));
+        // A few of the kernel's clock ticks (10 ms or less) pass.
+        std::thread::sleep(Duration::from_millis(50));
+        report.layout_done();
         let json = report.json();
+        // This machine's /proc/stat gives the layout its stolen share.
         assert!(
-            json.contains(r#""layouts":[{"layout":"pinned","cpus":1}]"#),
+            json.contains(r#""layouts":[{"layout":"pinned","cpus":1,"stolen_percent":"#),
             "{json}"
         );
+        assert!(!json.contains(r#""stolen_percent":null"#), "{json}");
         assert!(
             json.contains(r#""layout":"pinned","measure":"call","against":"tarpc""#),
             "{json}"
