@@ -89,7 +89,8 @@ struct Options {
     profile_in_flight: usize,
     /// How long rendezvous's client, server and matchmaker poll for the
     /// next datagram before sleeping, in microseconds (0: never; default:
-    /// the library's, `rendezvous_core::DEFAULT_SPIN`).
+    /// the library's, `rendezvous_core::DEFAULT_SPIN` for the client and
+    /// `DEFAULT_SERVER_SPIN` for the server and the matchmaker).
     #[arg(long, value_name = "MICROSECONDS")]
     spin_micros: Option<u64>,
     /// The etcd to measure the etcd store against (default: start one, with

@@ -38,22 +38,20 @@ pub enum Kind {
 }
 
 impl Subject {
-    /// All three in this process; `spin`: their spin before sleeping, if
-    /// not the default.
+    /// All three in this process; `spin`: the spin before sleeping of all
+    /// three, if not each one's default.
     pub async fn start(spin: Option<Duration>) -> Result<Subject, BenchError> {
-        let spin = spin.unwrap_or(rendezvous_core::DEFAULT_SPIN);
         let mut config = MatchmakerConfig::default();
-        config.responder.spin = spin;
+        let mut server = Server::builder();
+        let mut client = Client::builder();
+        if let Some(spin) = spin {
+            config.responder.spin = spin;
+            server = server.spin(spin);
+            client = client.spin(spin);
+        }
         let matchmaker = Matchmaker::bind_with("127.0.0.1:0".parse()?, config).await?;
-        let server = Server::builder()
-            .matchmaker(matchmaker.local_addr())
-            .spin(spin)
-            .start()
-            .await?;
-        let client = Client::builder()
-            .matchmaker(matchmaker.local_addr())
-            .spin(spin)
-            .build()?;
+        let server = server.matchmaker(matchmaker.local_addr()).start().await?;
+        let client = client.matchmaker(matchmaker.local_addr()).build()?;
         // Warm the endpoint cache: the measured calls find it cached.
         add4::remote_with(&client, 1, 2, 3, 4).await?;
         echo::remote_with(&client, vec![0u8; 8]).await?;

@@ -84,7 +84,7 @@ pub use matchmaker::MatchmakerClient;
 pub use retry::RetryPolicy;
 pub use server::{CallContext, Procedure, Server, ServerBuilder, State};
 pub use signature::Fingerprint;
-pub use spin::DEFAULT_SPIN;
+pub use spin::{DEFAULT_SERVER_SPIN, DEFAULT_SPIN};
 
 /// Exposes an `async fn` to the network and derives its client proxy.
 ///

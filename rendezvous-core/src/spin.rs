@@ -4,9 +4,10 @@
 //! that waits parks, its CPU halts, and the datagram that ends the wait
 //! must wake that CPU first (~20 µs on this project's VMs, more than the
 //! call's own work). So before parking, a waiting socket is polled for a
-//! little while (the *budget*, default [`DEFAULT_SPIN`]): a reply (on the
-//! client) or the next call (on the server) that arrives within it is read
-//! by a thread that never slept. Both sides must spin for it to pay: the
+//! little while (the *budget*: [`DEFAULT_SPIN`] on a client,
+//! [`DEFAULT_SERVER_SPIN`] on a server): a reply (on the client) or the
+//! next call (on the server) that arrives within it is read by a thread
+//! that never slept. Both sides must spin for it to pay: the
 //! unpinned bench, one call in flight (`--profile call`), went from ~10k
 //! to ~80k calls in 2 s with 50 µs on both sides (20 µs: ~40k), and did
 //! not move with either side alone (`rendezvous-bench/PROFILE.md`).
@@ -43,16 +44,28 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long a server's receive loop, and a client's call alone in flight,
-/// poll their socket before the thread parks (`ServerBuilder::spin`,
-/// `ClientBuilder::spin`): about a wake-up and a half on this project's
-/// VMs, enough for a loopback or LAN peer's answer that needs no other
-/// wait. A spin saves the wake-up of a sleeping CPU when the datagram comes
-/// within it (both sides must spin), and holds its thread while it lasts,
-/// so it never runs on a thread pinned to one CPU, and after eight spins
-/// in a row that caught nothing only one wait in eight spins, until one
-/// catches. What each side read so is counted in `datagrams_spun`.
+/// How long a client's call alone in flight polls its socket for the
+/// reply before the thread parks (`ClientBuilder::spin`): about a wake-up
+/// and a half on this project's VMs, enough for a loopback or LAN server
+/// that answers without waiting on anything else. A spin saves the
+/// wake-up of a sleeping CPU when the datagram comes within it (both sides
+/// must spin), and holds its thread while it lasts, so it never runs on a
+/// thread pinned to one CPU, and after eight spins in a row that caught
+/// nothing only one wait in eight spins, until one catches. What each side
+/// read so is counted in `datagrams_spun`.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
+/// How long a server's receive loop polls its socket for the next
+/// datagram before the thread parks (`ServerBuilder::spin`, the daemon's
+/// `--spin-micros`): three times a client's [`DEFAULT_SPIN`], because
+/// what it waits for is the clients' next call, and a client with many
+/// calls in flight turns a datagram of replies into its next datagram of
+/// calls only after running every caller the replies woke (~100 µs for
+/// 64 in flight here). Measured, 64 in flight, unpinned, calls in 1 s:
+/// 137k-182k at 50 µs, 186k-223k at 150 µs (the server read 0.5-0.6 of
+/// its datagrams spinning, then 0.8-0.95, and batches grew from ~18 calls
+/// to ~27). Otherwise as [`DEFAULT_SPIN`].
+pub const DEFAULT_SERVER_SPIN: Duration = Duration::from_micros(150);
 
 /// Spins in a row that catch nothing before spinning becomes a probe.
 pub(crate) const MISSES_BEFORE_PROBING: u32 = 8;

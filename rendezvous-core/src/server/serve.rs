@@ -255,7 +255,7 @@ impl ServerBuilder {
 
     /// How long the server's receive loop polls its socket for the next
     /// datagram before its thread parks (default and why:
-    /// [`crate::DEFAULT_SPIN`]; `Duration::ZERO`: never).
+    /// [`crate::DEFAULT_SERVER_SPIN`]; `Duration::ZERO`: never).
     pub fn spin(mut self, budget: Duration) -> Self {
         self.config.spin = budget;
         self

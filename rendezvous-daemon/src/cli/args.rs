@@ -103,8 +103,8 @@ pub struct Serve {
     /// thread sleeps, in microseconds; 0 never spins. Saves a client's
     /// lookup the wake-up of a sleeping CPU, at the cost of CPU while it
     /// spins (rarely, where it does not pay; never on a thread pinned to
-    /// one CPU).
-    #[arg(long, value_name = "MICROSECONDS", default_value_t = 50)]
+    /// one CPU). The default is the library's, `DEFAULT_SERVER_SPIN`.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 150)]
     pub spin_micros: u64,
 
     /// Serve Prometheus metrics at http://ADDR/metrics and a status page
@@ -323,7 +323,7 @@ mod tests {
         );
         assert_eq!(
             shown_default("spin_micros").parse::<u128>(),
-            Ok(rendezvous_core::DEFAULT_SPIN.as_micros())
+            Ok(rendezvous_core::DEFAULT_SERVER_SPIN.as_micros())
         );
     }
 

@@ -28,10 +28,10 @@ pub struct ResponderConfig {
     /// serves datagrams only, as the matchmaker does.
     pub stream: Option<StreamConfig>,
     /// How long the receive loop polls its socket for the next datagram
-    /// before parking (default and why: [`DEFAULT_SPIN`]; `Duration::ZERO`:
-    /// never).
+    /// before parking (default and why: [`DEFAULT_SERVER_SPIN`];
+    /// `Duration::ZERO`: never).
     ///
-    /// [`DEFAULT_SPIN`]: crate::spin::DEFAULT_SPIN
+    /// [`DEFAULT_SERVER_SPIN`]: crate::spin::DEFAULT_SERVER_SPIN
     pub spin: Duration,
 }
 
@@ -110,7 +110,7 @@ impl Default for ResponderConfig {
             max_calls_in_flight: DEFAULT_MAX_CALLS_IN_FLIGHT,
             bound_replies: false,
             stream: None,
-            spin: crate::spin::DEFAULT_SPIN,
+            spin: crate::spin::DEFAULT_SERVER_SPIN,
         }
     }
 }
