@@ -353,6 +353,7 @@ async fn measure_layout(
             ));
         }
 
+        let before = subject.sent();
         let (raw, theirs_and_ours) = alternating(
             rounds,
             || {
@@ -378,16 +379,13 @@ async fn measure_layout(
             },
         )
         .await?;
+        let sent = subject.sent().since(before);
         let (tarpc, ours): (Vec<_>, Vec<_>) = theirs_and_ours.into_iter().unzip();
         let ours = Throughput::median_of(&ours);
         let name = format!("calls/s, {what}, {in_flight} in flight");
-        report.push(Row::throughput(
-            layout,
-            &name,
-            "raw",
-            &Throughput::median_of(&raw),
-            &ours,
-        ));
+        report.push(
+            Row::throughput(layout, &name, "raw", &Throughput::median_of(&raw), &ours).sent(sent),
+        );
         if let Some(tarpc) = tarpc.into_iter().collect::<Option<Vec<_>>>() {
             report.push(Row::throughput(
                 layout,
@@ -412,6 +410,7 @@ async fn measure_layout(
         &Latency::median_of(&raw),
         &Latency::median_of(&ours),
     ));
+    let before = subject.sent();
     let (raw, ours) = alternating(
         rounds,
         || {
@@ -427,12 +426,16 @@ async fn measure_layout(
         },
     )
     .await?;
-    report.push(Row::throughput(
-        layout,
-        &format!("lookups/s, {in_flight} in flight"),
-        "raw",
-        &Throughput::median_of(&raw),
-        &Throughput::median_of(&ours),
-    ));
+    let sent = subject.sent().since(before);
+    report.push(
+        Row::throughput(
+            layout,
+            &format!("lookups/s, {in_flight} in flight"),
+            "raw",
+            &Throughput::median_of(&raw),
+            &Throughput::median_of(&ours),
+        )
+        .sent(sent),
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::measure::{Latency, Throughput};
 use crate::steal::CpuTime;
+use crate::subject::Traffic;
 use std::fmt::Write;
 
 /// One figure and its baseline, in one layout.
@@ -19,6 +20,8 @@ pub struct Row {
     pub ratio: f64,
     /// The same for the p99 of a latency row.
     pub p99_ratio: Option<f64>,
+    /// For a throughput row: what rendezvous's calls took in datagrams.
+    pub traffic: Option<Traffic>,
 }
 
 impl Row {
@@ -39,6 +42,7 @@ impl Row {
             rendezvous: micros(rendezvous),
             ratio: rendezvous.p50.as_secs_f64() / baseline.p50.as_secs_f64(),
             p99_ratio: Some(rendezvous.p99.as_secs_f64() / baseline.p99.as_secs_f64()),
+            traffic: None,
         }
     }
 
@@ -58,7 +62,14 @@ impl Row {
             rendezvous: [rendezvous.per_second, f64::NAN],
             ratio: rendezvous.per_second / baseline.per_second,
             p99_ratio: None,
+            traffic: None,
         }
+    }
+
+    /// The row, with what rendezvous's calls took in datagrams.
+    pub fn sent(mut self, traffic: Traffic) -> Row {
+        self.traffic = Some(traffic);
+        self
     }
 }
 
@@ -146,13 +157,20 @@ impl Report {
                 let p99 = row
                     .p99_ratio
                     .map_or(String::new(), |r| format!(" (p99 {r:.2}x)"));
+                let sent = row.traffic.map_or(String::new(), |t| {
+                    format!(
+                        " ({:.1} calls a datagram, {} retransmitted)",
+                        t.calls_per_datagram(),
+                        t.retransmissions
+                    )
+                });
                 let what = match row.against {
                     "raw" => row.what.clone(),
                     other => format!("{}, vs {other}", row.what),
                 };
                 let _ = writeln!(
                     out,
-                    "{:<48} {:>21} {:>21} {:>6.2}x   {}{p99}",
+                    "{:<48} {:>21} {:>21} {:>6.2}x   {}{p99}{sent}",
                     what,
                     pair(row.baseline),
                     pair(row.rendezvous),
@@ -199,7 +217,7 @@ impl Report {
             .iter()
             .map(|r| {
                 format!(
-                    "{{\"layout\":{:?},\"measure\":{:?},\"against\":{:?},\"unit\":{:?},\"baseline\":{},\"rendezvous\":{},\"ratio\":{:.4},\"p99_ratio\":{}}}",
+                    "{{\"layout\":{:?},\"measure\":{:?},\"against\":{:?},\"unit\":{:?},\"baseline\":{},\"rendezvous\":{},\"ratio\":{:.4},\"p99_ratio\":{},\"calls_per_datagram\":{},\"retransmissions\":{}}}",
                     r.layout,
                     r.what,
                     r.against,
@@ -207,7 +225,9 @@ impl Report {
                     numbers(r.baseline),
                     numbers(r.rendezvous),
                     r.ratio,
-                    r.p99_ratio.map_or("null".to_owned(), |v| format!("{v:.4}"))
+                    r.p99_ratio.map_or("null".to_owned(), |v| format!("{v:.4}")),
+                    r.traffic.map_or("null".to_owned(), |t| format!("{:.2}", t.calls_per_datagram())),
+                    r.traffic.map_or("null".to_owned(), |t| t.retransmissions.to_string())
                 )
             })
             .collect();

@@ -28,6 +28,30 @@ pub struct Subject {
     client: Client,
 }
 
+/// The client's calls and the datagrams they took: how a throughput row's
+/// calls were batched, and whether any had to be sent again.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Traffic {
+    pub transmissions: u64,
+    pub retransmissions: u64,
+    pub datagrams: u64,
+}
+
+impl Traffic {
+    /// What was sent between `earlier` and `self`.
+    pub fn since(self, earlier: Traffic) -> Traffic {
+        Traffic {
+            transmissions: self.transmissions - earlier.transmissions,
+            retransmissions: self.retransmissions - earlier.retransmissions,
+            datagrams: self.datagrams - earlier.datagrams,
+        }
+    }
+
+    pub fn calls_per_datagram(&self) -> f64 {
+        self.transmissions as f64 / self.datagrams.max(1) as f64
+    }
+}
+
 /// Which call a measurement makes.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
@@ -70,6 +94,16 @@ impl Subject {
     pub fn matchmaker_datagrams_per_call(&self) -> f64 {
         let stats = self.client.stats();
         stats.lookups as f64 / stats.transmissions.max(1) as f64
+    }
+
+    /// What the client has sent so far.
+    pub fn sent(&self) -> Traffic {
+        let stats = self.client.stats();
+        Traffic {
+            transmissions: stats.transmissions,
+            retransmissions: stats.retransmissions,
+            datagrams: stats.datagrams,
+        }
     }
 
     /// What the client and the server sent and received so far, for
