@@ -76,6 +76,8 @@ pub(super) struct Receiving {
 struct Shared {
     service: Arc<Service>,
     stop: UnixStream,
+    /// Set once, by [`Receiving::signal`]: no new place is started, and a
+    /// thread that never waits leaves after its datagram.
     stopping: AtomicBool,
     state: Mutex<State>,
     on_one_cpu: fn() -> bool,
@@ -88,7 +90,6 @@ struct State {
     place: Place,
     /// The loop's task, while it is one.
     task: Option<JoinHandle<()>>,
-    stopped: bool,
 }
 
 impl Receiving {
@@ -111,11 +112,7 @@ impl Receiving {
             service,
             stop: stop_seen,
             stopping: AtomicBool::new(false),
-            state: Mutex::new(State {
-                place,
-                task: None,
-                stopped: false,
-            }),
+            state: Mutex::new(State { place, task: None }),
             on_one_cpu,
             _ended: ended_tx,
         });
@@ -151,12 +148,9 @@ impl Receiving {
     /// the task, if it is one, to cancel.
     fn signal(&mut self) -> Option<JoinHandle<()>> {
         let shared = self.shared.as_ref()?;
+        // Set before the lock is taken: a move that takes it later sees it.
         shared.stopping.store(true, Ordering::Release);
-        let task = {
-            let mut state = lock(&shared.state);
-            state.stopped = true;
-            state.task.take()
-        };
+        let task = lock(&shared.state).task.take();
         self.stop = None;
         task
     }
@@ -174,7 +168,7 @@ impl Shared {
     /// Starts the loop at `place`, unless it was stopped.
     fn run_at(self: Arc<Shared>, place: Place) -> io::Result<()> {
         let mut state = lock(&self.state);
-        if state.stopped {
+        if self.stopping.load(Ordering::Acquire) {
             return Ok(());
         }
         let shared = self.clone();
@@ -339,39 +333,32 @@ mod tests {
         Arc::strong_count(service) == 1
     }
 
+    /// On one CPU a thread of its own, elsewhere a task: at either place
+    /// the loop answers (a duplicate from the reply cache, not run again),
+    /// and stopping ends it (a thread blocked in `poll` too) and lets go
+    /// of the service.
     #[test]
-    fn on_one_cpu_the_loop_answers_from_a_thread_of_its_own_and_stops() {
-        let service = service();
-        let receiving = Receiving::start_with(service.clone(), || true).unwrap();
-        assert_eq!(receiving.place(), Some(Place::Thread));
-        let client = client();
-        assert_eq!(
-            ask(&service, &client, 1, b"one"),
-            Outcome::Return(b"one".to_vec().into())
-        );
-        // A duplicate is answered from the reply cache, not run again.
-        assert_eq!(
-            ask(&service, &client, 1, b"one"),
-            Outcome::Return(b"one".to_vec().into())
-        );
-        assert_eq!(service.stats().executed, 1);
-        let stopped = rt::block_on(rt::timeout(Duration::from_secs(20), receiving.stop()));
-        assert!(stopped.is_some(), "the thread blocked in poll did not stop");
-        assert!(released(&service), "the loop still holds the service");
-    }
-
-    #[test]
-    fn on_more_cpus_the_loop_is_a_task() {
-        let service = service();
-        let receiving = Receiving::start_with(service.clone(), || false).unwrap();
-        assert_eq!(receiving.place(), Some(Place::Task));
-        let client = client();
-        assert_eq!(
-            ask(&service, &client, 1, b"x"),
-            Outcome::Return(b"x".to_vec().into())
-        );
-        rt::block_on(receiving.stop());
-        assert!(released(&service), "the loop still holds the service");
+    fn the_loop_answers_and_stops_at_either_place() {
+        for (on_one_cpu, place) in [
+            ((|| true) as fn() -> bool, Place::Thread),
+            (|| false, Place::Task),
+        ] {
+            let service = service();
+            let receiving = Receiving::start_with(service.clone(), on_one_cpu).unwrap();
+            assert_eq!(receiving.place(), Some(place));
+            let client = client();
+            for _ in 0..2 {
+                let answer = ask(&service, &client, 1, b"one");
+                assert_eq!(answer, Outcome::Return(b"one".to_vec().into()), "{place:?}");
+            }
+            assert_eq!(service.stats().executed, 1, "{place:?}");
+            let stopped = rt::block_on(rt::timeout(Duration::from_secs(20), receiving.stop()));
+            assert!(stopped.is_some(), "the loop did not stop ({place:?})");
+            assert!(
+                released(&service),
+                "the loop still holds the service ({place:?})"
+            );
+        }
     }
 
     #[test]
